@@ -1,0 +1,38 @@
+"""The public schema of the dataset of runs (STUDY.md section 3). Never rename these.
+
+runs table: one row per run, keyed by (cell_id, seed).
+curves table: one row per (cell_id, seed, epoch), joinable on (cell_id, seed).
+"""
+from __future__ import annotations
+
+import hashlib
+
+from .config import Cell
+
+# Factor columns; the categorical ones are stored as pandas/Arrow categoricals.
+FACTOR_COLUMNS = ("seed", "activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden")
+CATEGORICAL_COLUMNS = ("activation", "output", "init", "update", "optimizer", "hidden", "outcome")
+
+# Result columns every runs table has (per-layer dead fractions are extra columns
+# `dead_frac_init_l{k}` / `dead_frac_final_l{k}`, k = 1..number of hidden layers).
+RESULT_COLUMNS = (
+    "final_mse",  # MSE of the final weights over the six training pairs
+    "last_epoch_error",  # the posted program's number: mean error over the last epoch
+    "pred_test",  # prediction at (0.1, 0.5); the truth is 0.6
+    "epochs_to_1e-3",  # first epoch (1-based) whose epoch error < 1e-3; null if never
+    "outcome",  # solved / dead_output / collapsed / slow / diverged (outcomes.py)
+    "pred_range",  # max - min of the final predictions on the six training inputs
+    "diverged",  # any non-finite weight, error or prediction
+    "dead_frac_init",  # fraction of hidden units with pre-activation <= 0 on all six inputs
+    "dead_frac_final",
+    "output_dead_init",  # output pre-activation <= 0 on all six inputs
+    "output_dead_final",
+)
+KEY_COLUMNS = ("cell_id", "seed")
+RUN_COLUMNS = ("cell_id",) + FACTOR_COLUMNS + RESULT_COLUMNS
+CURVE_COLUMNS = ("cell_id", "seed", "epoch", "epoch_error")
+
+
+def cell_id(cell: Cell) -> str:
+    """Short stable name of a cell: the first 12 hex digits of sha256(canonical JSON)."""
+    return hashlib.sha256(cell.to_json().encode()).hexdigest()[:12]

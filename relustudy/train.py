@@ -1,0 +1,355 @@
+"""The batched training core: R independent 2-...-1 MLPs trained at once.
+
+Every array carries the run axis last: a layer's weights are ``(n_out, n_in, R)``, its
+biases and activations ``(n_out, R)``. Training is the posted program's loop: per-sample
+SGD over the six pairs in fixed order, MSE loss, the same activation after every hidden
+layer. All arithmetic is elementwise along the run axis, and every sum over the tiny
+layer axes is an explicit, sequential multiply-add (no BLAS, no pairwise reduction), so
+a run's bits do not depend on how many other runs share its batch or where it sits.
+
+Two update rules (``Cell.update``):
+
+* ``as_posted`` reproduces the posted ``Dense.backward``: the weights are updated
+  *before* the gradient passed down is computed (so it uses the new weights), and the
+  biases decay as ``b -= lr * b`` instead of following their gradient;
+* ``corrected`` is plain backprop: the gradient passed down uses the old weights, and
+  ``b -= lr * dL/db``.
+
+With ``optimizer="momentum"`` each parameter keeps a velocity ``v = 0.9 v + step`` and
+moves by ``-v``, where ``step`` is what the update rule would have subtracted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .config import MOMENTUM, Cell, check_seeds
+from .inits import Params, init_params
+from .outcomes import EPOCH_ERROR_TARGET, classify
+from .problem import X_TEST, X_TRAIN, Y_TRAIN
+
+
+def curve_epochs(epochs: int) -> np.ndarray:
+    """Log-spaced epochs 1, 2, 5, 10, 20, 50, ... up to and including ``epochs``.
+
+    >>> curve_epochs(5000).tolist()
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    """
+    points = []
+    decade = 1
+    while decade <= epochs:
+        points += [m * decade for m in (1, 2, 5) if m * decade <= epochs]
+        decade *= 10
+    if points[-1] != epochs:
+        points.append(epochs)
+    return np.array(points, dtype=np.int64)
+
+
+def _activations(cell: Cell) -> list[Activation]:
+    """One Activation per dense layer: hidden layers use ``cell.activation``."""
+    hidden = get_activation(cell.activation)
+    out = hidden if cell.output == "same" else get_activation("identity")
+    return [hidden] * len(cell.hidden) + [out]
+
+
+def forward_all(params: Params, acts: Sequence[Activation], x: np.ndarray) -> list[np.ndarray]:
+    """Pre-activations of every layer for S inputs at once.
+
+    Parameters
+    ----------
+    params : per layer (W: (n_out, n_in, R), b: (n_out, R)).
+    acts : one Activation per layer.
+    x : (S, 2) inputs, shared by all runs.
+
+    Returns
+    -------
+    list of z per layer, each (n_out, S, R); the network output is ``acts[-1](z[-1])``.
+    """
+    R = params[0][0].shape[-1]
+    a = np.broadcast_to(np.asarray(x, dtype=float).T[:, :, None], (x.shape[1], x.shape[0], R))
+    zs = []
+    with np.errstate(all="ignore"):
+        for (w, b), act in zip(params, acts):
+            # Same summation order as the training loop: ((w0 a0 + w1 a1) + ...) + b.
+            z = w[:, 0, None, :] * a[0]
+            for i in range(1, w.shape[1]):
+                z += w[:, i, None, :] * a[i]
+            z += b[:, None, :]
+            zs.append(z)
+            a = np.empty_like(z)
+            act.forward(z, a)
+    return zs
+
+
+def _output(z_last: np.ndarray, act: Activation) -> np.ndarray:
+    """(S, R) network output from the last layer's (1, S, R) pre-activation."""
+    out = np.empty_like(z_last)
+    with np.errstate(all="ignore"):
+        act.forward(z_last, out)
+    return out[0]
+
+
+def dead_units(zs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Per layer, (n_out, R) bool: pre-activation <= 0 on every one of the S inputs."""
+    return [np.all(z <= 0.0, axis=1) for z in zs]
+
+
+@dataclass
+class TrainResult:
+    """What one batch of R runs produced. Every array's last axis is the run axis."""
+
+    cell: Cell
+    seeds: np.ndarray  # (R,) int64
+    params: Params  # final weights: per layer (W: (n_out, n_in, R), b: (n_out, R))
+    metrics: dict[str, np.ndarray]  # column name -> (R,) array, the dataset's run record
+    curve_epochs: np.ndarray  # (P,) epochs at which the epoch error was recorded
+    curve: np.ndarray  # (P, R) epoch error after each of those epochs
+    init_params: Params = field(repr=False, default_factory=list)
+
+
+def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation]) -> dict:
+    """Dead-unit statistics of a parameter state ('init' or 'final')."""
+    zs = forward_all(params, acts, X_TRAIN)
+    dead = dead_units(zs)
+    hidden = dead[:-1]
+    m = {f"dead_frac_{prefix}": np.concatenate(hidden, axis=0).mean(axis=0)}
+    for k, d in enumerate(hidden, start=1):
+        m[f"dead_frac_{prefix}_l{k}"] = d.mean(axis=0)
+    m[f"output_dead_{prefix}"] = dead[-1][0]
+    return m, zs
+
+
+def train(cell: Cell, seeds: Sequence[int], *, init: Params | None = None) -> TrainResult:
+    """Train one network per seed for ``cell`` and record what STUDY.md section 3 lists.
+
+    Parameters
+    ----------
+    cell : the factor values (validated on construction).
+    seeds : R seeds; run r starts from ``init_params(cell.init, [seeds[r]], ...)``.
+    init : optional initial parameters (per layer W: (n_out, n_in, R), b: (n_out, R))
+        to use instead of the seeded draws, e.g. for gradient checks.
+
+    Returns
+    -------
+    TrainResult with (R,)-shaped metrics and a (P, R) learning curve.
+
+    Examples
+    --------
+    >>> res = train(Cell(activation="relu", epochs=50), seeds=[0, 1, 2])
+    >>> res.metrics["final_mse"].shape, res.curve.shape
+    ((3,), (6, 3))
+    """
+    return train_group([cell], seeds, inits=None if init is None else [init])[0]
+
+
+def train_group(
+    cells: Sequence[Cell], seeds: Sequence[int], *, inits: Sequence[Params] | None = None
+) -> list[TrainResult]:
+    """Train several cells that share a structure (see ``Cell.structure``) in one batch.
+
+    Cells may differ in ``init`` and ``lr``; the batch holds ``len(cells) * len(seeds)``
+    runs. Results are bitwise identical to training each cell alone.
+
+    Returns
+    -------
+    One TrainResult per cell, in order, each over ``seeds``.
+    """
+    seeds = np.asarray(check_seeds(seeds), dtype=np.int64)
+    if not cells:
+        raise ValueError("empty cell list; allowed: one or more Cells sharing a structure")
+    structure = cells[0].structure
+    for c in cells:
+        if c.structure != structure:
+            raise ValueError(
+                "cells in one batch must share activation, output, update, optimizer, epochs "
+                f"and hidden; got {cells[0].to_json()} and {c.to_json()}"
+            )
+    cell0 = cells[0]
+    acts = _activations(cell0)
+    if inits is None:
+        inits = [init_params(c.init, seeds, cell0.layer_sizes) for c in cells]
+    params = [
+        (np.concatenate([p[l][0] for p in inits], axis=-1), np.concatenate([p[l][1] for p in inits], axis=-1))
+        for l in range(len(cell0.layer_sizes) - 1)
+    ]
+    R = params[0][0].shape[-1]
+    lr = np.concatenate([np.full(len(seeds), c.lr) for c in cells])
+    if R != len(cells) * len(seeds):
+        raise ValueError(f"init parameters hold {R} runs; expected {len(cells) * len(seeds)}")
+    init_copy = [(w.copy(), b.copy()) for w, b in params]
+
+    init_m, _ = _state_metrics("init", params, acts)
+    epoch_curve, curve, first_below, last_err = _sgd(params, acts, lr, cell0)
+    final_m, zs = _state_metrics("final", params, acts)
+
+    out_train = _output(zs[-1], acts[-1])  # (6, R)
+    with np.errstate(all="ignore"):
+        d = Y_TRAIN[:, None] - out_train
+        sq = d * d
+        total = sq[0].copy()
+        for s in range(1, sq.shape[0]):  # sequential, like the posted epoch error
+            total += sq[s]
+        final_mse = total / sq.shape[0]
+        pred_range = out_train.max(axis=0) - out_train.min(axis=0)
+        pred_test = _output(forward_all(params, acts, X_TEST[None, :])[-1], acts[-1])[0]
+        finite = np.isfinite(final_mse) & np.isfinite(last_err) & np.isfinite(pred_test)
+        for w, b in params:
+            finite &= np.isfinite(w).all(axis=(0, 1)) & np.isfinite(b).all(axis=0)
+    diverged = ~finite
+    outcome = classify(final_mse, pred_range, final_m["output_dead_final"], diverged, acts[-1].relu_family)
+
+    metrics = {
+        "final_mse": final_mse,
+        "last_epoch_error": last_err,
+        "pred_test": pred_test,
+        "epochs_to_1e-3": first_below,
+        "outcome": outcome,
+        "pred_range": pred_range,
+        "diverged": diverged,
+        **init_m,
+        **final_m,
+    }
+    results = []
+    n = len(seeds)
+    for k, c in enumerate(cells):
+        sl = slice(k * n, (k + 1) * n)
+        results.append(
+            TrainResult(
+                cell=c,
+                seeds=seeds.copy(),
+                params=[(w[..., sl].copy(), b[..., sl].copy()) for w, b in params],
+                metrics={name: v[sl].copy() for name, v in metrics.items()},
+                curve_epochs=epoch_curve,
+                curve=curve[:, sl].copy(),
+                init_params=[(w[..., sl].copy(), b[..., sl].copy()) for w, b in init_copy],
+            )
+        )
+    return results
+
+
+def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell):
+    """The training loop; updates ``params`` in place.
+
+    Parameters
+    ----------
+    params : per layer (W: (n_out, n_in, R), b: (n_out, R)), modified in place.
+    acts : one Activation per layer.
+    lr : (R,) learning rate per run.
+    cell : supplies update, optimizer and epochs.
+
+    Returns
+    -------
+    (curve_epochs (P,), curve (P, R), epochs_to_target (R,) int64 with -1 for never,
+    last_epoch_error (R,))
+    """
+    L = len(params)
+    R = lr.shape[0]
+    posted = cell.update == "as_posted"
+    momentum = cell.optimizer == "momentum"
+    sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
+
+    # Preallocated buffers: nothing is allocated inside the loop.
+    z = [np.empty((n, R)) for n in sizes[1:]]
+    a = [np.empty((n, R)) for n in sizes[1:]]
+    g = [np.empty((n, R)) for n in sizes[1:]]  # dL/dz of each layer
+    tmp = [np.empty((n, R)) for n in sizes[1:]]
+    prod = [np.empty(w.shape) for w, _ in params]  # (n_out, n_in, R) products
+    bstep = [np.empty(b.shape) for _, b in params]
+    vel_w = [np.zeros(w.shape) for w, _ in params] if momentum else None
+    vel_b = [np.zeros(b.shape) for _, b in params] if momentum else None
+    # A scalar lr is 3x faster to broadcast than an (R,) array and gives the same bits.
+    uniform_lr = bool(np.all(lr == lr[0]))
+    lr_w = float(lr[0]) if uniform_lr else lr[None, None, :]
+    lr_b = float(lr[0]) if uniform_lr else lr[None, :]
+    sq = np.empty(R)
+    err = np.empty(R)
+
+    epochs_list = curve_epochs(cell.epochs)
+    curve = np.empty((len(epochs_list), R))
+    next_point = 0
+    first_below = np.full(R, -1, dtype=np.int64)
+    below = np.empty(R, dtype=bool)
+    xs = [(float(x0), float(x1)) for x0, x1 in X_TRAIN]
+    ys = [float(y) for y in Y_TRAIN]
+    n_samples = len(ys)
+    w1, b1 = params[0]
+
+    def step(l: int) -> None:
+        """Apply prod[l] (weight step) and bstep[l] (bias step), with momentum if on."""
+        w, b = params[l]
+        if momentum:
+            vel_w[l] *= MOMENTUM
+            vel_w[l] += prod[l]
+            w -= vel_w[l]
+            vel_b[l] *= MOMENTUM
+            vel_b[l] += bstep[l]
+            b -= vel_b[l]
+        else:
+            w -= prod[l]
+            b -= bstep[l]
+
+    def pass_down(l: int) -> None:
+        """g[l-1] = W_l^T g[l], summed over the output units in order."""
+        w = params[l][0]
+        np.multiply(w, g[l][:, None, :], out=prod[l])
+        gd = g[l - 1]
+        np.copyto(gd, prod[l][0])
+        for j in range(1, w.shape[0]):
+            gd += prod[l][j]
+
+    with np.errstate(all="ignore"):
+        for epoch in range(1, cell.epochs + 1):
+            err.fill(0.0)
+            for (x0, x1), y in zip(xs, ys):
+                # ---- forward: z = W a + b summed in input order, then the activation
+                np.multiply(w1[:, 0, :], x0, out=z[0])
+                np.multiply(w1[:, 1, :], x1, out=tmp[0])
+                z[0] += tmp[0]
+                z[0] += b1
+                acts[0].forward(z[0], a[0])
+                for l in range(1, L):
+                    w, b = params[l]
+                    np.multiply(w, a[l - 1][None, :, :], out=prod[l])
+                    np.copyto(z[l], prod[l][:, 0, :])
+                    for i in range(1, w.shape[1]):
+                        z[l] += prod[l][:, i, :]
+                    z[l] += b
+                    acts[l].forward(z[l], a[l])
+                # ---- loss: (y - out)^2 accumulated in sample order; dL/dout = 2 (out - y)
+                out = a[L - 1][0]
+                gl = g[L - 1][0]
+                np.subtract(out, y, out=gl)
+                np.multiply(gl, gl, out=sq)
+                err += sq
+                gl *= 2.0
+                # ---- backward, top layer first
+                for l in range(L - 1, -1, -1):
+                    acts[l].backward(g[l], z[l], a[l], tmp[l])
+                    below_in = a[l - 1] if l > 0 else None
+                    if not posted and l > 0:
+                        pass_down(l)  # corrected: pass the gradient through the old W
+                    # weight step: lr * (g outer input)
+                    if l > 0:
+                        for j in range(g[l].shape[0]):  # row by row: faster than a 2-way broadcast
+                            np.multiply(below_in, g[l][j], out=prod[l][j])
+                    else:
+                        np.multiply(g[0], x0, out=prod[0][:, 0, :])
+                        np.multiply(g[0], x1, out=prod[0][:, 1, :])
+                    prod[l] *= lr_w
+                    # bias step: the posted rule decays b; the corrected rule follows dL/db
+                    np.multiply(params[l][1] if posted else g[l], lr_b, out=bstep[l])
+                    step(l)
+                    if posted and l > 0:
+                        pass_down(l)  # as posted: through the *updated* W
+            err /= n_samples
+            if next_point < len(epochs_list) and epoch == epochs_list[next_point]:
+                curve[next_point] = err
+                next_point += 1
+            # NaN compares False, so a diverged run never counts as below the target.
+            np.less(err, EPOCH_ERROR_TARGET, out=below)
+            below &= first_below < 0
+            np.copyto(first_below, epoch, where=below)
+    return epochs_list, curve, first_below, err.copy()
