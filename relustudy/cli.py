@@ -1,0 +1,194 @@
+"""The command line of ``scripts/run_grid.py``: flags and a TOML file -> a Grid -> run_grid.
+
+Bad input never reaches the output folder: everything is parsed and validated (and the
+scheduler contacted) first, and any error is one line on stderr with exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES
+from .grid import BACKENDS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
+from .paths import DATA_DIR, DEFAULT_GRID_DIR
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore[no-redef]
+
+PROG = "run_grid.py"
+QUICK_DIR = DATA_DIR / "quick"  # --quick's default output; never data/default
+# --quick: 2 x 2 x 2 x 2 cells x 50 seeds at 2000 epochs, ~15 s on 2 cores.
+QUICK = {
+    "seeds": "0:50",
+    "activations": "relu,tanh",
+    "outputs": "same,identity",
+    "inits": "randn,he",
+    "updates": "as_posted,corrected",
+    "optimizers": "sgd",
+    "lrs": "0.01",
+    "epochs": "2000",
+}
+GRID_KEYS = ("seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "block")
+RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress")
+
+
+class UsageError(Exception):
+    """Bad command-line or config input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print the whole usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The flags; every default is None so explicit flags can override a --config file."""
+    p = _Parser(
+        prog=PROG,
+        description=(
+            "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
+            "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused. "
+            "With no flags: seeds 0:1000 x 4 activations x 2 outputs x 3 inits x 2 updates x "
+            "2 optimizers x 2 lrs, 5000 epochs, hidden 4-4 (192,000 runs) into data/default."
+        ),
+        epilog="Lists are comma-separated. Example: run_grid.py --seeds 0:100 --activations relu,tanh --out data/mine",
+        argument_default=argparse.SUPPRESS,
+    )
+    add = p.add_argument
+    add("--seeds", metavar="A:B", help="seed range, A included, B excluded (default 0:1000)")
+    add("--activations", metavar="LIST", help=f"hidden activations; allowed: {','.join(ACTIVATIONS)}")
+    add("--outputs", metavar="LIST", help=f"output-unit activation; allowed: {','.join(OUTPUTS)}")
+    add("--inits", metavar="LIST", help=f"init schemes; allowed: {','.join(INITS)}")
+    add("--updates", metavar="LIST", help=f"update rules; allowed: {','.join(UPDATES)}")
+    add("--optimizers", metavar="LIST", help=f"optimizers; allowed: {','.join(OPTIMIZERS)}")
+    add("--lrs", metavar="LIST", help="learning rates > 0 (default 0.01,0.1)")
+    add("--epochs", metavar="LIST", help="epoch counts >= 1 (default 5000)")
+    add("--hidden", metavar="LIST", help="hidden widths joined by '-', e.g. 4-4,2-2-2 (default 4-4)")
+    add("--block", metavar="N", help=f"seeds per shard (default {DEFAULT_BLOCK}); does not change the data")
+    add("--jobs", metavar="N", help="parallel workers (default: all cores; dask: all workers)")
+    add("--backend", choices=BACKENDS, help="loky: local processes (default); dask: a dask.distributed cluster")
+    add("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask)")
+    add("--out", metavar="DIR", help="output folder (default data/default; with --quick data/quick)")
+    add("--config", metavar="FILE.toml", help="read any of these keys from a TOML file; flags override it")
+    add("--quick", action="store_true", help="a reduced grid that runs in well under a minute: " + _quick_text())
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return p
+
+
+def _quick_text() -> str:
+    return " ".join(f"--{k} {v}" for k, v in QUICK.items())
+
+
+def read_config(path: str) -> dict:
+    """The keys of a TOML config file, values as strings like the flags take."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as e:
+        raise UsageError(f"cannot read config file {path}: {e.strerror}")
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"invalid TOML in config file {path}: {e}")
+    unknown = sorted(set(raw) - set(GRID_KEYS) - set(RUN_KEYS))
+    if unknown:
+        raise UsageError(f"unknown key(s) {', '.join(unknown)} in {path}; allowed: {', '.join(GRID_KEYS + RUN_KEYS)}")
+    out = {}
+    for key, value in raw.items():
+        if key in ("quick", "progress"):
+            if not isinstance(value, bool):
+                raise UsageError(f"invalid {key} {value!r} in {path}; allowed: true or false")
+            out[key] = value
+        elif key == "seeds" and isinstance(value, list):
+            out[key] = ":".join(str(v) for v in value)
+        elif isinstance(value, list):
+            out[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            out[key] = str(value)
+        else:
+            raise UsageError(f"invalid {key} {value!r} in {path}; allowed: a string, number or list")
+    return out
+
+
+def _split(text: str, name: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",")]
+    if not items or any(not s for s in items):
+        raise UsageError(f"invalid --{name} {text!r}; allowed: comma-separated values with none empty")
+    return items
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"invalid {name} {text!r}; allowed: an integer") from None
+
+
+def _seeds(text: str) -> tuple[int, int]:
+    parts = str(text).split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UsageError(f"invalid --seeds {text!r}; allowed: A:B with integers 0 <= A < B <= 2**32")
+    return int(parts[0]), int(parts[1])
+
+
+def make_grid(opts: dict) -> Grid:
+    """A Grid from flag-style string options; ValueError/UsageError if any is bad."""
+    kw = {}
+    for key in ("activations", "outputs", "inits", "updates", "optimizers"):
+        if key in opts:
+            kw[key] = tuple(_split(opts[key], key))
+    if "lrs" in opts:
+        kw["lrs"] = tuple(_split(opts["lrs"], "lrs"))  # Grid checks each with check_lr
+    if "epochs" in opts:
+        kw["epochs"] = tuple(_int(e, "epochs") for e in _split(opts["epochs"], "epochs"))
+    if "hidden" in opts:
+        kw["hidden"] = tuple(_split(opts["hidden"], "hidden"))
+    if "seeds" in opts:
+        kw["seeds"] = _seeds(opts["seeds"])
+    if "block" in opts:
+        kw["block"] = _int(opts["block"], "block")
+    if "out" in opts:
+        kw["out"] = Path(opts["out"])
+    return Grid(**kw)
+
+
+def resolve(argv: Sequence[str] | None) -> tuple[Grid, dict]:
+    """Parse flags (and --config), apply --quick; return the grid and the run options."""
+    args = vars(build_parser().parse_args(argv))
+    opts = read_config(args.pop("config")) if "config" in args else {}
+    opts.update(args)  # explicit flags override the file
+    quick = opts.pop("quick", False)
+    if quick:
+        opts = {**QUICK, **opts}  # defaults < --quick < config file < flags
+        opts.setdefault("out", str(QUICK_DIR))
+    grid = make_grid(opts)
+    if "out" not in opts and grid != Grid():
+        # The default folder holds the shipped default-grid dataset; never overwrite it with another grid.
+        raise UsageError(f"this grid differs from the default study grid; pass --out DIR (not {DEFAULT_GRID_DIR})")
+    run = {
+        "jobs": _int(opts["jobs"], "jobs") if "jobs" in opts else None,
+        "backend": opts.get("backend", "loky"),
+        "scheduler": opts.get("scheduler"),
+        "progress": opts.get("progress", True),
+    }
+    check_run_options(**run)
+    return grid, run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the grid; return the exit code (2 for bad input, with one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        grid, run = resolve(argv)
+    except (UsageError, ValueError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        run_grid(grid, command=shlex.join(["python", "scripts/run_grid.py", *argv]), **run)
+    except SchedulerError as e:  # raised before the output folder is touched
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,384 @@
+"""The dataset of runs on disk: shard files, the consolidated tables, provenance, loading.
+
+Two kinds of Parquet file, both tagged with JSON under the key ``b"relustudy"`` in the
+file's key-value metadata so a foreign file is never mistaken for ours:
+
+* a *shard* (``kind: "shard"``) holds one cell's runs for one block of seeds: the seed,
+  every metric of the training core, and the learning curve as a fixed-size list column.
+  Factor columns are not stored: the cell named in the metadata determines them.
+* the consolidated *runs* and *curves* tables (``kind: "runs"`` / ``"curves"``) hold
+  exactly one grid, in canonical order (grid cell order, then seed), with provenance.
+
+Files are written atomically (a temporary ``.tmp-*`` file in the same folder, then
+``os.replace``), so a reader sees either nothing or a complete file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .config import CATEGORICAL_LEVELS, Cell, hidden_str
+from .outcomes import OUTCOMES
+from .paths import CURVES_FILE, DEFAULT_GRID_DIR, ROOT, RUNS_FILE
+from .schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, cell_id
+from .train import curve_epochs as _curve_epochs
+
+META_KEY = b"relustudy"  # Parquet key-value metadata key holding our JSON
+FORMAT = 1  # bumped when the on-disk layout changes; old shards are then redone
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 9  # the shipped files are written once and read often
+# Learning curves are stored as float32 (7 significant digits) to keep the shipped
+# dataset small; runs keep float64, so every run metric is exact.
+CURVE_DTYPE = np.float32
+TMP_PREFIX = ".tmp-"  # gitignored (/data/**/.tmp*); stale ones are removed on the next run
+
+NEVER = -1  # the core's epochs_to_1e-3 for "never reached"; null in the runs table
+
+
+class ShardError(ValueError):
+    """A shard file that is unreadable, truncated, foreign or for another cell/seed block."""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_atomic(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` to ``path`` as zstd Parquet via a temporary file and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        pq.write_table(table, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
+        with open(tmp, "rb+") as f:  # durable before it becomes visible under its name
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def remove_stale_tmp(folder: Path) -> int:
+    """Delete ``.tmp-{pid}-*`` files left by killed writers (pid no longer alive); return count."""
+    removed = 0
+    for tmp in Path(folder).glob(f"{TMP_PREFIX}*"):
+        pid = tmp.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _meta(table: pa.Table, info: dict) -> pa.Table:
+    """Add our JSON to the table's schema metadata, keeping what is there (e.g. pandas')."""
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = json.dumps(info, sort_keys=True).encode()
+    return table.replace_schema_metadata(meta)
+
+
+# --------------------------------------------------------------------------- shards
+
+
+def shard_table(cell: Cell, start: int, stop: int, metrics: dict, epochs: np.ndarray, curve: np.ndarray) -> pa.Table:
+    """One shard's table: seeds ``start..stop-1`` of ``cell``.
+
+    Parameters
+    ----------
+    metrics : column name -> (n,) array, ``TrainResult.metrics`` (n = stop - start).
+    epochs : (P,) epochs of the learning curve.
+    curve : (P, n) epoch error at those epochs.
+    """
+    n = stop - start
+    cols = {"seed": pa.array(np.arange(start, stop, dtype=np.int64))}
+    for name, values in metrics.items():
+        cols[name] = pa.array(np.asarray(values))
+    flat = pa.array(np.ascontiguousarray(curve.T, dtype=np.float64).reshape(-1))
+    cols["curve"] = pa.FixedSizeListArray.from_arrays(flat, len(epochs))
+    table = pa.table(cols)
+    assert table.num_rows == n
+    info = {
+        "kind": "shard",
+        "format": FORMAT,
+        "cell": cell.to_json(),
+        "start": int(start),
+        "stop": int(stop),
+        "curve_epochs": [int(e) for e in epochs],
+        "relustudy": __version__,
+    }
+    return _meta(table, info)
+
+
+def read_shard(path: Path, cell: Cell, start: int, stop: int) -> pa.Table:
+    """Read and validate the shard of ``cell`` for seeds ``start..stop-1``; raise ShardError."""
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # truncated, empty, not Parquet at all
+        raise ShardError(f"unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    info = _info(table.schema)
+    if info is None:
+        raise ShardError("no relustudy metadata (a foreign file)")
+    expected = {"kind": "shard", "format": FORMAT, "cell": cell.to_json(), "start": start, "stop": stop}
+    for key, want in expected.items():
+        if info.get(key) != want:
+            raise ShardError(f"metadata {key}={info.get(key)!r}, expected {want!r}")
+    if info.get("curve_epochs") != [int(e) for e in _curve_epochs(cell.epochs)]:
+        raise ShardError("curve epochs do not match the cell's epochs")
+    missing = [c for c in ("seed", "curve", *shard_metric_columns(cell)) if c not in table.column_names]
+    if missing:
+        raise ShardError(f"missing columns {missing}")
+    seeds = table.column("seed").to_numpy()
+    if table.num_rows != stop - start or not np.array_equal(seeds, np.arange(start, stop)):
+        raise ShardError(f"holds {table.num_rows} rows, expected seeds {start}..{stop - 1}")
+    return table
+
+
+def shard_metric_columns(cell: Cell) -> list[str]:
+    """The metric columns a shard of ``cell`` must have (schema results + per-layer extras)."""
+    layers = [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in range(1, len(cell.hidden) + 1)]
+    return [c for c in RESULT_COLUMNS if c != "outcome"] + ["outcome"] + layers
+
+
+def _info(schema: pa.Schema) -> dict | None:
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        return None
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
+# --------------------------------------------------------------------------- consolidation
+
+
+def layer_columns(max_layers: int) -> list[str]:
+    """Per-layer dead-fraction columns for nets with up to ``max_layers`` hidden layers."""
+    return [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in range(1, max_layers + 1)]
+
+
+def assemble(cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build the runs and curves tables of a grid from its shards.
+
+    Parameters
+    ----------
+    cells : the grid's C cells, in canonical order.
+    shards : per cell, its shard tables in ascending seed order.
+
+    Returns
+    -------
+    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` + per-layer.
+    curves : long format ``CURVE_COLUMNS``, one row per (run, curve epoch).
+    """
+    ids = [cell_id(c) for c in cells]
+    tables = [pa.concat_tables(ts) if len(ts) > 1 else ts[0] for ts in shards]
+    counts = np.array([t.num_rows for t in tables])
+    cell_idx = np.repeat(np.arange(len(cells)), counts)  # (N,) row -> cell
+
+    runs = {"cell_id": pd.Categorical.from_codes(cell_idx, categories=ids)}
+    runs["seed"] = np.concatenate([t.column("seed").to_numpy() for t in tables])
+    hidden_levels = list(dict.fromkeys(hidden_str(c.hidden) for c in cells))
+    for name in ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden"):
+        runs[name] = _factor_column(name, cells, cell_idx, hidden_levels)
+    max_layers = max(len(c.hidden) for c in cells)
+    for name in [c for c in RESULT_COLUMNS] + layer_columns(max_layers):
+        runs[name] = _metric_column(name, tables)
+    runs_df = pd.DataFrame(runs)
+    return runs_df, _curves(cells, ids, tables)
+
+
+def _factor_column(name: str, cells: Sequence[Cell], cell_idx: np.ndarray, hidden_levels: list[str]):
+    """(N,) factor column from the per-cell values, categorical where the schema says so."""
+    if name == "hidden":
+        per_cell = np.array([hidden_levels.index(hidden_str(c.hidden)) for c in cells])
+        return pd.Categorical.from_codes(per_cell[cell_idx], categories=hidden_levels)
+    if name in CATEGORICAL_LEVELS:
+        levels = list(CATEGORICAL_LEVELS[name])
+        per_cell = np.array([levels.index(getattr(c, name)) for c in cells])
+        return pd.Categorical.from_codes(per_cell[cell_idx], categories=levels)
+    dtype = np.float64 if name == "lr" else np.int64
+    return np.array([getattr(c, name) for c in cells], dtype=dtype)[cell_idx]
+
+
+def _metric_column(name: str, tables: Sequence[pa.Table]):
+    """(N,) metric column across all shards; NaN for per-layer columns a cell lacks."""
+    parts = []
+    for t in tables:
+        if name in t.column_names:
+            parts.append(t.column(name).to_numpy(zero_copy_only=False))
+        else:
+            parts.append(np.full(t.num_rows, np.nan))
+    values = np.concatenate(parts)
+    if name == "outcome":
+        return pd.Categorical(values, categories=list(OUTCOMES))
+    if name == "epochs_to_1e-3":
+        values = values.astype(np.int64)
+        return pd.arrays.IntegerArray(np.where(values == NEVER, 0, values), mask=values == NEVER)
+    return values
+
+
+def _curves(cells: Sequence[Cell], ids: list[str], tables: Sequence[pa.Table]) -> pd.DataFrame:
+    """Long-format learning curves (cell order, seed, epoch)."""
+    codes, seeds, epochs, errors = [], [], [], []
+    for k, (cell, t) in enumerate(zip(cells, tables)):
+        ep = _curve_epochs(cell.epochs)
+        n, p = t.num_rows, len(ep)
+        codes.append(np.full(n * p, k, dtype=np.int32))
+        seeds.append(np.repeat(t.column("seed").to_numpy(), p))
+        epochs.append(np.tile(ep, n))
+        flat = pa.concat_arrays(t.column("curve").chunks).flatten() if t.num_rows else pa.array([], pa.float64())
+        errors.append(flat.to_numpy().astype(CURVE_DTYPE))
+    return pd.DataFrame(
+        {
+            "cell_id": pd.Categorical.from_codes(np.concatenate(codes), categories=ids),
+            "seed": np.concatenate(seeds),
+            "epoch": np.concatenate(epochs).astype(np.int64),
+            "epoch_error": np.concatenate(errors),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def provenance(grid_config: dict, command: str | None = None) -> dict:
+    """What produced a dataset: versions, git commit, the grid config, creation time.
+
+    Only ever stored in file metadata, never in data columns, so the data stay bitwise
+    reproducible.
+    """
+    commit, dirty = _git_state()
+    return {
+        "relustudy": __version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pa.__version__,
+        "grid": grid_config,
+        "command": command,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """(HEAD commit, whether tracked files differ from it), or (None, None) outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout
+        return head, bool(status.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame, prov: dict) -> tuple[Path, Path]:
+    """Write ``out/runs.parquet`` and ``out/curves.parquet`` atomically, with provenance."""
+    out = Path(out)
+    levels = {
+        "hidden": list(runs["hidden"].cat.categories),
+        "cell_id": list(runs["cell_id"].cat.categories),
+    }
+    paths = []
+    for kind, df, name in (("runs", runs, RUNS_FILE), ("curves", curves, CURVES_FILE)):
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        info = {"kind": kind, "format": FORMAT, "levels": levels, "provenance": prov}
+        paths.append(write_atomic(_meta(table, info), out / name))
+    return paths[0], paths[1]
+
+
+# --------------------------------------------------------------------------- loading
+
+_REQUIRED = {"runs": tuple(RUN_COLUMNS), "curves": tuple(CURVE_COLUMNS)}
+_FILES = {"runs": RUNS_FILE, "curves": CURVES_FILE}
+
+
+def load_runs(path: str | Path | None = None) -> pd.DataFrame:
+    """The runs table (one row per run) as a DataFrame with categorical factor columns.
+
+    Parameters
+    ----------
+    path : a dataset folder or a ``runs.parquet`` file; default the shipped default grid
+        (``data/default``).
+
+    Returns
+    -------
+    DataFrame with columns ``schema.RUN_COLUMNS`` plus per-layer ``dead_frac_*_l{k}``;
+    ``df.attrs["relustudy"]`` holds the provenance.
+
+    Examples
+    --------
+    >>> runs = load_runs()  # doctest: +SKIP
+    >>> runs.groupby("activation", observed=True)["outcome"].value_counts(normalize=True)  # doctest: +SKIP
+    """
+    return _load("runs", path)
+
+
+def load_curves(path: str | Path | None = None) -> pd.DataFrame:
+    """The learning curves (long format: cell_id, seed, epoch, epoch_error) as a DataFrame.
+
+    ``epoch_error`` is float32. Join with :func:`load_runs` on ``(cell_id, seed)``.
+    """
+    return _load("curves", path)
+
+
+def read_info(path: Path) -> dict:
+    """Our metadata of a consolidated file; ValueError if the file is not ours."""
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:
+        raise ValueError(f"{path} is not a relustudy dataset file: not readable as Parquet ({type(e).__name__})") from None
+    info = _info(schema)
+    if info is None:
+        raise ValueError(f"{path} is not a relustudy dataset file: missing metadata key {META_KEY.decode()!r}")
+    return info
+
+
+def _load(kind: str, path) -> pd.DataFrame:
+    path = Path(DEFAULT_GRID_DIR if path is None else path)
+    if path.is_dir():
+        path = path / _FILES[kind]
+    if not path.exists():
+        raise FileNotFoundError(f"no {kind} table at {path}; run `python scripts/run_grid.py` to make it")
+    info = read_info(path)
+    if info.get("kind") != kind:
+        raise ValueError(f"{path} is not a relustudy {kind} table: its kind is {info.get('kind')!r}")
+    names = pq.read_schema(path).names
+    missing = [c for c in _REQUIRED[kind] if c not in names]
+    if missing:
+        raise ValueError(f"{path} is not a relustudy {kind} table: missing columns {', '.join(missing)}")
+    df = pd.read_parquet(path)
+    levels = {**{c: list(v) for c, v in CATEGORICAL_LEVELS.items()}, "outcome": list(OUTCOMES)}
+    levels.update(info.get("levels", {}))
+    for col in (*CATEGORICAL_COLUMNS, "cell_id"):
+        if col in df.columns and col in levels:
+            if isinstance(df[col].dtype, pd.CategoricalDtype):
+                df[col] = df[col].cat.set_categories(levels[col])
+            else:
+                df[col] = pd.Categorical(df[col], categories=levels[col])
+    df.attrs["relustudy"] = info.get("provenance", {})
+    return df

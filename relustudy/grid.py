@@ -1,0 +1,386 @@
+"""The grid of runs: its spec, its shards, and the resumable runner that trains them.
+
+A :class:`Grid` is the cross product of factor values times a seed range. Its work is
+cut into *shards* (one cell x one block of seeds, blocks aligned to multiples of
+``block`` so grids that overlap share shards). Shards that share everything but ``init``
+are trained in one ``train_group`` call (a *task*), because the core is several times
+faster per run at a large batch. Each finished shard is written atomically; a rerun
+validates and reuses what is on disk and trains only the rest, so resuming is rerunning.
+The runs do not depend on how they were batched, so neither does the dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .config import (
+    ACTIVATIONS,
+    INITS,
+    OPTIMIZERS,
+    OUTPUTS,
+    UPDATES,
+    Cell,
+    check_choice,
+    check_epochs,
+    check_lr,
+    hidden_str,
+    parse_hidden,
+)
+from .dataset import (
+    ShardError,
+    assemble,
+    provenance,
+    read_shard,
+    remove_stale_tmp,
+    shard_table,
+    write_atomic,
+    write_dataset,
+)
+from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
+from .schema import cell_id
+from .train import train_group
+
+BACKENDS = ("loky", "dask")
+DEFAULT_BLOCK = 1000  # seeds per shard: 3 inits x 1000 = 3000 runs per task, ~10-15 s
+MAX_SEED = 2**32
+CONNECT_TIMEOUT = "5s"  # how long to wait for a dask scheduler before giving up
+REJECTED_SUBDIR = "rejected"  # bad shard files are moved here, never silently merged
+
+
+def _levels(name: str, values, check) -> tuple:
+    """Validate a factor's value list: non-empty, each valid, no duplicates."""
+    values = tuple(check(v) for v in values)
+    if not values:
+        raise ValueError(f"empty {name} list; allowed: one or more values")
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {name} value(s) {', '.join(dupes)}; allowed: each value once")
+    return values
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid of runs: every combination of the factor values, for seeds ``start..stop-1``.
+
+    The defaults are the study grid of STUDY.md section 2 (192 cells x 1000 seeds).
+    """
+
+    seeds: tuple[int, int] = (0, 1000)  # [start, stop): seeds start .. stop-1
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh", "sigmoid")
+    outputs: tuple[str, ...] = ("same", "identity")
+    inits: tuple[str, ...] = ("randn", "he", "xavier")
+    updates: tuple[str, ...] = ("as_posted", "corrected")
+    optimizers: tuple[str, ...] = ("sgd", "momentum")
+    lrs: tuple[float, ...] = (0.01, 0.1)
+    epochs: tuple[int, ...] = (5000,)
+    hidden: tuple[tuple[int, ...], ...] = ((4, 4),)
+    out: Path = field(default=DEFAULT_GRID_DIR, compare=False)  # dataset folder; shards in out/shards
+    block: int = field(default=DEFAULT_BLOCK, compare=False)  # seeds per shard; does not change the data
+
+    def __post_init__(self) -> None:
+        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        put("activations", _levels("activation", self.activations, lambda v: check_choice("activation", v, ACTIVATIONS)))
+        put("outputs", _levels("output", self.outputs, lambda v: check_choice("output", v, OUTPUTS)))
+        put("inits", _levels("init", self.inits, lambda v: check_choice("init", v, INITS)))
+        put("updates", _levels("update", self.updates, lambda v: check_choice("update", v, UPDATES)))
+        put("optimizers", _levels("optimizer", self.optimizers, lambda v: check_choice("optimizer", v, OPTIMIZERS)))
+        put("lrs", _levels("lr", self.lrs, check_lr))
+        put("epochs", _levels("epochs", self.epochs, check_epochs))
+        put("hidden", _levels("hidden", self.hidden, parse_hidden))
+        start, stop = check_seed_range(self.seeds)
+        put("seeds", (start, stop))
+        if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < 1:
+            raise ValueError(f"invalid block {self.block!r}; allowed: an integer >= 1 (seeds per shard)")
+        put("out", Path(self.out))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.cells()) * (self.seeds[1] - self.seeds[0])
+
+    def cells(self) -> list[Cell]:
+        """The grid's cells in canonical order (the flags' order, last factor fastest)."""
+        return [
+            Cell(activation=a, output=o, init=i, update=u, optimizer=opt, lr=lr, epochs=e, hidden=h)
+            for a in self.activations
+            for o in self.outputs
+            for i in self.inits
+            for u in self.updates
+            for opt in self.optimizers
+            for lr in self.lrs
+            for e in self.epochs
+            for h in self.hidden
+        ]
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Seed blocks [start, stop), cut at multiples of ``block`` so other grids can reuse them."""
+        start, stop = self.seeds
+        edges = [start, *range((start // self.block + 1) * self.block, stop, self.block), stop]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def shards(self) -> list["Shard"]:
+        """Every shard, cell-major (canonical order of the dataset)."""
+        return [Shard(c, a, b) for c in self.cells() for a, b in self.blocks()]
+
+    def to_config(self) -> dict:
+        """Plain-type dict of the grid (the keys of ``--config`` files), for provenance."""
+        return {
+            "seeds": f"{self.seeds[0]}:{self.seeds[1]}",
+            "activations": list(self.activations),
+            "outputs": list(self.outputs),
+            "inits": list(self.inits),
+            "updates": list(self.updates),
+            "optimizers": list(self.optimizers),
+            "lrs": list(self.lrs),
+            "epochs": list(self.epochs),
+            "hidden": [hidden_str(h) for h in self.hidden],
+            "block": self.block,
+        }
+
+    def command(self) -> str:
+        """A command line that reproduces this grid's dataset."""
+        c = self.to_config()
+        parts = ["python scripts/run_grid.py", f"--seeds {c['seeds']}"]
+        for key in ("activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden"):
+            parts.append(f"--{key} {','.join(str(v) for v in c[key])}")
+        return " ".join(parts + [f"--out {self.out}"])
+
+
+def check_seed_range(seeds) -> tuple[int, int]:
+    """Validate a seed range (start, stop) with 0 <= start < stop <= 2**32."""
+    try:
+        start, stop = (int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid seed range {seeds!r}; allowed: A:B with integers 0 <= A < B <= 2**32") from None
+    if not 0 <= start < stop <= MAX_SEED:
+        raise ValueError(f"invalid seed range {start}:{stop}; allowed: A:B with integers 0 <= A < B <= 2**32")
+    return start, stop
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One cell's runs for seeds ``start..stop-1``: the unit of writing and resuming."""
+
+    cell: Cell
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return f"{cell_id(self.cell)}_s{self.start:06d}-{self.stop:06d}.parquet"
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Task:
+    """Shards trained in one ``train_group`` call: same structure, lr and seed block."""
+
+    shards: tuple[Shard, ...]
+
+    @property
+    def n(self) -> int:
+        return sum(s.n for s in self.shards)
+
+
+def plan_tasks(shards: Sequence[Shard]) -> list[Task]:
+    """Group shards that can share a batch (differ only in init), keeping their order."""
+    groups: dict[tuple, list[Shard]] = {}
+    for s in shards:
+        groups.setdefault((s.cell.structure, s.cell.lr, s.start, s.stop), []).append(s)
+    return [Task(tuple(g)) for g in groups.values()]
+
+
+def run_task(task: Task) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """Train a task's runs (in a worker); per shard (metrics, curve epochs (P,), curve (P, n)).
+
+    Only arrays travel back, so the worker needs no access to the output folder.
+    """
+    first = task.shards[0]
+    results = train_group([s.cell for s in task.shards], range(first.start, first.stop))
+    return [(r.metrics, r.curve_epochs, r.curve) for r in results]
+
+
+@dataclass
+class GridOutput:
+    """What :func:`run_grid` did and where the dataset is."""
+
+    runs_path: Path
+    curves_path: Path
+    n_runs: int  # runs in the dataset
+    n_trained: int  # runs trained by this call
+    n_reused: int  # runs read from finished shards
+    rejected: list[str]  # shard files found bad, moved to shards/rejected/
+    seconds: float
+
+
+def run_grid(
+    grid: Grid,
+    *,
+    jobs: int | None = None,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> GridOutput:
+    """Train every missing shard of ``grid`` and write its consolidated dataset.
+
+    Parameters
+    ----------
+    grid : the grid; its dataset goes to ``grid.out`` (shards in ``grid.out/shards``).
+    jobs : parallel workers (loky default: the usable cores; dask default: all workers).
+    backend : "loky" (local processes) or "dask" (an existing dask.distributed cluster).
+    scheduler : the dask scheduler address, e.g. "tcp://10.0.0.1:8786" (dask only).
+    progress : show a tqdm bar counting finished runs, with an ETA.
+    log : where messages go (default: stderr).
+    command : the command line, recorded in the provenance.
+
+    Everything is validated (and the scheduler contacted) before the output folder is
+    touched. Raises ValueError for bad arguments, ConnectionError for an unreachable
+    scheduler.
+    """
+    t0 = time.perf_counter()
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    check_run_options(jobs, backend, scheduler)
+    client = connect(scheduler) if backend == "dask" else None
+    try:
+        shard_dir = grid.out / SHARDS_SUBDIR
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_tmp(shard_dir)
+        remove_stale_tmp(grid.out)
+        tables, rejected = _scan(grid, shard_dir, log)
+        todo = [s for s in grid.shards() if s not in tables]
+        n_reused = grid.n_runs - sum(s.n for s in todo)
+        with _progress(grid.n_runs, n_reused, progress) as bar:
+            for shard, table in _train(plan_tasks(todo), jobs, backend):
+                write_atomic(table, shard_dir / shard.name)
+                tables[shard] = table
+                bar.update(shard.n)
+    finally:
+        if client is not None:
+            client.close()
+    runs, curves = assemble(grid.cells(), [[tables[Shard(c, a, b)] for a, b in grid.blocks()] for c in grid.cells()])
+    prov = provenance(grid.to_config(), command or grid.command())
+    runs_path, curves_path = write_dataset(grid.out, runs, curves, prov)
+    out = GridOutput(runs_path, curves_path, len(runs), grid.n_runs - n_reused, n_reused, rejected,
+                     time.perf_counter() - t0)
+    log(f"{out.n_runs} runs ({out.n_trained} trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {runs_path}")
+    return out
+
+
+class SchedulerError(ConnectionError):
+    """The dask scheduler could not be reached (raised before anything is written)."""
+
+
+def check_run_options(jobs: int | None, backend: str, scheduler: str | None, **_) -> None:
+    """Validate how to run: workers (None or >= 1), backend, and a scheduler iff dask."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"invalid jobs {jobs!r}; allowed: an integer >= 1")
+    check_choice("backend", backend, BACKENDS)
+    if backend == "dask" and not scheduler:
+        raise ValueError("backend dask needs a scheduler address; allowed: e.g. --scheduler tcp://HOST:8786")
+    if backend == "loky" and scheduler:
+        raise ValueError("a scheduler address only applies to backend dask; allowed: --backend dask --scheduler ADDRESS")
+
+
+def connect(address: str):
+    """A dask.distributed Client for ``address``; ConnectionError (one line) if unreachable."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("backend dask needs dask.distributed; install it with: pip install 'relustudy[cluster]'") from None
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except Exception as e:  # OSError/TimeoutError when unreachable, ValueError for a bad address
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SchedulerError(f"cannot reach dask scheduler {address!r} ({reason}); allowed: a running scheduler address, e.g. tcp://HOST:8786") from None
+
+
+def _scan(grid: Grid, shard_dir: Path, log) -> tuple[dict, list[str]]:
+    """Read and validate the grid's finished shards; move bad ones to shards/rejected/."""
+    tables, rejected = {}, []
+    for shard in grid.shards():
+        path = shard_dir / shard.name
+        if not path.exists():
+            continue
+        try:
+            tables[shard] = read_shard(path, shard.cell, shard.start, shard.stop)
+        except ShardError as e:
+            dest = _reject(path, shard_dir / REJECTED_SUBDIR)
+            rejected.append(shard.name)
+            log(f"bad shard {shard.name}: {e}; moved to {dest}, redoing it")
+    return tables, rejected
+
+
+def _reject(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` under a name that does not clobber earlier rejects."""
+    folder.mkdir(exist_ok=True)
+    k = 0
+    while (dest := folder / f"{path.name}.{k}").exists():
+        k += 1
+    shutil.move(str(path), dest)
+    return dest
+
+
+def _train(tasks: list[Task], jobs: int | None, backend: str) -> Iterator[tuple[Shard, object]]:
+    """Run the tasks in parallel; yield (shard, shard table) as tasks finish."""
+    if not tasks:
+        return
+    import joblib
+
+    if backend == "loky":
+        n_jobs = min(jobs or _usable_cores(), len(tasks))
+        ctx = joblib.parallel_config(backend="loky", n_jobs=n_jobs)
+    else:
+        n_jobs = jobs or -1
+        ctx = joblib.parallel_config(backend="dask", n_jobs=n_jobs)
+    with ctx:
+        # Largest tasks first so the tail is short; results stream back as they finish.
+        order = sorted(tasks, key=lambda t: -t.n * t.shards[0].cell.epochs)
+        parallel = joblib.Parallel(return_as="generator_unordered", pre_dispatch="all" if backend == "dask" else "2*n_jobs")
+        results = parallel(joblib.delayed(_run_tagged)(k, t) for k, t in enumerate(order))
+        for k, per_shard in results:
+            for shard, (metrics, epochs, curve) in zip(order[k].shards, per_shard):
+                yield shard, shard_table(shard.cell, shard.start, shard.stop, metrics, epochs, curve)
+
+
+def _run_tagged(k: int, task: Task):
+    """run_task with the task's index, so unordered results can be matched up."""
+    return k, run_task(task)
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    """A tqdm bar counting runs (finished ones included), or a no-op."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", smoothing=0.1, dynamic_ncols=True)
