@@ -772,8 +772,8 @@ def mse_summary(
 ) -> pd.DataFrame:
     """Median and IQM of final_mse per group with bootstrap CIs.
 
-    Each group's generator is ``default_rng([seed, crc32(group key)])``, so a group's CI
-    does not depend on which other groups are present or their order.
+    Each group's generator is ``default_rng([seed, crc32(group key)])`` and its values are
+    sorted first, so a group's CI depends neither on the other groups nor on row order.
 
     Parameters
     ----------
@@ -795,7 +795,7 @@ def mse_summary(
     rows = []
     for key, g in _group(runs, by):
         key = _key_tuple(key)
-        v = g["final_mse"].to_numpy(float)
+        v = np.sort(g["final_mse"].to_numpy(float))  # row order must not move the CI
         if log10:
             v = log10_mse(v)
         rng_seed = [int(seed), zlib.crc32(repr(tuple(str(k) for k in key)).encode())]
