@@ -2,7 +2,7 @@
 __version__ = "0.1.0"
 
 from .config import Cell
-from .train import TrainResult, train, train_group
+from .train import TrainResult, evaluate, train, train_group
 from .dataset import load_curves, load_runs
 
-__all__ = ["Cell", "TrainResult", "train", "train_group", "load_runs", "load_curves", "__version__"]
+__all__ = ["Cell", "TrainResult", "evaluate", "train", "train_group", "load_runs", "load_curves", "__version__"]

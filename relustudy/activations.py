@@ -78,9 +78,10 @@ def _tanh_bwd(g, z, a, tmp):
 
 def _sigmoid_fwd(z, out):
     # 1 / (1 + exp(-z)) exactly as posted; exp overflows to inf for z < -709 and
-    # 1/inf = 0 is the correct limit, so the overflow is silenced by the caller's errstate.
+    # 1/inf = 0 is the correct limit, so the overflow warning is noise: silence it here.
     np.negative(z, out=out)
-    np.exp(out, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
     out += 1.0
     np.divide(1.0, out, out=out)
 

@@ -110,9 +110,9 @@ class TrainResult:
     init_params: Params = field(repr=False, default_factory=list)
 
 
-def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation]) -> dict:
-    """Dead-unit statistics of a parameter state ('init' or 'final')."""
-    zs = forward_all(params, acts, X_TRAIN)
+def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation], x: np.ndarray) -> dict:
+    """Dead-unit statistics of a parameter state ('init' or 'final') on inputs x (S, 2)."""
+    zs = forward_all(params, acts, x)
     dead = dead_units(zs)
     hidden = dead[:-1]
     m = {f"dead_frac_{prefix}": np.concatenate(hidden, axis=0).mean(axis=0)}
@@ -122,7 +122,56 @@ def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation]) -> d
     return m, zs
 
 
-def train(cell: Cell, seeds: Sequence[int], *, init: Params | None = None) -> TrainResult:
+def evaluate(
+    cell: Cell, params: Params, *, data: tuple | None = None, last_epoch_error: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Final-state record of R networks: MSE, predictions, dead units, outcome.
+
+    Parameters
+    ----------
+    cell : supplies the activations.
+    params : per layer (W: (n_out, n_in, R), b: (n_out, R)).
+    data : optional (X (S, 2), Y (S,)); default the six training pairs.
+    last_epoch_error : optional (R,); a non-finite value marks the run diverged.
+
+    Returns
+    -------
+    dict of (R,) arrays: final_mse, pred_test, pred_range, diverged, outcome, and the
+    ``*_final`` dead-unit columns.
+    """
+    acts = _activations(cell)
+    x, y = (X_TRAIN, Y_TRAIN) if data is None else data
+    dead_m, zs = _state_metrics("final", params, acts, x)
+    out = _output(zs[-1], acts[-1])  # (S, R)
+    with np.errstate(all="ignore"):
+        d = y[:, None] - out
+        sq = d * d
+        total = sq[0].copy()
+        for s in range(1, sq.shape[0]):  # sequential, like the posted epoch error
+            total += sq[s]
+        final_mse = total / sq.shape[0]
+        pred_range = out.max(axis=0) - out.min(axis=0)
+        pred_test = _output(forward_all(params, acts, X_TEST[None, :])[-1], acts[-1])[0]
+        finite = np.isfinite(final_mse) & np.isfinite(pred_test)
+        if last_epoch_error is not None:
+            finite &= np.isfinite(last_epoch_error)
+        for w, b in params:
+            finite &= np.isfinite(w).all(axis=(0, 1)) & np.isfinite(b).all(axis=0)
+    diverged = ~finite
+    outcome = classify(final_mse, pred_range, dead_m["output_dead_final"], diverged, acts[-1].relu_family)
+    return {
+        "final_mse": final_mse,
+        "pred_test": pred_test,
+        "outcome": outcome,
+        "pred_range": pred_range,
+        "diverged": diverged,
+        **dead_m,
+    }
+
+
+def train(
+    cell: Cell, seeds: Sequence[int], *, init: Params | None = None, data: tuple | None = None
+) -> TrainResult:
     """Train one network per seed for ``cell`` and record what STUDY.md section 3 lists.
 
     Parameters
@@ -131,6 +180,8 @@ def train(cell: Cell, seeds: Sequence[int], *, init: Params | None = None) -> Tr
     seeds : R seeds; run r starts from ``init_params(cell.init, [seeds[r]], ...)``.
     init : optional initial parameters (per layer W: (n_out, n_in, R), b: (n_out, R))
         to use instead of the seeded draws, e.g. for gradient checks.
+    data : optional (X (S, 2), Y (S,)) training set instead of the asker's six pairs,
+        e.g. two samples for a hand-computed check.
 
     Returns
     -------
@@ -142,11 +193,15 @@ def train(cell: Cell, seeds: Sequence[int], *, init: Params | None = None) -> Tr
     >>> res.metrics["final_mse"].shape, res.curve.shape
     ((3,), (6, 3))
     """
-    return train_group([cell], seeds, inits=None if init is None else [init])[0]
+    return train_group([cell], seeds, inits=None if init is None else [init], data=data)[0]
 
 
 def train_group(
-    cells: Sequence[Cell], seeds: Sequence[int], *, inits: Sequence[Params] | None = None
+    cells: Sequence[Cell],
+    seeds: Sequence[int],
+    *,
+    inits: Sequence[Params] | None = None,
+    data: tuple | None = None,
 ) -> list[TrainResult]:
     """Train several cells that share a structure (see ``Cell.structure``) in one batch.
 
@@ -181,37 +236,13 @@ def train_group(
         raise ValueError(f"init parameters hold {R} runs; expected {len(cells) * len(seeds)}")
     init_copy = [(w.copy(), b.copy()) for w, b in params]
 
-    init_m, _ = _state_metrics("init", params, acts)
-    epoch_curve, curve, first_below, last_err = _sgd(params, acts, lr, cell0)
-    final_m, zs = _state_metrics("final", params, acts)
-
-    out_train = _output(zs[-1], acts[-1])  # (6, R)
-    with np.errstate(all="ignore"):
-        d = Y_TRAIN[:, None] - out_train
-        sq = d * d
-        total = sq[0].copy()
-        for s in range(1, sq.shape[0]):  # sequential, like the posted epoch error
-            total += sq[s]
-        final_mse = total / sq.shape[0]
-        pred_range = out_train.max(axis=0) - out_train.min(axis=0)
-        pred_test = _output(forward_all(params, acts, X_TEST[None, :])[-1], acts[-1])[0]
-        finite = np.isfinite(final_mse) & np.isfinite(last_err) & np.isfinite(pred_test)
-        for w, b in params:
-            finite &= np.isfinite(w).all(axis=(0, 1)) & np.isfinite(b).all(axis=0)
-    diverged = ~finite
-    outcome = classify(final_mse, pred_range, final_m["output_dead_final"], diverged, acts[-1].relu_family)
-
-    metrics = {
-        "final_mse": final_mse,
-        "last_epoch_error": last_err,
-        "pred_test": pred_test,
-        "epochs_to_1e-3": first_below,
-        "outcome": outcome,
-        "pred_range": pred_range,
-        "diverged": diverged,
-        **init_m,
-        **final_m,
-    }
+    x_train, y_train = (X_TRAIN, Y_TRAIN) if data is None else (np.asarray(data[0], float), np.asarray(data[1], float))
+    if x_train.ndim != 2 or x_train.shape[1] != 2 or y_train.shape != (x_train.shape[0],) or not len(y_train):
+        raise ValueError(f"data must be (X (S, 2), Y (S,)) with S >= 1; got {x_train.shape} and {y_train.shape}")
+    init_m, _ = _state_metrics("init", params, acts, x_train)
+    epoch_curve, curve, first_below, last_err = _sgd(params, acts, lr, cell0, x_train, y_train)
+    final_m = evaluate(cell0, params, data=(x_train, y_train), last_epoch_error=last_err)
+    metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": first_below, **init_m, **final_m}
     results = []
     n = len(seeds)
     for k, c in enumerate(cells):
@@ -230,7 +261,7 @@ def train_group(
     return results
 
 
-def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell):
+def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train):
     """The training loop; updates ``params`` in place.
 
     Parameters
@@ -239,6 +270,7 @@ def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell)
     acts : one Activation per layer.
     lr : (R,) learning rate per run.
     cell : supplies update, optimizer and epochs.
+    x_train, y_train : (S, 2) inputs and (S,) targets, visited in order every epoch.
 
     Returns
     -------
@@ -272,8 +304,8 @@ def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell)
     next_point = 0
     first_below = np.full(R, -1, dtype=np.int64)
     below = np.empty(R, dtype=bool)
-    xs = [(float(x0), float(x1)) for x0, x1 in X_TRAIN]
-    ys = [float(y) for y in Y_TRAIN]
+    xs = [(float(x0), float(x1)) for x0, x1 in x_train]
+    ys = [float(y) for y in y_train]
     n_samples = len(ys)
     w1, b1 = params[0]
 
