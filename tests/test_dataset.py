@@ -72,11 +72,11 @@ def test_curves_schema_and_join(dataset):
     curves = load_curves(dataset)
     runs = load_runs(dataset)
     assert list(curves.columns) == list(CURVE_COLUMNS)
-    assert curves["epoch_error"].dtype == np.float32
+    assert curves["epoch_error"].dtype == np.float64
     assert len(curves) == len(runs) * len(curve_epochs(300))
     last = curves[curves["epoch"] == 300].merge(runs, on=["cell_id", "seed"])
     assert len(last) == len(runs)
-    np.testing.assert_array_equal(last["epoch_error"], last["last_epoch_error"].astype(np.float32))
+    np.testing.assert_array_equal(last["epoch_error"], last["last_epoch_error"])
 
 
 def test_provenance_in_metadata(dataset):

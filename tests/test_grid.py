@@ -111,7 +111,7 @@ def test_dataset_equals_training_each_cell_alone(reference):
         assert rows["outcome"].astype(str).tolist() == res.metrics["outcome"].tolist()
         crv = curves[curves["cell_id"] == cell_id(cell)]
         assert np.array_equal(crv["epoch"].to_numpy()[: len(res.curve_epochs)], res.curve_epochs)
-        assert np.array_equal(crv["epoch_error"].to_numpy(), res.curve.T.reshape(-1).astype(np.float32))
+        assert np.array_equal(crv["epoch_error"].to_numpy(), res.curve.T.reshape(-1))
 
 
 def test_jobs_1_equals_jobs_2(tmp_path, reference):
