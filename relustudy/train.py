@@ -276,98 +276,106 @@ def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell,
     -------
     (curve_epochs (P,), curve (P, R), epochs_to_target (R,) int64 with -1 for never,
     last_epoch_error (R,))
-
-    Notes
-    -----
-    Every weight is handled as its own contiguous (R,) row ``W[j, i]``: a ufunc call on
-    one contiguous row is 2-3x faster per element than the same work on broadcast or
-    strided 2-D operands, and the rows stay in L1/L2 cache. Activations run once per
-    layer on contiguous (n, R) blocks. Each sum over a layer axis is sequential.
     """
+    L = len(params)
+    R = lr.shape[0]
     posted = cell.update == "as_posted"
     momentum = cell.optimizer == "momentum"
-    R = lr.shape[0]
-    # A scalar lr multiplies as fast and gives the same bits as an (R,) row.
-    lr_r = float(lr[0]) if bool(np.all(lr == lr[0])) else lr.copy()
+    sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
 
     # Preallocated buffers: nothing is allocated inside the loop.
-    sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
     z = [np.empty((n, R)) for n in sizes[1:]]
     a = [np.empty((n, R)) for n in sizes[1:]]
     g = [np.empty((n, R)) for n in sizes[1:]]  # dL/dz of each layer
-    scratch = [np.empty((n, R)) for n in sizes[1:]]
-    t = np.empty(R)
+    tmp = [np.empty((n, R)) for n in sizes[1:]]
+    prod = [np.empty(w.shape) for w, _ in params]  # (n_out, n_in, R) products
+    bstep = [np.empty(b.shape) for _, b in params]
+    vel_w = [np.zeros(w.shape) for w, _ in params] if momentum else None
+    vel_b = [np.zeros(b.shape) for _, b in params] if momentum else None
+    # A scalar lr is 3x faster to broadcast than an (R,) array and gives the same bits.
+    uniform_lr = bool(np.all(lr == lr[0]))
+    lr_w = float(lr[0]) if uniform_lr else lr[None, None, :]
+    lr_b = float(lr[0]) if uniform_lr else lr[None, :]
+    sq = np.empty(R)
     err = np.empty(R)
-    # Row views: W[l][j][i] is weight (j, i) of layer l as a contiguous (R,) array.
-    W = [[list(w[j]) for j in range(w.shape[0])] for w, _ in params]
-    B = [list(b) for _, b in params]
-    if momentum:
-        vel = [np.zeros_like(w) for w, _ in params]
-        vel_b = [np.zeros_like(b) for _, b in params]
-        VW = [[list(v[j]) for j in range(v.shape[0])] for v in vel]
-        VB = [list(v) for v in vel_b]
-
-    def apply(param: np.ndarray, velocity: np.ndarray) -> None:
-        """Momentum: velocity = 0.9 velocity + step (the step is in ``t``); param -= velocity."""
-        velocity *= MOMENTUM
-        velocity += t
-        param -= velocity
 
     epochs_list = curve_epochs(cell.epochs)
     curve = np.empty((len(epochs_list), R))
     next_point = 0
     first_below = np.full(R, -1, dtype=np.int64)
     below = np.empty(R, dtype=bool)
-    xs = [[float(v) for v in x] for x in x_train]
+    xs = [(float(x0), float(x1)) for x0, x1 in x_train]
     ys = [float(y) for y in y_train]
     n_samples = len(ys)
-    L = len(params)
-    mul = np.multiply
+    w1, b1 = params[0]
+
+    def step(l: int) -> None:
+        """Apply prod[l] (weight step) and bstep[l] (bias step), with momentum if on."""
+        w, b = params[l]
+        if momentum:
+            vel_w[l] *= MOMENTUM
+            vel_w[l] += prod[l]
+            w -= vel_w[l]
+            vel_b[l] *= MOMENTUM
+            vel_b[l] += bstep[l]
+            b -= vel_b[l]
+        else:
+            w -= prod[l]
+            b -= bstep[l]
+
+    def pass_down(l: int) -> None:
+        """g[l-1] = W_l^T g[l], summed over the output units in order."""
+        w = params[l][0]
+        np.multiply(w, g[l][:, None, :], out=prod[l])
+        gd = g[l - 1]
+        np.copyto(gd, prod[l][0])
+        for j in range(1, w.shape[0]):
+            gd += prod[l][j]
 
     with np.errstate(all="ignore"):
         for epoch in range(1, cell.epochs + 1):
             err.fill(0.0)
-            for x, y in zip(xs, ys):
-                # ---- forward: z_j = ((w_j0 a_0 + w_j1 a_1) + ...) + b_j, then the activation
-                for l in range(L):
-                    below_a = x if l == 0 else a[l - 1]
-                    for j, wj in enumerate(W[l]):
-                        zj = z[l][j]
-                        mul(wj[0], below_a[0], out=zj)
-                        for i in range(1, len(wj)):
-                            mul(wj[i], below_a[i], out=t)
-                            zj += t
-                        zj += B[l][j]
+            for (x0, x1), y in zip(xs, ys):
+                # ---- forward: z = W a + b summed in input order, then the activation
+                np.multiply(w1[:, 0, :], x0, out=z[0])
+                np.multiply(w1[:, 1, :], x1, out=tmp[0])
+                z[0] += tmp[0]
+                z[0] += b1
+                acts[0].forward(z[0], a[0])
+                for l in range(1, L):
+                    w, b = params[l]
+                    np.multiply(w, a[l - 1][None, :, :], out=prod[l])
+                    np.copyto(z[l], prod[l][:, 0, :])
+                    for i in range(1, w.shape[1]):
+                        z[l] += prod[l][:, i, :]
+                    z[l] += b
                     acts[l].forward(z[l], a[l])
-                # ---- loss: (out - y)^2 accumulated in sample order; dL/dout = 2 (out - y)
+                # ---- loss: (y - out)^2 accumulated in sample order; dL/dout = 2 (out - y)
+                out = a[L - 1][0]
                 gl = g[L - 1][0]
-                np.subtract(a[L - 1][0], y, out=gl)
-                mul(gl, gl, out=t)
-                err += t
+                np.subtract(out, y, out=gl)
+                np.multiply(gl, gl, out=sq)
+                err += sq
                 gl *= 2.0
                 # ---- backward, top layer first
                 for l in range(L - 1, -1, -1):
-                    acts[l].backward(g[l], z[l], a[l], scratch[l])
-                    if l > 0 and not posted:
-                        _pass_down(W[l], g[l], g[l - 1], t)  # corrected: through the old W
-                    below_a = x if l == 0 else a[l - 1]
-                    for j, wj in enumerate(W[l]):
-                        gj = g[l][j]
-                        for i, wji in enumerate(wj):
-                            mul(gj, below_a[i], out=t)  # lr * (g_j a_i), in the posted order
-                            t *= lr_r
-                            if momentum:
-                                apply(wji, VW[l][j][i])
-                            else:
-                                wji -= t
-                        # the posted rule decays b; the corrected rule follows dL/db = g
-                        mul(B[l][j] if posted else gj, lr_r, out=t)
-                        if momentum:
-                            apply(B[l][j], VB[l][j])
-                        else:
-                            B[l][j] -= t
-                    if l > 0 and posted:
-                        _pass_down(W[l], g[l], g[l - 1], t)  # as posted: through the *updated* W
+                    acts[l].backward(g[l], z[l], a[l], tmp[l])
+                    below_in = a[l - 1] if l > 0 else None
+                    if not posted and l > 0:
+                        pass_down(l)  # corrected: pass the gradient through the old W
+                    # weight step: lr * (g outer input)
+                    if l > 0:
+                        for j in range(g[l].shape[0]):  # row by row: faster than a 2-way broadcast
+                            np.multiply(below_in, g[l][j], out=prod[l][j])
+                    else:
+                        np.multiply(g[0], x0, out=prod[0][:, 0, :])
+                        np.multiply(g[0], x1, out=prod[0][:, 1, :])
+                    prod[l] *= lr_w
+                    # bias step: the posted rule decays b; the corrected rule follows dL/db
+                    np.multiply(params[l][1] if posted else g[l], lr_b, out=bstep[l])
+                    step(l)
+                    if posted and l > 0:
+                        pass_down(l)  # as posted: through the *updated* W
             err /= n_samples
             if next_point < len(epochs_list) and epoch == epochs_list[next_point]:
                 curve[next_point] = err
@@ -377,13 +385,3 @@ def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell,
             below &= first_below < 0
             np.copyto(first_below, epoch, where=below)
     return epochs_list, curve, first_below, err.copy()
-
-
-def _pass_down(w_rows: list, g_top: np.ndarray, g_below: np.ndarray, t: np.ndarray) -> None:
-    """g_below[i] = sum_j W[j, i] g_top[j], summed over j in order (rows are (R,) views)."""
-    for i in range(len(w_rows[0])):
-        gi = g_below[i]
-        np.multiply(w_rows[0][i], g_top[0], out=gi)
-        for j in range(1, len(w_rows)):
-            np.multiply(w_rows[j][i], g_top[j], out=t)
-            gi += t
