@@ -1,0 +1,240 @@
+"""Figures of the report (seaborn, PNG).
+
+Each function takes a long-form DataFrame and column names (keyword-only), draws on
+``ax`` (a new figure when None) and returns the Axes or the FacetGrid/Figure it made.
+No statistics are computed here: the summaries come in from ``stats``/``summaries``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .outcomes import OUTCOMES  # noqa: E402
+
+PALETTE = "colorblind"
+_CB = sns.color_palette(PALETTE, 10)
+# Fixed, well-separated colours per outcome (solved blue, dead orange, collapsed green,
+# slow pink, diverged grey), so the same outcome looks the same in every figure.
+OUTCOME_COLORS = dict(zip(OUTCOMES, [_CB[0], _CB[1], _CB[2], _CB[4], _CB[7]]))
+MSE_FLOOR = 1e-30  # final_mse of 0 is drawn at this floor on log axes
+
+
+def _setup() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` as PNG (fixed dpi, no timestamp metadata) and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | None = "output") -> sns.FacetGrid:
+    """ECDF of final_mse (log x) per ``hue``, one panel per ``col`` level.
+
+    runs: one row per run with columns final_mse, ``hue`` and ``col``.
+    """
+    _setup()
+    d = runs.assign(final_mse=runs["final_mse"].clip(lower=MSE_FLOOR))
+    d = d[np.isfinite(d["final_mse"])]
+    # Plain strings: unused categorical levels would otherwise crowd the legend.
+    d = d.assign(**{c: d[c].astype(str) for c in (hue, col) if c})
+    g = sns.displot(
+        d, x="final_mse", hue=hue, col=col, kind="ecdf", log_scale=(True, False), height=3.6, aspect=1.25,
+        facet_kws=dict(sharex=True),
+    )
+    g.set_axis_labels("final MSE (log scale)", "fraction of runs <= x")
+    for ax in g.axes.flat:
+        ax.axvline(1e-3, color="0.3", ls="--", lw=1)
+    g.figure.suptitle("Distribution of final MSE per activation (dashed: solved threshold)", y=1.04)
+    return g
+
+
+def failure_rate_dots(
+    rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = ""
+) -> plt.Figure:
+    """Dot plot of failure rates with their CIs as error bars.
+
+    rates: one row per cell with columns rate, ci_low, ci_high and the ``y``, ``hue``,
+    ``col``, ``row`` labels (strings).
+    """
+    _setup()
+    cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
+    ylev, hlev = list(dict.fromkeys(rates[y])), list(dict.fromkeys(rates[hue]))
+    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(4.2 * len(cols), 0.33 * len(ylev) * len(rows) + 1.5),
+        sharex=True, sharey=True, squeeze=False,
+    )
+    offsets = np.linspace(-0.3, 0.3, len(hlev)) if len(hlev) > 1 else np.zeros(1)
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = rates[(rates[row] == rv) & (rates[col] == cv)]
+            for off, h in zip(offsets, hlev):
+                s = sub[sub[hue] == h]
+                pos = np.array([ylev.index(v) for v in s[y]]) + off
+                ax.errorbar(
+                    s["rate"], pos, xerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
+                    fmt="o", ms=3.5, lw=1, color=colors[h], label=h if (i, j) == (0, 0) else None,
+                )
+            ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
+            ax.set_xlim(-0.02, 1.02)
+            ax.invert_yaxis()
+            ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
+            if i == len(rows) - 1:
+                ax.set_xlabel("failure rate (not solved), 95% CI")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.legend(title=hue, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=len(hlev), frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def learning_curves(
+    bands: pd.DataFrame, *, hue: str, col: str | None = None, title: str = ""
+) -> plt.Figure:
+    """Median epoch error with an interquartile band, log-log.
+
+    bands: one row per (``hue``, ``col``, epoch) with columns epoch, q25, q50, q75.
+    """
+    _setup()
+    cols = list(dict.fromkeys(bands[col])) if col else [None]
+    hlev = list(dict.fromkeys(bands[hue]))
+    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.6 * len(cols), 3.8), sharey=True, squeeze=False)
+    for ax, cv in zip(axes[0], cols):
+        sub = bands if cv is None else bands[bands[col] == cv]
+        for h in hlev:
+            s = sub[sub[hue] == h].sort_values("epoch")
+            if s.empty:
+                continue
+            ax.plot(s["epoch"], s["q50"].clip(lower=MSE_FLOOR), color=colors[h], lw=1.6, label=h)
+            ax.fill_between(
+                s["epoch"], s["q25"].clip(lower=MSE_FLOOR), s["q75"].clip(lower=MSE_FLOOR), color=colors[h], alpha=0.2
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{col}={cv}" if cv is not None else "", fontsize=10)
+    axes[0, 0].set_ylabel("epoch error (median, IQR band)")
+    axes[0, -1].legend(title=hue, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def outcome_composition(
+    counts: pd.DataFrame, *, x: str, col: str, row: str | None = None, title: str = "", label_panels: bool = True
+) -> plt.Figure:
+    """Stacked bars: share of each outcome per ``x`` label, panels by ``col`` (and ``row``).
+
+    counts: one row per (x, col[, row], outcome) with a ``share`` column summing to 1
+    within each bar. ``label_panels=False`` titles panels by the value alone.
+    """
+    _setup()
+    cols = list(dict.fromkeys(counts[col]))
+    rows = list(dict.fromkeys(counts[row])) if row else [None]
+    xlev = list(dict.fromkeys(counts[x]))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(max(4.0, 0.42 * len(xlev)) * len(cols), 3.4 * len(rows) + 0.8),
+        sharey=True, squeeze=False,
+    )
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = counts[(counts[col] == cv) & ((counts[row] == rv) if row else True)]
+            wide = sub.pivot_table(index=x, columns="outcome", values="share", aggfunc="sum", observed=True)
+            wide = wide.reindex(index=xlev, columns=list(OUTCOMES)).fillna(0.0)
+            bottom = np.zeros(len(xlev))
+            for o in OUTCOMES:
+                ax.bar(range(len(xlev)), wide[o], bottom=bottom, color=OUTCOME_COLORS[o], label=o if (i, j) == (0, 0) else None, width=0.8)
+                bottom += wide[o].to_numpy()
+            ax.set_xticks(range(len(xlev)), xlev, rotation=70, ha="right", fontsize=8)
+            ax.set_ylim(0, 1)
+            name = f"{col}={cv}" if label_panels else str(cv)
+            ax.set_title(name + (f" | {row}={rv}" if row else ""), fontsize=9)
+        axes[i, 0].set_ylabel("share of runs")
+    fig.legend(loc="upper center", ncol=len(OUTCOMES), frameon=False, bbox_to_anchor=(0.5, 1.04))
+    if title:
+        fig.suptitle(title, y=1.09)
+    fig.tight_layout()
+    return fig
+
+
+def dead_at_init_vs_outcome(counts: pd.DataFrame, *, x: str, col: str, title: str = "") -> plt.Figure:
+    """Outcome shares for runs grouped by a dead-at-init variable ``x``, panels by ``col``.
+
+    counts: as for :func:`outcome_composition`.
+    """
+    return outcome_composition(counts, x=x, col=col, title=title, label_panels=False)
+
+
+def seed_lottery(matrix: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Seeds (rows) x cells (columns) coloured by outcome: the paired 'seed lottery'.
+
+    matrix: index = seed, columns = cell labels, values = outcome strings.
+    """
+    _setup()
+    codes = matrix.apply(lambda s: s.map({o: k for k, o in enumerate(OUTCOMES)})).to_numpy(dtype=float)
+    cmap = matplotlib.colors.ListedColormap([OUTCOME_COLORS[o] for o in OUTCOMES])
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 7.5))
+    ax.imshow(codes, aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(OUTCOMES) - 0.5, interpolation="nearest")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel(f"seed ({matrix.index.min()}..{matrix.index.max()})")
+    ax.grid(False)
+    handles = [matplotlib.patches.Patch(color=OUTCOME_COLORS[o], label=o) for o in OUTCOMES]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.12), ncol=3, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, pad=48)
+    fig.tight_layout()
+    return fig
+
+
+def rate_vs_depth(
+    rates: pd.DataFrame, *, x: str, hue: str, col: str, row: str | None = None, title: str = "", ylabel: str = "rate"
+) -> plt.Figure:
+    """Rates with CIs against ``x`` (e.g. depth), one line per ``hue`` (e.g. width).
+
+    rates: columns x, hue, col[, row], rate, ci_low, ci_high; optional ``theory`` column
+    drawn dashed.
+    """
+    _setup()
+    cols = list(dict.fromkeys(rates[col]))
+    rows = list(dict.fromkeys(rates[row])) if row else [None]
+    hlev = sorted(dict.fromkeys(rates[hue]))
+    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.2 * len(cols), 3.4 * len(rows)), sharex=True, sharey=True, squeeze=False)
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = rates[(rates[col] == cv) & ((rates[row] == rv) if row else True)]
+            for h in hlev:
+                s = sub[sub[hue] == h].sort_values(x)
+                ax.errorbar(
+                    s[x], s["rate"], yerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
+                    marker="o", ms=3.5, lw=1.3, capsize=2, color=colors[h], label=f"{hue}={h}" if (i, j) == (0, 0) else None,
+                )
+                if "theory" in s:
+                    ax.plot(s[x], s["theory"], ls="--", lw=1, color=colors[h])
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{col}={cv}" + (f" | {row}={rv}" if row else ""), fontsize=9)
+            if i == len(rows) - 1:
+                ax.set_xlabel(x)
+        axes[i, 0].set_ylabel(ylabel)
+    fig.legend(loc="upper center", ncol=len(hlev), frameon=False, bbox_to_anchor=(0.5, 1.05))
+    if title:
+        fig.suptitle(title, y=1.1)
+    fig.tight_layout()
+    return fig

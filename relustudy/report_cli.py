@@ -1,0 +1,49 @@
+"""`python scripts/make_report.py`: the report from the dataset, with one-line errors."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import report
+from .dataset import load_curves, load_runs, read_info
+from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="make_report.py",
+        description="Write REPORT.md and its figures from a relustudy dataset "
+        "(default: the shipped data/default). Every number is computed from the data.",
+    )
+    p.add_argument("--data", default=str(DEFAULT_GRID_DIR), metavar="DIR",
+                   help=f"dataset folder holding {RUNS_FILE} and {CURVES_FILE} (default data/default)")
+    p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR",
+                   help="report folder: DIR/REPORT.md and DIR/figures/ (default reports/)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data, out = Path(args.data), Path(args.out)
+    try:
+        runs = load_runs(data)
+        curves = load_curves(data) if (data / CURVES_FILE).exists() or data.suffix != ".parquet" else None
+        if runs.empty:
+            raise ValueError(f"the runs table in {data} is empty; run `python scripts/run_grid.py` first")
+        info = read_info(data / RUNS_FILE if data.is_dir() else data)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"make_report.py: error: {e}", file=sys.stderr)
+        return 2
+    files = [data / RUNS_FILE, data / CURVES_FILE] if data.is_dir() else [data]
+    info = {**info, "hashes": {f.name: report.file_sha256(f) for f in files if f.exists()}}
+    ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info)
+    text = report.build(ctx)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "REPORT.md"
+    tmp = target.with_name(".tmp-REPORT.md")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    print(f"wrote {target} and {len(ctx.figure_files)} figures in {out / 'figures'}")
+    return 0

@@ -1,0 +1,126 @@
+"""The generated report: key numbers against an independent pandas computation,
+byte-identical regeneration, and graceful handling of missing data."""
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relustudy import report
+from relustudy.grid import Grid, run_grid
+from relustudy.report_cli import main
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid")
+    grid = Grid(
+        seeds=(0, 24),
+        activations=("relu", "tanh", "sigmoid"),
+        outputs=("same", "identity"),
+        inits=("randn", "he"),
+        updates=("as_posted", "corrected"),
+        optimizers=("sgd", "momentum"),
+        lrs=(0.01, 0.1),
+        epochs=(300,),
+        out=out,
+    )
+    run_grid(grid, jobs=2, progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered(small_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["--data", str(small_dataset), "--out", str(out)]) == 0
+    return out, (out / "REPORT.md").read_text()
+
+
+POSTED = dict(activation="relu", output="same", init="randn", update="as_posted", optimizer="sgd")
+
+
+def _cell(runs, **factors):
+    """Rows of one cell, by plain pandas comparisons (independent of relustudy's selectors)."""
+    mask = runs["lr"] == factors.pop("lr", 0.01)
+    for col, val in {**POSTED, **factors}.items():
+        mask &= runs[col].astype(str) == val
+    return runs[mask]
+
+
+def test_key_numbers_match_an_independent_pandas_computation(small_dataset, rendered):
+    _, text = rendered
+    runs = pd.read_parquet(small_dataset / "runs.parquet")  # plain pandas, not relustudy's loader
+    post = _cell(runs)
+    fail = post["outcome"] != "solved"
+    m = re.search(r"The posted program fails in ([\d.]+)% of seeds\*\* \((\d+) of (\d+)", text)
+    assert m, text[:2000]
+    assert float(m.group(1)) == round(100 * fail.mean(), 1)
+    assert (int(m.group(2)), int(m.group(3))) == (int(fail.sum()), len(post))
+    dead = post["output_dead_init"].astype(bool)
+    m = re.search(r"P\(fail \| output dead at init\) = ([\d.]+)%", text)
+    assert float(m.group(1)) == round(100 * fail[dead].mean(), 1)
+    m = re.search(r"P\(fail \| alive at init\) = ([\d.]+)%", text)
+    assert float(m.group(1)) == round(100 * fail[~dead].mean(), 1)
+    # Momentum's paired counts on the posted cell.
+    mom = _cell(runs, optimizer="momentum")
+    a = post.set_index("seed")["outcome"] != "solved"
+    b = mom.set_index("seed")["outcome"] != "solved"
+    m = re.search(r"momentum rescues (\d+) of the (\d+) seeds that fail under\s+SGD \([\d.]+%\) and breaks (\d+)", text)
+    assert m, "momentum paragraph missing"
+    assert int(m.group(1)) == int((a & ~b).sum())
+    assert int(m.group(2)) == int(a.sum())
+    assert int(m.group(3)) == int((~a & b).sum())
+    assert f"{len(runs):,} training runs" in text
+
+
+def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_path):
+    _, text = rendered
+    assert main(["--data", str(small_dataset), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "REPORT.md").read_text() == text
+
+
+def test_figures_are_written_and_linked(rendered):
+    out, text = rendered
+    links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
+    assert len(links) >= 6
+    for link in links:
+        png = (out / link).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no runs table" in err and "run_grid.py" in err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_foreign_file_is_rejected(tmp_path, capsys):
+    pd.DataFrame({"a": [1, 2]}).to_parquet(tmp_path / "runs.parquet")
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a relustudy dataset file" in err and "\n" not in err
+
+
+def test_sections_without_their_cells_are_listed_as_skipped(small_dataset, tmp_path):
+    from relustudy.dataset import load_curves, load_runs
+
+    runs = load_runs(small_dataset)
+    only_tanh = runs[runs["activation"] == "tanh"]
+    ctx = report.Context(runs=only_tanh, curves=load_curves(small_dataset), figures_dir=tmp_path / "f", report_dir=tmp_path)
+    text = report.build(ctx)
+    assert "## Skipped sections" in text
+    skipped = text.split("## Skipped sections")[1]
+    assert "Q2: ReLU sometimes never learns" in skipped and "posted ReLU cell" in skipped
+    assert "## Q1. Why are tanh and sigmoid so slow?" not in skipped
+    assert "## Methods" in text
+
+
+def test_formatting_helpers():
+    assert report.pct(0.4321) == "43.2%"
+    assert report.pct(float("nan")) == "n/a"
+    assert report.pval(0.0) == "p < 1e-300"
+    assert report.pval(0.0312) == "p = 0.031"
+    assert report.pval(3.1e-8) == "p = 3.1e-08"
+    assert report.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
+    assert np.isnan(np.nan)
