@@ -22,11 +22,15 @@ from relustudy.grid import Grid, plan_tasks, run_grid, run_task
 
 
 def bench_grid(seeds: tuple[int, int], epochs: int) -> Grid:
-    """4 structures x 3 inits: 4 tasks of 3 x (seeds) runs, like the default grid's tasks."""
+    """8 structures x 3 inits: 8 tasks of 3 x (seeds) runs, like the default grid's tasks.
+
+    Eight tasks rather than four so that two workers are not at the mercy of which two
+    tasks happen to pair up (their speeds differ by activation).
+    """
     return Grid(
         seeds=seeds,
         activations=("relu", "leaky_relu", "tanh", "sigmoid"),
-        outputs=("same",),
+        outputs=("same", "identity"),
         updates=("as_posted",),
         optimizers=("sgd",),
         lrs=(0.01,),
@@ -61,7 +65,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0:1000")
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
     grid = bench_grid(tuple(int(s) for s in a.seeds.split(":")), a.epochs)
     n = grid.n_runs
