@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--jobs", metavar="N", help="parallel workers (default: all cores; dask: all workers)")
     add("--backend", choices=BACKENDS, help="loky: local processes (default); dask: a dask.distributed cluster")
     add("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask)")
-    add("--out", metavar="DIR", help="output folder (default data/default; with --quick data/quick)")
-    add("--config", metavar="FILE.toml", help="read any of these keys from a TOML file; flags override it")
+    add("--out", metavar="DIR", help="output folder (default data/default, which only the default grid may "
+        "use implicitly; with --quick data/quick)")
+    add("--config", metavar="FILE.toml", help="read these settings from a TOML file, keys named like the flags "
+        "(seeds, activations, ..., jobs, backend, scheduler, out, quick); values as strings or lists; "
+        "flags override the file")
     add("--quick", action="store_true", help="a reduced grid that runs in well under a minute: " + _quick_text())
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
