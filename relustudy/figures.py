@@ -61,7 +61,8 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
 
 
 def failure_rate_dots(
-    rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = ""
+    rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = "",
+    xlabel: str = "failure rate (not solved), 95% CI",
 ) -> plt.Figure:
     """Dot plot of failure rates with their CIs as error bars.
 
@@ -91,11 +92,14 @@ def failure_rate_dots(
             ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
             ax.set_xlim(-0.02, 1.02)
             ax.invert_yaxis()
-            ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
+            if rv != "" or cv != "":
+                ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
             if i == len(rows) - 1:
-                ax.set_xlabel("failure rate (not solved), 95% CI")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    fig.legend(title=hue, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=len(hlev), frameon=False)
+                ax.set_xlabel(xlabel)
+    height = fig.get_figheight()
+    # Keep ~0.55 in at the bottom for the legend and ~0.45 in at the top for the title.
+    fig.tight_layout(rect=(0, 0.55 / height, 1, 1 - 0.45 / height))
+    fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(hlev), 4), frameon=False)
     if title:
         fig.suptitle(title)
     return fig

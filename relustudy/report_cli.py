@@ -37,8 +37,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"make_report.py: error: {e}", file=sys.stderr)
         return 2
     files = [data / RUNS_FILE, data / CURVES_FILE] if data.is_dir() else [data]
-    info = {**info, "hashes": {f.name: report.file_sha256(f) for f in files if f.exists()}}
-    ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info)
+    experiments = {}
+    for name in report.EXPERIMENTS:
+        folder = (data if data.is_dir() else data.parent).parent / name
+        if not (folder / RUNS_FILE).exists():
+            continue  # the report lists the experiment's section as skipped
+        try:
+            experiments[name] = (load_runs(folder), load_curves(folder) if (folder / CURVES_FILE).exists() else None)
+        except ValueError as e:
+            print(f"make_report.py: warning: skipping experiment {name}: {e}", file=sys.stderr)
+            continue
+        files += [folder / RUNS_FILE, folder / CURVES_FILE]
+    root = (data if data.is_dir() else data.parent).parent
+    info = {**info, "hashes": {f.relative_to(root).as_posix(): report.file_sha256(f) for f in files if f.exists()}}
+    ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
+                         experiments=experiments)
     text = report.build(ctx)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "REPORT.md"

@@ -13,7 +13,19 @@ from relustudy.report_cli import main
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grid")
+    """A tiny default grid in STUDY/default, with tiny experiments beside it (STUDY/<name>)."""
+    study = tmp_path_factory.mktemp("study")
+    out = study / "default"
+    quiet = dict(jobs=2, progress=False, log=lambda m: None)
+    run_grid(Grid(seeds=(0, 10), activations=("tanh", "sigmoid"), outputs=("same", "identity"), inits=("randn",),
+                  updates=("as_posted", "corrected"), optimizers=("sgd",), lrs=(0.1,), epochs=(300,),
+                  out=study / "q1_long"), **quiet)
+    run_grid(Grid(seeds=(0, 20), activations=("relu",), outputs=("same", "identity"), inits=("randn", "he"),
+                  updates=("corrected",), optimizers=("sgd",), lrs=(0.01,), epochs=(100,),
+                  hidden=((2,), (2, 2, 2), (4, 4)), out=study / "born_dead"), **quiet)
+    run_grid(Grid(seeds=(0, 24), activations=("relu", "leaky_relu"), outputs=("same", "identity"),
+                  inits=("randn", "he", "xavier"), updates=("as_posted",), optimizers=("sgd", "momentum"),
+                  lrs=(0.01,), epochs=(300,), out=study / "remedies"), **quiet)
     grid = Grid(
         seeds=(0, 24),
         activations=("relu", "tanh", "sigmoid"),
@@ -25,7 +37,7 @@ def small_dataset(tmp_path_factory):
         epochs=(300,),
         out=out,
     )
-    run_grid(grid, jobs=2, progress=False, log=lambda m: None)
+    run_grid(grid, **quiet)
     return out
 
 
@@ -71,6 +83,25 @@ def test_key_numbers_match_an_independent_pandas_computation(small_dataset, rend
     assert int(m.group(2)) == int(a.sum())
     assert int(m.group(3)) == int((~a & b).sum())
     assert f"{len(runs):,} training runs" in text
+
+
+def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
+    _, text = rendered
+    for heading in ("## Q1 at the asker's scale: 300 epochs", "## Born dead: depth and width", "## Remedies on the failing seeds"):
+        assert heading in text
+    skipped = text.split("## Skipped sections")[1] if "## Skipped sections" in text else ""
+    assert "experiment:" not in skipped
+    runs = pd.read_parquet(small_dataset.parent / "remedies" / "runs.parquet")
+    a = _cell(runs).set_index("seed")["outcome"] != "solved"
+    b = _cell(runs, activation="leaky_relu").set_index("seed")["outcome"] != "solved"
+    m = re.search(r"\| leaky_relu \| (\d+) of (\d+) \|", text)
+    assert m, "leaky_relu remedy row missing"
+    assert (int(m.group(1)), int(m.group(2))) == (int((a & ~b).sum()), int(a.sum()))
+    # Born dead at init, recomputed from the per-layer dead fractions.
+    bd = pd.read_parquet(small_dataset.parent / "born_dead" / "runs.parquet")
+    bd = bd[(bd["hidden"].astype(str) == "2-2-2") & (bd["init"].astype(str) == "he") & (bd["output"].astype(str) == "same")]
+    dead = (bd[["dead_frac_init_l1", "dead_frac_init_l2", "dead_frac_init_l3"]] == 1).any(axis=1).mean()
+    assert f"| he | same | 2-2-2 | 20 | {100 * dead:.1f}%" in text
 
 
 def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_path):
