@@ -1,0 +1,180 @@
+"""Shared pieces of the report: constants, the section Context, formatting and selections.
+
+Every number in ``REPORT.md`` is computed from the runs/curves tables when the report is
+generated; nothing is typed in. Each section is a function of a :class:`Context`; a
+section that lacks the cells it needs raises :class:`Skip` with the reason, and the
+report lists it under "Skipped sections" instead of failing. Determinism: bootstrap and
+Monte Carlo take fixed seeds, and no wall-clock time goes in the text, so the same data
+give a byte-identical report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import figures, stats, summaries
+
+THEORY_DRAWS = 1_000_000  # Monte Carlo draws for P(output dead at init)
+THEORY_SEED = 20261126
+BOOT_SEED = 12345
+THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
+EXPERIMENTS = ("q1_long", "born_dead", "remedies")  # datasets beside data/default that have sections
+ALPHA = 0.05
+
+# The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD).
+POSTED = dict(
+    activation="relu", output="same", init="randn", update="as_posted", optimizer="sgd", lr=0.01, hidden="4-4"
+)
+Q1_CELL = dict(init="randn", optimizer="sgd", lr=0.1, hidden="4-4")  # the asker's tanh/sigmoid setting
+
+
+class Skip(Exception):
+    """A section cannot be rendered from this dataset; the message says why."""
+
+
+@dataclass
+class Context:
+    """What the sections read: the data, where figures go, and what has been said."""
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame | None
+    figures_dir: Path
+    report_dir: Path
+    info: dict = field(default_factory=dict)
+    experiments: Mapping[str, tuple[pd.DataFrame, pd.DataFrame | None]] = field(default_factory=dict)
+    figure_files: list[Path] = field(default_factory=list)
+
+    def fig(self, fig, name: str, alt: str) -> str:
+        """Save a figure and return its markdown image link (relative to the report)."""
+        path = figures.save(getattr(fig, "figure", fig), self.figures_dir / name)
+        self.figure_files.append(path)
+        rel = path.relative_to(self.report_dir) if path.is_relative_to(self.report_dir) else path
+        return f"![{alt}]({rel.as_posix()})"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """0.4321 -> '43.2%'."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+
+
+def ci(lo: float, hi: float, digits: int = 1) -> str:
+    """A CI of rates as '[40.1%, 46.2%]'."""
+    return f"[{pct(lo, digits)}, {pct(hi, digits)}]"
+
+
+def pval(p: float) -> str:
+    """'p = 0.032', 'p = 3.1e-08', 'p < 1e-300'."""
+    if p is None or not np.isfinite(p):
+        return "p = n/a"
+    if p == 0:
+        return "p < 1e-300"
+    return f"p = {p:.3f}" if p >= 0.001 else f"p = {p:.1e}"
+
+
+def num(x: float, digits: int = 3) -> str:
+    """Significant-digit formatting for reals, 'n/a' for non-finite."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def md_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (values already formatted)."""
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+# --------------------------------------------------------------------------- selections
+
+
+def need(runs: pd.DataFrame, where: Mapping[str, object], what: str) -> pd.DataFrame:
+    """The runs of a selection; Skip if there are none."""
+    sub = summaries.select(runs, {k: v for k, v in where.items() if k in runs.columns})
+    if sub.empty:
+        cond = ", ".join(f"{k}={v}" for k, v in where.items())
+        raise Skip(f"the dataset has no runs for {what} ({cond})")
+    return sub
+
+
+def rate_of(runs: pd.DataFrame, solved_mse: float | None = None) -> stats.ProportionResult:
+    """Failure rate of a set of runs with its exact CI."""
+    fail = stats.is_failure(runs, solved_mse)
+    return stats.proportion_ci(int(fail.sum()), int(fail.size), alpha=ALPHA)
+
+
+def paired(runs: pd.DataFrame, a: Mapping, b: Mapping, what: str, solved_mse: float | None = None):
+    """McNemar and Wilcoxon between two cells paired on seed; Skip if either is missing."""
+    need(runs, a, what + " (baseline)")
+    need(runs, b, what + " (alternative)")
+    t = stats.paired_table(runs, a, b, solved_mse=solved_mse)
+    if t.empty:
+        raise Skip(f"{what}: the two cells share no seeds")
+    mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+    wx = stats.wilcoxon_log_mse(t["final_mse_a"].to_numpy(), t["final_mse_b"].to_numpy())
+    return mc, wx
+
+
+def verdict(p_adj: float, diff: float, better: str, worse: str, none: str) -> str:
+    """Pick the sentence the data support: significant improvement, harm, or neither."""
+    if np.isfinite(p_adj) and p_adj < ALPHA:
+        return better if diff < 0 else worse
+    return none
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _stratified(ctx: Context, factor: str, a, b, within: Mapping, family: str, solved_mse=None) -> pd.DataFrame:
+    sub = summaries.select(ctx.runs, {k: v for k, v in within.items() if k in ctx.runs.columns})
+    present = set(sub[factor].astype(str))
+    if str(a) not in present or str(b) not in present:
+        raise Skip(f"{family}: the dataset lacks {factor}={a} or {factor}={b} within {dict(within)}")
+    return stats.compare_cells(sub, factor, a, b, family=family, solved_mse=solved_mse)
+
+
+def _family_table(res: pd.DataFrame, label_cols: list[str]) -> str:
+    rows = []
+    for t in res.itertuples(index=False):
+        d = t._asdict()
+        rows.append(
+            (
+                " / ".join(str(d[c]) for c in label_cols),
+                f"{d['n_pairs']:,}" if d["design"] == "paired" else f"{d['n_a']:,}/{d['n_b']:,}",
+                pct(d["rate_a"]),
+                pct(d["rate_b"]),
+                f"{d['n10']:,} / {d['n01']:,}" if d["design"] == "paired" else "–",
+                pval(d["p_fail_holm"]),
+                num(d["median_log10_diff"], 2),
+                pval(d["p_mse_holm"]),
+            )
+        )
+    return md_table(
+        pd.DataFrame(
+            rows,
+            columns=[
+                " / ".join(label_cols),
+                "n",
+                "fail A",
+                "fail B",
+                "rescued / broken by B",
+                "McNemar p (Holm)",
+                "median Δlog10 MSE",
+                "Wilcoxon p (Holm)",
+            ],
+        )
+    )
+
+
+def _experiment(ctx: Context, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The runs and curves of a named experiment; Skip if it was not loaded."""
+    if name not in ctx.experiments:
+        raise Skip(f"no dataset for experiment {name!r} (run `python scripts/run_grid.py --experiment {name}`)")
+    return ctx.experiments[name]

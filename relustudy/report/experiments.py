@@ -1,0 +1,332 @@
+"""Sections on the named experiments: Q1 at 100,000 epochs, born dead, remedies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import figures, stats, summaries, theory
+from .common import (
+    ALPHA,
+    POSTED,
+    THEORY_SEED,
+    Context,
+    Skip,
+    _experiment,
+    ci,
+    md_table,
+    need,
+    num,
+    pct,
+    pval,
+)
+
+
+def section_q1_long(ctx: Context) -> str:
+    runs, curves = _experiment(ctx, "q1_long")
+    if curves is None:
+        raise Skip("experiment 'q1_long' has no learning curves")
+    epochs = int(runs["epochs"].max())
+    grid = [e for e in (100, 1000, 10_000, epochs) if e <= epochs]
+    bands = summaries.curve_bands(curves, runs, ["activation", "update", "output"])
+    rows = []
+    for (act, upd, out), b in bands.groupby(["activation", "update", "output"], sort=False):
+        b = b.set_index("epoch")["q50"]
+        sub = summaries.select(runs, {"activation": act, "update": upd, "output": out})
+        med = {e: float(b.get(e, np.nan)) for e in grid}
+        # Late slope of the median curve on log-log axes: 0 is a plateau, -1 is error ~ 1/epoch.
+        e0 = max(e for e in b.index if e <= epochs / 10)
+        slope = (np.log10(med[epochs]) - np.log10(b[e0])) / (np.log10(epochs) - np.log10(e0))
+        hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
+        rows.append(
+            (
+                act,
+                upd,
+                out,
+                f"{len(sub):,}",
+                *[num(med[e], 3) for e in grid],
+                num(slope, 2),
+                pct((sub["final_mse"] < 1e-4).mean()),
+                num(np.median(hit), 4) if hit.size else "never",
+            )
+        )
+    tbl = md_table(
+        pd.DataFrame(
+            rows,
+            columns=[
+                "activation",
+                "update",
+                "output",
+                "runs",
+                *[f"median epoch error @ {e:,}" for e in grid],
+                f"late log-log slope ({e0:,}→{epochs:,})",
+                "final MSE < 1e-4",
+                "median epochs to < 1e-3",
+            ],
+        )
+    )
+    sel = bands.assign(curve=bands["activation"] + " / " + bands["update"])
+    fig = ctx.fig(
+        figures.learning_curves(
+            sel, hue="curve", col="output", title=f"tanh and sigmoid for {epochs:,} epochs at lr 0.1 (median, IQR)"
+        ),
+        "q1_long_curves.png",
+        "long learning curves",
+    )
+    same = [r for r in rows if r[2] == "same"]
+    ident = [r for r in rows if r[2] == "identity"]
+    return f"""## Q1 at the asker's scale: {epochs:,} epochs
+
+tanh and sigmoid at lr 0.1 (randn init, plain SGD), {runs["seed"].nunique():,} seeds per cell, the error recorded at
+log-spaced epochs. A late log-log slope near 0 is a plateau; -1 means the error still falls like 1/epoch.
+
+{tbl}
+
+Late slopes with the saturating (`same`) output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in same)}; with a
+linear output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in ident)}. Targets of 1.0 sit on tanh's asymptote and
+outside sigmoid's open range (0, 1): the output unit must drive its pre-activation towards infinity, where its
+derivative, and with it every gradient in the net, shrinks towards 0, so the error keeps falling ever more slowly
+instead of reaching zero. A linear output unit has no such target problem.
+
+{fig}
+"""
+
+
+def born_dead_flags(runs: pd.DataFrame) -> np.ndarray:
+    """(R,) bool: the output is constant on the six inputs at init (some hidden layer is all dead)."""
+    cols = [c for c in runs.columns if c.startswith("dead_frac_init_l")]
+    return (runs[cols].to_numpy(float) == 1.0).any(axis=1)
+
+
+BORN_DEAD_DRAWS = 20_000  # Monte Carlo draws per architecture and init for the theory curve
+
+
+def section_born_dead(ctx: Context) -> str:
+    runs, _ = _experiment(ctx, "born_dead")
+    r = runs.assign(
+        width=runs["hidden"].astype(str).str.split("-").str[0].astype(int),
+        depth=runs["hidden"].astype(str).str.count("-") + 1,
+        born_dead=born_dead_flags(runs),
+        stuck=runs["outcome"].astype(str).isin(["collapsed", "dead_output"]),
+        solved=runs["outcome"].astype(str) == "solved",
+    )
+    archs = sorted(r["hidden"].astype(str).unique(), key=lambda h: (len(h), h))
+    inits = sorted(r["init"].astype(str).unique())
+    th = theory.born_dead_table(inits, archs, "relu", seed=THEORY_SEED, n_draws=BORN_DEAD_DRAWS)
+    th = th.assign(hidden=th["hidden"].astype(str), init=th["init"].astype(str))
+    rates = []
+    for (init, out, width, depth, hidden), g in r.groupby(
+        ["init", "output", "width", "depth", "hidden"], observed=True
+    ):
+        row = dict(init=str(init), output=str(out), width=width, depth=depth, hidden=str(hidden), n=len(g))
+        for what in ("born_dead", "stuck", "solved"):
+            pr = stats.proportion_ci(int(g[what].sum()), len(g), alpha=ALPHA)
+            row.update({what: pr.rate, f"{what}_low": pr.ci_low, f"{what}_high": pr.ci_high})
+        rates.append(row)
+    rates = pd.DataFrame(rates).merge(
+        th[["init", "hidden", "p"]].rename(columns={"p": "theory"}), on=["init", "hidden"], how="left"
+    )
+    plot = rates.rename(columns={"born_dead": "rate", "born_dead_low": "ci_low", "born_dead_high": "ci_high"})
+    fig1 = ctx.fig(
+        figures.rate_vs_depth(
+            plot[plot["output"] == plot["output"].iloc[0]],
+            x="depth",
+            hue="width",
+            col="init",
+            title="Born dead: output constant on the data at init (dashed: Monte Carlo theory)",
+            ylabel="P(born dead)",
+        ),
+        "born_dead.png",
+        "born dead vs depth",
+    )
+    plot2 = rates.rename(columns={"solved": "rate", "solved_low": "ci_low", "solved_high": "ci_high"}).drop(
+        columns="theory"
+    )
+    fig2 = ctx.fig(
+        figures.rate_vs_depth(
+            plot2,
+            x="depth",
+            hue="width",
+            col="init",
+            row="output",
+            title="Solved after training (corrected update, lr 0.01)",
+            ylabel="P(solved)",
+        ),
+        "born_dead_solved.png",
+        "solved vs depth",
+    )
+    agree = rates.drop_duplicates(["init", "hidden"])
+    gap = np.nanmax(np.abs(agree["born_dead"] - agree["theory"]))
+    deep = rates[rates["depth"] == rates["depth"].max()]
+    shallow = rates[rates["depth"] == rates["depth"].min()]
+    # Does death grow with depth? Compare the shallowest and deepest net of every width and init.
+    trend = rates.drop_duplicates(["init", "hidden"]).sort_values("depth").groupby(["init", "width"])["born_dead"]
+    rising = int((trend.last() > trend.first()).sum())
+    by_width = deep.drop_duplicates(["init", "hidden"]).groupby("width")["born_dead"].mean()
+    tbl = md_table(
+        pd.DataFrame(
+            [
+                (
+                    t.init,
+                    t.output,
+                    t.hidden,
+                    f"{t.n:,}",
+                    f"{pct(t.born_dead)} {ci(t.born_dead_low, t.born_dead_high)}",
+                    pct(t.theory),
+                    pct(t.stuck),
+                    pct(t.solved),
+                )
+                for t in rates.sort_values(["init", "output", "width", "depth"]).itertuples()
+            ],
+            columns=[
+                "init",
+                "output",
+                "hidden",
+                "runs",
+                "born dead [95% CI]",
+                "theory (MC)",
+                "collapsed or dead after training",
+                "solved",
+            ],
+        )
+    )
+    epochs = ", ".join(map(str, sorted(r["epochs"].unique())))
+    return f"""## Born dead: depth and width
+
+ReLU nets of widths {", ".join(map(str, sorted(r["width"].unique())))} and depths {", ".join(map(str, sorted(r["depth"].unique())))}
+(hidden layers), corrected update, lr 0.01, {epochs} epochs, {r["seed"].nunique():,} seeds per cell. "Born dead" = some hidden
+layer is dead on all six inputs at init, so the output is constant on the data and, with the corrected update, no gradient
+can ever change that. At depth {deep["depth"].iloc[0]} the born-dead rate is {pct(deep["born_dead"].min())}–{pct(deep["born_dead"].max())}
+across widths and inits ({"; ".join(f"width {w}: {pct(v)}" for w, v in by_width.items())}, averaged over inits), against
+{pct(shallow["born_dead"].min())}–{pct(shallow["born_dead"].max())} at depth {shallow["depth"].iloc[0]}. The rate rises from the
+shallowest to the deepest net in {rising} of {trend.ngroups} width × init series, as Lu, Shin, Su and Karniadakis (2019)
+predict for symmetric inits (a deep ReLU net dies in probability as depth grows). The Monte Carlo probability from the init
+distributions alone ({BORN_DEAD_DRAWS:,} draws per architecture) differs from the measured rate by at most
+{100 * gap:.1f} percentage points.
+
+{fig1}
+
+{fig2}
+
+<details><summary>All cells</summary>
+
+{tbl}
+
+</details>
+"""
+
+
+REMEDIES = [  # label, change from the posted cell
+    ("momentum", {"optimizer": "momentum"}),
+    ("leaky_relu", {"activation": "leaky_relu"}),
+    ("identity output", {"output": "identity"}),
+    ("he init", {"init": "he"}),
+    ("xavier init", {"init": "xavier"}),
+    ("leaky_relu + identity output", {"activation": "leaky_relu", "output": "identity"}),
+    ("identity output + he", {"output": "identity", "init": "he"}),
+]
+
+
+def section_remedies(ctx: Context) -> str:
+    runs, _ = _experiment(ctx, "remedies")
+    base_where = {k: v for k, v in POSTED.items()}
+    base = need(runs, base_where, "the posted cell in the remedies experiment")
+    fail0 = stats.is_failure(base)
+    n_fail = int(fail0.sum())
+    if n_fail == 0:
+        raise Skip("no failing seeds in the posted cell")
+    res = []
+    for label, change in REMEDIES:
+        where = {**base_where, **change}
+        if summaries.select(runs, where).empty:
+            continue
+        t = stats.paired_table(runs, base_where, where)
+        mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+        rescued = stats.proportion_ci(mc.n10, mc.n10 + mc.n11, alpha=ALPHA)
+        broken = stats.proportion_ci(mc.n01, mc.n01 + mc.n00, alpha=ALPHA)
+        res.append(
+            dict(
+                label=label,
+                n=mc.n,
+                rescued=mc.n10,
+                of=mc.n10 + mc.n11,
+                rate=rescued.rate,
+                ci_low=rescued.ci_low,
+                ci_high=rescued.ci_high,
+                broken=mc.n01,
+                of_solved=mc.n01 + mc.n00,
+                b_rate=broken.rate,
+                b_low=broken.ci_low,
+                b_high=broken.ci_high,
+                p=mc.pvalue,
+                fail_b=mc.rate_b,
+            )
+        )
+    if not res:
+        raise Skip("the remedies experiment has none of the remedy cells")
+    df = pd.DataFrame(res)
+    df["p_holm"] = stats.holm(df["p"].to_numpy())
+    plot = pd.concat(
+        [
+            df.assign(measure="rescued: failing seeds now solved"),
+            df.assign(
+                measure="broken: solved seeds now failing", rate=df["b_rate"], ci_low=df["b_low"], ci_high=df["b_high"]
+            ),
+        ]
+    ).assign(panel="", row="")
+    fig = ctx.fig(
+        figures.failure_rate_dots(
+            plot,
+            y="label",
+            hue="measure",
+            col="panel",
+            row="row",
+            title="Remedies on the posted cell, paired by seed (95% CI)",
+            xlabel="share of seeds",
+        ),
+        "remedies.png",
+        "remedies",
+    )
+    tbl = md_table(
+        pd.DataFrame(
+            [
+                (
+                    d.label,
+                    f"{d.rescued:,} of {d.of:,}",
+                    f"{pct(d.rate)} {ci(d.ci_low, d.ci_high)}",
+                    f"{d.broken:,} of {d.of_solved:,}",
+                    pct(1 - d.fail_b),
+                    pval(d.p_holm),
+                )
+                for d in df.itertuples()
+            ],
+            columns=[
+                "remedy (one change to the posted cell)",
+                "failing seeds rescued",
+                "rescue rate [95% CI]",
+                "solved seeds broken",
+                "solved with the remedy",
+                "McNemar p (Holm)",
+            ],
+        )
+    )
+    best = df.sort_values("rate", ascending=False).iloc[0]
+    mom = df[df["label"] == "momentum"]
+    mom_txt = (
+        f"Momentum, the posted answer's remedy, rescues {pct(mom['rate'].iloc[0])} of the failing seeds and breaks "
+        f"{pct(mom['b_rate'].iloc[0])} of the solved ones (McNemar, Holm: {pval(mom['p_holm'].iloc[0])})."
+        if len(mom)
+        else "Momentum was not in this experiment."
+    )
+    return f"""## Remedies on the failing seeds
+
+The posted cell (ReLU, randn, as posted, plain SGD, lr 0.01) on {len(base):,} seeds fails on {n_fail:,}
+({pct(n_fail / len(base))}). Each remedy changes one thing (or two) and runs on the same seeds, so for each we can count
+the failing seeds it rescues and the solved seeds it breaks:
+
+{tbl}
+
+{mom_txt} The best rescue rate is {best["label"]}'s ({pct(best["rate"])}).
+
+{fig}
+"""
