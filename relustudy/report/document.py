@@ -55,8 +55,15 @@ def section_methods(ctx: Context) -> str:
 
 def section_provenance(ctx: Context) -> str:
     p = ctx.info.get("provenance", {})
-    hashes = "\n".join(f"- `{name}`: sha256 `{h}`" for name, h in ctx.info.get("hashes", {}).items())
+    hashes = "\n".join(f"  - `{name}`: sha256 `{h}`" for name, h in ctx.info.get("hashes", {}).items())
     grid = p.get("grid", {})
+    experiments = (
+        "; ".join(
+            f"`{name}`: {len(runs):,} runs in {runs['cell_id'].nunique()} cells"
+            for name, (runs, _) in ctx.experiments.items()
+        )
+        or "none loaded"
+    )
     return f"""## Provenance
 
 - Dataset files:
@@ -64,10 +71,14 @@ def section_provenance(ctx: Context) -> str:
 - Produced by relustudy {p.get("relustudy", "?")} at git commit `{p.get("git_commit", "?")}`, Python {p.get("python", "?")},
   NumPy {p.get("numpy", "?")}, pandas {p.get("pandas", "?")}, pyarrow {p.get("pyarrow", "?")}.
 - Grid: `{_compact(grid)}`.
-- Regenerate everything:
+- Experiments: {experiments}.
+- Regenerate everything (the default grid, the experiments, then this report):
 
 ```bash
-pip install -e . && python scripts/run_grid.py && python scripts/make_report.py
+pip install -e .
+python scripts/run_grid.py
+python scripts/run_grid.py --experiment all
+python scripts/make_report.py
 ```
 """
 
