@@ -2,6 +2,9 @@
 
 Bad input never reaches the output folder: everything is parsed and validated (and the
 scheduler contacted) first, and any error is one line on stderr with exit code 2.
+
+``--experiment NAME`` runs a named experiment (``relustudy.experiments``) instead of a
+grid built from factor flags; ``--experiment all`` runs every one, each into its own folder.
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES
+from . import experiments
+from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES, check_choice
 from .grid import BACKENDS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
 from .paths import DATA_DIR, DEFAULT_GRID_DIR
 
@@ -34,7 +38,8 @@ QUICK = {
     "epochs": "2000",
 }
 GRID_KEYS = ("seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "block")
-RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress")
+RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment")
+ALL = "all"  # --experiment all: every registered experiment, each into its own folder
 
 
 class UsageError(Exception):
@@ -54,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
             "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused. "
             "With no flags: seeds 0:1000 x 4 activations x 2 outputs x 3 inits x 2 updates x "
-            "2 optimizers x 2 lrs, 5000 epochs, hidden 4-4 (192,000 runs) into data/default."
+            "2 optimizers x 2 lrs, 5000 epochs, hidden 4-4 (192,000 runs) into data/default. "
+            "Named experiments beyond it: --list-experiments, --experiment NAME."
         ),
-        epilog="Lists are comma-separated. Example: run_grid.py --seeds 0:100 --activations relu,tanh --out data/mine",
+        epilog="Lists are comma-separated. Examples: run_grid.py --seeds 0:100 --activations relu,tanh --out data/mine; "
+        "run_grid.py --experiment all (every named experiment into data/NAME)",
         argument_default=argparse.SUPPRESS,
     )
     add = p.add_argument
@@ -74,13 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     add("--backend", choices=BACKENDS, help="loky: local processes (default); dask: a dask.distributed cluster")
     add("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask)")
     add("--out", metavar="DIR", help="output folder (default data/default, which only the default grid may "
-        "use implicitly; with --quick data/quick)")
+        "use implicitly; with --quick data/quick; with --experiment NAME data/NAME; with --experiment all "
+        "the parent of one folder per experiment)")
     add("--config", metavar="FILE.toml", help="read these settings from a TOML file, keys named like the flags "
-        "(seeds, activations, ..., jobs, backend, scheduler, out, quick); values as strings or lists; "
+        "(seeds, activations, ..., jobs, backend, scheduler, out, quick, experiment); values as strings or lists; "
         "flags override the file")
-    add("--quick", action="store_true", help="a reduced grid that runs in well under a minute: " + _quick_text())
+    add("--quick", action="store_true", help="a reduced grid that runs in well under a minute: " + _quick_text()
+        + "; with --experiment, the experiment's reduced (CI) version, into data/quick/NAME")
+    add("--experiment", metavar="NAME", help="run a named experiment instead of a factor grid, into data/NAME "
+        "(or --out DIR); 'all' runs every one in turn, each into data/NAME (or DIR/NAME with --out DIR). "
+        "Factor flags (--seeds ... --hidden, --block) are refused with it: an experiment fixes its grid. "
+        f"Known: {', '.join(experiments.names())} (see --list-experiments)")
+    add("--list-experiments", action="store_true", help="list the named experiments, one line each, and exit")
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
+
+
+def list_experiments() -> str:
+    """One line per experiment: name, run count, description."""
+    width = max(len(n) for n in experiments.names())
+    return "\n".join(
+        f"{e.name:<{width}}  {e.description}" for e in experiments.EXPERIMENTS.values()
+    )
 
 
 def _quick_text() -> str:
@@ -158,19 +180,53 @@ def make_grid(opts: dict) -> Grid:
     return Grid(**kw)
 
 
+def experiment_grids(name: str, *, reduced: bool = False, out: str | None = None) -> list[Grid]:
+    """The grids ``--experiment name`` runs: one, or for ``all`` every experiment's.
+
+    ``out`` is the folder of a single experiment, and the parent folder with ``all``.
+    """
+    check_choice("experiment", name, [*experiments.names(), ALL])
+    if name != ALL:
+        return [experiments.get(name, reduced=reduced, out=out)]
+    return [
+        experiments.get(n, reduced=reduced, out=None if out is None else Path(out) / n) for n in experiments.names()
+    ]
+
+
 def resolve(argv: Sequence[str] | None) -> tuple[Grid, dict]:
-    """Parse flags (and --config), apply --quick; return the grid and the run options."""
+    """Parse flags (and --config), apply --quick; return the grid and the run options.
+
+    For ``--experiment all``, which makes several grids, use :func:`resolve_grids`.
+    """
+    grids, run = resolve_grids(argv)
+    if len(grids) != 1:
+        raise UsageError(f"--experiment {ALL} makes {len(grids)} grids; resolve_grids returns them all")
+    return grids[0], run
+
+
+def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
+    """Parse flags (and --config), apply --quick or --experiment; return the grids and run options."""
     args = vars(build_parser().parse_args(argv))
+    args.pop("list_experiments", None)
     opts = read_config(args.pop("config")) if "config" in args else {}
     opts.update(args)  # explicit flags override the file
     quick = opts.pop("quick", False)
-    if quick:
-        opts = {**QUICK, **opts}  # defaults < --quick < config file < flags
-        opts.setdefault("out", str(QUICK_DIR))
-    grid = make_grid(opts)
-    if "out" not in opts and grid != Grid():
-        # The default folder holds the shipped default-grid dataset; never overwrite it with another grid.
-        raise UsageError(f"this grid differs from the default study grid; pass --out DIR (not {DEFAULT_GRID_DIR})")
+    if "experiment" in opts:
+        fixed = [k for k in GRID_KEYS if k in opts]
+        if fixed:
+            raise UsageError(
+                f"--experiment {opts['experiment']} fixes its grid; drop {', '.join('--' + k for k in fixed)} "
+                "(allowed with it: --out, --quick, --jobs, --backend, --scheduler, --no-progress)"
+            )
+        grids = experiment_grids(opts["experiment"], reduced=quick, out=opts.get("out"))
+    else:
+        if quick:
+            opts = {**QUICK, **opts}  # defaults < --quick < config file < flags
+            opts.setdefault("out", str(QUICK_DIR))
+        grids = [make_grid(opts)]
+        if "out" not in opts and grids[0] != Grid():
+            # The default folder holds the shipped default-grid dataset; never overwrite it with another grid.
+            raise UsageError(f"this grid differs from the default study grid; pass --out DIR (not {DEFAULT_GRID_DIR})")
     run = {
         "jobs": _int(opts["jobs"], "jobs") if "jobs" in opts else None,
         "backend": opts.get("backend", "loky"),
@@ -178,20 +234,27 @@ def resolve(argv: Sequence[str] | None) -> tuple[Grid, dict]:
         "progress": opts.get("progress", True),
     }
     check_run_options(**run)
-    return grid, run
+    return grids, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the grid; return the exit code (2 for bad input, with one line on stderr)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        grid, run = resolve(argv)
+        if vars(build_parser().parse_args(argv)).get("list_experiments"):
+            print(list_experiments())
+            return 0
+        grids, run = resolve_grids(argv)
     except (UsageError, ValueError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    command = shlex.join(["python", "scripts/run_grid.py", *argv])
     try:
-        run_grid(grid, command=shlex.join(["python", "scripts/run_grid.py", *argv]), **run)
-    except SchedulerError as e:  # raised before the output folder is touched
+        for grid in grids:
+            if len(grids) > 1:
+                print(f"experiment {grid.out.name}: {grid.n_runs} runs -> {grid.out}", file=sys.stderr)
+            run_grid(grid, command=command, **run)
+    except SchedulerError as e:  # raised before any output folder is touched
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     return 0
