@@ -7,7 +7,6 @@ No statistics are computed here: the summaries come in from ``stats``/``summarie
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -106,11 +105,12 @@ def failure_rate_dots(
 
 
 def learning_curves(
-    bands: pd.DataFrame, *, hue: str, col: str | None = None, title: str = ""
+    bands: pd.DataFrame, *, hue: str, col: str | None = None, title: str = "", ymin: float | None = None
 ) -> plt.Figure:
     """Median epoch error with an interquartile band, log-log.
 
     bands: one row per (``hue``, ``col``, epoch) with columns epoch, q25, q50, q75.
+    ymin: lower y limit, so a few runs converging to ~0 do not squash the rest.
     """
     _setup()
     cols = list(dict.fromkeys(bands[col])) if col else [None]
@@ -129,6 +129,8 @@ def learning_curves(
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if ymin is not None:
+            ax.set_ylim(bottom=ymin)
         ax.set_xlabel("epoch")
         ax.set_title(f"{col}={cv}" if cv is not None else "", fontsize=10)
     axes[0, 0].set_ylabel("epoch error (median, IQR band)")

@@ -99,9 +99,9 @@ def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
     assert (int(m.group(1)), int(m.group(2))) == (int((a & ~b).sum()), int(a.sum()))
     # Born dead at init, recomputed from the per-layer dead fractions.
     bd = pd.read_parquet(small_dataset.parent / "born_dead" / "runs.parquet")
-    bd = bd[(bd["hidden"].astype(str) == "2-2-2") & (bd["init"].astype(str) == "he") & (bd["output"].astype(str) == "same")]
+    bd = bd[(bd["hidden"].astype(str) == "2-2-2") & (bd["init"].astype(str) == "he") & (bd["output"].astype(str) == "identity")]
     dead = (bd[["dead_frac_init_l1", "dead_frac_init_l2", "dead_frac_init_l3"]] == 1).any(axis=1).mean()
-    assert f"| he | same | 2-2-2 | 20 | {100 * dead:.1f}%" in text
+    assert f"| he | identity | 2-2-2 | 20 | {100 * dead:.1f}%" in text
 
 
 def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_path):
