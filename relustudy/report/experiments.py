@@ -167,6 +167,8 @@ def section_born_dead(ctx: Context) -> str:
     trend = ident.sort_values("depth").groupby(["init", "width"])["born_dead"]
     rising = int((trend.last() > trend.first()).sum())
     by_width = deep.groupby("width")["born_dead"].mean()
+    dead_runs = r[r["born_dead"]]
+    n_dead_solved = int(dead_runs["solved"].sum())
     same = rates[rates["output"] == "same"]
     extra = (same["born_dead"].mean() - ident["born_dead"].mean()) if len(same) else np.nan
     tbl = md_table(
@@ -209,7 +211,8 @@ shallowest to the deepest net in {rising} of {trend.ngroups} width × init serie
 predict for symmetric inits (a deep ReLU net dies in probability as depth grows). The Monte Carlo probability from the init
 distributions alone ({BORN_DEAD_DRAWS:,} draws per architecture) differs from the measured rate by at most
 {100 * gap:.1f} percentage points. A ReLU output unit adds its own chance of being dead: averaged over all cells the
-born-dead rate is {100 * extra:.1f} percentage points higher with `same` than with `identity`.
+born-dead rate is {100 * extra:.1f} percentage points higher with `same` than with `identity`. Of the
+{len(dead_runs):,} runs born dead, {n_dead_solved:,} end solved{": with the corrected update a dead net stays dead" if n_dead_solved == 0 else ""}.
 
 {fig1}
 
