@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     data, out = Path(args.data), Path(args.out)
     try:
         runs = load_runs(data)
-        curves = load_curves(data) if (data / CURVES_FILE).exists() or data.suffix != ".parquet" else None
+        folder = data if data.is_dir() else data.parent
+        # No curves table is no error: the sections that need curves are listed as skipped.
+        curves = load_curves(folder) if (folder / CURVES_FILE).exists() else None
         if runs.empty:
             raise ValueError(f"the runs table in {data} is empty; run `python scripts/run_grid.py` first")
         info = read_info(data / RUNS_FILE if data.is_dir() else data)
@@ -38,17 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     files = [data / RUNS_FILE, data / CURVES_FILE] if data.is_dir() else [data]
     experiments = {}
+    root = folder.parent  # the experiments' folders sit beside the default grid's
     for name in report.EXPERIMENTS:
-        folder = (data if data.is_dir() else data.parent).parent / name
-        if not (folder / RUNS_FILE).exists():
+        exp_dir = root / name
+        if not (exp_dir / RUNS_FILE).exists():
             continue  # the report lists the experiment's section as skipped
         try:
-            experiments[name] = (load_runs(folder), load_curves(folder) if (folder / CURVES_FILE).exists() else None)
+            experiments[name] = (load_runs(exp_dir), load_curves(exp_dir) if (exp_dir / CURVES_FILE).exists() else None)
         except ValueError as e:
             print(f"make_report.py: warning: skipping experiment {name}: {e}", file=sys.stderr)
             continue
-        files += [folder / RUNS_FILE, folder / CURVES_FILE]
-    root = (data if data.is_dir() else data.parent).parent
+        files += [exp_dir / RUNS_FILE, exp_dir / CURVES_FILE]
     info = {**info, "hashes": {f.relative_to(root).as_posix(): report.file_sha256(f) for f in files if f.exists()}}
     ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments)

@@ -155,3 +155,16 @@ def test_formatting_helpers():
     assert report.pval(3.1e-8) == "p = 3.1e-08"
     assert report.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
     assert np.isnan(np.nan)
+
+
+def test_dataset_without_curves_renders_and_lists_what_it_skipped(small_dataset, tmp_path):
+    import shutil
+
+    data = tmp_path / "only_runs"
+    data.mkdir()
+    shutil.copy(small_dataset / "runs.parquet", data / "runs.parquet")
+    assert main(["--data", str(data), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "REPORT.md").read_text()
+    skipped = text.split("## Skipped sections")[1]
+    assert "no learning curves" in skipped
+    assert "## Q2. Why does ReLU sometimes never learn" in text

@@ -402,7 +402,7 @@ def section_q1(ctx: Context) -> str:
     if ctx.curves is None:
         raise Skip("no learning curves in the dataset")
     bands = summaries.curve_bands(
-        ctx.curves, summaries.select(sel, {"update": "as_posted"}).assign(), ["activation", "output"]
+        ctx.curves, summaries.select(sel, {"update": "as_posted"}), ["activation", "output"]
     )
     fig = ctx.fig(
         figures.learning_curves(
