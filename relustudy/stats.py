@@ -28,6 +28,7 @@ from statsmodels.stats.contingency_tables import Table2x2, mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from .config import FACTORS
+from .summaries import select
 
 FACTOR_COLS = FACTORS  # the columns that define a cell (everything but the seed)
 MSE_FLOOR = 1e-300  # final_mse is clipped here before log10: log10(0) is -inf
@@ -487,18 +488,6 @@ def holm(pvalues) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- cell selection
-def _select(runs: pd.DataFrame, where: Mapping[str, object]) -> pd.DataFrame:
-    _require_columns(runs, list(where))
-    mask = np.ones(len(runs), dtype=bool)
-    for col, val in where.items():
-        s = runs[col]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
-            mask &= np.asarray(s.astype(str) == str(val))
-        else:
-            mask &= np.asarray(s == val)
-    return runs[mask]
-
-
 def paired_table(
     runs: pd.DataFrame,
     a: Mapping[str, object],
@@ -526,7 +515,7 @@ def paired_table(
     _require_columns(runs, ["seed"] + [v for v in values if v != "failed"])
     sides = []
     for name, where in (("a", a), ("b", b)):
-        sel = _select(runs, where)
+        sel = select(runs, where)
         if sel.empty:
             raise ValueError(f"selection {name}={dict(where)} matches no runs")
         if sel["seed"].duplicated().any():
@@ -645,8 +634,8 @@ def compare_cells(
             mask &= np.asarray(runs[col].astype(str).isin([str(v) for v in vals]))
         runs = runs[mask]
     strata = [c for c in FACTOR_COLS if c != factor and c in runs.columns]
-    ra = _select(runs, {factor: level_a})
-    rb = _select(runs, {factor: level_b})
+    ra = select(runs, {factor: level_a})
+    rb = select(runs, {factor: level_b})
     if ra.empty or rb.empty:
         raise ValueError(f"no runs with {factor}={level_a!r} or {factor}={level_b!r} (after `within`)")
     groups_b = {_key_tuple(k): g for k, g in _group(rb, strata)}

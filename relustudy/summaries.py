@@ -18,8 +18,13 @@ def select(runs: pd.DataFrame, where: Mapping[str, object]) -> pd.DataFrame:
     for col, val in where.items():
         if col not in runs.columns:
             raise ValueError(f"unknown column {col!r}; allowed: {', '.join(map(str, runs.columns))}")
-        vals = val if isinstance(val, (list, tuple, set)) else [val]
-        mask &= runs[col].isin(list(vals)).to_numpy()
+        vals = list(val) if isinstance(val, (list, tuple, set)) else [val]
+        s = runs[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
+            # Labels compare as strings, so a level given as e.g. a number still matches.
+            mask &= s.astype(str).isin([str(v) for v in vals]).to_numpy()
+        else:
+            mask &= s.isin(vals).to_numpy()
     return runs[mask]
 
 
