@@ -33,6 +33,7 @@ from .activations import get_activation
 from .config import INITS, check_choice, parse_hidden
 from .inits import transform
 from .problem import X_TRAIN
+from .stats import proportion_ci
 from .train import dead_units, forward_all
 
 DEFAULT_CHUNK = 100_000  # networks per vectorised batch: (width, 6, chunk) float64 arrays
@@ -160,8 +161,9 @@ def _chunks(n: int, chunk: int):
 
 
 def _binom(k: int, n: int, alpha: float) -> tuple[float, float, float]:
-    ci = scipy.stats.binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method="exact")
-    return k / n, float(ci.low), float(ci.high)
+    """(rate, ci_low, ci_high): the exact CI of :func:`stats.proportion_ci`."""
+    r = proportion_ci(k, n, alpha=alpha, method="exact")
+    return r.rate, r.ci_low, r.ci_high
 
 
 def p_output_dead_at_init(
