@@ -164,29 +164,21 @@ def summary(ctx: Context) -> str:
 def _remedies_summary(runs) -> str:
     """One sentence: what rescues the posted cell's failing seeds, from the remedies experiment."""
     try:
-        base = need(runs, POSTED, "the posted cell")
+        base, df = ex.remedy_results(runs)
     except Skip as e:
         return f"- Remedies summary not available: {e}."
-    parts = []
-    for label, change in ex.REMEDIES:
-        where = {**POSTED, **change}
-        if summaries.select(runs, where).empty:
-            continue
-        t = stats.paired_table(runs, POSTED, where)
-        mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
-        parts.append((mc.n10 / max(1, mc.n10 + mc.n11), label, mc))
-    if not parts:
-        return "- Remedies summary not available: no remedy cells."
-    parts.sort(key=lambda x: -x[0])
-    best = parts[0]
-    mom = [p for p in parts if p[1] == "momentum"]
+    df = df.sort_values("rate", ascending=False, kind="stable")
+    best = df.iloc[0]
+    mom = df[df["label"] == "momentum"]
     mom_txt = (
-        f"; momentum rescues {pct(mom[0][0])} and breaks {mom[0][2].n01:,} seeds that plain SGD solves" if mom else ""
+        f"; momentum rescues {pct(mom['rate'].iloc[0])} and breaks {mom['broken'].iloc[0]:,} seeds that plain SGD solves"
+        if len(mom)
+        else ""
     )
+    top = "; ".join(f"{d.label} rescues {pct(d.rate)}" for d in df.head(3).itertuples())
     return (
-        f"- **What does fix it** ({len(base):,} seeds, paired). Of the posted cell's failing seeds, "
-        f"{'; '.join(f'{label} rescues {pct(rate)}' for rate, label, _ in parts[:3])}{mom_txt}. "
-        f"The best, {best[1]}, leaves {pct(best[2].rate_b)} of all seeds unsolved."
+        f"- **What does fix it** ({len(base):,} seeds, paired). Of the posted cell's failing seeds, {top}{mom_txt}. "
+        f"The best, {best['label']}, leaves {pct(best['fail_b'])} of all seeds unsolved."
     )
 
 

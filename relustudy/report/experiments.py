@@ -237,13 +237,17 @@ REMEDIES = [  # label, change from the posted cell
 ]
 
 
-def section_remedies(ctx: Context) -> str:
-    runs, _ = _experiment(ctx, "remedies")
-    base_where = {k: v for k, v in POSTED.items()}
+def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The posted cell's runs, and per remedy its paired rescue/break counts, rates with CIs and McNemar p.
+
+    Returns
+    -------
+    (base runs, DataFrame with one row per remedy present: label, n, rescued, of, rate, ci_low, ci_high,
+    broken, of_solved, b_rate, b_low, b_high, p, p_holm, fail_b); Skip if there is nothing to compare.
+    """
+    base_where = dict(POSTED)
     base = need(runs, base_where, "the posted cell in the remedies experiment")
-    fail0 = stats.is_failure(base)
-    n_fail = int(fail0.sum())
-    if n_fail == 0:
+    if int(stats.is_failure(base).sum()) == 0:
         raise Skip("no failing seeds in the posted cell")
     res = []
     for label, change in REMEDIES:
@@ -276,6 +280,13 @@ def section_remedies(ctx: Context) -> str:
         raise Skip("the remedies experiment has none of the remedy cells")
     df = pd.DataFrame(res)
     df["p_holm"] = stats.holm(df["p"].to_numpy())
+    return base, df
+
+
+def section_remedies(ctx: Context) -> str:
+    runs, _ = _experiment(ctx, "remedies")
+    base, df = remedy_results(runs)
+    n_fail = int(stats.is_failure(base).sum())
     plot = pd.concat(
         [
             df.assign(measure="rescued: failing seeds now solved"),

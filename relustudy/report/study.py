@@ -401,9 +401,7 @@ def section_q1(ctx: Context) -> str:
     epochs = ", ".join(map(str, sorted(sel["epochs"].unique())))
     if ctx.curves is None:
         raise Skip("no learning curves in the dataset")
-    bands = summaries.curve_bands(
-        ctx.curves, summaries.select(sel, {"update": "as_posted"}), ["activation", "output"]
-    )
+    bands = summaries.curve_bands(ctx.curves, summaries.select(sel, {"update": "as_posted"}), ["activation", "output"])
     fig = ctx.fig(
         figures.learning_curves(
             bands,
