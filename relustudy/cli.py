@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
             "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused. "
             "With no flags: seeds 0:1000 x 4 activations x 2 outputs x 3 inits x 2 updates x "
-            "2 optimizers x 2 lrs, 5000 epochs, hidden 4-4 (192,000 runs) into data/default. "
+            "2 optimizers x 3 lrs, 5000 epochs, hidden 4-4 (288 cells, 288,000 runs) into data/default. "
             "Named experiments beyond it: --list-experiments, --experiment NAME."
         ),
         epilog="Lists are comma-separated. Examples: run_grid.py --seeds 0:100 --activations relu,tanh --out data/mine; "
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--inits", metavar="LIST", help=f"init schemes; allowed: {','.join(INITS)}")
     add("--updates", metavar="LIST", help=f"update rules; allowed: {','.join(UPDATES)}")
     add("--optimizers", metavar="LIST", help=f"optimizers; allowed: {','.join(OPTIMIZERS)}")
-    add("--lrs", metavar="LIST", help="learning rates > 0 (default 0.01,0.1)")
+    add("--lrs", metavar="LIST", help="learning rates > 0 (default 0.01,0.1,0.001)")
     add("--epochs", metavar="LIST", help="epoch counts >= 1 (default 5000)")
     add("--hidden", metavar="LIST", help="hidden widths joined by '-', e.g. 4-4,2-2-2 (default 4-4)")
     add("--block", metavar="N", help=f"seeds per shard (default {DEFAULT_BLOCK}); does not change the data")

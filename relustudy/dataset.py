@@ -31,7 +31,7 @@ from . import __version__
 from .config import CATEGORICAL_LEVELS, Cell, hidden_str
 from .outcomes import OUTCOMES
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, ROOT, RUNS_FILE
-from .schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, cell_id
+from .schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, cell_id
 from .train import curve_epochs as _curve_epochs
 
 META_KEY = b"relustudy"  # Parquet key-value metadata key holding our JSON
@@ -154,7 +154,7 @@ def read_shard(path: Path, cell: Cell, start: int, stop: int) -> pa.Table:
 def shard_metric_columns(cell: Cell) -> list[str]:
     """The metric columns a shard of ``cell`` must have (schema results + per-layer extras)."""
     layers = [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in range(1, len(cell.hidden) + 1)]
-    return [c for c in RESULT_COLUMNS if c != "outcome"] + ["outcome"] + layers
+    return [c for c in RESULT_COLUMNS if c != "outcome"] + ["outcome"] + list(DIAGNOSTIC_COLUMNS) + layers
 
 
 def _info(schema: pa.Schema) -> dict | None:
@@ -186,7 +186,8 @@ def assemble(cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]]) -> tup
 
     Returns
     -------
-    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` + per-layer.
+    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` +
+        ``DIAGNOSTIC_COLUMNS`` + per-layer.
     curves : long format ``CURVE_COLUMNS``, one row per (run, curve epoch).
     """
     ids = [cell_id(c) for c in cells]
@@ -200,7 +201,7 @@ def assemble(cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]]) -> tup
     for name in ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden"):
         runs[name] = _factor_column(name, cells, cell_idx, hidden_levels)
     max_layers = max(len(c.hidden) for c in cells)
-    for name in [c for c in RESULT_COLUMNS] + layer_columns(max_layers):
+    for name in [*RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS] + layer_columns(max_layers):
         runs[name] = _metric_column(name, tables)
     runs_df = pd.DataFrame(runs)
     return runs_df, _curves(cells, ids, tables)

@@ -28,6 +28,15 @@ RESULT_COLUMNS = (
     "output_dead_init",  # output pre-activation <= 0 on all six inputs
     "output_dead_final",
 )
+# Diagnostics of the init and final weights (relustudy/diagnostics.py), recorded by every
+# engine. Datasets made before they existed lack them: loading does not require them.
+DIAGNOSTIC_COLUMNS = (
+    "grad_norm_final",  # norm of the full (corrected-rule) MSE gradient at the final weights
+    "output_margin_init",  # the output unit's largest pre-activation over the six inputs
+    "output_margin_final",
+    "linear_on_data_init",  # one activation pattern on all six inputs: the net is affine there
+    "linear_on_data_final",
+)
 KEY_COLUMNS = ("cell_id", "seed")
 RUN_COLUMNS = ("cell_id",) + FACTOR_COLUMNS + RESULT_COLUMNS
 CURVE_COLUMNS = ("cell_id", "seed", "epoch", "epoch_error")

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import diagnostics
 from .activations import Activation, get_activation
 from .config import MOMENTUM, Cell, check_seeds
 from .inits import Params, init_params
@@ -119,6 +120,8 @@ def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation], x: n
     for k, d in enumerate(hidden, start=1):
         m[f"dead_frac_{prefix}_l{k}"] = d.mean(axis=0)
     m[f"output_dead_{prefix}"] = dead[-1][0]
+    m[f"output_margin_{prefix}"] = diagnostics.output_margin(zs)
+    m[f"linear_on_data_{prefix}"] = diagnostics.linear_on_data(zs, acts)
     return m, zs
 
 
@@ -136,8 +139,8 @@ def evaluate(
 
     Returns
     -------
-    dict of (R,) arrays: final_mse, pred_test, pred_range, diverged, outcome, and the
-    ``*_final`` dead-unit columns.
+    dict of (R,) arrays: final_mse, pred_test, pred_range, diverged, outcome,
+    grad_norm_final, and the ``*_final`` dead-unit, margin and linearity columns.
     """
     acts = _activations(cell)
     x, y = (X_TRAIN, Y_TRAIN) if data is None else data
@@ -165,6 +168,7 @@ def evaluate(
         "outcome": outcome,
         "pred_range": pred_range,
         "diverged": diverged,
+        "grad_norm_final": diagnostics.grad_norm(params, acts, zs, x, y),
         **dead_m,
     }
 

@@ -49,7 +49,8 @@ def reference(tmp_path_factory):
 
 def test_default_grid_is_the_study_grid():
     g = Grid()
-    assert len(g.cells()) == 192 and g.n_runs == 192_000
+    assert len(g.cells()) == 288 and g.n_runs == 288_000
+    assert sorted(g.lrs) == [0.001, 0.01, 0.1]  # momentum at lr x (1 - 0.9) pairs with sgd at lr
     assert g.out == DEFAULT_GRID_DIR and g.block == DEFAULT_BLOCK
     assert {c.epochs for c in g.cells()} == {5000} and {c.hidden for c in g.cells()} == {(4, 4)}
     assert g.cells()[0] == Cell()  # the posted program comes first
