@@ -58,7 +58,7 @@ def test_default_grid_is_the_study_grid():
 
 def test_default_tasks_batch_the_inits_together():
     tasks = plan_tasks(Grid().shards())
-    assert len(tasks) == 64
+    assert len(tasks) == 96  # 32 structures x 3 lrs, one task of 3 inits each
     for t in tasks:
         assert [s.cell.init for s in t.shards] == ["randn", "he", "xavier"]
         assert len({(s.cell.structure, s.cell.lr, s.start) for s in t.shards}) == 1
