@@ -1,7 +1,8 @@
 """The command line of ``scripts/run_grid.py``: flags and a TOML file -> a Grid -> run_grid.
 
 Bad input never reaches the output folder: everything is parsed and validated (and the
-scheduler contacted) first, and any error is one line on stderr with exit code 2.
+scheduler contacted) first, and any error is one line on stderr with exit code 2, as is
+an output folder that another run is using (``relustudy.lock``).
 
 ``--experiment NAME`` runs a named experiment (``relustudy.experiments``) instead of a
 grid built from factor flags; ``--experiment all`` runs every one, each into its own folder.
@@ -17,6 +18,7 @@ from typing import Sequence
 from . import experiments
 from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES, check_choice
 from .grid import BACKENDS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
+from .lock import FolderLocked
 from .paths import DATA_DIR, DEFAULT_GRID_DIR
 
 try:
@@ -57,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=(
             "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
-            "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused. "
+            "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused, and "
+            "a rerun that reproduces DIR's dataset bit for bit leaves its files untouched. One run per DIR at a "
+            "time: a second exits with code 2, naming the first (a killed run's DIR/.lock is taken over). "
             "With no flags: seeds 0:1000 x 4 activations x 2 outputs x 3 inits x 2 updates x "
             "2 optimizers x 3 lrs, 5000 epochs, hidden 4-4 (288 cells, 288,000 runs) into data/default. "
             "Named experiments beyond it: --list-experiments, --experiment NAME."
@@ -254,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(grids) > 1:
                 print(f"experiment {grid.out.name}: {grid.n_runs} runs -> {grid.out}", file=sys.stderr)
             run_grid(grid, command=command, **run)
-    except SchedulerError as e:  # raised before any output folder is touched
+    except (SchedulerError, FolderLocked) as e:  # raised before the folder's shards or dataset are touched
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     return 0

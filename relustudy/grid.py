@@ -41,9 +41,10 @@ from .dataset import (
     read_shard,
     remove_stale_tmp,
     shard_table,
+    update_dataset,
     write_atomic,
-    write_dataset,
 )
+from .lock import folder_lock
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from .schema import cell_id
 from .train import train_group
@@ -235,6 +236,7 @@ class GridOutput:
     n_reused: int  # runs read from finished shards
     rejected: list[str]  # shard files found bad, moved to shards/rejected/
     seconds: float
+    written: bool = True  # False when the folder already held exactly this dataset (files left untouched)
 
 
 def run_grid(
@@ -261,33 +263,39 @@ def run_grid(
 
     Everything is validated (and the scheduler contacted) before the output folder is
     touched. Raises ValueError for bad arguments, ConnectionError for an unreachable
-    scheduler.
+    scheduler, :class:`~relustudy.lock.FolderLocked` if another run is using ``grid.out``
+    (one run per folder, held from the scan to the write). If the folder already holds
+    exactly this dataset, its files are left untouched (``GridOutput.written`` False).
     """
     t0 = time.perf_counter()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_run_options(jobs, backend, scheduler)
     client = connect(scheduler) if backend == "dask" else None
     try:
-        shard_dir = grid.out / SHARDS_SUBDIR
-        shard_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_tmp(shard_dir)
-        remove_stale_tmp(grid.out)
-        tables, rejected = _scan(grid, shard_dir, log)
-        todo = [s for s in grid.shards() if s not in tables]
-        n_reused = grid.n_runs - sum(s.n for s in todo)
-        with _progress(grid.n_runs, n_reused, progress) as bar:
-            for shard, table in _train(plan_tasks(todo), jobs, backend):
-                write_atomic(table, shard_dir / shard.name)
-                tables[shard] = table
-                bar.update(shard.n)
+        grid.out.mkdir(parents=True, exist_ok=True)
+        # One run per folder, from scanning the shards to writing the dataset (FolderLocked otherwise).
+        with folder_lock(grid.out, log, command):
+            shard_dir = grid.out / SHARDS_SUBDIR
+            shard_dir.mkdir(exist_ok=True)
+            remove_stale_tmp(shard_dir)
+            remove_stale_tmp(grid.out)
+            tables, rejected = _scan(grid, shard_dir, log)
+            todo = [s for s in grid.shards() if s not in tables]
+            n_reused = grid.n_runs - sum(s.n for s in todo)
+            with _progress(grid.n_runs, n_reused, progress) as bar:
+                for shard, table in _train(plan_tasks(todo), jobs, backend):
+                    write_atomic(table, shard_dir / shard.name)
+                    tables[shard] = table
+                    bar.update(shard.n)
+            per_cell = [[tables[Shard(c, a, b)] for a, b in grid.blocks()] for c in grid.cells()]
+            runs, curves = assemble(grid.cells(), per_cell)
+            prov = provenance(grid.to_config(), command or grid.command())
+            runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
     finally:
         if client is not None:
             client.close()
-    runs, curves = assemble(grid.cells(), [[tables[Shard(c, a, b)] for a, b in grid.blocks()] for c in grid.cells()])
-    prov = provenance(grid.to_config(), command or grid.command())
-    runs_path, curves_path = write_dataset(grid.out, runs, curves, prov)
     out = GridOutput(runs_path, curves_path, len(runs), grid.n_runs - n_reused, n_reused, rejected,
-                     time.perf_counter() - t0)
+                     time.perf_counter() - t0, written)
     log(f"{out.n_runs} runs ({out.n_trained} trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {runs_path}")
     return out
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import report
-from .dataset import load_curves, load_runs, read_info
+from .dataset import content_hash, load_curves, load_runs, read_info
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"make_report.py: warning: skipping experiment {name}: {e}", file=sys.stderr)
             continue
         files += [exp_dir / RUNS_FILE, exp_dir / CURVES_FILE]
-    info = {**info, "hashes": {f.relative_to(root).as_posix(): report.file_sha256(f) for f in files if f.exists()}}
+    # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
+    info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments)
     text = report.build(ctx)

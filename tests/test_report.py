@@ -1,12 +1,16 @@
 """The generated report: key numbers against an independent pandas computation,
 byte-identical regeneration, and graceful handling of missing data."""
+import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from relustudy import report
+from relustudy.dataset import content_hash
 from relustudy.grid import Grid, run_grid
 from relustudy.report_cli import main
 
@@ -108,6 +112,23 @@ def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_
     _, text = rendered
     assert main(["--data", str(small_dataset), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "REPORT.md").read_text() == text
+
+
+def test_report_names_the_data_by_content_not_file_bytes(small_dataset, rendered, tmp_path):
+    """Rewritten files with other metadata (a rerun's creation time) give the same report."""
+    _, text = rendered
+    study = tmp_path / "study"
+    shutil.copytree(small_dataset.parent, study)
+    runs_file = study / "default" / "runs.parquet"
+    table = pq.read_table(runs_file)
+    info = json.loads(table.schema.metadata[b"relustudy"])
+    info["provenance"]["created"] = "2000-01-01T00:00:00+00:00"
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"relustudy": json.dumps(info).encode()}),
+                   runs_file, compression="snappy")
+    assert runs_file.read_bytes() != (small_dataset / "runs.parquet").read_bytes()
+    assert main(["--data", str(study / "default"), "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "REPORT.md").read_text() == text
+    assert f"`default/runs.parquet`: content sha256 `{content_hash(runs_file)}`" in text
 
 
 def test_figures_are_written_and_linked(rendered):

@@ -6,6 +6,6 @@ order with the summary, methods and provenance.
 """
 
 from .common import EXPERIMENTS, Context, Skip, md_table, pct, pval
-from .document import SECTIONS, build, file_sha256, summary
+from .document import SECTIONS, build, summary
 
-__all__ = ["EXPERIMENTS", "SECTIONS", "Context", "Skip", "build", "file_sha256", "md_table", "pct", "pval", "summary"]
+__all__ = ["EXPERIMENTS", "SECTIONS", "Context", "Skip", "build", "md_table", "pct", "pval", "summary"]

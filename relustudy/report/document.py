@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -55,7 +53,7 @@ def section_methods(ctx: Context) -> str:
 
 def section_provenance(ctx: Context) -> str:
     p = ctx.info.get("provenance", {})
-    hashes = "\n".join(f"  - `{name}`: sha256 `{h}`" for name, h in ctx.info.get("hashes", {}).items())
+    hashes = "\n".join(f"  - `{name}`: content sha256 `{h}`" for name, h in ctx.info.get("hashes", {}).items())
     grid = p.get("grid", {})
     experiments = (
         "; ".join(
@@ -66,7 +64,8 @@ def section_provenance(ctx: Context) -> str:
     )
     return f"""## Provenance
 
-- Dataset files:
+- Dataset files, identified by a hash of their columns and values (`relustudy.dataset.content_hash`; file
+  metadata such as the creation time does not count):
 {hashes}
 - Produced by relustudy {p.get("relustudy", "?")} at git commit `{p.get("git_commit", "?")}`, Python {p.get("python", "?")},
   NumPy {p.get("numpy", "?")}, pandas {p.get("pandas", "?")}, pyarrow {p.get("pyarrow", "?")}.
@@ -203,11 +202,3 @@ def build(ctx: Context, extra_sections: list[tuple[str, Callable[[Context], str]
     text = "\n".join(p.rstrip() + "\n" for p in parts)
     return text
 
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
