@@ -344,9 +344,11 @@ RUN_KEY = ("cell_id", "seed")  # a run; the curves add "epoch"
 def frame_digest(df: pd.DataFrame) -> str:
     """Hex sha256 of a table's content: column names, dtypes and values, bit for bit.
 
-    NaN payloads, signed zeros and null positions count; the Parquet file around the data
-    (metadata, provenance, compression) does not, so a dataset reproduced exactly has the
-    digest of the original whichever run wrote it.
+    Signed zeros and the positions of NaN and nulls count (not NaN payloads, which the
+    files do not keep: :func:`_float_bits`); the Parquet file around the data (metadata,
+    provenance, compression) does not, so a dataset reproduced exactly has the digest of
+    the original whichever run wrote it, and the tables in memory have the digest of the
+    files they are written to.
     """
     h = hashlib.sha256()
     for name in df.columns:
@@ -365,7 +367,9 @@ def _column_parts(s: pd.Series) -> list:
     if isinstance(dtype, pd.CategoricalDtype):
         labels = "\x00".join(map(str, dtype.categories)).encode()
         return [head, labels, s.cat.codes.to_numpy(np.int64)]
-    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return [head, _float_bits(s.to_numpy())]
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
         return [head, np.ascontiguousarray(s.to_numpy())]
     if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):  # nullable Int64, boolean
         return [head, s.isna().to_numpy(bool), np.ascontiguousarray(s.to_numpy(dtype.numpy_dtype, na_value=0))]
@@ -389,7 +393,7 @@ class DatasetChange:
     """How new runs/curves tables differ from the dataset on disk, counted in runs (cell_id, seed).
 
     A run differs if any of its values in the runs table or any point of its curve differs
-    (bitwise, in the columns both versions have).
+    (bitwise, NaN by position, in the columns both versions have).
     """
 
     existing: bool  # a readable dataset was there
@@ -454,10 +458,23 @@ def _row_changes(new: pd.DataFrame, old: pd.DataFrame, keys: list[str]) -> pd.Da
 
 
 def _bits(s: pd.Series):
-    """A column as values whose hash is bitwise: floats as their int64 bit patterns."""
+    """A column as values whose hash is bitwise: floats as their bit patterns (:func:`_float_bits`)."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
-        return s.to_numpy().view(np.int64)
+        return _float_bits(s.to_numpy())
     return s
+
+
+def _float_bits(values: np.ndarray) -> np.ndarray:
+    """Float values as integers of the same bits, every NaN as the one of ``np.nan``.
+
+    Bitwise for numbers (so -0.0 != 0.0), positional for NaN: the files store a NaN as a
+    Parquet null (``pa.Table.from_pandas``), which reads back as ``np.nan`` whatever the
+    payload the core computed (e.g. 0xfff8... from inf - inf), so payloads never survive
+    a write and must not make a reproduced dataset look different.
+    """
+    values = np.array(values, dtype=np.float64)  # a copy
+    values[np.isnan(values)] = np.nan
+    return values.view(np.int64)
 
 
 # --------------------------------------------------------------------------- loading

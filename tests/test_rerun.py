@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relustudy import cli, load_curves, load_runs
+from relustudy import cli, experiments, load_curves, load_runs
 from relustudy.dataset import compare_dataset, content_hash, frame_digest
 from relustudy.grid import run_grid
 from relustudy.lock import LOCK_FILE, FolderLocked, folder_lock
@@ -118,12 +118,23 @@ def test_content_hash_ignores_metadata_and_sees_every_bit(done, tmp_path):
         values.view(np.uint64)[0] = bits
         return runs.assign(**{col: values})
 
-    pairs = [(0x0000000000000000, 0x8000000000000000),  # 0.0 vs -0.0
-             (0x7FF8000000000000, 0x7FF8000000000001)]  # two NaN payloads
-    for a, b in pairs:
-        left, right = with_bits("final_mse", a), with_bits("final_mse", b)
-        assert left.equals(right)  # pandas calls them equal; the content hash does not
-        assert frame_digest(left) != frame_digest(right)
+    zero, minus_zero = with_bits("final_mse", 0x0000000000000000), with_bits("final_mse", 0x8000000000000000)
+    assert zero.equals(minus_zero)  # pandas calls them equal; the content hash does not
+    assert frame_digest(zero) != frame_digest(minus_zero)
+    nan, other_nan = with_bits("final_mse", 0x7FF8000000000000), with_bits("final_mse", 0xFFF8000000000000)
+    assert frame_digest(nan) != frame_digest(runs)  # where a NaN is counts
+    assert frame_digest(nan) == frame_digest(other_nan)  # its payload does not: files store NaN as null
+
+
+def test_diverged_runs_reproduce_too(tmp_path):
+    """The core's NaN (payload 0xfff8...) reads back as np.nan: still "reproduced"."""
+    grid = experiments.get("born_dead", reduced=True, out=tmp_path)
+    run_grid(grid, log=lambda m: None, **QUIET)
+    assert load_runs(tmp_path)["diverged"].any()
+    shutil.rmtree(tmp_path / SHARDS_SUBDIR)
+    messages = []
+    assert not run_grid(grid, log=messages.append, **QUIET).written
+    assert any(m.startswith("reproduced the existing dataset") for m in messages), messages
 
 
 def test_content_hash_refuses_a_foreign_file(tmp_path):
