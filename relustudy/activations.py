@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from .engines import ieee_math
+
 LEAKY_SLOPE = 0.01  # slope of leaky ReLU for z <= 0
 ELU_ALPHA = 1.0
 
@@ -66,7 +68,9 @@ def _leaky_bwd(g, z, a, tmp):
 
 
 def _tanh_fwd(z, out):
-    np.tanh(z, out=out)
+    # The shared tanh, not np.tanh: its last bit varies with the CPU's SIMD width and
+    # differs from the C library's and CUDA's (engines/ieee_math.py).
+    out[...] = ieee_math.tanh(z)
 
 
 def _tanh_bwd(g, z, a, tmp):
@@ -77,11 +81,10 @@ def _tanh_bwd(g, z, a, tmp):
 
 
 def _sigmoid_fwd(z, out):
-    # 1 / (1 + exp(-z)) exactly as posted; exp overflows to inf for z < -709 and
-    # 1/inf = 0 is the correct limit, so the overflow warning is noise: silence it here.
+    # 1 / (1 + exp(-z)) as posted, with the shared exp (engines/ieee_math.py); exp
+    # overflows to inf for z < -709 and 1/inf = 0 is the correct limit, without a warning.
     np.negative(z, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
+    out[...] = ieee_math.exp(out)
     out += 1.0
     np.divide(1.0, out, out=out)
 
@@ -95,7 +98,7 @@ def _sigmoid_bwd(g, z, a, tmp):
 
 def _elu_fwd(z, out):
     np.minimum(z, 0.0, out=out)
-    np.expm1(out, out=out)
+    out[...] = ieee_math.expm1(out)  # the shared expm1 (engines/ieee_math.py)
     out *= ELU_ALPHA
     np.copyto(out, z, where=z > 0)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import experiments
+from .engines import ENGINES, resolve_engine
 from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES, check_choice
 from .grid import BACKENDS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
 from .lock import FolderLocked
@@ -40,7 +41,7 @@ QUICK = {
     "epochs": "2000",
 }
 GRID_KEYS = ("seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "block")
-RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment")
+RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment", "engine")
 ALL = "all"  # --experiment all: every registered experiment, each into its own folder
 
 
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--hidden", metavar="LIST", help="hidden widths joined by '-', e.g. 4-4,2-2-2 (default 4-4)")
     add("--block", metavar="N", help=f"seeds per shard (default {DEFAULT_BLOCK}); does not change the data")
     add("--jobs", metavar="N", help="parallel workers (default: all cores; dask: all workers)")
+    add("--engine", metavar="NAME", help=f"training engine; allowed: {','.join(ENGINES)}. numba: the fused CPU kernel "
+        "(default; numpy with a notice if numba is missing); numpy: the readable reference; cuda: one NVIDIA GPU "
+        "(pip install -e '.[gpu]'; give it big tasks, e.g. --block 100000). All give the same bits")
     add("--backend", choices=BACKENDS, help="loky: local processes (default); dask: a dask.distributed cluster")
     add("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask)")
     add("--out", metavar="DIR", help="output folder (default data/default, which only the default grid may "
@@ -220,7 +224,7 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
         if fixed:
             raise UsageError(
                 f"--experiment {opts['experiment']} fixes its grid; drop {', '.join('--' + k for k in fixed)} "
-                "(allowed with it: --out, --quick, --jobs, --backend, --scheduler, --no-progress)"
+                "(allowed with it: --out, --quick, --jobs, --engine, --backend, --scheduler, --no-progress)"
             )
         grids = experiment_grids(opts["experiment"], reduced=quick, out=opts.get("out"))
     else:
@@ -236,6 +240,7 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
         "backend": opts.get("backend", "loky"),
         "scheduler": opts.get("scheduler"),
         "progress": opts.get("progress", True),
+        "engine": resolve_engine(opts.get("engine")),  # unknown or unavailable: one line, exit 2
     }
     check_run_options(**run)
     return grids, run

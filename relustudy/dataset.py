@@ -263,8 +263,8 @@ def _curves(cells: Sequence[Cell], ids: list[str], tables: Sequence[pa.Table]) -
 # --------------------------------------------------------------------------- provenance
 
 
-def provenance(grid_config: dict, command: str | None = None) -> dict:
-    """What produced a dataset: versions, git commit, the grid config, creation time.
+def provenance(grid_config: dict, command: str | None = None, engine: str | None = None) -> dict:
+    """What produced a dataset: versions, git commit, the grid config, the engine, creation time.
 
     Only ever stored in file metadata, never in data columns, so the data stay bitwise
     reproducible.
@@ -280,8 +280,20 @@ def provenance(grid_config: dict, command: str | None = None) -> dict:
         "pyarrow": pa.__version__,
         "grid": grid_config,
         "command": command,
+        "engine": engine,
+        "numba": _version_of("numba"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _version_of(package: str) -> str | None:
+    """An installed package's version, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _git_state() -> tuple[str | None, bool | None]:

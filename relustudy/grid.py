@@ -47,6 +47,7 @@ from .dataset import (
 from .lock import folder_lock
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from .schema import cell_id
+from .engines import resolve_engine, single_threaded
 from .train import train_group
 
 BACKENDS = ("loky", "dask")
@@ -215,13 +216,15 @@ def task_cost(task: Task) -> float:
     return task.n * task.shards[0].cell.epochs * (params + LAYER_COST * (len(sizes) - 1))
 
 
-def run_task(task: Task) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+def run_task(task: Task, engine: str | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
     """Train a task's runs (in a worker); per shard (metrics, curve epochs (P,), curve (P, n)).
 
-    Only arrays travel back, so the worker needs no access to the output folder.
+    Only arrays travel back, so the worker needs no access to the output folder. The
+    engine runs single-threaded: the grid parallelises over worker processes instead.
     """
     first = task.shards[0]
-    results = train_group([s.cell for s in task.shards], range(first.start, first.stop))
+    with single_threaded(engine):
+        results = train_group([s.cell for s in task.shards], range(first.start, first.stop), engine=engine)
     return [(r.metrics, r.curve_epochs, r.curve) for r in results]
 
 
@@ -248,6 +251,7 @@ def run_grid(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
+    engine: str | None = None,
 ) -> GridOutput:
     """Train every missing shard of ``grid`` and write its consolidated dataset.
 
@@ -260,6 +264,9 @@ def run_grid(
     progress : show a tqdm bar counting finished runs, with an ETA.
     log : where messages go (default: stderr).
     command : the command line, recorded in the provenance.
+    engine : training engine, "numba" (default when installed), "numpy" or "cuda"; recorded
+        in the provenance. Every engine gives the same bits, so shards trained by one are
+        reused by another.
 
     Everything is validated (and the scheduler contacted) before the output folder is
     touched. Raises ValueError for bad arguments, ConnectionError for an unreachable
@@ -270,6 +277,7 @@ def run_grid(
     t0 = time.perf_counter()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_run_options(jobs, backend, scheduler)
+    engine = resolve_engine(engine)  # EngineUnavailable (a ValueError) before anything is written
     client = connect(scheduler) if backend == "dask" else None
     try:
         grid.out.mkdir(parents=True, exist_ok=True)
@@ -283,13 +291,13 @@ def run_grid(
             todo = [s for s in grid.shards() if s not in tables]
             n_reused = grid.n_runs - sum(s.n for s in todo)
             with _progress(grid.n_runs, n_reused, progress) as bar:
-                for shard, table in _train(plan_tasks(todo), jobs, backend):
+                for shard, table in _train(plan_tasks(todo), jobs, backend, engine):
                     write_atomic(table, shard_dir / shard.name)
                     tables[shard] = table
                     bar.update(shard.n)
             per_cell = [[tables[Shard(c, a, b)] for a, b in grid.blocks()] for c in grid.cells()]
             runs, curves = assemble(grid.cells(), per_cell)
-            prov = provenance(grid.to_config(), command or grid.command())
+            prov = provenance(grid.to_config(), command or grid.command(), engine=engine)
             runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
     finally:
         if client is not None:
@@ -354,13 +362,16 @@ def _reject(path: Path, folder: Path) -> Path:
     return dest
 
 
-def _train(tasks: list[Task], jobs: int | None, backend: str) -> Iterator[tuple[Shard, object]]:
+def _train(tasks: list[Task], jobs: int | None, backend: str, engine: str) -> Iterator[tuple[Shard, object]]:
     """Run the tasks in parallel; yield (shard, shard table) as tasks finish."""
     if not tasks:
         return
     import joblib
 
-    if backend == "loky":
+    if engine == "cuda":  # one GPU: its kernel runs each task's runs in parallel already
+        n_jobs = 1
+        ctx = joblib.parallel_config(backend="loky", n_jobs=1)
+    elif backend == "loky":
         n_jobs = min(jobs or _usable_cores(), len(tasks))
         ctx = joblib.parallel_config(backend="loky", n_jobs=n_jobs)
     else:
@@ -370,15 +381,15 @@ def _train(tasks: list[Task], jobs: int | None, backend: str) -> Iterator[tuple[
         # Costliest tasks first so the tail is short; results stream back as they finish.
         order = sorted(tasks, key=lambda t: -task_cost(t))
         parallel = joblib.Parallel(return_as="generator_unordered", pre_dispatch="all" if backend == "dask" else "2*n_jobs")
-        results = parallel(joblib.delayed(_run_tagged)(k, t) for k, t in enumerate(order))
+        results = parallel(joblib.delayed(_run_tagged)(k, t, engine) for k, t in enumerate(order))
         for k, per_shard in results:
             for shard, (metrics, epochs, curve) in zip(order[k].shards, per_shard):
                 yield shard, shard_table(shard.cell, shard.start, shard.stop, metrics, epochs, curve)
 
 
-def _run_tagged(k: int, task: Task):
+def _run_tagged(k: int, task: Task, engine: str):
     """run_task with the task's index, so unordered results can be matched up."""
-    return k, run_task(task)
+    return k, run_task(task, engine)
 
 
 def _usable_cores() -> int:

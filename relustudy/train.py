@@ -17,6 +17,10 @@ Two update rules (``Cell.update``):
 
 With ``optimizer="momentum"`` each parameter keeps a velocity ``v = 0.9 v + step`` and
 moves by ``-v``, where ``step`` is what the update rule would have subtracted.
+
+The loop itself runs in an *engine* (``relustudy/engines``): the NumPy reference, a
+fused numba kernel (the default) or a CUDA kernel, all bit for bit the same. This module
+draws the inits, hands the batch to the engine and records the final state in NumPy.
 """
 from __future__ import annotations
 
@@ -27,26 +31,12 @@ import numpy as np
 
 from . import diagnostics
 from .activations import Activation, get_activation
-from .config import MOMENTUM, Cell, check_seeds
+from .config import Cell, check_seeds
+from .engines import resolve_engine, run_engine
+from .engines.layout import curve_epochs
 from .inits import Params, init_params
-from .outcomes import EPOCH_ERROR_TARGET, classify
+from .outcomes import classify
 from .problem import X_TEST, X_TRAIN, Y_TRAIN
-
-
-def curve_epochs(epochs: int) -> np.ndarray:
-    """Log-spaced epochs 1, 2, 5, 10, 20, 50, ... up to and including ``epochs``.
-
-    >>> curve_epochs(5000).tolist()
-    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
-    """
-    points = []
-    decade = 1
-    while decade <= epochs:
-        points += [m * decade for m in (1, 2, 5) if m * decade <= epochs]
-        decade *= 10
-    if points[-1] != epochs:
-        points.append(epochs)
-    return np.array(points, dtype=np.int64)
 
 
 def _activations(cell: Cell) -> list[Activation]:
@@ -174,7 +164,12 @@ def evaluate(
 
 
 def train(
-    cell: Cell, seeds: Sequence[int], *, init: Params | None = None, data: tuple | None = None
+    cell: Cell,
+    seeds: Sequence[int],
+    *,
+    init: Params | None = None,
+    data: tuple | None = None,
+    engine: str | None = None,
 ) -> TrainResult:
     """Train one network per seed for ``cell`` and record what STUDY.md section 3 lists.
 
@@ -186,6 +181,8 @@ def train(
         to use instead of the seeded draws, e.g. for gradient checks.
     data : optional (X (S, 2), Y (S,)) training set instead of the asker's six pairs,
         e.g. two samples for a hand-computed check.
+    engine : "numba" (fused CPU kernel, the default when numba is installed), "numpy"
+        (the readable reference) or "cuda" (GPU); every engine gives the same bits.
 
     Returns
     -------
@@ -197,7 +194,7 @@ def train(
     >>> res.metrics["final_mse"].shape, res.curve.shape
     ((3,), (6, 3))
     """
-    return train_group([cell], seeds, inits=None if init is None else [init], data=data)[0]
+    return train_group([cell], seeds, inits=None if init is None else [init], data=data, engine=engine)[0]
 
 
 def train_group(
@@ -206,6 +203,7 @@ def train_group(
     *,
     inits: Sequence[Params] | None = None,
     data: tuple | None = None,
+    engine: str | None = None,
 ) -> list[TrainResult]:
     """Train several cells that share a structure (see ``Cell.structure``) in one batch.
 
@@ -216,6 +214,7 @@ def train_group(
     -------
     One TrainResult per cell, in order, each over ``seeds``.
     """
+    engine = resolve_engine(engine)  # fail on a bad or unavailable engine before any work
     seeds = np.asarray(check_seeds(seeds), dtype=np.int64)
     if not cells:
         raise ValueError("empty cell list; allowed: one or more Cells sharing a structure")
@@ -244,7 +243,7 @@ def train_group(
     if x_train.ndim != 2 or x_train.shape[1] != 2 or y_train.shape != (x_train.shape[0],) or not len(y_train):
         raise ValueError(f"data must be (X (S, 2), Y (S,)) with S >= 1; got {x_train.shape} and {y_train.shape}")
     init_m, _ = _state_metrics("init", params, acts, x_train)
-    epoch_curve, curve, first_below, last_err = _sgd(params, acts, lr, cell0, x_train, y_train)
+    epoch_curve, curve, first_below, last_err = run_engine(engine, params, acts, lr, cell0, x_train, y_train)
     final_m = evaluate(cell0, params, data=(x_train, y_train), last_epoch_error=last_err)
     metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": first_below, **init_m, **final_m}
     results = []
@@ -263,129 +262,3 @@ def train_group(
             )
         )
     return results
-
-
-def _sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train):
-    """The training loop; updates ``params`` in place.
-
-    Parameters
-    ----------
-    params : per layer (W: (n_out, n_in, R), b: (n_out, R)), modified in place.
-    acts : one Activation per layer.
-    lr : (R,) learning rate per run.
-    cell : supplies update, optimizer and epochs.
-    x_train, y_train : (S, 2) inputs and (S,) targets, visited in order every epoch.
-
-    Returns
-    -------
-    (curve_epochs (P,), curve (P, R), epochs_to_target (R,) int64 with -1 for never,
-    last_epoch_error (R,))
-    """
-    L = len(params)
-    R = lr.shape[0]
-    posted = cell.update == "as_posted"
-    momentum = cell.optimizer == "momentum"
-    sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
-
-    # Preallocated buffers: nothing is allocated inside the loop.
-    z = [np.empty((n, R)) for n in sizes[1:]]
-    a = [np.empty((n, R)) for n in sizes[1:]]
-    g = [np.empty((n, R)) for n in sizes[1:]]  # dL/dz of each layer
-    tmp = [np.empty((n, R)) for n in sizes[1:]]
-    prod = [np.empty(w.shape) for w, _ in params]  # (n_out, n_in, R) products
-    bstep = [np.empty(b.shape) for _, b in params]
-    vel_w = [np.zeros(w.shape) for w, _ in params] if momentum else None
-    vel_b = [np.zeros(b.shape) for _, b in params] if momentum else None
-    # A scalar lr is 3x faster to broadcast than an (R,) array and gives the same bits.
-    uniform_lr = bool(np.all(lr == lr[0]))
-    lr_w = float(lr[0]) if uniform_lr else lr[None, None, :]
-    lr_b = float(lr[0]) if uniform_lr else lr[None, :]
-    sq = np.empty(R)
-    err = np.empty(R)
-
-    epochs_list = curve_epochs(cell.epochs)
-    curve = np.empty((len(epochs_list), R))
-    next_point = 0
-    first_below = np.full(R, -1, dtype=np.int64)
-    below = np.empty(R, dtype=bool)
-    xs = [(float(x0), float(x1)) for x0, x1 in x_train]
-    ys = [float(y) for y in y_train]
-    n_samples = len(ys)
-    w1, b1 = params[0]
-
-    def step(l: int) -> None:
-        """Apply prod[l] (weight step) and bstep[l] (bias step), with momentum if on."""
-        w, b = params[l]
-        if momentum:
-            vel_w[l] *= MOMENTUM
-            vel_w[l] += prod[l]
-            w -= vel_w[l]
-            vel_b[l] *= MOMENTUM
-            vel_b[l] += bstep[l]
-            b -= vel_b[l]
-        else:
-            w -= prod[l]
-            b -= bstep[l]
-
-    def pass_down(l: int) -> None:
-        """g[l-1] = W_l^T g[l], summed over the output units in order."""
-        w = params[l][0]
-        np.multiply(w, g[l][:, None, :], out=prod[l])
-        gd = g[l - 1]
-        np.copyto(gd, prod[l][0])
-        for j in range(1, w.shape[0]):
-            gd += prod[l][j]
-
-    with np.errstate(all="ignore"):
-        for epoch in range(1, cell.epochs + 1):
-            err.fill(0.0)
-            for (x0, x1), y in zip(xs, ys):
-                # ---- forward: z = W a + b summed in input order, then the activation
-                np.multiply(w1[:, 0, :], x0, out=z[0])
-                np.multiply(w1[:, 1, :], x1, out=tmp[0])
-                z[0] += tmp[0]
-                z[0] += b1
-                acts[0].forward(z[0], a[0])
-                for l in range(1, L):
-                    w, b = params[l]
-                    np.multiply(w, a[l - 1][None, :, :], out=prod[l])
-                    np.copyto(z[l], prod[l][:, 0, :])
-                    for i in range(1, w.shape[1]):
-                        z[l] += prod[l][:, i, :]
-                    z[l] += b
-                    acts[l].forward(z[l], a[l])
-                # ---- loss: (y - out)^2 accumulated in sample order; dL/dout = 2 (out - y)
-                out = a[L - 1][0]
-                gl = g[L - 1][0]
-                np.subtract(out, y, out=gl)
-                np.multiply(gl, gl, out=sq)
-                err += sq
-                gl *= 2.0
-                # ---- backward, top layer first
-                for l in range(L - 1, -1, -1):
-                    acts[l].backward(g[l], z[l], a[l], tmp[l])
-                    below_in = a[l - 1] if l > 0 else None
-                    if not posted and l > 0:
-                        pass_down(l)  # corrected: pass the gradient through the old W
-                    # weight step: lr * (g outer input)
-                    if l > 0:
-                        for j in range(g[l].shape[0]):  # row by row: faster than a 2-way broadcast
-                            np.multiply(below_in, g[l][j], out=prod[l][j])
-                    else:
-                        np.multiply(g[0], x0, out=prod[0][:, 0, :])
-                        np.multiply(g[0], x1, out=prod[0][:, 1, :])
-                    prod[l] *= lr_w
-                    # bias step: the posted rule decays b; the corrected rule follows dL/db
-                    np.multiply(params[l][1] if posted else g[l], lr_b, out=bstep[l])
-                    step(l)
-                    if posted and l > 0:
-                        pass_down(l)  # as posted: through the *updated* W
-            err /= n_samples
-            if next_point < len(epochs_list) and epoch == epochs_list[next_point]:
-                curve[next_point] = err
-                next_point += 1
-            # NaN compares False, so a diverged run never counts as below the target.
-            np.less(err, EPOCH_ERROR_TARGET, out=below)
-            below &= first_below < 0
-            np.copyto(first_below, epoch, where=below)
-    return epochs_list, curve, first_below, err.copy()

@@ -1,0 +1,106 @@
+"""Training engines: one seam, three translations of the same arithmetic.
+
+Every engine trains a batch of R runs in place and returns the same four arrays, with the
+same bits (``tests/test_engines.py``):
+
+* ``numpy`` -- :mod:`.reference`, the readable array loop; the documentation of the
+  arithmetic that the others translate;
+* ``numba`` -- :mod:`.numba_cpu`, a fused CPU kernel (blocks of runs, run loop innermost
+  for SIMD); the default when numba is installed;
+* ``cuda`` -- :mod:`.cuda_gpu`, one GPU thread per run (``pip install -e '.[gpu]'``).
+
+``exp``/``expm1``/``tanh`` come from :mod:`.ieee_math` in all three, and sums over the
+layer axes run in one fixed order without FMA contraction, so a run's bits depend on its
+cell and seed alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+from typing import Callable, Iterator
+
+ENGINES = ("numba", "numpy", "cuda")  # allowed names; the first is the default
+DEFAULT_ENGINE = "numba"
+FALLBACK_ENGINE = "numpy"  # used, with a one-line notice, when numba is missing
+_notified = False
+
+
+class EngineUnavailable(ValueError):
+    """A known engine that cannot run here (numba missing, no GPU): a one-line message."""
+
+
+def _numba_missing() -> str | None:
+    if importlib.util.find_spec("numba") is None:
+        return "numba is not installed (pip install numba)"
+    return None
+
+
+def _cuda_missing() -> str | None:
+    from .cuda_gpu import unavailable_reason  # imports numba.cuda only when asked for
+
+    return unavailable_reason()
+
+
+_UNAVAILABLE: dict[str, Callable[[], str | None]] = {
+    "numba": _numba_missing,
+    "numpy": lambda: None,
+    "cuda": _cuda_missing,
+}
+
+
+def resolve_engine(name: str | None = None) -> str:
+    """The engine to use: ``name`` checked, or the default (numba, else numpy with a notice).
+
+    Raises ValueError for an unknown name and :class:`EngineUnavailable` for a known one
+    that cannot run here; both say what is allowed.
+    """
+    global _notified
+    if name is None:
+        if _numba_missing() is None:
+            return DEFAULT_ENGINE
+        if not _notified:
+            print(f"relustudy: {_numba_missing()}; training with the {FALLBACK_ENGINE} engine", file=sys.stderr)
+            _notified = True
+        return FALLBACK_ENGINE
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    reason = _UNAVAILABLE[name]()
+    if reason:
+        ok = [e for e in ENGINES if e != name and _UNAVAILABLE[e]() is None] if name != "cuda" else ["numba", "numpy"]
+        raise EngineUnavailable(f"engine {name!r} cannot run here: {reason}; allowed here: {', '.join(ok)}")
+    return name
+
+
+def run_engine(name: str | None, params, acts, lr, cell, x_train, y_train):
+    """Train one batch with engine ``name`` (see :func:`resolve_engine`); ``params`` change in place.
+
+    Arguments and returns are those of :func:`relustudy.engines.reference.sgd`, the same
+    for every engine: params per layer (W (n_out, n_in, R), b (n_out, R)), lr (R,), data
+    (S, 2) and (S,); back come the curve's epochs (P,), the curve (P, R), the first epoch
+    below the target (R,) and the last epoch error (R,).
+    """
+    name = resolve_engine(name)
+    if name == "numpy":
+        from .reference import sgd
+    elif name == "numba":
+        from .numba_cpu import sgd
+    else:
+        from .cuda_gpu import sgd
+    return sgd(params, acts, lr, cell, x_train, y_train)
+
+
+@contextlib.contextmanager
+def single_threaded(name: str | None) -> Iterator[None]:
+    """Run the numba engine on one thread inside the block (a grid worker is one process per core)."""
+    if resolve_engine(name) != "numba":
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -1,0 +1,112 @@
+"""Every engine gives the NumPy reference's bits: numba here, CUDA on the simulator (and a GPU if present)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine_checks import compare_engines, differences, same_bits
+from relustudy import Cell, train, train_group
+from relustudy import engines
+from relustudy.engines import EngineUnavailable, resolve_engine
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.mark.parametrize("hidden", [(4, 4), (3, 1, 5)], ids=["4-4", "3-1-5"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity"])
+def test_numba_matches_numpy_bit_for_bit(activation, hidden):
+    """Both outputs x both updates x both optimizers, two cells per batch (per-run lr and init)."""
+    n, bad = compare_engines("numpy", "numba", seeds=range(32), epochs=200, hidden=hidden, activations=(activation,))
+    assert n == 8 and bad == []
+
+
+def test_numba_matches_numpy_on_the_full_posted_cell():
+    cell = Cell()  # the posted program: relu, randn, as_posted, sgd, lr 0.01, 5000 epochs
+    seeds = range(1000)
+    assert differences([train(cell, seeds, engine="numpy")], [train(cell, seeds, engine="numba")]) == []
+
+
+@pytest.mark.parametrize("hidden", [(2,) * 10, (32,), (32, 32)], ids=["2x10", "32", "32-32"])
+def test_numba_matches_numpy_deep_and_wide(hidden):
+    cells = [Cell(activation="relu", output="identity", update="corrected", optimizer=o, lr=0.05, epochs=30,
+                  hidden=hidden) for o in ("sgd",)]
+    assert differences(train_group(cells, range(12), engine="numpy"), train_group(cells, range(12), engine="numba")) == []
+
+
+def test_numba_run_is_independent_of_block_lane_and_threads():
+    """Seed 700 alone, at lane 188 of block 2 in a batch of 1000, and on 1 vs 2 threads: the same bits."""
+    import numba
+
+    cell = Cell(activation="tanh", lr=0.1, epochs=300)
+    batch = train(cell, range(1000), engine="numba")
+    alone = train(cell, [700], engine="numba")
+    assert same_bits(batch.metrics["final_mse"][700:701], alone.metrics["final_mse"])
+    assert same_bits(batch.curve[:, 700:701], alone.curve)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = train(cell, range(1000), engine="numba")
+    finally:
+        numba.set_num_threads(before)
+    assert differences([batch], [one]) == []
+
+
+def test_numba_divergence_stays_in_its_run():
+    cells = [Cell(activation="relu", output="identity", update="corrected", lr=lr, epochs=200) for lr in (10.0, 0.01)]
+    wild, sane = train_group(cells, range(40), engine="numba")
+    assert wild.metrics["diverged"].mean() > 0.5 and (wild.metrics["outcome"] == "diverged").any()
+    assert differences([sane], [train(cells[1], range(40), engine="numba")]) == []
+    assert differences([wild, sane], train_group(cells, range(40), engine="numpy")) == []
+
+
+def test_unknown_engine_lists_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"unknown engine 'torch'; allowed: numba, numpy, cuda"):
+        train(Cell(epochs=1), [0], engine="torch")
+
+
+def test_missing_numba_falls_back_to_numpy_with_a_notice(monkeypatch, capsys):
+    monkeypatch.setattr(engines, "_numba_missing", lambda: "numba is not installed (pip install numba)")
+    monkeypatch.setitem(engines._UNAVAILABLE, "numba", engines._numba_missing)
+    monkeypatch.setattr(engines, "_notified", False)
+    assert resolve_engine(None) == "numpy"
+    assert resolve_engine(None) == "numpy"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["relustudy: numba is not installed (pip install numba); training with the numpy engine"]
+    with pytest.raises(EngineUnavailable, match="engine 'numba' cannot run here: numba is not installed"):
+        resolve_engine("numba")
+
+
+def _gpu_present() -> bool:
+    from relustudy.engines.cuda_gpu import simulated, unavailable_reason
+
+    return unavailable_reason() is None and not simulated()
+
+
+@pytest.mark.skipif("_gpu_present()", reason="a GPU is present: the engine runs instead of refusing")
+def test_cuda_without_a_gpu_is_refused_in_one_line():
+    with pytest.raises(EngineUnavailable) as e:
+        resolve_engine("cuda")
+    assert "\n" not in str(e.value) and "allowed here: numba, numpy" in str(e.value)
+
+
+def test_cuda_kernel_matches_numpy_on_the_simulator():
+    """The CUDA kernel's logic under NUMBA_ENABLE_CUDASIM=1 (a fresh process: the flag is read at import).
+
+    The simulator computes in unfused IEEE double, so this checks the kernel, not the GPU's
+    FMA contraction; tests/gpu_check.py does that on hardware.
+    """
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(HERE)}
+    out = subprocess.run([sys.executable, str(HERE / "engine_checks.py")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "checked 28 batches numpy vs cuda (simulator); 0 differences" in out.stdout
+
+
+@pytest.mark.skipif("not _gpu_present()", reason="needs an NVIDIA GPU")
+def test_cuda_matches_numpy_on_a_gpu():
+    cell = Cell()
+    seeds = range(4096)
+    assert differences([train(cell, seeds, engine="numpy")], [train(cell, seeds, engine="cuda")]) == []
