@@ -2,7 +2,7 @@
 
 Each function takes a long-form DataFrame and column names (keyword-only), draws on
 ``ax`` (a new figure when None) and returns the Axes or the FacetGrid/Figure it made.
-No statistics are computed here: the summaries come in from ``stats``/``summaries``.
+No statistics are computed here: the summaries come in from ``analysis``.
 """
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .outcomes import OUTCOMES  # noqa: E402
+from .stats import MSE_FLOOR  # noqa: E402  the one precision floor: values below it are drawn at it
 
 PALETTE = "colorblind"
 _CB = sns.color_palette(PALETTE, 10)
 # Fixed, well-separated colours per outcome (solved blue, dead orange, collapsed green,
 # slow pink, diverged grey), so the same outcome looks the same in every figure.
 OUTCOME_COLORS = dict(zip(OUTCOMES, [_CB[0], _CB[1], _CB[2], _CB[4], _CB[7]]))
-MSE_FLOOR = 1e-30  # final_mse of 0 is drawn at this floor on log axes
 
 
 def _setup() -> None:
@@ -185,6 +185,32 @@ def dead_at_init_vs_outcome(counts: pd.DataFrame, *, x: str, col: str, title: st
     counts: as for :func:`outcome_composition`.
     """
     return outcome_composition(counts, x=x, col=col, title=title, label_panels=False)
+
+
+def fail_vs_margin(bins: pd.DataFrame, *, title: str = "", ax=None) -> plt.Axes:
+    """P(fail) with CI error bars per bin of the output unit's init margin.
+
+    bins: one row per bin in margin order with columns bin (label), n, rate, ci_low, ci_high
+    (e.g. ``analysis.fail_by_margin``); the first bin is drawn apart as the dead one.
+    """
+    _setup()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.0, 3.8))
+    x = np.arange(len(bins))
+    colors = [OUTCOME_COLORS["dead_output"] if str(b).startswith("dead") else _CB[0] for b in bins["bin"]]
+    err = np.vstack([bins["rate"] - bins["ci_low"], bins["ci_high"] - bins["rate"]])
+    ax.bar(x, bins["rate"], color=colors, alpha=0.85, width=0.7)
+    ax.errorbar(x, bins["rate"], yerr=err, fmt="none", ecolor="0.2", capsize=3, lw=1)
+    for xi, (n, r) in enumerate(zip(bins["n"], bins["rate"])):
+        ax.text(xi, min(r + 0.06, 1.02), f"n={n}", ha="center", fontsize=7)
+    ax.set_xticks(x, bins["bin"], rotation=35, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("output unit's largest pre-activation over the six inputs at init (bins of equal counts)")
+    ax.set_ylabel("P(fail), 95% CI")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.tight_layout()
+    return ax
 
 
 def seed_lottery(matrix: pd.DataFrame, *, title: str = "") -> plt.Figure:

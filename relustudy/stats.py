@@ -1,41 +1,36 @@
-"""Statistics of the study: pure functions over arrays or the runs DataFrame.
+"""Statistics of the study: pure functions over arrays, returning named results.
 
-Conventions (stated once):
+Array-level only: the DataFrame-level analyses (per cell, per stratum, the report's
+findings) are in :mod:`relustudy.analysis`. Conventions (stated once):
 
-* A run *fails* when its outcome is not ``"solved"``; with an explicit threshold
-  ``solved_mse`` it fails when ``final_mse >= solved_mse`` or ``final_mse`` is not finite
-  (so the report can show how conclusions move with the threshold), see :func:`is_failure`.
 * Comparisons are "a vs b": ``n10`` counts seeds where *a fails and b solves* (b rescues the
   seed), ``n01`` seeds where *a solves and b fails* (b breaks it); differences are b - a.
-* ``final_mse`` is compared on the log10 scale after clipping at :data:`MSE_FLOOR` (an MSE of
-  exactly 0 has no logarithm); non-finite values (diverged runs) are dropped from the MSE
-  tests and the number dropped is reported.
+* ``final_mse`` is compared on the log10 scale after clipping at the precision floor
+  :data:`MSE_FLOOR` (float64 MSE below it is rounding, not learning, and an MSE of exactly
+  0 has no logarithm); a non-finite value (a diverged run) is the worst outcome: it ranks
+  above every finite MSE, it is never dropped.
+* Every paired test reports its direction (how many pairs b makes lower / higher) and the
+  n it actually used (ties excluded).
 * Randomness only arrives as a ``numpy.random.Generator`` argument.
 
-Every function returns a named result (frozen dataclass) or a tidy DataFrame and raises a
+Every function returns a named result (frozen dataclass) or an array and raises a
 one-line ``ValueError`` for bad input. Nothing here plots.
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import scipy.stats
-from statsmodels.stats.contingency_tables import Table2x2, mcnemar
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.multitest import multipletests
 
-from .config import FACTORS
-from .summaries import select
-
-FACTOR_COLS = FACTORS  # the columns that define a cell (everything but the seed)
-MSE_FLOOR = 1e-300  # final_mse is clipped here before log10: log10(0) is -inf
+# The one precision floor of final_mse, used by every statistic and figure: float64 MSE below
+# ~1e-12 measures rounding depth, not learning (targets ~1, so residuals ~1e-6 and below).
+MSE_FLOOR = 1e-12
 CI_METHODS = ("exact", "wilson")  # binomial CIs: Clopper-Pearson or Wilson score
-BOOTSTRAP_STATS = ("median", "iqm")
 BOOTSTRAP_METHODS = ("percentile", "basic", "BCa")
-PAIRED_MODES = ("auto", "paired", "unpaired")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -66,14 +61,8 @@ def _same_length(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
         raise ValueError(f"{na} and {nb} must have the same length; got {a.size} and {b.size}")
 
 
-def _require_columns(runs: pd.DataFrame, cols: Sequence[str]) -> None:
-    missing = [c for c in cols if c not in runs.columns]
-    if missing:
-        raise ValueError(f"runs lacks column(s) {missing}; has: {', '.join(map(str, runs.columns))}")
-
-
 def log10_mse(mse) -> np.ndarray:
-    """log10 of MSE values clipped below at :data:`MSE_FLOOR`; NaN/inf pass through.
+    """log10 of MSE values clipped below at :data:`MSE_FLOOR`; non-finite (diverged) -> +inf.
 
     Parameters
     ----------
@@ -81,40 +70,16 @@ def log10_mse(mse) -> np.ndarray:
 
     Returns
     -------
-    (R,) float array.
+    (R,) float array; +inf marks a diverged run, the worst value.
 
     Examples
     --------
-    >>> log10_mse([1e-2, 0.0]).tolist()
-    [-2.0, -300.0]
+    >>> log10_mse([1e-2, 0.0, 1e-20, np.nan]).tolist()
+    [-2.0, -12.0, -12.0, inf]
     """
     a = np.asarray(mse, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log10(np.where(np.isfinite(a), np.maximum(a, MSE_FLOOR), a))
-
-
-def is_failure(runs: pd.DataFrame, solved_mse: float | None = None) -> np.ndarray:
-    """Whether each run failed.
-
-    Parameters
-    ----------
-    runs : DataFrame with an ``outcome`` column (or ``final_mse`` if ``solved_mse`` is given).
-    solved_mse : None to use ``outcome != "solved"``; else a threshold: a run fails when
-        ``final_mse >= solved_mse`` or ``final_mse`` is not finite.
-
-    Returns
-    -------
-    (R,) bool array.
-    """
-    if solved_mse is None:
-        _require_columns(runs, ["outcome"])
-        return np.asarray(runs["outcome"].astype(str) != "solved", dtype=bool)
-    if not (np.isfinite(solved_mse) and solved_mse > 0):
-        raise ValueError(f"invalid solved_mse {solved_mse!r}; allowed: a finite number > 0")
-    _require_columns(runs, ["final_mse"])
-    mse = runs["final_mse"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        return ~(np.isfinite(mse) & (mse < solved_mse))
+        return np.log10(np.where(np.isfinite(a), np.maximum(a, MSE_FLOOR), np.inf))
 
 
 # --------------------------------------------------------------------------- binomial CIs
@@ -152,61 +117,15 @@ def proportion_ci(k: int, n: int, *, alpha: float = 0.05, method: str = "exact")
     return ProportionResult(k, n, k / n, float(ci.low), float(ci.high), method)
 
 
-def _group(runs: pd.DataFrame, by: Sequence[str]):
-    """Group ``runs`` by ``by`` (observed categories only, sorted); () means one group."""
-    if len(by) == 0:
-        return [((), runs)]
-    return list(runs.groupby(list(by), observed=True, sort=True, dropna=False))
-
-
-def _key_tuple(key) -> tuple:
-    return key if isinstance(key, tuple) else (key,)
-
-
-def failure_rates(
-    runs: pd.DataFrame,
-    by: Sequence[str] | str = FACTOR_COLS,
-    *,
-    solved_mse: float | None = None,
-    alpha: float = 0.05,
-    method: str = "exact",
-) -> pd.DataFrame:
-    """Failure rate with a binomial (1 - alpha) CI per group of runs (per cell by default).
-
-    Parameters
-    ----------
-    runs : the runs DataFrame, R rows.
-    by : grouping columns (default: every factor, i.e. one row per cell); ``()`` pools all.
-    solved_mse : None: failure = ``outcome != "solved"``; else the threshold of
-        :func:`is_failure`.
-    alpha : 1 - confidence level.
-    method : "exact" (Clopper-Pearson) or "wilson".
-
-    Returns
-    -------
-    DataFrame, one row per observed group: the ``by`` columns, ``n``, ``n_fail``, ``rate``,
-    ``ci_low``, ``ci_high``.
-    """
-    by = [by] if isinstance(by, str) else list(by)
-    _require_columns(runs, by)
-    if len(runs) == 0:
-        raise ValueError("runs is empty; allowed: one or more rows")
-    fail = pd.Series(is_failure(runs, solved_mse), index=runs.index)
-    rows = []
-    for key, g in _group(runs, by):
-        k = int(fail.loc[g.index].sum())
-        p = proportion_ci(k, len(g), alpha=alpha, method=method)
-        rows.append((*_key_tuple(key), p.n, p.k, p.rate, p.ci_low, p.ci_high))
-    return pd.DataFrame(rows, columns=[*by, "n", "n_fail", "rate", "ci_low", "ci_high"])
-
-
 # --------------------------------------------------------------------------- paired tests
 @dataclass(frozen=True)
 class McNemarResult:
     """Exact McNemar test on paired failure indicators (a vs b).
 
     ``statistic`` is min(n10, n01) (the exact binomial form); ``odds_ratio`` is the
-    conditional (matched-pairs) odds ratio of failing under b vs a, n01 / n10.
+    conditional (matched-pairs) odds ratio of failing under b vs a, n01 / n10. ``diff`` is
+    the paired difference in failure rate, rate_b - rate_a = (n01 - n10) / n, with the
+    Agresti-Min CI of :func:`paired_rate_diff_ci`.
     """
 
     statistic: float
@@ -219,9 +138,44 @@ class McNemarResult:
     rate_a: float
     rate_b: float
     odds_ratio: float
+    diff: float  # rate_b - rate_a
+    diff_low: float
+    diff_high: float
 
 
-def mcnemar_exact(fail_a, fail_b) -> McNemarResult:
+def paired_rate_diff_ci(n10: int, n01: int, n: int, *, alpha: float = 0.05) -> tuple[float, float]:
+    """CI of the paired difference in failure rate, rate_b - rate_a = (n01 - n10) / n.
+
+    Agresti & Min (2005): the Wald interval after adding 1/2 to each of the four cells of
+    the paired 2x2 table, d* = (n01 - n10) / (n + 2), p* = (n_ij + 1/2) / (n + 2),
+    var = (p01* + p10* - d*^2) / (n + 2); clipped to [-1, 1].
+
+    Parameters
+    ----------
+    n10 : pairs where a fails and b solves; n01 : a solves and b fails; n : all pairs.
+
+    Returns
+    -------
+    (low, high)
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in paired_rate_diff_ci(0, 0, 100)]   # +- 1.96 sqrt(1/102) / sqrt(102)
+    [-0.0192, 0.0192]
+    """
+    n10, n01, n = int(n10), int(n01), int(n)
+    if n < 1 or n10 < 0 or n01 < 0 or n10 + n01 > n:
+        raise ValueError(f"invalid counts n10={n10}, n01={n01}, n={n}; allowed: 0 <= n10 + n01 <= n, n >= 1")
+    if not 0 < alpha < 1:
+        raise ValueError(f"invalid alpha {alpha!r}; allowed: 0 < alpha < 1")
+    m = n + 2
+    d = (n01 - n10) / m
+    p01, p10 = (n01 + 0.5) / m, (n10 + 0.5) / m
+    half = scipy.stats.norm.ppf(1 - alpha / 2) * np.sqrt((p01 + p10 - d * d) / m)
+    return float(max(-1.0, d - half)), float(min(1.0, d + half))
+
+
+def mcnemar_exact(fail_a, fail_b, *, alpha: float = 0.05) -> McNemarResult:
     """Exact McNemar test: do two paired conditions fail equally often?
 
     Uses ``statsmodels.stats.contingency_tables.mcnemar(exact=True)`` (a two-sided
@@ -230,6 +184,7 @@ def mcnemar_exact(fail_a, fail_b) -> McNemarResult:
     Parameters
     ----------
     fail_a, fail_b : (n,) bool, the failure of the same seed under a and under b.
+    alpha : 1 - confidence level of the CI of ``diff``.
 
     Returns
     -------
@@ -238,8 +193,8 @@ def mcnemar_exact(fail_a, fail_b) -> McNemarResult:
     Examples
     --------
     >>> r = mcnemar_exact([1, 1, 1, 0, 0], [0, 0, 0, 0, 0])
-    >>> r.n10, r.n01, r.pvalue        # 2 * 0.5**3
-    (3, 0, 0.25)
+    >>> r.n10, r.n01, r.pvalue, r.diff        # 2 * 0.5**3; (0 - 3) / 5
+    (3, 0, 0.25, -0.6)
     """
     a = _as_bool(fail_a, "fail_a")
     b = _as_bool(fail_b, "fail_b")
@@ -249,31 +204,47 @@ def mcnemar_exact(fail_a, fail_b) -> McNemarResult:
     res = mcnemar(np.array([[n11, n10], [n01, n00]]), exact=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         odds = np.float64(n01) / np.float64(n10)
+    lo, hi = paired_rate_diff_ci(n10, n01, a.size, alpha=alpha)
     return McNemarResult(
         float(res.statistic), float(res.pvalue), a.size, n11, n10, n01, n00,
-        float(a.mean()), float(b.mean()), float(odds),
+        float(a.mean()), float(b.mean()), float(odds), (n01 - n10) / a.size, lo, hi,
     )
 
 
 @dataclass(frozen=True)
 class WilcoxonResult:
-    """Wilcoxon signed-rank test on paired log10 MSE (differences b - a)."""
+    """Wilcoxon signed-rank test on paired log10 MSE (differences b - a), diverged = worst."""
 
     statistic: float
     pvalue: float
-    n: int  # finite pairs analysed (zero differences included)
-    n_dropped: int  # pairs dropped because either value was not finite
-    n_zero: int  # pairs with identical values (dropped by the test, zero_method="wilcox")
-    median_diff: float  # median of log10(mse_b) - log10(mse_a): decades of MSE change
+    n: int  # pairs
+    n_used: int  # pairs the test ranks: n minus the ties
+    n_zero: int  # pairs with identical values (both at the floor, both diverged, ...): dropped
+    n_lower: int  # pairs where b ends at the lower (better) MSE
+    n_higher: int  # pairs where b ends at the higher (worse) MSE
+    n_diverged_a: int  # diverged runs under a (ranked worst, not dropped)
+    n_diverged_b: int
+    median_diff: float  # median of log10(mse_b) - log10(mse_a) in decades (+-inf: diverged)
+
+
+def _log_diffs(mse_a: np.ndarray, mse_b: np.ndarray) -> np.ndarray:
+    """log10(mse_b) - log10(mse_a) after the floor; +-inf where one side diverged, 0 if both."""
+    la, lb = log10_mse(mse_a), log10_mse(mse_b)
+    with np.errstate(invalid="ignore"):
+        d = lb - la
+    d[np.isinf(la) & np.isinf(lb)] = 0.0
+    return d
 
 
 def wilcoxon_log_mse(mse_a, mse_b) -> WilcoxonResult:
     """Wilcoxon signed-rank test of log10(mse_b) - log10(mse_a) against 0.
 
-    MSE values are clipped at :data:`MSE_FLOOR` before the log; pairs where either value
-    is not finite are dropped (and counted). Zero differences are dropped by the test
-    (``zero_method="wilcox"``); if every difference is zero the result is
-    ``statistic=0, pvalue=1`` (no evidence of a difference). Uses ``scipy.stats.wilcoxon``.
+    MSE values are clipped at the precision floor :data:`MSE_FLOOR` before the log. A
+    diverged (non-finite) run is the worst outcome: a pair where only b diverged has a
+    difference that ranks above every finite one, with sign +, and vice versa; a pair
+    where both diverged is a tie. Ties (zero differences) are dropped by the test
+    (``zero_method="wilcox"``) and counted; if every difference is zero the result is
+    ``statistic=0, pvalue=1``. Uses ``scipy.stats.wilcoxon``.
 
     Parameters
     ----------
@@ -286,23 +257,106 @@ def wilcoxon_log_mse(mse_a, mse_b) -> WilcoxonResult:
     Examples
     --------
     >>> r = wilcoxon_log_mse([1e-1, 1e-2, 1e-3, np.nan], [1e-2, 1e-4, 1e-6, 1.0])
-    >>> r.statistic, r.pvalue, r.n, r.n_dropped, r.median_diff   # exact: 2 / 2**3
-    (0.0, 0.25, 3, 1, -2.0)
+    >>> r.pvalue, r.n_used, r.n_lower, r.n_higher, r.n_diverged_a   # exact: 2 / 2**4
+    (0.125, 4, 4, 0, 1)
     """
     a = _as_float(mse_a, "mse_a")
     b = _as_float(mse_b, "mse_b")
     _same_length(a, b, "mse_a", "mse_b")
-    ok = np.isfinite(a) & np.isfinite(b)
-    d = log10_mse(b[ok]) - log10_mse(a[ok])
+    return _signed_rank(_log_diffs(a, b), int((~np.isfinite(a)).sum()), int((~np.isfinite(b)).sum()))
+
+
+def _signed_rank(d: np.ndarray, div_a: int = 0, div_b: int = 0) -> WilcoxonResult:
+    """Wilcoxon signed-rank on differences d (b - a); +-inf rank above every finite |d|."""
     n_zero = int(np.sum(d == 0))
-    if d.size == 0:
-        return WilcoxonResult(np.nan, np.nan, 0, int((~ok).sum()), 0, np.nan)
+    n_lower, n_higher = int(np.sum(d < 0)), int(np.sum(d > 0))
+    med = float(np.median(d))
     if n_zero == d.size:
         stat, p = 0.0, 1.0
     else:
-        res = scipy.stats.wilcoxon(d, zero_method="wilcox")
+        finite = np.abs(d[np.isfinite(d)])
+        top = (finite.max() if finite.size else 0.0) + 1.0  # diverged: above every finite |d|
+        ranked = np.where(np.isinf(d), np.sign(d) * top, d)
+        res = scipy.stats.wilcoxon(ranked, zero_method="wilcox")
         stat, p = float(res.statistic), float(res.pvalue)
-    return WilcoxonResult(stat, p, int(d.size), int((~ok).sum()), n_zero, float(np.median(d)))
+    return WilcoxonResult(stat, p, int(d.size), int(d.size) - n_zero, n_zero, n_lower, n_higher, div_a, div_b, med)
+
+
+def wilcoxon_paired(a, b) -> WilcoxonResult:
+    """Wilcoxon signed-rank test of b - a against 0 for finite paired values (e.g. epochs).
+
+    Zero differences are dropped by the test and counted, as in :func:`wilcoxon_log_mse`.
+
+    Parameters
+    ----------
+    a, b : (n,) finite values of the same units under a and b.
+
+    Returns
+    -------
+    WilcoxonResult (``median_diff`` in the values' units; no diverged runs).
+
+    Examples
+    --------
+    >>> r = wilcoxon_paired([100, 200, 300, 50], [90, 150, 100, 50])
+    >>> r.n_used, r.n_lower, r.n_zero, r.median_diff, r.pvalue   # exact: 2 / 2**3
+    (3, 3, 1, -30.0, 0.25)
+    """
+    a = _as_float(a, "a")
+    b = _as_float(b, "b")
+    _same_length(a, b, "a", "b")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("a and b must be finite; use wilcoxon_log_mse for MSE with diverged runs")
+    return _signed_rank(b - a)
+
+
+@dataclass(frozen=True)
+class KappaResult:
+    """Cohen's kappa between two paired label sequences."""
+
+    kappa: float
+    ci_low: float  # asymptotic (1 - alpha) CI, statsmodels' standard error
+    ci_high: float
+    agreement: float  # observed share of identical labels
+    n: int
+
+
+def cohen_kappa(labels_a, labels_b, *, alpha: float = 0.05) -> KappaResult:
+    """Cohen's kappa: agreement of two paired labelings beyond chance.
+
+    Uses ``statsmodels.stats.inter_rater.cohens_kappa`` on the square contingency table of
+    the labels (every label seen in either sequence is a row and a column).
+
+    Parameters
+    ----------
+    labels_a, labels_b : (n,) labels (e.g. the outcome of each seed in two cells).
+
+    Returns
+    -------
+    KappaResult; kappa is 1 for identical labelings and NaN if chance agreement is 1.
+
+    Examples
+    --------
+    >>> r = cohen_kappa(["s", "s", "d", "d"], ["s", "d", "d", "d"])   # p_o 0.75, p_e 0.5
+    >>> r.kappa, r.agreement
+    (0.5, 0.75)
+    """
+    a = np.asarray(labels_a).astype(str)
+    b = np.asarray(labels_b).astype(str)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise ValueError(f"labels_a and labels_b must be 1-D, non-empty and of equal length; got {a.shape}, {b.shape}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"invalid alpha {alpha!r}; allowed: 0 < alpha < 1")
+    levels = np.union1d(a, b)
+    table = np.zeros((levels.size, levels.size))
+    np.add.at(table, (np.searchsorted(levels, a), np.searchsorted(levels, b)), 1)
+    agreement = float(np.trace(table) / a.size)
+    expected = float(table.sum(axis=1) @ table.sum(axis=0)) / a.size**2
+    if expected >= 1.0:
+        return KappaResult(np.nan, np.nan, np.nan, agreement, int(a.size))
+    res = cohens_kappa(table)
+    half = scipy.stats.norm.ppf(1 - alpha / 2) * float(res.std_kappa)
+    k = float(res.kappa)
+    return KappaResult(k, k - half, k + half, agreement, int(a.size))
 
 
 # --------------------------------------------------------------------------- unpaired tests
@@ -431,6 +485,23 @@ def mann_whitney(x, y) -> MannWhitneyResult:
     return MannWhitneyResult(u, p, x.size, y.size, u / (x.size * y.size), dropped)
 
 
+def binomial_pvalue(k: int, n: int, p: float) -> float:
+    """Two-sided exact binomial test of k successes in n trials against probability p.
+
+    ``scipy.stats.binomtest``; p is kept inside (0, 1) (1e-12 from either end).
+
+    Examples
+    --------
+    >>> binomial_pvalue(5, 10, 0.5)
+    1.0
+    """
+    if int(n) < 1 or not 0 <= int(k) <= int(n):
+        raise ValueError(f"invalid counts k={k}, n={n}; allowed: n >= 1 and 0 <= k <= n")
+    if not 0 <= p <= 1:
+        raise ValueError(f"invalid p {p!r}; allowed: 0 <= p <= 1")
+    return float(scipy.stats.binomtest(int(k), int(n), min(max(p, 1e-12), 1 - 1e-12)).pvalue)
+
+
 def auroc(score, label) -> float:
     """Area under the ROC curve of ``score`` as a predictor of ``label``, ties counting 1/2.
 
@@ -485,181 +556,6 @@ def holm(pvalues) -> np.ndarray:
             raise ValueError("p-values must lie in [0, 1]")
         out[ok] = multipletests(p[ok], method="holm")[1]
     return out
-
-
-# --------------------------------------------------------------------------- cell selection
-def paired_table(
-    runs: pd.DataFrame,
-    a: Mapping[str, object],
-    b: Mapping[str, object],
-    values: Sequence[str] | str = ("final_mse", "failed"),
-    *,
-    solved_mse: float | None = None,
-) -> pd.DataFrame:
-    """Align the runs of two selections on seed (inner join).
-
-    Parameters
-    ----------
-    runs : the runs DataFrame.
-    a, b : ``{column: value}`` selections, e.g. ``{"optimizer": "sgd", "activation": "relu"}``;
-        each must hold at most one run per seed (i.e. pick out a single cell).
-    values : columns to carry; ``"failed"`` is derived with :func:`is_failure`.
-    solved_mse : passed to :func:`is_failure`.
-
-    Returns
-    -------
-    DataFrame with ``seed`` and ``<value>_a``, ``<value>_b`` per value, one row per seed
-    present in both selections, sorted by seed.
-    """
-    values = [values] if isinstance(values, str) else list(values)
-    _require_columns(runs, ["seed"] + [v for v in values if v != "failed"])
-    sides = []
-    for name, where in (("a", a), ("b", b)):
-        sel = select(runs, where)
-        if sel.empty:
-            raise ValueError(f"selection {name}={dict(where)} matches no runs")
-        if sel["seed"].duplicated().any():
-            raise ValueError(
-                f"selection {name}={dict(where)} holds several runs per seed; fix more factors"
-            )
-        t = pd.DataFrame({"seed": sel["seed"].to_numpy()})
-        for v in values:
-            t[f"{v}_{name}"] = is_failure(sel, solved_mse) if v == "failed" else sel[v].to_numpy()
-        sides.append(t)
-    return sides[0].merge(sides[1], on="seed", how="inner").sort_values("seed", ignore_index=True)
-
-
-# --------------------------------------------------------------------------- compare cells
-COMPARE_COLUMNS = (
-    "family", "factor", "level_a", "level_b", "design", "n_a", "n_b", "n_pairs",
-    "n_fail_a", "n_fail_b", "rate_a", "rate_b", "rate_diff", "n10", "n01",
-    "fail_test", "p_fail", "p_fail_holm", "odds_ratio",
-    "mse_test", "mse_stat", "p_mse", "p_mse_holm", "n_mse_dropped", "median_log10_diff", "vd_a",
-)
-
-
-def _compare_stratum(ga: pd.DataFrame, gb: pd.DataFrame, paired: str, solved_mse) -> dict:
-    shared = np.intersect1d(ga["seed"].to_numpy(), gb["seed"].to_numpy())
-    use_pairs = paired == "paired" or (paired == "auto" and shared.size > 0)
-    if use_pairs:
-        if shared.size == 0:
-            raise ValueError("design='paired' but the two cells share no seeds")
-        ga = ga[ga["seed"].isin(shared)].sort_values("seed")
-        gb = gb[gb["seed"].isin(shared)].sort_values("seed")
-    fa, fb = is_failure(ga, solved_mse), is_failure(gb, solved_mse)
-    ma, mb = ga["final_mse"].to_numpy(float), gb["final_mse"].to_numpy(float)
-    fin_a, fin_b = ma[np.isfinite(ma)], mb[np.isfinite(mb)]
-    # A = P(mse_b > mse_a) + ties/2 on the finite values: > 0.5 means b ends at higher MSE.
-    vd = vargha_delaney_a(fin_b, fin_a) if fin_a.size and fin_b.size else np.nan
-    row = dict(
-        n_a=len(ga), n_b=len(gb), n_fail_a=int(fa.sum()), n_fail_b=int(fb.sum()),
-        rate_a=float(fa.mean()), rate_b=float(fb.mean()), vd_a=vd,
-    )
-    row["rate_diff"] = row["rate_b"] - row["rate_a"]
-    if use_pairs:
-        mc = mcnemar_exact(fa, fb)
-        wx = wilcoxon_log_mse(ma, mb)
-        row.update(
-            design="paired", n_pairs=int(shared.size), n10=mc.n10, n01=mc.n01,
-            fail_test="mcnemar_exact", p_fail=mc.pvalue, odds_ratio=mc.odds_ratio,
-            mse_test="wilcoxon_log10", mse_stat=wx.statistic, p_mse=wx.pvalue,
-            n_mse_dropped=wx.n_dropped, median_log10_diff=wx.median_diff,
-        )
-    else:
-        fi = fisher_exact(fa, fb)
-        dropped = int((~np.isfinite(ma)).sum() + (~np.isfinite(mb)).sum())
-        if fin_a.size and fin_b.size:
-            mw = mann_whitney(log10_mse(fin_a), log10_mse(fin_b))
-            stat, p = mw.statistic, mw.pvalue
-            med = float(np.median(log10_mse(fin_b)) - np.median(log10_mse(fin_a)))
-        else:
-            stat = p = med = np.nan
-        row.update(
-            design="unpaired", n_pairs=0, n10=pd.NA, n01=pd.NA,
-            fail_test="fisher_exact", p_fail=fi.pvalue, odds_ratio=fi.odds_ratio,
-            mse_test="mannwhitney_log10", mse_stat=stat, p_mse=p,
-            n_mse_dropped=dropped, median_log10_diff=med,
-        )
-    return row
-
-
-def compare_cells(
-    runs: pd.DataFrame,
-    factor: str,
-    level_a,
-    level_b,
-    *,
-    within: Mapping[str, object] | None = None,
-    family: str | None = None,
-    design: str = "auto",
-    solved_mse: float | None = None,
-) -> pd.DataFrame:
-    """Compare two levels of one factor in every stratum of the other factors.
-
-    A stratum fixes every other factor column present in ``runs`` (so each comparison is
-    between two cells that differ only in ``factor``). Within it, when the two cells share
-    seeds (``design="auto"``) the shared seeds are analysed as pairs with the exact McNemar
-    test (failure) and the Wilcoxon signed-rank test (log10 final_mse); otherwise Fisher's
-    exact test and the Mann-Whitney U test. The p-values of each test kind are
-    Holm-adjusted across the strata returned (one family per call).
-
-    Parameters
-    ----------
-    runs : the runs DataFrame.
-    factor : the factor compared, e.g. ``"optimizer"``.
-    level_a, level_b : its two levels, e.g. ``"sgd"`` (reference) and ``"momentum"``.
-    within : optional ``{column: value or list of values}`` restricting the strata,
-        e.g. ``{"activation": "relu", "output": "same"}``.
-    family : label of the Holm family (default ``"<factor>: <a> vs <b>"``).
-    design : "auto", "paired" (error if a stratum shares no seeds) or "unpaired".
-    solved_mse : failure threshold, see :func:`is_failure`.
-
-    Returns
-    -------
-    DataFrame, one row per stratum holding both levels: the stratum's factor columns, then
-    :data:`COMPARE_COLUMNS`. Effects are b relative to a: ``rate_diff = rate_b - rate_a``;
-    ``n10`` = seeds a fails and b solves (rescued), ``n01`` = a solves and b fails (broken);
-    ``odds_ratio`` of failing under b vs a (paired: n01/n10; unpaired: sample OR);
-    ``median_log10_diff`` (paired: median of per-seed differences; unpaired: difference
-    of medians); ``vd_a`` = P(mse_b > mse_a) + ties/2 over finite values.
-    """
-    if design not in PAIRED_MODES:
-        raise ValueError(f"unknown design {design!r}; allowed: {', '.join(PAIRED_MODES)}")
-    _require_columns(runs, [factor, "seed", "final_mse"])
-    if within:
-        _require_columns(runs, list(within))
-        mask = np.ones(len(runs), dtype=bool)
-        for col, val in within.items():
-            vals = [val] if np.isscalar(val) else list(val)
-            mask &= np.asarray(runs[col].astype(str).isin([str(v) for v in vals]))
-        runs = runs[mask]
-    strata = [c for c in FACTOR_COLS if c != factor and c in runs.columns]
-    ra = select(runs, {factor: level_a})
-    rb = select(runs, {factor: level_b})
-    if ra.empty or rb.empty:
-        raise ValueError(f"no runs with {factor}={level_a!r} or {factor}={level_b!r} (after `within`)")
-    groups_b = {_key_tuple(k): g for k, g in _group(rb, strata)}
-    rows = []
-    for key, ga in _group(ra, strata):
-        key = _key_tuple(key)
-        gb = groups_b.get(key)
-        if gb is None:
-            continue
-        for name, g in (("a", ga), ("b", gb)):
-            if g["seed"].duplicated().any():
-                raise ValueError(f"stratum {dict(zip(strata, key))} has several {name}-runs per seed")
-        rows.append({**dict(zip(strata, key)), **_compare_stratum(ga, gb, design, solved_mse)})
-    cols = [*strata, *COMPARE_COLUMNS]
-    if not rows:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows)
-    out["family"] = family or f"{factor}: {level_a} vs {level_b}"
-    out["factor"], out["level_a"], out["level_b"] = factor, str(level_a), str(level_b)
-    out["p_fail_holm"] = holm(out["p_fail"].to_numpy(float))
-    out["p_mse_holm"] = holm(out["p_mse"].to_numpy(float))
-    for c in ("n10", "n01"):
-        out[c] = out[c].astype("Int64")
-    return out[cols]
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -748,164 +644,3 @@ def bootstrap_ci(
         )
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return BootstrapResult(est, low, high, stat, int(x.size), int((~ok).sum()), int(n_boot), method)
-
-
-def mse_summary(
-    runs: pd.DataFrame,
-    by: Sequence[str] | str = FACTOR_COLS,
-    *,
-    seed: int,
-    n_boot: int = 2000,
-    alpha: float = 0.05,
-    log10: bool = True,
-) -> pd.DataFrame:
-    """Median and IQM of final_mse per group with bootstrap CIs.
-
-    Each group's generator is ``default_rng([seed, crc32(group key)])`` and its values are
-    sorted first, so a group's CI depends neither on the other groups nor on row order.
-
-    Parameters
-    ----------
-    runs : the runs DataFrame.
-    by : grouping columns (default: one row per cell).
-    seed : base seed of the bootstrap.
-    n_boot, alpha : as in :func:`bootstrap_ci`.
-    log10 : summarise log10(final_mse) (clipped at :data:`MSE_FLOOR`) instead of final_mse.
-
-    Returns
-    -------
-    DataFrame: the ``by`` columns, ``n``, ``n_dropped``, ``median``, ``median_low``,
-    ``median_high``, ``iqm``, ``iqm_low``, ``iqm_high`` (log10 units if ``log10``).
-    """
-    by = [by] if isinstance(by, str) else list(by)
-    _require_columns(runs, [*by, "final_mse"])
-    if len(runs) == 0:
-        raise ValueError("runs is empty; allowed: one or more rows")
-    rows = []
-    for key, g in _group(runs, by):
-        key = _key_tuple(key)
-        v = np.sort(g["final_mse"].to_numpy(float))  # row order must not move the CI
-        if log10:
-            v = log10_mse(v)
-        rng_seed = [int(seed), zlib.crc32(repr(tuple(str(k) for k in key)).encode())]
-        row = dict(zip(by, key))
-        if not np.isfinite(v).any():
-            row.update(n=0, n_dropped=len(v))
-            rows.append(row)
-            continue
-        for stat in BOOTSTRAP_STATS:
-            r = bootstrap_ci(v, stat, rng=np.random.default_rng(rng_seed), n_boot=n_boot, alpha=alpha)
-            row.update({"n": r.n, "n_dropped": r.n_dropped, stat: r.estimate,
-                        f"{stat}_low": r.low, f"{stat}_high": r.high})
-        rows.append(row)
-    cols = [*by, "n", "n_dropped"] + [f"{s}{x}" for s in BOOTSTRAP_STATS for x in ("", "_low", "_high")]
-    return pd.DataFrame(rows, columns=cols)
-
-
-# --------------------------------------------------------------------------- dead at init
-@dataclass(frozen=True)
-class DeadInitResult:
-    """Does a dead output unit at init decide failure? (2x2: dead/alive x fail/solve)."""
-
-    n: int
-    n_dead: int
-    n_alive: int
-    n_fail_dead: int
-    n_fail_alive: int
-    p_fail_dead: float  # P(fail | output dead at init); NaN if n_dead == 0
-    p_fail_dead_ci: tuple[float, float]  # Clopper-Pearson
-    p_fail_alive: float  # P(fail | output alive at init); NaN if n_alive == 0
-    p_fail_alive_ci: tuple[float, float]
-    odds_ratio: float  # odds(fail | dead) / odds(fail | alive)
-    odds_ratio_ci: tuple[float, float]  # Woolf (log) CI
-    haldane: bool  # True if 0.5 was added to every cell because one was 0
-    fisher_pvalue: float
-    auroc_dead: float  # AUROC of output_dead_init (binary) as a predictor of failure
-    auroc_dead_frac: float  # AUROC of dead_frac_init (continuous); NaN if absent
-
-
-def dead_init_association(
-    runs: pd.DataFrame, *, solved_mse: float | None = None, alpha: float = 0.05
-) -> DeadInitResult:
-    """Association between ``output_dead_init`` and failure, over the given runs.
-
-    Odds ratio and its Woolf CI come from ``statsmodels Table2x2``; if any cell of the
-    2x2 table is 0 the Haldane-Anscombe correction (add 0.5 to every cell) is applied and
-    ``haldane`` is True. The p-value is Fisher's exact test (uncorrected counts). AUROCs
-    are U / (n_fail n_solved) with ties counting 1/2 (NaN if only one class is present).
-    Pass a single cell (or a stratum) — pooling cells that share seeds repeats draws.
-
-    Parameters
-    ----------
-    runs : runs DataFrame with ``output_dead_init`` (and ideally ``dead_frac_init``).
-    solved_mse : failure threshold, see :func:`is_failure`.
-    alpha : 1 - confidence level of every CI.
-
-    Returns
-    -------
-    DeadInitResult
-    """
-    _require_columns(runs, ["output_dead_init"])
-    if len(runs) == 0:
-        raise ValueError("runs is empty; allowed: one or more rows")
-    dead = runs["output_dead_init"].to_numpy(dtype=bool)
-    fail = is_failure(runs, solved_mse)
-    nd, na = int(dead.sum()), int((~dead).sum())
-    fd, fa = int((fail & dead).sum()), int((fail & ~dead).sum())
-
-    def _p(k, n):
-        if n == 0:
-            return np.nan, (np.nan, np.nan)
-        r = proportion_ci(k, n, alpha=alpha)
-        return r.rate, (r.ci_low, r.ci_high)
-
-    pd_, pd_ci = _p(fd, nd)
-    pa, pa_ci = _p(fa, na)
-    table = np.array([[fd, nd - fd], [fa, na - fa]], dtype=float)
-    haldane = bool((table == 0).any())
-    if (table.sum(axis=1) == 0).any() or (table.sum(axis=0) == 0).any():
-        odds, odds_ci = np.nan, (np.nan, np.nan)  # a whole row or column empty: undefined
-    else:
-        t = Table2x2(table + 0.5 if haldane else table, shift_zeros=False)
-        lo, hi = t.oddsratio_confint(alpha=alpha)
-        odds, odds_ci = float(t.oddsratio), (float(lo), float(hi))
-    fisher_p = float(scipy.stats.fisher_exact(table.astype(int)).pvalue)
-    both = fail.any() and not fail.all()
-    au_dead = auroc(dead, fail) if both else np.nan
-    if both and "dead_frac_init" in runs.columns:
-        au_frac = auroc(runs["dead_frac_init"].to_numpy(float), fail)
-    else:
-        au_frac = np.nan
-    return DeadInitResult(
-        len(runs), nd, na, fd, fa, pd_, pd_ci, pa, pa_ci, odds, odds_ci, haldane, fisher_p,
-        au_dead, au_frac,
-    )
-
-
-def dead_init_table(
-    runs: pd.DataFrame,
-    by: Sequence[str] | str = FACTOR_COLS,
-    *,
-    solved_mse: float | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """:func:`dead_init_association` per group (per cell by default), as a tidy DataFrame.
-
-    Returns
-    -------
-    DataFrame: the ``by`` columns, then every field of :class:`DeadInitResult`, with the
-    CI tuples split into ``*_low`` / ``*_high`` columns.
-    """
-    by = [by] if isinstance(by, str) else list(by)
-    _require_columns(runs, by)
-    rows = []
-    for key, g in _group(runs, by):
-        r = dead_init_association(g, solved_mse=solved_mse, alpha=alpha)
-        row = dict(zip(by, _key_tuple(key)))
-        for name, val in r.__dict__.items():
-            if isinstance(val, tuple):
-                row[f"{name.removesuffix('_ci')}_low"], row[f"{name.removesuffix('_ci')}_high"] = val
-            else:
-                row[name] = val
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -6,8 +6,11 @@ W ~ U(+-sqrt(6/(fan_in+fan_out))), b = 0), evaluated on the six training inputs:
 
 * :func:`p_first_layer_unit_dead` -- exact, by geometry: a first-layer unit is dead when
   its weight vector lies in the polar cone of the inputs;
-* :func:`p_output_dead_at_init` -- Monte Carlo over whole networks (the output unit's
-  pre-activation <= 0 on all six inputs, the dataset's ``output_dead_init``);
+* :func:`p_output_dead_at_init` -- Monte Carlo simulation over whole networks of the
+  dataset's own test (the output unit's pre-activation <= 0 on all six inputs,
+  ``output_dead_init``): a check of the sampling code more than a theory;
+* :func:`p_output_dead_conditional` -- the same probability computed with the last step
+  integrated analytically (conditional Monte Carlo over the hidden layers, own forward code);
 * :func:`p_born_dead` -- Monte Carlo: the network output is constant on the six inputs
   (for ReLU: some hidden layer is dead on all of them), cf. Lu, Shin, Su, Karniadakis 2019;
 * :func:`output_dead_vs_theory` -- the measured ``output_dead_init`` rate next to theory.
@@ -33,7 +36,7 @@ from .activations import get_activation
 from .config import INITS, check_choice, parse_hidden
 from .inits import transform
 from .problem import X_TRAIN
-from .stats import proportion_ci
+from .stats import binomial_pvalue, proportion_ci
 from .train import dead_units, forward_all
 
 DEFAULT_CHUNK = 100_000  # networks per vectorised batch: (width, 6, chunk) float64 arrays
@@ -213,6 +216,105 @@ def p_output_dead_at_init(
     return MonteCarloResult(p, lo, hi, k, int(n_draws), init, activation, widths)
 
 
+@dataclass(frozen=True)
+class ConditionalResult:
+    """A probability estimated by conditional Monte Carlo, with its normal-approximation CI."""
+
+    p: float
+    ci_low: float
+    ci_high: float
+    se: float  # standard error of the mean of the conditional probabilities
+    n_draws: int
+    init: str
+    hidden: tuple[int, ...]
+
+
+def _output_weight_cdf(init: str, fan_in: int) -> "scipy.stats.rv_continuous":
+    """Distribution of one output-layer weight (fan_out 1) under ``init``."""
+    if init == "he":
+        return scipy.stats.norm(scale=np.sqrt(2.0 / fan_in))
+    if init == "xavier":
+        a = np.sqrt(6.0 / (fan_in + 1))
+        return scipy.stats.uniform(loc=-a, scale=2 * a)
+    return scipy.stats.norm()
+
+
+def p_output_dead_conditional(
+    init: str,
+    hidden: Sequence[int] | str = (4, 4),
+    *,
+    rng: np.random.Generator,
+    n_draws: int = 200_000,
+    alpha: float = 0.05,
+) -> ConditionalResult:
+    """P(output pre-activation <= 0 on all six inputs) at init, ReLU hidden layers, by
+    conditional Monte Carlo: the last step is integrated analytically, not simulated.
+
+    The hidden layers are drawn from the init distribution and run forward here (its own
+    einsum code, not ``train.forward_all``); given them, the output's pre-activation on
+    input s is ``z_s = t h_s + c_s`` with ``t`` one output parameter and ``c_s`` the rest.
+    With h_s >= 0 (ReLU), "z_s <= 0 for all s" is ``t <= u`` (an interval), so
+    P(dead | rest) = F(u), F the CDF of t:
+
+    * randn: t = the output bias b ~ N(0, 1), h_s = 1: F(u) = Phi(-max_s c_s);
+    * he / xavier (bias 0): t = the first output weight, N(0, 2/fan_in) or
+      U(+-sqrt(6/(fan_in+1))), u = min over h_s > 0 of -c_s/h_s, and P = 0 if some input
+      with h_s = 0 has c_s > 0 (P = 1[all c_s <= 0] when every h_s is 0).
+
+    The estimate is the mean of F(u) over the draws (Rao-Blackwellised: lower variance
+    than counting dead draws), its CI mean +- z * sd / sqrt(n).
+
+    Parameters
+    ----------
+    init : "randn", "he" or "xavier".
+    hidden : hidden widths, e.g. (4, 4).
+    rng : the random generator.
+    n_draws : networks drawn (hidden layers and all output weights but t).
+    alpha : 1 - confidence level.
+
+    Returns
+    -------
+    ConditionalResult
+
+    Examples
+    --------
+    >>> r = p_output_dead_conditional("he", (1,), rng=np.random.default_rng(0), n_draws=20_000)
+    >>> abs(r.p - (0.5 + 0.5 * p_first_layer_unit_dead("he"))) < 0.01   # dead hidden unit -> z = 0
+    True
+    """
+    _check_mc(init, "relu", n_draws, rng, DEFAULT_CHUNK, alpha)
+    widths = parse_hidden(hidden)
+    sizes = (2, *widths, 1)
+    probs = []
+    for r in _chunks(int(n_draws), DEFAULT_CHUNK):
+        normals = [
+            (rng.standard_normal((n_out, n_in, r)), rng.standard_normal((n_out, r)))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        ]
+        params = transform(init, normals)
+        h = np.broadcast_to(X_TRAIN.T[:, :, None], (2, X_TRAIN.shape[0], r))  # (n_in, S, r)
+        for w, b in params[:-1]:
+            h = np.maximum(np.einsum("oir,isr->osr", w, h) + b[:, None, :], 0.0)
+        w3, b3 = params[-1][0][0], params[-1][1][0]  # (n_last, r), (r,)
+        if init == "randn":
+            c = np.einsum("kr,ksr->sr", w3, h)  # all weights; t = b3
+            probs.append(scipy.stats.norm.cdf(-c.max(axis=0)))
+            continue
+        c = np.einsum("kr,ksr->sr", w3[1:], h[1:]) + b3[None, :]  # t = w3[0]
+        h1 = h[0]  # (S, r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = np.where(h1 > 0, -c / h1, np.inf)
+        u = bound.min(axis=0)
+        blocked = ((h1 == 0) & (c > 0)).any(axis=0)
+        p = _output_weight_cdf(init, widths[-1]).cdf(u)
+        probs.append(np.where(blocked, 0.0, p))
+    v = np.concatenate(probs)
+    se = float(v.std(ddof=1) / np.sqrt(v.size))
+    half = float(scipy.stats.norm.ppf(1 - alpha / 2)) * se
+    est = float(v.mean())
+    return ConditionalResult(est, max(0.0, est - half), min(1.0, est + half), se, int(v.size), init, widths)
+
+
 def p_born_dead(
     init: str,
     widths: Sequence[int] | str,
@@ -335,7 +437,7 @@ def output_dead_vs_theory(
         k, n = int(g["output_dead_init"].astype(bool).sum()), len(g)
         rate, lo, hi = _binom(k, n, alpha)
         mc = p_output_dead_at_init(init, act, hid, rng=rng, n_draws=n_draws, alpha=alpha)
-        pval = float(scipy.stats.binomtest(k, n, min(max(mc.p, 1e-12), 1 - 1e-12)).pvalue)
+        pval = binomial_pvalue(k, n, mc.p)
         rows.append(dict(init=init, activation=act, hidden=hid, n_seeds=n, n_dead=k, rate=rate,
                          ci_low=lo, ci_high=hi, p_theory=mc.p, p_theory_low=mc.ci_low,
                          p_theory_high=mc.ci_high, p_first_layer_unit=p_first_layer_unit_dead(init),

@@ -37,7 +37,7 @@ def small_dataset(tmp_path_factory):
         inits=("randn", "he"),
         updates=("as_posted", "corrected"),
         optimizers=("sgd", "momentum"),
-        lrs=(0.01, 0.1),
+        lrs=(0.01, 0.1, 0.001),
         epochs=(300,),
         out=out,
     )
@@ -77,16 +77,58 @@ def test_key_numbers_match_an_independent_pandas_computation(small_dataset, rend
     assert float(m.group(1)) == round(100 * fail[dead].mean(), 1)
     m = re.search(r"P\(fail \| alive at init\) = ([\d.]+)%", text)
     assert float(m.group(1)) == round(100 * fail[~dead].mean(), 1)
-    # Momentum's paired counts on the posted cell.
-    mom = _cell(runs, optimizer="momentum")
+    # Momentum's paired counts on the posted cell, at equal lr and at the matched step lr (1 - 0.9).
     a = post.set_index("seed")["outcome"] != "solved"
-    b = mom.set_index("seed")["outcome"] != "solved"
-    m = re.search(r"momentum rescues (\d+) of the (\d+) seeds that fail under\s+SGD \([\d.]+%\) and breaks (\d+)", text)
-    assert m, "momentum paragraph missing"
-    assert int(m.group(1)) == int((a & ~b).sum())
-    assert int(m.group(2)) == int(a.sum())
-    assert int(m.group(3)) == int((~a & b).sum())
+    for family, lr_b in (("equal lr", 0.01), ("matched step", 0.001)):
+        b = _cell(runs, optimizer="momentum", lr=lr_b).set_index("seed")["outcome"] != "solved"
+        m = re.search(rf"\| {family} \| sgd 0.01 vs momentum {lr_b:g} \| (\d+) \| ([\d.]+)% \| ([\d.]+)% \| "
+                      r"([+-][\d.]+) pp \[([+-][\d.]+), ([+-][\d.]+)\] \| (\d+) / (\d+) \|", text)
+        assert m, f"momentum row {family} missing"
+        assert int(m.group(1)) == len(a)
+        assert float(m.group(4)) == round(100 * (b.mean() - a.mean()), 1)
+        assert float(m.group(5)) <= float(m.group(4)) <= float(m.group(6))
+        assert (int(m.group(7)), int(m.group(8))) == (int((a & ~b).sum()), int((~a & b).sum()))
     assert f"{len(runs):,} training runs" in text
+
+
+def test_new_findings_match_an_independent_pandas_computation(small_dataset, rendered):
+    """Failure modes, zero gradients, the predictor's accuracy, linearity, kappa: recomputed in plain pandas."""
+    _, text = rendered
+    runs = pd.read_parquet(small_dataset / "runs.parquet")
+    post = _cell(runs)
+    fail = post["outcome"] != "solved"
+    born = (post["output_dead_init"].astype(bool) | (post["dead_frac_init_l1"] == 1) | (post["dead_frac_init_l2"] == 1))
+    died = ~born & (post["output_dead_final"].astype(bool) | (post["dead_frac_final_l1"] == 1)
+                    | (post["dead_frac_final_l2"] == 1))
+    m = re.search(r"Of all its runs: born dead ([\d.]+)%, died in training ([\d.]+)%", text)
+    assert m, "failure modes missing"
+    assert float(m.group(1)) == round(100 * (fail & born).mean(), 1)
+    assert float(m.group(2)) == round(100 * (fail & died & (post["outcome"] != "diverged")).mean(), 1)
+    dead = post["output_dead_init"].astype(bool)
+    acc = ((dead & fail) | (~dead & ~fail)).mean()
+    m = re.search(r"accuracy ([\d.]+)%: it misclassifies [\d.]+% of the seeds, (\d+) born dead that end\s+solved "
+                  r"and (\d+) alive at init that fail", text)
+    assert m, "predictor accuracy missing"
+    assert float(m.group(1)) == round(100 * acc, 1)
+    assert (int(m.group(2)), int(m.group(3))) == (int((dead & ~fail).sum()), int((~dead & fail).sum()))
+    # Exactly-zero gradients per outcome, among the failing ReLU-output runs.
+    relu = runs[(runs["activation"] == "relu") & (runs["output"] == "same") & (runs["outcome"] != "solved")]
+    for outcome, g in relu.groupby("outcome", observed=True):
+        n0 = int((g["grad_norm_final"] == 0).sum())
+        assert f"| {outcome} | {len(g):,} | {n0:,} ({100 * n0 / len(g):.1f}%) |" in text
+    # Linear on the data: share of the posted cell's solved runs with one activation pattern.
+    lin = post.loc[~fail, "linear_on_data_final"]
+    assert f"output same: {100 * lin.mean():.1f}% ({int(lin.sum())} of {len(lin)})" in text
+    # Seed lottery: Cohen's kappa of the five outcomes, posted vs he init.
+    he = _cell(runs, init="he").set_index("seed")["outcome"].astype(str)
+    ct = pd.crosstab(post.set_index("seed")["outcome"].astype(str), he).reindex(
+        index=sorted(set(he) | set(post["outcome"].astype(str))), columns=sorted(set(he) | set(post["outcome"].astype(str))),
+        fill_value=0).to_numpy() / len(he)
+    po, pe = np.trace(ct), ct.sum(axis=1) @ ct.sum(axis=0)
+    m = re.search(r"\| he \| (\d+) \| ([\d.]+)% \| (-?[\d.]+) \[", text)
+    assert m, "seed lottery row missing"
+    assert float(m.group(2)) == round(100 * po, 1)
+    assert float(m.group(3)) == round((po - pe) / (1 - pe), 2)
 
 
 def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
@@ -175,7 +217,12 @@ def test_formatting_helpers():
     assert report.pval(0.0312) == "p = 0.031"
     assert report.pval(3.1e-8) == "p = 3.1e-08"
     assert report.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
-    assert np.isnan(np.nan)
+    from relustudy.report.common import diff_ci, mse_at, pp
+
+    assert pp(0.136) == "+13.6 pp" and pp(-0.104) == "-10.4 pp" and pp(float("nan")) == "n/a"
+    assert diff_ci(0.136, 0.106, 0.165) == "+13.6 pp [+10.6, +16.5]"
+    assert mse_at(-4.0) == "0.0001" and mse_at(-12.0) == "≤ 1e-12" and mse_at(-15.0) == "≤ 1e-12"
+    assert mse_at(float("inf")) == "n/a"
 
 
 def test_dataset_without_curves_renders_and_lists_what_it_skipped(small_dataset, tmp_path):

@@ -4,46 +4,12 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.stats
-from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from relustudy import Cell, train
 from relustudy import stats as S
-
-
-def _runs(rows):
-    """A runs DataFrame from dicts; factor defaults are the posted program."""
-    base = dict(activation="relu", output="same", init="randn", update="as_posted",
-                optimizer="sgd", lr=0.01, epochs=5000, hidden="4-4")
-    df = pd.DataFrame([{**base, **r} for r in rows])
-    for c in ("activation", "output", "init", "update", "optimizer", "hidden", "outcome"):
-        if c in df:
-            df[c] = df[c].astype("category")
-    df["cell_id"] = df[list(S.FACTOR_COLS)].astype(str).agg("/".join, axis=1)
-    return df
-
-
-def _cell(seeds, fails, mses=None, **factors):
-    mses = mses if mses is not None else [0.5 if f else 1e-5 for f in fails]
-    return [dict(seed=s, outcome="slow" if f else "solved", final_mse=m, **factors)
-            for s, f, m in zip(seeds, fails, mses)]
-
-
-# --------------------------------------------------------------------------- failure
-def test_is_failure_outcome_and_threshold():
-    df = _runs([dict(seed=0, outcome="solved", final_mse=5e-4),
-                dict(seed=1, outcome="slow", final_mse=5e-3),
-                dict(seed=2, outcome="diverged", final_mse=np.nan),
-                dict(seed=3, outcome="diverged", final_mse=np.inf)])
-    assert S.is_failure(df).tolist() == [False, True, True, True]
-    assert S.is_failure(df, solved_mse=1e-2).tolist() == [False, False, True, True]
-    assert S.is_failure(df, solved_mse=1e-4).tolist() == [True, True, True, True]
-    with pytest.raises(ValueError, match="solved_mse"):
-        S.is_failure(df, solved_mse=-1)
 
 
 def test_proportion_ci_by_hand_and_statsmodels():
@@ -64,25 +30,6 @@ def test_proportion_ci_by_hand_and_statsmodels():
         S.proportion_ci(3, 2)
 
 
-def test_failure_rates_per_cell():
-    df = _runs(_cell(range(4), [1, 1, 0, 0], optimizer="sgd")
-               + _cell(range(4), [0, 0, 0, 1], optimizer="momentum"))
-    fr = S.failure_rates(df)
-    assert len(fr) == 2
-    row = fr.set_index("optimizer").loc["sgd"]
-    assert (row.n, row.n_fail, row.rate) == (4, 2, 0.5)
-    lo, hi = proportion_confint(2, 4, method="beta")
-    assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
-    pooled = S.failure_rates(df, by=())
-    assert pooled[["n", "n_fail"]].values.tolist() == [[8, 3]]
-    # threshold sensitivity: with a loose threshold the 0.5-MSE runs still fail
-    assert S.failure_rates(df, "optimizer", solved_mse=1.0)["n_fail"].tolist() == [0, 0]
-    with pytest.raises(ValueError, match="lacks column"):
-        S.failure_rates(df, by=["nonexistent"])
-    with pytest.raises(ValueError, match="empty"):
-        S.failure_rates(df.iloc[:0])
-
-
 # --------------------------------------------------------------------------- McNemar
 def test_mcnemar_by_hand():
     a = [1, 1, 1, 1, 0, 0, 1]
@@ -95,6 +42,29 @@ def test_mcnemar_by_hand():
     assert r.statistic == 1 and r.odds_ratio == pytest.approx(1 / 3)
     assert (r.rate_a, r.rate_b) == pytest.approx((5 / 7, 3 / 7))
     assert S.mcnemar_exact([1, 0], [1, 0]).pvalue == 1.0  # no discordant pairs
+    assert r.diff == pytest.approx((1 - 3) / 7)
+
+
+def test_paired_rate_diff_ci_agresti_min_by_hand():
+    # n10 = 30, n01 = 10, n = 200: add 1/2 to every cell, n* = 202
+    lo, hi = S.paired_rate_diff_ci(30, 10, 200)
+    d = (10 - 30) / 202
+    se = np.sqrt(((10.5 + 30.5) / 202 - d * d) / 202)
+    assert (lo, hi) == pytest.approx((d - 1.959963984540054 * se, d + 1.959963984540054 * se))
+    assert lo < (10 - 30) / 200 < hi < 0
+    # coverage of the true paired difference over simulated tables is near 95%
+    rng = np.random.default_rng(3)
+    p = np.array([0.5, 0.2, 0.1, 0.2])  # n11, n10, n01, n00
+    true = p[2] - p[1]
+    hits = []
+    for _ in range(2000):
+        n11, n10, n01, n00 = rng.multinomial(150, p)
+        lo, hi = S.paired_rate_diff_ci(n10, n01, 150)
+        hits.append(lo <= true <= hi)
+    assert 0.93 < np.mean(hits) < 0.97
+    assert S.paired_rate_diff_ci(0, 100, 100)[1] == 1.0  # clipped
+    with pytest.raises(ValueError, match="invalid counts"):
+        S.paired_rate_diff_ci(60, 50, 100)
 
 
 def test_mcnemar_bad_input():
@@ -110,17 +80,28 @@ def test_mcnemar_bad_input():
 def test_wilcoxon_by_hand():
     # differences in decades: -1, -2, -3 (all negative): exact p = 2 / 2**3
     r = S.wilcoxon_log_mse([1e-1, 1e-2, 1e-3], [1e-2, 1e-4, 1e-6])
-    assert (r.statistic, r.pvalue, r.n, r.n_dropped, r.median_diff) == (0.0, 0.25, 3, 0, -2.0)
+    assert (r.statistic, r.pvalue, r.n, r.n_used, r.median_diff) == (0.0, 0.25, 3, 3, -2.0)
+    assert (r.n_lower, r.n_higher, r.n_zero) == (3, 0, 0)
 
 
-def test_wilcoxon_zero_nan_inf_and_ties():
-    r = S.wilcoxon_log_mse([0.0, np.nan, 1.0, np.inf], [1e-300, 1.0, 10.0, 1.0])
-    # pair 0: 0 is clipped to 1e-300 -> zero difference; pairs 1 and 3 non-finite -> dropped
-    assert (r.n, r.n_dropped, r.n_zero) == (2, 2, 1)
+def test_wilcoxon_floor_ties_and_diverged_ranked_worst():
+    # pair 0: both below the precision floor -> tie; pair 1: a diverged, b finite -> b lower;
+    # pair 2: b 1 decade higher; pair 3: both diverged -> tie; pair 4: b diverged -> b higher.
+    r = S.wilcoxon_log_mse([0.0, np.nan, 1.0, np.inf, 1e-3], [1e-20, 1.0, 10.0, np.nan, np.inf])
+    assert (r.n, r.n_zero, r.n_used, r.n_lower, r.n_higher) == (5, 2, 3, 1, 2)
+    assert (r.n_diverged_a, r.n_diverged_b) == (2, 2)
+    # the diverged differences rank above the finite one (|d| = 1): ranks 2.5, 1, 2.5
+    ref = scipy.stats.wilcoxon([-1e9, 1.0, 1e9], zero_method="wilcox")
+    assert (r.statistic, r.pvalue) == pytest.approx((ref.statistic, ref.pvalue))
     r = S.wilcoxon_log_mse([1.0, 2.0], [1.0, 2.0])
-    assert (r.statistic, r.pvalue, r.median_diff) == (0.0, 1.0, 0.0)
-    r = S.wilcoxon_log_mse([np.nan], [1.0])
-    assert r.n == 0 and np.isnan(r.pvalue)
+    assert (r.statistic, r.pvalue, r.median_diff, r.n_used) == (0.0, 1.0, 0.0, 0)
+    r = S.wilcoxon_log_mse([1e-13, 1e-30], [1e-25, 0.0])  # all at the floor: no difference left
+    assert (r.pvalue, r.n_zero) == (1.0, 2)
+
+
+def test_log10_mse_floor_is_the_one_constant():
+    assert S.MSE_FLOOR == 1e-12
+    assert S.log10_mse([S.MSE_FLOOR / 10, 1.0, -np.inf, np.nan]).tolist() == [-12.0, 0.0, np.inf, np.inf]
 
 
 def test_wilcoxon_matches_scipy():
@@ -195,94 +176,6 @@ def test_holm_by_hand_and_statsmodels():
         S.holm([1.5])
 
 
-# --------------------------------------------------------------------------- paired table
-def test_paired_table_aligns_on_seed():
-    df = _runs(_cell([3, 1, 2], [1, 0, 0], [0.3, 0.1, 0.2], optimizer="sgd")
-               + _cell([2, 3, 4], [0, 0, 1], [0.02, 0.03, 0.04], optimizer="momentum"))
-    t = S.paired_table(df, {"optimizer": "sgd"}, {"optimizer": "momentum"})
-    assert t["seed"].tolist() == [2, 3]
-    assert t["final_mse_a"].tolist() == [0.2, 0.3] and t["final_mse_b"].tolist() == [0.02, 0.03]
-    assert t["failed_a"].tolist() == [False, True] and t["failed_b"].tolist() == [False, False]
-    with pytest.raises(ValueError, match="several runs per seed"):
-        S.paired_table(df, {"activation": "relu"}, {"optimizer": "sgd"})
-    with pytest.raises(ValueError, match="no runs"):
-        S.paired_table(df, {"optimizer": "adam"}, {"optimizer": "sgd"})
-
-
-# --------------------------------------------------------------------------- compare cells
-def _grid():
-    seeds = range(6)
-    rows = []
-    # relu stratum: sgd fails on seeds 0-3, momentum rescues 0,1,2 and breaks 5
-    rows += _cell(seeds, [1, 1, 1, 1, 0, 0], [0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6], optimizer="sgd")
-    rows += _cell(seeds, [0, 0, 0, 1, 0, 1], [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5], optimizer="momentum")
-    # tanh stratum: identical outcomes
-    rows += _cell(seeds, [1, 0, 1, 0, 1, 0], activation="tanh", optimizer="sgd")
-    rows += _cell(seeds, [1, 0, 1, 0, 1, 0], activation="tanh", optimizer="momentum")
-    return _runs(rows)
-
-
-def test_compare_cells_paired():
-    out = S.compare_cells(_grid(), "optimizer", "sgd", "momentum")
-    assert len(out) == 2 and set(S.COMPARE_COLUMNS) <= set(out.columns)
-    relu = out.set_index("activation").loc["relu"]
-    assert relu.design == "paired" and relu.n_pairs == 6
-    assert (relu.n10, relu.n01) == (3, 1)
-    assert (relu.rate_a, relu.rate_b, relu.rate_diff) == pytest.approx((4 / 6, 2 / 6, -2 / 6))
-    assert relu.p_fail == pytest.approx(S.mcnemar_exact([1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1]).pvalue)
-    assert relu.odds_ratio == pytest.approx(1 / 3)
-    w = S.wilcoxon_log_mse([0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6], [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5])
-    assert (relu.p_mse, relu.median_log10_diff) == pytest.approx((w.pvalue, w.median_diff))
-    tanh = out.set_index("activation").loc["tanh"]
-    assert (tanh.n10, tanh.n01, tanh.p_fail, tanh.p_mse) == (0, 0, 1.0, 1.0)
-    # Holm across the two strata of this family
-    assert out["p_fail_holm"].to_numpy() == pytest.approx(S.holm(out["p_fail"].to_numpy()))
-    assert out["family"].unique().tolist() == ["optimizer: sgd vs momentum"]
-
-
-def test_compare_cells_within_and_unpaired():
-    df = _grid()
-    out = S.compare_cells(df, "optimizer", "sgd", "momentum", within={"activation": "relu"}, family="H2")
-    assert out["activation"].tolist() == ["relu"] and out["family"].tolist() == ["H2"]
-    assert out["p_fail_holm"].tolist() == out["p_fail"].tolist()  # family of one
-    # shift momentum's seeds so the cells share none: unpaired fallback
-    df2 = df.copy()
-    df2.loc[df2["optimizer"] == "momentum", "seed"] += 100
-    out = S.compare_cells(df2, "optimizer", "sgd", "momentum", within={"activation": "relu"})
-    row = out.iloc[0]
-    assert row.design == "unpaired" and row.fail_test == "fisher_exact" and pd.isna(row.n10)
-    fa, fb = [1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1]
-    assert row.p_fail == pytest.approx(S.fisher_exact(fa, fb).pvalue)
-    mse_a = [0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6]
-    mse_b = [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5]
-    assert row.p_mse == pytest.approx(S.mann_whitney(np.log10(mse_a), np.log10(mse_b)).pvalue)
-    assert row.vd_a == pytest.approx(S.vargha_delaney_a(mse_b, mse_a))
-    with pytest.raises(ValueError, match="share no seeds"):
-        S.compare_cells(df2, "optimizer", "sgd", "momentum", design="paired")
-    with pytest.raises(ValueError, match="allowed: auto, paired, unpaired"):
-        S.compare_cells(df, "optimizer", "sgd", "momentum", design="maybe")
-
-
-def test_compare_cells_on_real_runs():
-    seeds = range(12)
-    frames = []
-    for opt in ("sgd", "momentum"):
-        cell = Cell(epochs=30, optimizer=opt)
-        res = train(cell, seeds)
-        d = pd.DataFrame(res.metrics)
-        d["seed"] = res.seeds
-        for k, v in cell.to_dict().items():
-            d[k] = v
-        frames.append(d)
-    runs = pd.concat(frames, ignore_index=True)
-    out = S.compare_cells(runs, "optimizer", "sgd", "momentum")
-    assert len(out) == 1 and out.iloc[0].n_pairs == 12
-    fr = S.failure_rates(runs)
-    assert fr["n"].tolist() == [12, 12]
-    r = S.dead_init_association(runs[runs.optimizer == "sgd"])
-    assert r.n == 12 and r.n_dead + r.n_alive == 12
-
-
 # --------------------------------------------------------------------------- bootstrap
 def test_bootstrap_estimates_by_hand():
     x = np.arange(1.0, 9.0)  # IQM drops 1,2 and 7,8: mean(3,4,5,6) = 4.5
@@ -318,55 +211,30 @@ def test_bootstrap_bad_input():
         S.bootstrap_ci([1.0, 2.0], rng=0)
 
 
-def test_mse_summary_order_independent():
-    df = _grid()
-    a = S.mse_summary(df, ["activation", "optimizer"], seed=3, n_boot=200)
-    b = S.mse_summary(df.iloc[::-1], ["activation", "optimizer"], seed=3, n_boot=200)
-    pd.testing.assert_frame_equal(a, b)
-    relu_sgd = a[(a.activation == "relu") & (a.optimizer == "sgd")].iloc[0]
-    assert relu_sgd["median"] == pytest.approx(np.log10(0.5))
-    only_one = S.mse_summary(df[df.activation == "relu"], ["activation", "optimizer"], seed=3, n_boot=200)
-    pd.testing.assert_frame_equal(only_one, a[a.activation == "relu"].reset_index(drop=True),
-                                  check_categorical=False)
+def test_cohen_kappa_by_hand_and_degenerate():
+    # table [[20, 5], [10, 15]]: p_o = 0.7, p_e = (25*30 + 25*20) / 2500 = 0.5 -> kappa 0.4
+    a = ["x"] * 25 + ["y"] * 25
+    b = ["x"] * 20 + ["y"] * 5 + ["x"] * 10 + ["y"] * 15
+    r = S.cohen_kappa(a, b)
+    assert (r.kappa, r.agreement, r.n) == (pytest.approx(0.4), 0.7, 50)
+    assert r.ci_low < 0.4 < r.ci_high
+    assert np.isnan(S.cohen_kappa(["x", "x"], ["x", "x"]).kappa)  # one label only: chance agreement 1
+    with pytest.raises(ValueError, match="equal length"):
+        S.cohen_kappa(["x"], ["x", "y"])
 
 
-# --------------------------------------------------------------------------- dead at init
-def _dead_df(dead, fail, frac=None):
-    rows = [dict(seed=i, outcome="slow" if f else "solved", final_mse=0.5 if f else 1e-5,
-                 output_dead_init=bool(d)) for i, (d, f) in enumerate(zip(dead, fail))]
-    df = _runs(rows)
-    if frac is not None:
-        df["dead_frac_init"] = frac
-    return df
+def test_wilcoxon_paired_matches_scipy_and_rejects_nonfinite():
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(10, 500, 40).astype(float), rng.integers(10, 500, 40).astype(float)
+    r = S.wilcoxon_paired(a, b)
+    ref = scipy.stats.wilcoxon(b - a, zero_method="wilcox")
+    assert (r.statistic, r.pvalue) == pytest.approx((ref.statistic, ref.pvalue))
+    assert r.n_lower == int((b < a).sum()) and r.n_higher == int((b > a).sum())
+    with pytest.raises(ValueError, match="finite"):
+        S.wilcoxon_paired([1.0, np.nan], [1.0, 2.0])
 
 
-def test_dead_init_association_by_hand():
-    # dead: 4 runs, 3 fail; alive: 6 runs, 1 fails
-    dead = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
-    fail = [1, 1, 1, 0, 1, 0, 0, 0, 0, 0]
-    frac = [1.0, 0.5, 0.5, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0]
-    r = S.dead_init_association(_dead_df(dead, fail, frac))
-    assert (r.n, r.n_dead, r.n_alive, r.n_fail_dead, r.n_fail_alive) == (10, 4, 6, 3, 1)
-    assert (r.p_fail_dead, r.p_fail_alive) == pytest.approx((0.75, 1 / 6))
-    assert r.p_fail_dead_ci == pytest.approx(proportion_confint(3, 4, method="beta"))
-    assert r.odds_ratio == pytest.approx((3 / 1) / (1 / 5)) and not r.haldane
-    assert r.odds_ratio_ci == pytest.approx(Table2x2(np.array([[3, 1], [1, 5]])).oddsratio_confint())
-    assert r.fisher_pvalue == pytest.approx(scipy.stats.fisher_exact([[3, 1], [1, 5]]).pvalue)
-    # fail scores (dead): 1,1,1,0; solved: 1,0,0,0,0,0 -> (3*5 + 0.5*(3*1 + 1*5)) / 24
-    assert r.auroc_dead == pytest.approx(19 / 24)
-    brute = np.mean([(f > s) + 0.5 * (f == s) for f in [1, .5, .5, .25] for s in [.25, 0, 0, 0, 0, 0]])
-    assert r.auroc_dead_frac == pytest.approx(brute)
-
-
-def test_dead_init_association_zero_cell_haldane():
-    dead = [1, 1, 1, 0, 0, 0, 0]
-    fail = [1, 1, 1, 1, 0, 0, 0]  # every dead run fails: a zero cell
-    r = S.dead_init_association(_dead_df(dead, fail))
-    assert r.haldane
-    assert r.odds_ratio == pytest.approx((3.5 * 3.5) / (0.5 * 1.5))
-    assert np.isnan(r.auroc_dead_frac)  # no dead_frac_init column
-    r = S.dead_init_association(_dead_df([0, 0], [1, 0]))
-    assert r.n_dead == 0 and np.isnan(r.p_fail_dead) and np.isnan(r.odds_ratio)
-    t = S.dead_init_table(_dead_df(dead, fail), by="activation")
-    assert t.loc[0, "odds_ratio"] == pytest.approx((3.5 * 3.5) / (0.5 * 1.5))
-    assert {"p_fail_dead_low", "p_fail_dead_high", "odds_ratio_low", "odds_ratio_high"} <= set(t.columns)
+def test_binomial_pvalue_by_hand():
+    assert S.binomial_pvalue(0, 3, 0.5) == pytest.approx(2 * 0.125)
+    with pytest.raises(ValueError):
+        S.binomial_pvalue(4, 3, 0.5)

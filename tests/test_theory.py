@@ -67,6 +67,27 @@ def test_output_dead_mc_matches_seeded_draws(init, seeded_dead):
     assert r.ci_low < r.p < r.ci_high and r.k == round(r.p * n)
 
 
+@pytest.mark.parametrize("init", ["randn", "he", "xavier"])
+def test_output_dead_conditional_matches_seeded_draws_and_the_simulation(init, seeded_dead):
+    n = 100_000
+    c = T.p_output_dead_conditional(init, (4, 4), rng=np.random.default_rng(11), n_draws=n)
+    measured = seeded_dead[init][-1][0]
+    assert _within(measured.mean(), measured.size, c.p, extra_var=c.se**2)
+    mc = T.p_output_dead_at_init(init, rng=np.random.default_rng(12), n_draws=n)
+    assert abs(mc.p - c.p) < 4.5 * np.hypot(c.se, np.sqrt(mc.p * (1 - mc.p) / n))
+    # Rao-Blackwellised: the conditional estimate varies less than counting dead draws
+    assert c.se < np.sqrt(c.p * (1 - c.p) / n)
+    assert c.ci_low < c.p < c.ci_high
+
+
+def test_output_dead_conditional_single_unit_exact():
+    # One hidden unit, he (biases 0): a dead unit (probability q) leaves z = 0, which counts as dead;
+    # a live one has h >= 0, not all 0, so z_s = w3 h_s <= 0 everywhere iff w3 <= 0: P = q + (1 - q) / 2.
+    q = T.p_first_layer_unit_dead("he")
+    c = T.p_output_dead_conditional("he", (1,), rng=np.random.default_rng(3), n_draws=50_000)
+    assert abs(c.p - (0.5 + 0.5 * q)) < 4.5 * c.se + 1e-12
+
+
 @pytest.mark.parametrize("init", ["he", "xavier"])
 def test_output_dead_single_hidden_unit_exact(init):
     # 2-1-1, b = 0: if the hidden unit is dead the output pre-activation is exactly 0 (dead);

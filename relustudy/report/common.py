@@ -17,9 +17,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .. import figures, stats, summaries
+from .. import analysis, figures, stats
 
 THEORY_DRAWS = 1_000_000  # Monte Carlo draws for P(output dead at init)
+CONDITIONAL_DRAWS = 200_000  # draws of the hidden layers for the conditional computation of it
 THEORY_SEED = 20261126
 BOOT_SEED = 12345
 THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
@@ -48,6 +49,23 @@ class Context:
     info: dict = field(default_factory=dict)
     experiments: Mapping[str, tuple[pd.DataFrame, pd.DataFrame | None]] = field(default_factory=dict)
     figure_files: list[Path] = field(default_factory=list)
+    findings: dict = field(default_factory=dict)
+
+    def finding(self, fn):
+        """The named result ``fn(self)``, computed once per report (sections and summary share it).
+
+        A finding that cannot be computed raises :class:`Skip` each time it is asked for.
+        """
+        name = fn.__name__
+        if name not in self.findings:
+            try:
+                self.findings[name] = fn(self)
+            except Skip as e:
+                self.findings[name] = e
+        result = self.findings[name]
+        if isinstance(result, Skip):
+            raise result
+        return result
 
     def fig(self, fig, name: str, alt: str) -> str:
         """Save a figure and return its markdown image link (relative to the report)."""
@@ -84,6 +102,15 @@ def num(x: float, digits: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
+def mse_at(log10_value: float) -> str:
+    """An MSE given as log10 (floored): '2.45e-05', or '≤ 1e-12' at the precision floor."""
+    if log10_value is None or not np.isfinite(log10_value):
+        return "n/a"
+    if log10_value <= np.log10(stats.MSE_FLOOR):
+        return f"≤ {stats.MSE_FLOOR:g}"
+    return num(10**log10_value)
+
+
 def md_table(df: pd.DataFrame) -> str:
     """A DataFrame as a GitHub markdown table (values already formatted)."""
     head = "| " + " | ".join(map(str, df.columns)) + " |"
@@ -97,7 +124,7 @@ def md_table(df: pd.DataFrame) -> str:
 
 def need(runs: pd.DataFrame, where: Mapping[str, object], what: str) -> pd.DataFrame:
     """The runs of a selection; Skip if there are none."""
-    sub = summaries.select(runs, {k: v for k, v in where.items() if k in runs.columns})
+    sub = analysis.select(runs, {k: v for k, v in where.items() if k in runs.columns})
     if sub.empty:
         cond = ", ".join(f"{k}={v}" for k, v in where.items())
         raise Skip(f"the dataset has no runs for {what} ({cond})")
@@ -106,15 +133,16 @@ def need(runs: pd.DataFrame, where: Mapping[str, object], what: str) -> pd.DataF
 
 def rate_of(runs: pd.DataFrame, solved_mse: float | None = None) -> stats.ProportionResult:
     """Failure rate of a set of runs with its exact CI."""
-    fail = stats.is_failure(runs, solved_mse)
+    fail = analysis.is_failure(runs, solved_mse)
     return stats.proportion_ci(int(fail.sum()), int(fail.size), alpha=ALPHA)
 
 
 def paired(runs: pd.DataFrame, a: Mapping, b: Mapping, what: str, solved_mse: float | None = None):
-    """McNemar and Wilcoxon between two cells paired on seed; Skip if either is missing."""
+    """McNemar (with the paired difference in failure rate and its CI) and Wilcoxon on log10
+    MSE (floored, diverged ranked worst) between two cells paired on seed; Skip if either is missing."""
     need(runs, a, what + " (baseline)")
     need(runs, b, what + " (alternative)")
-    t = stats.paired_table(runs, a, b, solved_mse=solved_mse)
+    t = analysis.paired_table(runs, a, b, solved_mse=solved_mse)
     if t.empty:
         raise Skip(f"{what}: the two cells share no seeds")
     mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
@@ -122,55 +150,74 @@ def paired(runs: pd.DataFrame, a: Mapping, b: Mapping, what: str, solved_mse: fl
     return mc, wx
 
 
-def verdict(p_adj: float, diff: float, better: str, worse: str, none: str) -> str:
-    """Pick the sentence the data support: significant improvement, harm, or neither."""
-    if np.isfinite(p_adj) and p_adj < ALPHA:
-        return better if diff < 0 else worse
-    return none
-
-
 # --------------------------------------------------------------------------- sections
 
 
 def _stratified(ctx: Context, factor: str, a, b, within: Mapping, family: str, solved_mse=None) -> pd.DataFrame:
-    sub = summaries.select(ctx.runs, {k: v for k, v in within.items() if k in ctx.runs.columns})
+    sub = analysis.select(ctx.runs, {k: v for k, v in within.items() if k in ctx.runs.columns})
     present = set(sub[factor].astype(str))
     if str(a) not in present or str(b) not in present:
         raise Skip(f"{family}: the dataset lacks {factor}={a} or {factor}={b} within {dict(within)}")
-    return stats.compare_cells(sub, factor, a, b, family=family, solved_mse=solved_mse)
+    return analysis.compare_cells(sub, factor, a, b, family=family, solved_mse=solved_mse)
+
+
+def pp(x: float, digits: int = 1) -> str:
+    """A difference of rates in percentage points, signed: 0.136 -> '+13.6 pp'."""
+    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.{digits}f} pp"
+
+
+def diff_ci(diff: float, lo: float, hi: float) -> str:
+    """A paired difference in failure rate with its CI: '+13.6 pp [+10.6, +16.5]'."""
+    if not np.isfinite(diff):
+        return "n/a"
+    return f"{pp(diff)} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
+def mse_direction(n_lower, n_higher, n_used) -> str:
+    """Which way a paired MSE test points: 'B lower in 279, higher in 223 of 502'."""
+    return f"B lower in {int(n_lower):,}, higher in {int(n_higher):,} of {int(n_used):,}"
+
+
+def wilcoxon_text(wx: stats.WilcoxonResult) -> str:
+    """A paired MSE test, its direction and its n after excluding ties."""
+    return (
+        f"Wilcoxon signed-rank on log10 final MSE (floored at {stats.MSE_FLOOR:g}, diverged ranked worst) "
+        f"{pval(wx.pvalue)}: B lower in {wx.n_lower:,} and higher in {wx.n_higher:,} of the {wx.n_used:,} pairs "
+        f"that differ ({wx.n_zero:,} of {wx.n:,} tied and excluded)"
+    )
+
+
+FAMILY_COLUMNS = (
+    "n",
+    "fail A",
+    "fail B",
+    "Δ fail (B − A) [95% CI]",
+    "rescued / broken by B",
+    "McNemar p (Holm)",
+    "MSE: B lower / higher (pairs ranked)",
+    "Wilcoxon p (Holm)",
+)
 
 
 def _family_table(res: pd.DataFrame, label_cols: list[str]) -> str:
     rows = []
     for t in res.itertuples(index=False):
         d = t._asdict()
+        is_paired = d["design"] == "paired"
         rows.append(
             (
                 " / ".join(str(d[c]) for c in label_cols),
-                f"{d['n_pairs']:,}" if d["design"] == "paired" else f"{d['n_a']:,}/{d['n_b']:,}",
+                f"{d['n_pairs']:,}" if is_paired else f"{d['n_a']:,}/{d['n_b']:,}",
                 pct(d["rate_a"]),
                 pct(d["rate_b"]),
-                f"{d['n10']:,} / {d['n01']:,}" if d["design"] == "paired" else "–",
+                diff_ci(d["rate_diff"], d["diff_low"], d["diff_high"]),
+                f"{d['n10']:,} / {d['n01']:,}" if is_paired else "–",
                 pval(d["p_fail_holm"]),
-                num(d["median_log10_diff"], 2),
+                f"{d['n_mse_lower']:,} / {d['n_mse_higher']:,} ({d['n_mse_used']:,})" if is_paired else "–",
                 pval(d["p_mse_holm"]),
             )
         )
-    return md_table(
-        pd.DataFrame(
-            rows,
-            columns=[
-                " / ".join(label_cols),
-                "n",
-                "fail A",
-                "fail B",
-                "rescued / broken by B",
-                "McNemar p (Holm)",
-                "median Δlog10 MSE",
-                "Wilcoxon p (Holm)",
-            ],
-        )
-    )
+    return md_table(pd.DataFrame(rows, columns=[" / ".join(label_cols), *FAMILY_COLUMNS]))
 
 
 def _experiment(ctx: Context, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:

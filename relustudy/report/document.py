@@ -5,28 +5,24 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-import numpy as np
-
-from .. import stats, summaries
+from .. import analysis, stats
+from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from . import experiments as ex
 from . import study as st
 from .common import (
     BOOT_SEED,
-    POSTED,
     Q1_CELL,
     THEORY_DRAWS,
     THEORY_SEED,
     Context,
     Skip,
     ci,
-    need,
+    diff_ci,
+    mse_at,
     num,
-    paired,
     pct,
     pval,
-    rate_of,
-    verdict,
 )
 
 
@@ -43,11 +39,16 @@ def section_methods(ctx: Context) -> str:
 - **Outcomes.** First match wins: `diverged` (non-finite); `dead_output` (ReLU-family output, pre-activation <= 0
   on all six inputs); `collapsed` (the six predictions span < {COLLAPSE_RANGE:g}); `solved` (final MSE < {SOLVED_MSE:g});
   `slow` (the rest). Failure = not solved. `epochs_to_1e-3`: first epoch whose epoch error < {EPOCH_ERROR_TARGET:g}.
-- **Statistics.** Failure rates with exact Clopper–Pearson 95% CIs; paired comparisons by exact McNemar on
-  solved/not and Wilcoxon signed-rank on log10 final MSE (floored at 1e-300); unpaired fallback Fisher exact and
-  Mann–Whitney U with Vargha–Delaney A; Holm correction within each family (one family per table); bootstrap
-  95% percentile CIs (seed {BOOT_SEED}); dead-at-init association by 2×2 odds ratio (Woolf CI) and AUROC; theory
-  by Monte Carlo ({THEORY_DRAWS:,} draws, seed {THEORY_SEED}).
+- **Statistics.** Failure rates with exact Clopper–Pearson 95% CIs. Paired comparisons (cells sharing seeds) lead
+  with the paired difference in failure rate and its 95% CI (Agresti–Min), tested by exact McNemar on solved/not;
+  the continuous comparison is a Wilcoxon signed-rank test on log10 final MSE clipped at one precision floor,
+  {stats.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
+  ranked worst (never dropped) and tied pairs excluded; every test states its direction and the n it used.
+  Unpaired fallback: Fisher exact (Newcombe CI of the difference) and Mann–Whitney U with Vargha–Delaney A. Holm
+  correction within each family (one family per table and test kind). Momentum is compared at equal lr and at the
+  matched step lr × (1 − {MOMENTUM}). Agreement of paired outcomes by Cohen's κ. Bootstrap 95% percentile CIs
+  (seed {BOOT_SEED}); dead-at-init association by 2×2 odds ratio (Woolf CI), AUROC and accuracy; theory by Monte
+  Carlo simulation ({THEORY_DRAWS:,} draws, seed {THEORY_SEED}).
 """
 
 
@@ -106,64 +107,75 @@ SECTIONS: list[tuple[str, Callable[[Context], str]]] = [
 ]
 
 
+POSTED_LR = st.POSTED["lr"]
+
+
 def summary(ctx: Context) -> str:
-    """The few sentences at the top, each from the data (or a note that it could not be computed)."""
+    """The few sentences at the top: they format the findings the sections report, never recompute them."""
     lines = []
-    r = ctx.runs
     try:
-        post = need(r, POSTED, "posted")
-        fr = rate_of(post)
-        dead = stats.dead_init_association(post)
-        fail = stats.is_failure(post)
-        flat = post["outcome"].astype(str).isin(["dead_output", "collapsed"]).to_numpy()[fail].mean()
+        f = ctx.finding(st.posted)
+        fr, dead = f.rate, f.dead
         lines.append(
             f"- **Q2 (ReLU sometimes never learns).** The posted program fails on {pct(fr.rate)} of seeds "
-            f"{ci(fr.ci_low, fr.ci_high)}; {pct(flat)} of those failures end with a dead or collapsed output, where "
-            f"every gradient is exactly zero. The random draw decides: a run whose output unit is already dead at "
-            f"initialization fails {pct(dead.p_fail_dead)} of the time, one whose output unit is alive "
-            f"{pct(dead.p_fail_alive)} (odds ratio {num(dead.odds_ratio)}, AUROC {num(dead.auroc_dead)}). When it works, "
-            f"ReLU is fast because a net of active ReLU units is linear on the data, like the target."
-        )
-        mc, _ = paired(r, POSTED, {**POSTED, "optimizer": "momentum"}, "momentum")
-        effect = verdict(mc.pvalue, mc.rate_b - mc.rate_a, "lowers", "raises", "does not significantly change")
-        lines.append(
-            f"- **The posted answer** (local minimum; use momentum). {pct(flat)} of the failures are zero-gradient "
-            f"plateaus, not local minima, and momentum {effect} the posted cell's failure rate "
-            f"({pct(mc.rate_a)} → {pct(mc.rate_b)}; rescues {mc.n10:,} failing seeds, breaks {mc.n01:,}; McNemar {pval(mc.pvalue)})."
+            f"{ci(fr.ci_low, fr.ci_high)}: {_modes(f.modes)}; {pct(f.dead_final)} of the failures end with the output "
+            f"unit dead, where every gradient is exactly zero. The initial draw largely decides: a run whose output unit "
+            f"is already dead at initialization fails {pct(dead.p_fail_dead)} of the time, one whose output unit is alive "
+            f"{pct(dead.p_fail_alive)} (odds ratio {num(dead.odds_ratio)}, AUROC {num(dead.auroc_dead)}); as a rule, "
+            f"\"dead at init → fails\" is right for {pct(dead.accuracy)} of the seeds."
         )
     except Skip as e:
         lines.append(f"- Q2 summary not available: {e}.")
     try:
-        med = {}
-        for act in ("tanh", "sigmoid"):
-            for upd in ("as_posted", "corrected"):
-                for out in ("same", "identity"):
-                    sub = summaries.select(r, {**Q1_CELL, "activation": act, "update": upd, "output": out})
-                    if len(sub):
-                        med[(act, upd, out)] = float(np.median(sub["final_mse"]))
-        if len(med) < 8:
+        m = ctx.finding(st.momentum)
+        parts = [
+            f"{d.family} (sgd lr {float(d.lr):g} vs momentum lr {float(d.lr_momentum):g}): "
+            f"{pct(d.rate_a)} → {pct(d.rate_b)}, {diff_ci(d.rate_diff, d.diff_low, d.diff_high)}, McNemar (Holm) {pval(d.p_fail_holm)}"
+            for d in m.posted.itertuples(index=False)
+            if POSTED_LR in (float(d.lr), float(d.lr_momentum))  # the posted lr, as A or as B
+        ]
+        lines.append(
+            "- **The posted answer** (local minimum; use momentum). A dead output is a flat, non-strict local minimum "
+            "at the zero-output loss, which a zero gradient gives momentum no way out of. Momentum, paired by seed on "
+            "the posted stratum, changes the failure rate: " + "; ".join(parts) + ". At equal lr momentum also takes "
+            "a ten times larger step; at the matched step lr × (1 − 0.9) the comparison is fair."
+        )
+    except Skip as e:
+        lines.append(f"- Momentum summary not available: {e}.")
+    try:
+        _, q1 = ctx.finding(st.q1_mse)
+        med = {(d.activation, d.update, d.output): d.median for d in q1.itertuples(index=False)}
+        keys = [(a, u, o) for u in ("as_posted", "corrected") for o in ("same", "identity") for a in ("tanh", "sigmoid")]
+        if any(k not in med for k in keys):
             raise Skip("needs tanh and sigmoid with both outputs and both updates at randn, sgd, lr 0.1")
-        ep = int(summaries.select(r, {**Q1_CELL, "activation": "tanh"})["epochs"].max())
+
+        def both(u, o):
+            return f"{mse_at(med[('tanh', u, o)])} / {mse_at(med[('sigmoid', u, o)])}"
+
+        ep = int(analysis.select(ctx.runs, {**Q1_CELL, "activation": "tanh"})["epochs"].max())
         lines.append(
             f"- **Q1 (tanh/sigmoid are slow).** After {ep} epochs at lr 0.1, the posted tanh/sigmoid networks reach a "
-            f"median MSE of {num(med[('tanh', 'as_posted', 'same')])} / {num(med[('sigmoid', 'as_posted', 'same')])}; "
-            f"with a linear output unit {num(med[('tanh', 'as_posted', 'identity')])} / {num(med[('sigmoid', 'as_posted', 'identity')])}, "
-            f"with the corrected update {num(med[('tanh', 'corrected', 'same')])} / {num(med[('sigmoid', 'corrected', 'same')])}, "
-            f"with both {num(med[('tanh', 'corrected', 'identity')])} / {num(med[('sigmoid', 'corrected', 'identity')])} "
+            f"median MSE of {both('as_posted', 'same')}; with a linear output unit {both('as_posted', 'identity')}, "
+            f"with the corrected update {both('corrected', 'same')}, with both {both('corrected', 'identity')} "
             f"(same seeds). The targets of 1.0 sit on tanh's asymptote and outside sigmoid's range, so the gradient "
             f"vanishes at the output unit; the posted update, which never trains the biases, slows it further."
         )
     except Skip as e:
         lines.append(f"- Q1 summary not available: {e}.")
     if "remedies" in ctx.experiments:
-        lines.append(_remedies_summary(ctx.experiments["remedies"][0]))
+        lines.append(_remedies_summary(ctx))
     return "## Summary\n\n" + "\n".join(lines) + "\n"
 
 
-def _remedies_summary(runs) -> str:
+def _modes(m) -> str:
+    """'born dead 33.3%, died in training 4.1%, ...' of all the cell's runs."""
+    return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in analysis.FAILURE_MODES) + " of its runs"
+
+
+def _remedies_summary(ctx: Context) -> str:
     """One sentence: what rescues the posted cell's failing seeds, from the remedies experiment."""
     try:
-        base, df = ex.remedy_results(runs)
+        base, df = ctx.finding(ex.remedies)
     except Skip as e:
         return f"- Remedies summary not available: {e}."
     df = df.sort_values("rate", ascending=False, kind="stable")
@@ -201,4 +213,3 @@ def build(ctx: Context, extra_sections: list[tuple[str, Callable[[Context], str]
         parts.append("## Skipped sections\n\n" + "\n".join(f"- **{t}**: {why}" for t, why in skipped) + "\n")
     text = "\n".join(p.rstrip() + "\n" for p in parts)
     return text
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import figures, stats, summaries, theory
+from .. import analysis, figures, stats, theory
 from ..experiments import born_dead_at_init
 from .common import (
     ALPHA,
@@ -29,11 +29,11 @@ def section_q1_long(ctx: Context) -> str:
         raise Skip("experiment 'q1_long' has no learning curves")
     epochs = int(runs["epochs"].max())
     grid = [e for e in (100, 1000, 10_000, epochs) if e <= epochs]
-    bands = summaries.curve_bands(curves, runs, ["activation", "update", "output"])
+    bands = analysis.curve_bands(curves, runs, ["activation", "update", "output"])
     rows = []
     for (act, upd, out), b in bands.groupby(["activation", "update", "output"], sort=False):
         b = b.set_index("epoch")["q50"]
-        sub = summaries.select(runs, {"activation": act, "update": upd, "output": out})
+        sub = analysis.select(runs, {"activation": act, "update": upd, "output": out})
         med = {e: float(b.get(e, np.nan)) for e in grid}
         # Late slope of the median curve on log-log axes: 0 is a plateau, -1 is error ~ 1/epoch.
         e0 = max(e for e in b.index if e <= epochs / 10)
@@ -247,14 +247,14 @@ def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     base_where = dict(POSTED)
     base = need(runs, base_where, "the posted cell in the remedies experiment")
-    if int(stats.is_failure(base).sum()) == 0:
+    if int(analysis.is_failure(base).sum()) == 0:
         raise Skip("no failing seeds in the posted cell")
     res = []
     for label, change in REMEDIES:
         where = {**base_where, **change}
-        if summaries.select(runs, where).empty:
+        if analysis.select(runs, where).empty:
             continue
-        t = stats.paired_table(runs, base_where, where)
+        t = analysis.paired_table(runs, base_where, where)
         mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
         rescued = stats.proportion_ci(mc.n10, mc.n10 + mc.n11, alpha=ALPHA)
         broken = stats.proportion_ci(mc.n01, mc.n01 + mc.n00, alpha=ALPHA)
@@ -283,10 +283,15 @@ def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return base, df
 
 
-def section_remedies(ctx: Context) -> str:
+def remedies(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The finding behind the remedies section and the summary: :func:`remedy_results`."""
     runs, _ = _experiment(ctx, "remedies")
-    base, df = remedy_results(runs)
-    n_fail = int(stats.is_failure(base).sum())
+    return remedy_results(runs)
+
+
+def section_remedies(ctx: Context) -> str:
+    base, df = ctx.finding(remedies)
+    n_fail = int(analysis.is_failure(base).sum())
     plot = pd.concat(
         [
             df.assign(measure="rescued: failing seeds now solved"),

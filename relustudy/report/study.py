@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from .. import figures, stats, summaries, theory
+from .. import analysis, figures, stats, theory
+from ..config import MOMENTUM
 from ..outcomes import OUTCOMES
-from ..problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT
+from ..problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT, Y_TRAIN
 from .common import (
     ALPHA,
     BOOT_SEED,
+    CONDITIONAL_DRAWS,
+    FAMILY_COLUMNS,
     POSTED,
     Q1_CELL,
     THEORY_DRAWS,
@@ -21,15 +26,120 @@ from .common import (
     _family_table,
     _stratified,
     ci,
+    diff_ci,
     md_table,
+    mse_at,
     need,
     num,
     paired,
     pct,
     pval,
     rate_of,
-    verdict,
+    wilcoxon_text,
 )
+
+
+# --------------------------------------------------------------------------- findings (computed once)
+
+
+@dataclass(frozen=True)
+class PostedFinding:
+    """Q2 on the posted cell: how often and how it fails, and what the init predicts."""
+
+    rate: stats.ProportionResult
+    shares: pd.Series  # outcome -> share of the cell's runs
+    dead: analysis.DeadInitResult
+    flat: float  # share of failures ending with a dead or collapsed output
+    dead_final: float  # share of failures ending with the output unit dead
+    zero_loss: float  # share of failures ending at exactly the zero-output loss
+    modes: pd.Series  # failure_mode_table row of the cell
+    revived: dict  # update -> share of runs with the output dead at init that end solved
+
+
+def posted(ctx: Context) -> PostedFinding:
+    post = need(ctx.runs, POSTED, "the posted ReLU cell")
+    fail = analysis.is_failure(post)
+    out = post["outcome"].astype(str).to_numpy()
+    revived = {}
+    for upd in ("as_posted", "corrected"):
+        cell = analysis.select(ctx.runs, {**POSTED, "update": upd})
+        d0 = cell[cell["output_dead_init"].to_numpy(bool)]
+        revived[upd] = (1 - analysis.is_failure(d0).mean()) if len(d0) else np.nan
+    return PostedFinding(
+        rate=rate_of(post),
+        shares=post["outcome"].astype(str).value_counts(normalize=True),
+        dead=analysis.dead_init_association(post),
+        flat=float(np.isin(out[fail], ["dead_output", "collapsed"]).mean()) if fail.any() else np.nan,
+        dead_final=float(post["output_dead_final"].to_numpy(bool)[fail].mean()) if fail.any() else np.nan,
+        zero_loss=float(np.isclose(post["final_mse"].to_numpy(float)[fail], MSE_ZERO_OUTPUT, rtol=1e-9).mean())
+        if fail.any()
+        else np.nan,
+        modes=analysis.failure_mode_table(post, by=()).iloc[0],
+        revived=revived,
+    )
+
+
+@dataclass(frozen=True)
+class MomentumFinding:
+    """SGD vs momentum 0.9 at equal lr and at the matched step lr (1 - beta), paired by seed."""
+
+    table: pd.DataFrame  # analysis.momentum_comparisons over the ReLU-family strata
+    posted: pd.DataFrame  # its rows for the posted stratum (relu/same/randn/as_posted)
+    modes: pd.DataFrame  # failure modes of the posted stratum per optimizer x lr
+    missing: list  # matched-step pairs of the posted stratum the dataset lacks
+
+
+def momentum(ctx: Context) -> MomentumFinding:
+    relu = need(ctx.runs, {"activation": list(analysis.RELU_FAMILY), "hidden": "4-4"}, "ReLU-family cells")
+    if set(relu["optimizer"].astype(str)) != {"sgd", "momentum"}:
+        raise Skip("the dataset lacks sgd or momentum cells")
+    table = analysis.momentum_comparisons(relu, MOMENTUM)
+    stratum = {k: POSTED[k] for k in ("activation", "output", "init", "update")}
+    mask = np.ones(len(table), dtype=bool)
+    for k, v in stratum.items():
+        mask &= (table[k].astype(str) == v).to_numpy()
+    post = table[mask].sort_values(["family", "lr"], kind="stable")
+    # The comparison the posted answer needs: sgd at the posted lr vs momentum at the matched step.
+    matched = set(post.loc[post["family"] == "matched step", "lr"].astype(float))
+    missing = [] if POSTED["lr"] in matched else [POSTED["lr"]]
+    cells = analysis.select(ctx.runs, {**stratum, "hidden": "4-4"})
+    modes = analysis.failure_mode_table(cells, ["optimizer", "lr"])
+    return MomentumFinding(table, post, modes, missing)
+
+
+@dataclass(frozen=True)
+class GradientFinding:
+    """Exactly-zero gradients at the final weights, per outcome (ReLU-family output runs)."""
+
+    by_outcome: pd.DataFrame  # analysis.zero_gradient_shares over failing ReLU-output runs
+    posted_by_outcome: pd.DataFrame  # the same for the posted cell
+    leaky_dead: pd.DataFrame  # leaky_relu runs with an inactive output: zero-gradient share
+
+
+def gradients(ctx: Context) -> GradientFinding:
+    if "grad_norm_final" not in ctx.runs.columns:
+        raise Skip("the dataset has no `grad_norm_final` column (made before it was recorded; regenerate it)")
+    relu = need(ctx.runs, {"activation": "relu", "output": "same"}, "ReLU cells with a ReLU output")
+    post = need(ctx.runs, POSTED, "the posted ReLU cell")
+    leaky = analysis.select(ctx.runs, {"activation": "leaky_relu", "output": "same"})
+    leaky = leaky[leaky["outcome"].astype(str) == "dead_output"]
+    return GradientFinding(
+        analysis.zero_gradient_shares(relu[analysis.is_failure(relu)]),
+        analysis.zero_gradient_shares(post),
+        analysis.zero_gradient_shares(leaky, by=()) if len(leaky) else pd.DataFrame(),
+    )
+
+
+def q1_mse(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The asker's tanh/sigmoid setting (and ReLU beside it): its runs and the bootstrap
+    median/IQM of log10 final MSE per activation x update x output (``analysis.mse_summary``)."""
+    sel = analysis.select(ctx.runs, {**Q1_CELL, "activation": ["tanh", "sigmoid", "relu"]})
+    if sel.empty or not {"tanh", "sigmoid"} <= set(sel["activation"].astype(str)):
+        raise Skip("the dataset has no tanh/sigmoid cells with randn init, sgd and lr 0.1")
+    return sel, analysis.mse_summary(sel, by=["activation", "update", "output"], seed=BOOT_SEED, n_boot=2000)
+
+
+# --------------------------------------------------------------------------- sections
 
 
 def section_dataset(ctx: Context) -> str:
@@ -48,29 +158,71 @@ def section_dataset(ctx: Context) -> str:
     )
 
 
-def section_q2(ctx: Context) -> str:
-    r = ctx.runs
-    post = need(r, POSTED, "the posted ReLU cell")
-    fr = rate_of(post)
-    shares = post["outcome"].astype(str).value_counts(normalize=True)
-    fail = stats.is_failure(post)
-    dead_final = post["output_dead_final"].to_numpy(bool)
-    zero_loss = np.isclose(post["final_mse"].to_numpy(float), MSE_ZERO_OUTPUT, rtol=1e-9)
-    dead = stats.dead_init_association(post)
-    # Why ReLU is fast when it works: epochs to reach epoch error < 1e-3, solved runs only.
-    speed = []
-    for act in ("relu", "leaky_relu", "tanh", "sigmoid"):
-        sub = summaries.select(r, {**POSTED, "activation": act})
-        hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
-        speed.append((act, len(sub), hit.size, np.median(hit) if hit.size else np.nan))
-    speed_tbl = md_table(
+def _modes_text(m: pd.Series) -> str:
+    """'born dead 33.3%, died in training 4.1%, diverged 0.0%, other failure 1.0%' (of all runs)."""
+    return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in analysis.FAILURE_MODES)
+
+
+def _speed_table(ctx: Context) -> tuple[str, pd.DataFrame]:
+    rows, frames = [], []
+    for lr in sorted(float(x) for x in ctx.runs["lr"].unique()):
+        t = analysis.speed_comparison(ctx.runs, {**POSTED, "lr": lr}, ["relu", "leaky_relu", "tanh", "sigmoid"])
+        t["lr"] = lr
+        frames.append(t)
+        for d in t.itertuples(index=False):
+            rows.append(
+                (
+                    f"{d.activation}, lr {lr:g}",
+                    f"{d.n_reach:,} of {d.n:,} ({pct(d.n_reach / d.n)})",
+                    num(d.median_all, 4),
+                    f"{d.n_both:,}" if d.activation != "relu" else "–",
+                    f"{num(d.median_both, 4)} vs {num(d.median_ref_both, 4)}" if d.activation != "relu" and d.n_both else "–",
+                    pval(d.p_both) if d.activation != "relu" and d.n_both else "–",
+                )
+            )
+    table = md_table(
         pd.DataFrame(
-            [(a, n, f"{h:,} ({pct(h / n if n else np.nan)})", num(m, 4)) for a, n, h, m in speed],
-            columns=["activation (else as posted)", "runs", "reach epoch error < 1e-3", "median epochs to get there"],
+            rows,
+            columns=[
+                "activation (else as posted)",
+                "reach epoch error < 1e-3",
+                "median epochs, all that reach it",
+                "seeds both it and relu reach",
+                "median epochs there: it vs relu",
+                "Wilcoxon p (paired)",
+            ],
         )
     )
-    comp = summaries.outcome_shares(
-        summaries.select(r, {k: v for k, v in POSTED.items() if k not in ("activation", "init")}),
+    return table, pd.concat(frames, ignore_index=True)
+
+
+def section_q2(ctx: Context) -> str:
+    r = ctx.runs
+    f = ctx.finding(posted)
+    fr, dead, m = f.rate, f.dead, f.modes
+    speed_tbl, speed = _speed_table(ctx)
+    leaky = speed[(speed["activation"] == "leaky_relu") & (speed["n_both"] > 0)]
+    leaky_txt = "; ".join(
+        f"at lr {d.lr:g} on the {d.n_both:,} seeds both reach, leaky_relu needs a median {num(d.median_both, 4)} epochs "
+        f"and relu {num(d.median_ref_both, 4)} (paired Wilcoxon {pval(d.p_both)})"
+        for d in leaky.itertuples(index=False)
+    )
+    try:
+        lin = analysis.linear_on_data_shares(analysis.select(r, {k: v for k, v in POSTED.items() if k != "output"}))
+        lin = lin[lin["activation"].astype(str) == "relu"]
+        lin_txt = "Tested: among the solved runs of the posted ReLU cell and its identity-output twin, " + "; ".join(
+            f"output {d.output}: {pct(d.share)} ({d.n_linear:,} of {d.n_solved:,})" for d in lin.itertuples(index=False)
+        ) + (
+            " end with one activation pattern on all six inputs, i.e. computing a single affine map there "
+            "(`linear_on_data_final`)."
+        )
+    except ValueError:
+        lin_txt = (
+            "This dataset has no `linear_on_data_final` column, so the claim that solved ReLU nets are one affine map "
+            "on the data is not tested here (regenerate the dataset to test it)."
+        )
+    comp = analysis.outcome_shares(
+        analysis.select(r, {k: v for k, v in POSTED.items() if k not in ("activation", "init")}),
         ["activation", "init"],
     )
     comp["label"] = comp["activation"] + " / " + comp["init"]
@@ -85,76 +237,111 @@ def section_q2(ctx: Context) -> str:
         "outcomes_posted.png",
         "outcome composition",
     )
-    # A dead output has zero gradient, but the posted bias rule is not a gradient: it shrinks every bias
-    # towards 0, which can carry the output unit back into its active region.
-    revived = {}
-    for upd in ("as_posted", "corrected"):
-        cell = summaries.select(r, {**POSTED, "update": upd})
-        d0 = cell[cell["output_dead_init"].to_numpy(bool)]
-        revived[upd] = (1 - stats.is_failure(d0).mean()) if len(d0) else np.nan
-    by_dead = post.assign(
-        dead_at_init=np.where(post["output_dead_init"].to_numpy(bool), "output dead at init", "output alive at init")
-    )
-    dshares = summaries.outcome_shares(by_dead, ["dead_at_init"]).assign(panel="posted ReLU cell")
-    fig2 = ctx.fig(
-        figures.dead_at_init_vs_outcome(
-            dshares, x="dead_at_init", col="panel", title="Dead output unit at init vs outcome"
-        ),
-        "dead_at_init_vs_outcome.png",
-        "dead at init vs outcome",
-    )
+    fig2 = _dead_at_init_figure(ctx)
+    try:
+        g = ctx.finding(gradients).posted_by_outcome.set_index("outcome")
+        grad_txt = (
+            "Measured at the final weights (the full gradient of the loss, `grad_norm_final`): "
+            + "; ".join(f"{o} {pct(g.loc[o, 'share'])} of {g.loc[o, 'n']:,}" for o in g.index if g.loc[o, "n"])
+            + " have a gradient that is exactly zero."
+        )
+    except Skip as e:
+        grad_txt = f"(Not measured: {e}.)"
     return f"""## Q2. Why does ReLU sometimes never learn, and why is it fast when it works?
 
 **The posted program fails in {pct(fr.rate)} of seeds** ({fr.k:,} of {fr.n:,}, 95% CI {ci(fr.ci_low, fr.ci_high)}).
-Outcomes in that cell: {", ".join(f"{o} {pct(shares.get(o, 0.0))}" for o in OUTCOMES)}.
+Outcomes in that cell: {", ".join(f"{o} {pct(f.shares.get(o, 0.0))}" for o in OUTCOMES)}.
 
-**The failures are dead units, not a slow descent.** {pct(dead_final[fail].mean() if fail.any() else np.nan)} of the
-failing runs end with the output unit's pre-activation <= 0 on all six inputs. A dead ReLU output
-emits 0 for every input, so its loss is mean(Y²) = {MSE_ZERO_OUTPUT:.5f}
-({pct(zero_loss[fail].mean() if fail.any() else np.nan)} of failing runs end at exactly that loss), and every
-gradient in the network is exactly zero: nothing that follows the gradient can move it.
+**How it fails.** Of all its runs: {_modes_text(m)} ("born dead": the output unit or a whole hidden layer
+inactive on all six inputs at init; "died in training": alive at init by that test, dead at the end).
+Among the {int(m["n_alive"]):,} runs not born dead, {pct(m["fail_alive"])} fail.
 
-**Initialization decides it.** {pct(dead.n_dead / dead.n)} of the runs start with the output unit already dead
+**The failures are dead units, not a slow descent.** {pct(f.dead_final)} of the failing runs end with the output
+unit's pre-activation <= 0 on all six inputs. A dead ReLU output emits 0 for every input, so its loss is
+mean(Y²) = {MSE_ZERO_OUTPUT:.5f} ({pct(f.zero_loss)} of failing runs end at exactly that loss), and every gradient in the network is
+exactly zero. A collapsed output behind a dead hidden layer is different: the output bias still has a gradient,
+which the posted update ignores (it decays the bias instead). {grad_txt}
+
+**Initialization largely decides it.** {pct(dead.n_dead / dead.n)} of the runs start with the output unit already dead
 ({dead.n_dead:,} of {dead.n:,}). P(fail | output dead at init) = {pct(dead.p_fail_dead)}
 {ci(*dead.p_fail_dead_ci)}; P(fail | alive at init) = {pct(dead.p_fail_alive)} {ci(*dead.p_fail_alive_ci)};
 odds ratio {num(dead.odds_ratio)} (95% CI {num(dead.odds_ratio_ci[0])}–{num(dead.odds_ratio_ci[1])}{", Haldane-corrected" if dead.haldane else ""}),
-Fisher {pval(dead.fisher_pvalue)}. As a predictor of failure, "output dead at init" has AUROC {num(dead.auroc_dead)};
-the fraction of dead hidden units at init has AUROC {num(dead.auroc_dead_frac)}.
+Fisher {pval(dead.fisher_pvalue)}. As a predictor of failure, "output dead at init" has AUROC {num(dead.auroc_dead)} and
+accuracy {pct(dead.accuracy)}: it misclassifies {pct(1 - dead.accuracy)} of the seeds, {dead.n_solved_dead:,} born dead that end
+solved and {dead.n_fail_alive:,} alive at init that fail. The fraction of dead hidden units at init has AUROC
+{num(dead.auroc_dead_frac)}.
 
 {fig2}
 
-**Why some runs dead at init still learn.** A dead output unit gets no gradient, yet {pct(revived["as_posted"])} of the
+**Why some runs dead at init still learn.** A dead output unit gets no gradient, yet {pct(f.revived["as_posted"])} of the
 posted cell's runs that start dead end solved. The posted bias rule `b -= lr * b` is not a gradient step: it shrinks
 every bias towards 0 whatever the error, which can move the output unit's pre-activation back above 0. With the
-corrected update (biases follow the gradient, which is zero), only {pct(revived["corrected"])} of the runs that start
+corrected update (biases follow the gradient, which is zero), {pct(f.revived["corrected"])} of the runs that start
 dead end solved.
 
-**Why it is fast when it works.** The target y = x₁ + x₂ is linear, and a ReLU network whose units are
-active on the data is exactly linear there, so it can fit the six pairs exactly and its gradients do not
-shrink as it approaches the fit; tanh and sigmoid must bend a saturating curve, and (with the output
-activation `same`) the targets of 1.0 sit on tanh's asymptote and beyond sigmoid's range. Measured:
+**Why it is fast when it works.** The target y = x₁ + x₂ is linear, and a ReLU network whose units keep one
+activation pattern on the data is exactly linear there, so it can fit the six pairs exactly and its gradients do
+not shrink as it approaches the fit. {lin_txt} Epochs to reach epoch error < 1e-3 (else as posted), over all runs
+that get there and, paired by seed, on the seeds that both an activation and ReLU reach, which removes the
+selection of easy seeds:
 
 {speed_tbl}
 
+So {leaky_txt or "no leaky_relu seeds reach the target alongside relu"}: where both succeed they are about as fast, and
+leaky_relu's higher median over all its successes comes from seeds ReLU does not solve. tanh and sigmoid are
+compared at the asker's lr 0.1 as well as 0.01.
+
 {fig}
 """
+
+
+def _dead_at_init_figure(ctx: Context) -> str:
+    """P(fail) with CIs by the output's state at init, or against its init margin when recorded."""
+    post = need(ctx.runs, POSTED, "the posted ReLU cell")
+    if "output_margin_init" in post.columns:
+        bins = analysis.fail_by_margin(post)
+        return ctx.fig(
+            figures.fail_vs_margin(bins, title="Posted ReLU cell: P(fail) vs the output's init margin (95% CI)"),
+            "dead_at_init_vs_outcome.png",
+            "P(fail) vs output margin at init",
+        )
+    by_dead = post.assign(
+        dead_at_init=np.where(post["output_dead_init"].to_numpy(bool), "output dead at init", "output alive at init")
+    )
+    dshares = analysis.outcome_shares(by_dead, ["dead_at_init"]).assign(panel="posted ReLU cell")
+    return ctx.fig(
+        figures.dead_at_init_vs_outcome(dshares, x="dead_at_init", col="panel", title="Dead output unit at init vs outcome"),
+        "dead_at_init_vs_outcome.png",
+        "dead at init vs outcome",
+    )
 
 
 def section_theory(ctx: Context) -> str:
     r = ctx.runs
     relu = need(r, {"activation": "relu", "hidden": "4-4"}, "ReLU 4-4 cells")
     tbl = theory.output_dead_vs_theory(relu, rng=np.random.default_rng(THEORY_SEED), n_draws=THEORY_DRAWS)
-    rows = [
-        (
-            t.init,
-            f"{t.n_seeds:,}",
-            f"{pct(t.rate, 2)} {ci(t.ci_low, t.ci_high, 2)}",
-            f"{pct(t.p_theory, 2)} {ci(t.p_theory_low, t.p_theory_high, 2)}",
-            pval(t.pvalue),
-            pct(t.p_first_layer_unit, 2),
+    cond = {
+        init: theory.p_output_dead_conditional(
+            init, (4, 4), rng=np.random.default_rng([THEORY_SEED, k]), n_draws=CONDITIONAL_DRAWS
         )
-        for t in tbl.itertuples(index=False)
-    ]
+        for k, init in enumerate(sorted(tbl["init"]))
+    }
+    rows, p_cond = [], []
+    for t in tbl.itertuples(index=False):
+        c = cond[t.init]
+        p_c = stats.binomial_pvalue(t.n_dead, t.n_seeds, c.p)
+        p_cond.append(p_c)
+        rows.append(
+            (
+                t.init,
+                f"{t.n_seeds:,}",
+                f"{pct(t.rate, 2)} {ci(t.ci_low, t.ci_high, 2)}",
+                f"{pct(c.p, 2)} {ci(c.ci_low, c.ci_high, 2)}",
+                pval(p_c),
+                f"{pct(t.p_theory, 2)} {ci(t.p_theory_low, t.p_theory_high, 2)}",
+                pct(t.p_first_layer_unit, 2),
+            )
+        )
     table = md_table(
         pd.DataFrame(
             rows,
@@ -162,31 +349,40 @@ def section_theory(ctx: Context) -> str:
                 "init",
                 "seeds",
                 "measured: output dead at init [95% CI]",
-                "theory, Monte Carlo [95% CI]",
-                "binomial test",
-                "theory: one first-layer unit dead (exact)",
+                "computed: conditional, last step analytic [95% CI]",
+                "binomial test, measured vs computed",
+                "Monte Carlo simulation of the same test [95% CI]",
+                "one first-layer unit dead (exact geometry)",
             ],
         )
     )
+    gap = max(abs(cond[t.init].p - t.p_theory) / np.hypot(cond[t.init].se, (t.p_theory_high - t.p_theory_low) / 3.92)
+              for t in tbl.itertuples(index=False))
     return f"""## Theory check: how often is the output unit dead at init?
 
-From the init distributions alone ({THEORY_DRAWS:,} Monte Carlo draws of the 2-4-4-1 weights per scheme, no
-training), the probability that the output unit's pre-activation is <= 0 on all six training inputs, against the
-rate measured at init in the dataset (each seed counted once):
+The probability that the output unit's pre-activation is <= 0 on all six training inputs, from the init
+distributions alone (no training), against the rate measured at init in the dataset (each seed counted once).
+It is computed by conditional Monte Carlo ({CONDITIONAL_DRAWS:,} draws of the hidden layers per scheme): given the
+hidden layers, the output is dead exactly when one output parameter (the bias for randn, the first weight for
+He/Xavier, whose biases are 0) lies below a bound, and that probability is the parameter's CDF at the bound, so the
+last step is integrated, not simulated. A plain Monte Carlo simulation of the dataset's own test
+({THEORY_DRAWS:,} draws) is shown beside it; it checks the random-number code more than a theory. The exact
+probability that one first-layer unit is dead comes from the geometry of the inputs' cone.
 
 {table}
 
-Under every scheme, {pct(tbl["p_theory"].min())}–{pct(tbl["p_theory"].max())} of randomly initialised 2-4-4-1 ReLU nets
-start with a dead output unit: He or Xavier scaling changes the weights' scale, not the signs that decide whether a
-unit is dead, and with zero biases a dead last hidden layer leaves the output pre-activation at exactly 0, which
-counts as dead too. The measured rates agree with the theory (smallest binomial p-value {pval(tbl["pvalue"].min())}).
+Under every scheme, {pct(min(c.p for c in cond.values()))}–{pct(max(c.p for c in cond.values()))} of randomly initialised
+2-4-4-1 ReLU nets start with a dead output unit: He or Xavier scaling changes the weights' scale, not the signs that
+decide whether a unit is dead, and with zero biases a dead last hidden layer leaves the output pre-activation at
+exactly 0, which counts as dead too. The measured rates agree with the computation (smallest binomial p-value
+{pval(min(p_cond))}, uncorrected), and the simulation agrees with the computation within {gap:.1f} standard errors.
 """
 
 
 def section_local_minimum(ctx: Context) -> str:
     r = ctx.runs
     relu_fail = need(r, {"activation": "relu", "output": "same"}, "ReLU cells with a ReLU output")
-    fail = stats.is_failure(relu_fail)
+    fail = analysis.is_failure(relu_fail)
     sub = relu_fail[fail]
     if sub.empty:
         raise Skip("no failing ReLU runs")
@@ -194,12 +390,51 @@ def section_local_minimum(ctx: Context) -> str:
     zero = np.isclose(sub["final_mse"].to_numpy(float), MSE_ZERO_OUTPUT, rtol=1e-9).mean()
     stuck_init = (sub["output_dead_init"].to_numpy(bool) & sub["output_dead_final"].to_numpy(bool)).mean()
     slow = sub[sub["outcome"].astype(str) == "slow"]["final_mse"].to_numpy(float)
-    flat = shares.get("dead_output", 0.0) + shares.get("collapsed", 0.0)
-    lm_verdict = (
-        f"not supported as stated: {pct(flat)} of the failures sit on a zero-gradient plateau (dead or collapsed "
-        "output), not in a local minimum"
-        if flat > 0.5
-        else f"partly supported: only {pct(flat)} of the failures are dead or collapsed; the rest are still descending"
+    y_mean = float(np.mean(Y_TRAIN))
+    try:
+        g = ctx.finding(gradients)
+        rows = [(d.outcome, f"{d.n:,}", f"{d.n_zero:,} ({pct(d.share)})", num(d.median_norm))
+                for d in g.by_outcome.itertuples(index=False) if d.n]
+        grad_tbl = md_table(pd.DataFrame(rows, columns=["outcome (failing ReLU-output runs)", "runs",
+                                                         "gradient exactly 0", "median non-zero norm"]))
+        lk = g.leaky_dead
+        leaky_txt = (
+            f" A leaky ReLU output that is inactive on all six inputs (outcome `dead_output` for leaky_relu: "
+            f"{lk['n'].iloc[0]:,} runs) is not dead: its slope is 0.01, and {pct(lk['share'].iloc[0])} of these runs have "
+            "an exactly zero gradient; we call it *inactive*."
+            if len(lk) else ""
+        )
+        flat_share = float((sub["grad_norm_final"].to_numpy(float) == 0).mean())
+        grad_txt = (
+            f"Measured: the full loss gradient at the final weights (`grad_norm_final`, plain backpropagation) is "
+            f"exactly zero in {pct(flat_share)} of these failing runs:\n\n{grad_tbl}\n\n"
+            "A collapsed output behind a dead hidden layer still has a bias gradient (the posted rule ignores it), so a "
+            f"zero gradient is a property of the dead output, not of every failure.{leaky_txt}"
+        )
+    except Skip as e:
+        flat_share = float(shares.get("dead_output", 0.0))  # a dead ReLU output: zero gradient by construction
+        grad_txt = (
+            f"The gradient at the final weights is not measured in this dataset ({e}); the share below counts the dead "
+            "outputs, whose gradient is zero by construction (ReLU'(z) = 0 for z <= 0 on every input)."
+        )
+    # Does momentum leave the flat region? Seeds born dead that fail under sgd, solved under momentum.
+    esc = []
+    try:
+        m = ctx.finding(momentum)
+        post = need(r, POSTED, "the posted ReLU cell")
+        born_fail = post.loc[analysis.failure_mode(post) == "born dead", "seed"]
+        for d in m.posted.itertuples(index=False):
+            if float(d.lr) != POSTED["lr"]:
+                continue
+            mom = analysis.select(r, {**POSTED, "optimizer": "momentum", "lr": float(d.lr_momentum)})
+            mom = mom[mom["seed"].isin(born_fail)]
+            if len(mom):
+                esc.append(f"{d.family} (momentum lr {float(d.lr_momentum):g}): {pct(1 - analysis.is_failure(mom).mean())} of {len(mom):,}")
+    except Skip:
+        pass
+    esc_txt = (
+        "Of the posted cell's seeds that are born dead and fail under SGD, momentum solves: " + "; ".join(esc) + "."
+        if esc else "The dataset lacks the momentum cells to test whether momentum leaves the flat region."
     )
     return f"""## Claim 2 of the posted answer: "the weights reached a local minimum"
 
@@ -207,41 +442,107 @@ Of the {len(sub):,} failing runs with a ReLU output (all ReLU cells), {pct(share
 output unit, {pct(shares.get("collapsed", 0.0))} collapsed to a constant output, {pct(shares.get("slow", 0.0))} are still
 descending ("slow", median final MSE {num(np.median(slow) if slow.size else np.nan)}), {pct(shares.get("diverged", 0.0))} diverged.
 {pct(zero)} end at exactly the zero-output loss mean(Y²) = {MSE_ZERO_OUTPUT:.5f}, and {pct(stuck_init)} had the output unit dead
-at init and still dead at the end. A dead ReLU output is not a local minimum in the usual sense: the loss there is
-the worst constant predictor's ({MSE_ZERO_OUTPUT:.4f} vs {MSE_MEAN_OUTPUT:.4f} for predicting the mean), and the
-gradient is exactly zero on a whole flat region of weight space, so gradient descent has nothing to follow.
-**Verdict: {lm_verdict}.**
+at init and still dead at the end. That loss is what an output of 0 costs; a constant output c costs
+Var(Y) + (c − mean Y)² = {MSE_MEAN_OUTPUT:.4f} + (c − {y_mean:.3f})², so the dead net is far from even the best constant.
+
+{grad_txt}
+
+A region of weight space where the loss is constant is a (non-strict) local minimum: no small move lowers the loss,
+so the posted answer's label is not wrong as such. What the data can test is whether it is a *bad* minimum that
+momentum escapes. A zero gradient leaves the momentum buffer at zero, so momentum has nothing to accumulate. {esc_txt}
+**Verdict: a flat, non-strict local minimum at the zero-output loss, far above the fit; {pct(flat_share)} of these failures
+sit where the gradient is exactly zero, and momentum does not lead out of it (next section).**
 """
 
 
 def section_momentum(ctx: Context) -> str:
-    mc, wx = paired(ctx.runs, POSTED, {**POSTED, "optimizer": "momentum"}, "momentum on the posted cell")
-    fam = _stratified(
-        ctx, "optimizer", "sgd", "momentum", {"activation": ["relu", "leaky_relu"]}, "momentum (ReLU family)"
+    m = ctx.finding(momentum)
+    t = m.table
+    fam_rows = []
+    for fam, g in t.groupby("family", sort=False):
+        better = g[(g["p_fail_holm"] < ALPHA) & (g["rate_diff"] < 0)]
+        worse = g[(g["p_fail_holm"] < ALPHA) & (g["rate_diff"] > 0)]
+        fam_rows.append((fam, len(g), len(better), len(worse)))
+    fam_txt = "; ".join(
+        f"{fam}: of {n} strata, momentum fails significantly less in {b} and more in {w} (Holm within the family)"
+        for fam, n, b, w in fam_rows
     )
-    fam = fam.sort_values(["p_fail_holm", "activation", "output", "init", "update", "lr"], kind="stable")
-    n_sig_better = int(((fam["p_fail_holm"] < ALPHA) & (fam["rate_diff"] < 0)).sum())
-    n_sig_worse = int(((fam["p_fail_holm"] < ALPHA) & (fam["rate_diff"] > 0)).sum())
-    rescue = mc.n10 / max(1, mc.n10 + mc.n11)
-    v = verdict(
-        mc.pvalue,
-        mc.rate_b - mc.rate_a,
-        "momentum lowers the failure rate of the posted cell significantly, but it cannot revive a dead unit",
-        "momentum makes the posted cell fail more often",
-        "momentum does not change the failure rate of the posted cell significantly",
+    rows = []
+    for d in m.posted.itertuples(index=False):
+        rows.append(
+            (
+                d.family,
+                f"sgd {float(d.lr):g} vs momentum {float(d.lr_momentum):g}",
+                f"{d.n_pairs:,}",
+                pct(d.rate_a),
+                pct(d.rate_b),
+                diff_ci(d.rate_diff, d.diff_low, d.diff_high),
+                f"{d.n10:,} / {d.n01:,}",
+                pval(d.p_fail_holm),
+                f"{d.n_mse_lower:,} / {d.n_mse_higher:,} ({d.n_mse_used:,})",
+                pval(d.p_mse_holm),
+            )
+        )
+    post_tbl = md_table(pd.DataFrame(rows, columns=["comparison", "cells", *FAMILY_COLUMNS]))
+    verdicts = []
+    for fam in ("equal lr", "matched step"):
+        g = m.posted[m.posted["family"] == fam]
+        if g.empty:
+            verdicts.append(f"at {fam}: not in this dataset")
+            continue
+        parts = [
+            f"sgd lr {float(d.lr):g} vs momentum lr {float(d.lr_momentum):g}: momentum "
+            + (("fails more" if d.rate_diff > 0 else "fails less") if d.p_fail_holm < ALPHA else "no significant change")
+            + f" ({diff_ci(d.rate_diff, d.diff_low, d.diff_high)}, Holm {pval(d.p_fail_holm)})"
+            for d in g.itertuples(index=False)
+        ]
+        verdicts.append(f"at {fam}, " + "; ".join(parts))
+    missing = (
+        " The dataset lacks the momentum cell at lr "
+        + ", ".join(f"{lr * (1 - MOMENTUM):g}" for lr in m.missing)
+        + f" needed to match sgd at lr {', '.join(f'{lr:g}' for lr in m.missing)}."
+        if m.missing else ""
     )
-    table = _family_table(fam.head(12), ["activation", "output", "init", "update", "lr"])
+    mode_rows = [
+        (
+            f"{d['optimizer']}, lr {float(d['lr']):g}",
+            f"{d['n']:,}",
+            pct(d["n_fail"] / d["n"]),
+            *(pct(d[f"share {k}"]) for k in analysis.FAILURE_MODES),
+            f"{pct(d['fail_alive'])} (of {d['n_alive']:,})",
+        )
+        for d in m.modes.to_dict("records")
+    ]
+    modes_tbl = md_table(
+        pd.DataFrame(
+            mode_rows,
+            columns=["optimizer, lr", "runs", "fail", "failed: born dead", "failed: died in training",
+                     "failed: diverged", "failed: other", "P(fail | not born dead)"],
+        )
+    )
+    other = t[(t["family"] == "equal lr")].sort_values(["p_fail_holm", "activation", "output", "init", "update", "lr"], kind="stable")
+    table = _family_table(other.head(12), ["activation", "output", "init", "update", "lr"])
     return f"""## Claim 3 of the posted answer: "SGD with momentum avoids the local minimum"
 
-Paired by seed on the posted cell (A = plain SGD, B = momentum 0.9, everything else as posted, {mc.n:,} seeds):
-failure {pct(mc.rate_a)} → {pct(mc.rate_b)}; momentum rescues {mc.n10:,} of the {mc.n10 + mc.n11:,} seeds that fail under
-SGD ({pct(rescue)}) and breaks {mc.n01:,} that SGD solves; exact McNemar {pval(mc.pvalue)}. On log10 final MSE,
-Wilcoxon signed-rank {pval(wx.pvalue)} (median paired difference {num(wx.median_diff, 2)} decades, {wx.n:,} pairs).
-**Verdict: {v}.** A run whose output unit is dead has zero gradient, so its momentum buffer stays zero too.
+Momentum 0.9 moves a parameter by about lr/(1 − 0.9) = 10 lr once its velocity builds up, so "momentum at the same
+lr" also means "a ten times larger step". Momentum is therefore compared with plain SGD twice, paired by seed (A =
+SGD, B = momentum, everything else as posted): at the same lr, and at the matched step (momentum at lr × (1 − 0.9)
+against SGD at lr).{missing}
 
-Across all {len(fam)} ReLU-family strata (every combination of the other factors; Holm-corrected within this family),
-momentum lowers the failure rate significantly in {n_sig_better} and raises it in {n_sig_worse}. The twelve
-strata with the smallest adjusted p-values:
+{post_tbl}
+
+**Verdict:** {"; ".join(verdicts)}.
+
+How the posted stratum's runs fail (failed runs by mode, as shares of all runs; "born dead": the output unit or a
+hidden layer inactive on all six inputs at init; "died in training": alive at init, dead at the end):
+
+{modes_tbl}
+
+Momentum gives a born-dead unit no gradient to accumulate (under the posted rule only the bias decay, which momentum
+amplifies, revives some); what changes most with it is how many live units die during training, which grows with
+the step size.
+
+Across the ReLU-family strata ({fam_txt}). The twelve equal-lr strata with the smallest adjusted p-values:
 
 {table}
 """
@@ -249,8 +550,8 @@ strata with the smallest adjusted p-values:
 
 def section_quirks(ctx: Context) -> str:
     mc, wx = paired(ctx.runs, POSTED, {**POSTED, "update": "corrected"}, "the corrected update on the posted cell")
-    dead_a = summaries.select(ctx.runs, POSTED)["output_dead_final"].mean()
-    dead_b = summaries.select(ctx.runs, {**POSTED, "update": "corrected"})["output_dead_final"].mean()
+    dead_a = analysis.select(ctx.runs, POSTED)["output_dead_final"].mean()
+    dead_b = analysis.select(ctx.runs, {**POSTED, "update": "corrected"})["output_dead_final"].mean()
     fam = _stratified(ctx, "update", "as_posted", "corrected", {"hidden": "4-4"}, "as_posted vs corrected")
     by_act = []
     for act, g in fam.groupby("activation", observed=True):
@@ -281,8 +582,8 @@ def section_quirks(ctx: Context) -> str:
 
 The posted `Dense.backward` decays the biases (`b -= lr * b`, so they never see the error) and updates the
 weights before computing the gradient it passes down. Fixing both (`corrected`) on the posted cell, paired by seed:
-failure {pct(mc.rate_a)} → {pct(mc.rate_b)} (rescued {mc.n10:,}, broken {mc.n01:,}, McNemar {pval(mc.pvalue)}); Wilcoxon on log10
-final MSE {pval(wx.pvalue)}, median paired difference {num(wx.median_diff, 2)} decades. Over all strata, per activation:
+failure {pct(mc.rate_a)} → {pct(mc.rate_b)}, {diff_ci(mc.diff, mc.diff_low, mc.diff_high)} (rescued {mc.n10:,}, broken {mc.n01:,},
+McNemar {pval(mc.pvalue)}); {wilcoxon_text(wx)}. Over all strata, per activation:
 
 {tbl}
 
@@ -293,33 +594,35 @@ they follow it, which can also push an output unit into its dead region during t
 
 
 def section_inits(ctx: Context) -> str:
-    rows = []
+    tests = []
     for alt in ("he", "xavier"):
         try:
-            mc, wx = paired(ctx.runs, POSTED, {**POSTED, "init": alt}, f"{alt} init on the posted cell")
+            tests.append((alt, *paired(ctx.runs, POSTED, {**POSTED, "init": alt}, f"{alt} init on the posted cell")))
         except Skip:
             continue
-        rows.append(
-            (
-                alt,
-                f"{mc.n:,}",
-                pct(mc.rate_a),
-                pct(mc.rate_b),
-                f"{mc.n10:,} / {mc.n01:,}",
-                pval(mc.pvalue),
-                pval(wx.pvalue),
-            )
-        )
-    if not rows:
+    if not tests:
         raise Skip("the dataset has neither he nor xavier init on the posted cell")
-    tbl = md_table(
-        pd.DataFrame(
-            rows, columns=["init (B)", "seeds", "fail randn", "fail B", "rescued / broken", "McNemar p", "Wilcoxon p"]
+    p_fail = stats.holm([mc.pvalue for _, mc, _ in tests])
+    p_mse = stats.holm([wx.pvalue for _, _, wx in tests])
+    rows = [
+        (
+            alt,
+            f"{mc.n:,}",
+            pct(mc.rate_a),
+            pct(mc.rate_b),
+            diff_ci(mc.diff, mc.diff_low, mc.diff_high),
+            f"{mc.n10:,} / {mc.n01:,}",
+            pval(pf),
+            f"{wx.n_lower:,} / {wx.n_higher:,} ({wx.n_used:,})",
+            pval(pm),
         )
-    )
+        for (alt, mc, wx), pf, pm in zip(tests, p_fail, p_mse)
+    ]
+    tbl = md_table(pd.DataFrame(rows, columns=["init (B)", *FAMILY_COLUMNS]))
     return f"""## He and Xavier init on the posted cell
 
-Same seeds, same underlying normal draws, transformed by the scheme (paired design):
+Same seeds, same underlying normal draws, transformed by the scheme (paired design; A = randn; Holm over the
+{len(tests)} comparisons per test; MSE floored at {stats.MSE_FLOOR:g}, diverged ranked worst, ties excluded):
 
 {tbl}
 """
@@ -327,13 +630,10 @@ Same seeds, same underlying normal draws, transformed by the scheme (paired desi
 
 def section_q1(ctx: Context) -> str:
     r = ctx.runs
-    sel = summaries.select(r, {**Q1_CELL, "activation": ["tanh", "sigmoid", "relu"]})
-    if sel.empty or not {"tanh", "sigmoid"} <= set(sel["activation"].astype(str)):
-        raise Skip("the dataset has no tanh/sigmoid cells with randn init, sgd and lr 0.1")
-    summ = stats.mse_summary(sel, by=["activation", "update", "output"], seed=BOOT_SEED, n_boot=2000)
+    sel, summ = ctx.finding(q1_mse)
     rows = []
     for t in summ.itertuples(index=False):
-        sub = summaries.select(sel, {"activation": t.activation, "update": t.update, "output": t.output})
+        sub = analysis.select(sel, {"activation": t.activation, "update": t.update, "output": t.output})
         hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
         fr = rate_of(sub)
         rows.append(
@@ -345,8 +645,8 @@ def section_q1(ctx: Context) -> str:
                 f"{pct(1 - fr.rate)}",
                 pct(sub["diverged"].mean()),
                 f"{pct(hit.size / len(sub))}, median {num(np.median(hit), 4) if hit.size else 'n/a'}",
-                f"{num(10**t.median)} [{num(10**t.median_low)}, {num(10**t.median_high)}]",
-                f"{num(10**t.iqm)} [{num(10**t.iqm_low)}, {num(10**t.iqm_high)}]",
+                f"{mse_at(t.median)} [{mse_at(t.median_low)}, {mse_at(t.median_high)}]",
+                f"{mse_at(t.iqm)} [{mse_at(t.iqm_low)}, {mse_at(t.iqm_high)}]",
             )
         )
     tbl = md_table(
@@ -377,31 +677,43 @@ def section_q1(ctx: Context) -> str:
                 mc, wx = paired(r, base, {**base, **change}, f"{act}: {label}")
             except Skip:
                 continue
-            tests.append((act, label, wx.median_diff, wx.pvalue, mc.rate_a, mc.rate_b, mc.pvalue))
+            tests.append((act, label, mc, wx))
     if not tests:
         raise Skip("no as_posted/same baseline for tanh or sigmoid")
-    padj = stats.holm([t[3] for t in tests])
+    # One Holm family per test kind over these comparisons (as in every other table).
+    p_fail = stats.holm([t[2].pvalue for t in tests])
+    p_mse = stats.holm([t[3].pvalue for t in tests])
     ttbl = md_table(
         pd.DataFrame(
             [
-                (a, l, num(d, 2), pval(p), pct(1 - ra), pct(1 - rb), pval(pm))
-                for (a, l, d, _, ra, rb, pm), p in zip(tests, padj)
+                (
+                    a,
+                    l,
+                    f"{pct(mc.rate_a)} → {pct(mc.rate_b)}",
+                    diff_ci(mc.diff, mc.diff_low, mc.diff_high),
+                    pval(pf),
+                    num(wx.median_diff, 2),
+                    f"{wx.n_lower:,} / {wx.n_higher:,} ({wx.n_used:,})",
+                    pval(pm),
+                )
+                for (a, l, mc, wx), pf, pm in zip(tests, p_fail, p_mse)
             ],
             columns=[
                 "activation",
                 "change from the posted code",
+                "fail before → after",
+                "Δ fail [95% CI]",
+                "McNemar p (Holm)",
                 "median Δlog10 MSE (paired)",
+                "MSE: lower / higher after (pairs ranked)",
                 "Wilcoxon p (Holm)",
-                "solved before",
-                "solved after",
-                "McNemar p",
             ],
         )
     )
     epochs = ", ".join(map(str, sorted(sel["epochs"].unique())))
     if ctx.curves is None:
         raise Skip("no learning curves in the dataset")
-    bands = summaries.curve_bands(ctx.curves, summaries.select(sel, {"update": "as_posted"}), ["activation", "output"])
+    bands = analysis.curve_bands(ctx.curves, analysis.select(sel, {"update": "as_posted"}), ["activation", "output"])
     fig = ctx.fig(
         figures.learning_curves(
             bands,
@@ -412,7 +724,7 @@ def section_q1(ctx: Context) -> str:
         "learning_curves.png",
         "learning curves",
     )
-    best = min(tests, key=lambda t: t[2])
+    best = min(tests, key=lambda t: t[3].median_diff)
     return f"""## Q1. Why are tanh and sigmoid so slow?
 
 The asker's setting for tanh/sigmoid (randn init, plain SGD, lr 0.1), {epochs} epochs, with the two things that
@@ -420,11 +732,12 @@ differ from a textbook network switched on and off: the output unit's activation
 
 {tbl}
 
-Paired by seed against the posted code (Holm over the {len(tests)} comparisons; negative Δ = lower MSE after the change):
+Paired by seed against the posted code (Holm over the {len(tests)} comparisons, per test; negative Δ = lower after the
+change; MSE floored at {stats.MSE_FLOOR:g}, diverged runs ranked worst, tied pairs excluded from the ranks):
 
 {ttbl}
 
-The largest single improvement is the {best[1]} for {best[0]} (median {num(best[2], 2)} decades of MSE). With a tanh
+The largest single improvement is the {best[1]} for {best[0]} (median {num(best[3].median_diff, 2)} decades of MSE). With a tanh
 output the targets of 1.0 are reached only as the pre-activation goes to infinity, and a sigmoid output never reaches
 them; the last part of the descent runs through an ever smaller output derivative. When the units work, ReLU reaches
 epoch error < 1e-3 within a few hundred epochs (table above), because a ReLU net is linear on the data.
@@ -438,7 +751,7 @@ def section_vanishing(ctx: Context) -> str:
     rows = []
     for act in ("tanh", "sigmoid"):
         for out in ("same", "identity"):
-            sub = summaries.select(r, {**Q1_CELL, "activation": act, "output": out, "update": "as_posted"})
+            sub = analysis.select(r, {**Q1_CELL, "activation": act, "output": out, "update": "as_posted"})
             if sub.empty:
                 continue
             p = sub["pred_test"].to_numpy(float)
@@ -466,8 +779,23 @@ def section_vanishing(ctx: Context) -> str:
         )
     )
     fam = _stratified(ctx, "output", "same", "identity", {"activation": ["tanh", "sigmoid"]}, "output same vs identity")
-    better = (fam["p_mse_holm"] < ALPHA) & (fam["median_log10_diff"] < 0)
+    sig = fam["p_mse_holm"] < ALPHA
+    lower = fam["n_mse_lower"].astype(float) > fam["n_mse_higher"].astype(float)  # most pairs move down
+    better, worse = sig & lower, sig & ~lower
     share = better.mean()
+    cols = ["activation", "init", "update", "optimizer", "lr"]
+    worse_txt = (
+        " Significant the other way (the identity output ends at a higher MSE): "
+        + "; ".join(
+            f"{' / '.join(str(d[c]) for c in cols)} (higher in {d['n_mse_higher']:,}, lower in {d['n_mse_lower']:,} "
+            f"of {d['n_mse_used']:,} pairs, {pval(d['p_mse_holm'])})"
+            for d in fam[worse].to_dict("records")
+        )
+        + "."
+        if worse.any()
+        else " None is significant the other way."
+    )
+    untested = len(fam) - int(sig.sum())
     v = (
         "partly right: the gradient does vanish, but at the output unit, because the targets of 1.0 lie on tanh's "
         "asymptote and outside sigmoid's open range; a linear output unit removes most of the slowness"
@@ -479,7 +807,8 @@ def section_vanishing(ctx: Context) -> str:
 {tbl}
 
 Replacing only the output unit's activation by the identity (same hidden layers, same seeds) lowers final MSE
-significantly (Wilcoxon, Holm) in {int(better.sum())} of {len(fam)} tanh/sigmoid strata ({pct(share)}).
+significantly (Wilcoxon on log10 MSE floored at {stats.MSE_FLOOR:g}, Holm over the {len(fam)} tanh/sigmoid strata) in
+{int(better.sum())} of them ({pct(share)}); {untested} show no significant difference.{worse_txt}
 **Verdict: {v}.**
 """
 
@@ -489,12 +818,13 @@ def section_ecdf(ctx: Context) -> str:
     fig = ctx.fig(
         figures.ecdf_final_mse(sub, hue="activation", col="output"), "ecdf_final_mse.png", "ECDF of final MSE"
     )
-    relu = summaries.select(sub, {"activation": "relu", "output": "same"})["final_mse"].to_numpy(float)
+    relu = analysis.select(sub, {"activation": "relu", "output": "same"})["final_mse"].to_numpy(float)
     if relu.size == 0:
         raise Skip("no ReLU runs with the posted output")
     relu_low = (relu < 1e-3).mean()
-    relu_zero = np.isclose(relu, MSE_ZERO_OUTPUT, rtol=1e-9).mean()
-    relu_mid = 1 - relu_low - relu_zero
+    zero = np.isclose(relu, MSE_ZERO_OUTPUT, rtol=1e-9)
+    relu_zero = zero.mean()
+    relu_mid = ((relu >= 1e-3) & ~zero).mean()
     return f"""## Final MSE per activation
 
 Runs with every other factor as posted (randn, as_posted, sgd, lr 0.01), by output activation. With the posted
@@ -506,7 +836,7 @@ ReLU output, {pct(relu_low)} of ReLU runs end below MSE 1e-3 and {pct(relu_zero)
 
 
 def section_failure_rates(ctx: Context) -> str:
-    fr = stats.failure_rates(ctx.runs)
+    fr = analysis.failure_rates(ctx.runs)
     if fr.empty:
         raise Skip("no runs")
     fr = fr.assign(
@@ -553,24 +883,41 @@ def section_lottery(ctx: Context) -> str:
         ("identity out", {"output": "identity"}),
         ("leaky_relu", {"activation": "leaky_relu"}),
         ("lr 0.1", {"lr": 0.1}),
+        ("momentum, lr 0.001", {"optimizer": "momentum", "lr": 0.001}),
         ("corrected+he+identity", {"update": "corrected", "init": "he", "output": "identity"}),
     ]:
         where = {**POSTED, **change}
-        if not summaries.select(r, where).empty:
+        if not analysis.select(r, where).empty:
             cells[label] = where
-    seeds = sorted(base["seed"].unique())[:150]
-    m = summaries.seed_matrix(r, cells, seeds)
+    seeds = sorted(base["seed"].unique())
+    m = analysis.seed_matrix(r, cells, seeds)
+    # Rows sorted by their outcome pattern (posted cell first), so seeds that behave alike sit together.
+    order = m.apply(lambda c: c.map({o: k for k, o in enumerate(OUTCOMES)})).sort_values(list(m.columns), kind="stable")
     fig = ctx.fig(
-        figures.seed_lottery(m, title="The seed lottery: the same seeds across cells"),
+        figures.seed_lottery(m.loc[order.index], title=f"The seed lottery: all {len(seeds):,} seeds, sorted by outcome"),
         "seed_lottery.png",
         "seed lottery",
     )
-    same = (m.eq(m["as posted"], axis=0)).mean()
-    agree = ", ".join(f"{c} {pct(same[c])}" for c in m.columns[1:])
+    agree = analysis.seed_agreement(r, POSTED, {k: v for k, v in cells.items() if k != "as posted"})
+    rows = [
+        (d.label, f"{d.n:,}", pct(d.same_outcome), f"{d.kappa:.2f} [{d.kappa_low:.2f}, {d.kappa_high:.2f}]",
+         f"{d.kappa_fail:.2f}")
+        for d in agree.itertuples(index=False)
+    ]
+    tbl = md_table(pd.DataFrame(rows, columns=["change to the posted cell", "seeds", "same outcome",
+                                                "Cohen's κ, five outcomes [95% CI]", "Cohen's κ, failed or not"]))
+    top = agree.sort_values("kappa", ascending=False, kind="stable").iloc[0] if len(agree) else None
+    top_txt = (
+        f"The outcome carries over most with {top['label']} (κ = {top['kappa']:.2f}); κ near 0 would mean the seed's"
+        " fate under the change is unrelated to its fate as posted." if top is not None else ""
+    )
     return f"""## The seed lottery
 
 Each row is one seed (the same underlying normal draws in every column); each column changes one factor of the
-posted cell. Share of seeds with the same outcome as the posted cell: {agree}.
+posted cell. Agreement with the posted cell over all shared seeds, raw and beyond chance (Cohen's κ):
+
+{tbl}
+{top_txt}
 
 {fig}
 """
@@ -590,7 +937,7 @@ def section_thresholds(ctx: Context) -> str:
             except Skip:
                 row.append("n/a")
         for act in ("tanh", "sigmoid"):
-            sub = summaries.select(r, {**POSTED, "activation": act})
+            sub = analysis.select(r, {**POSTED, "activation": act})
             row.append(pct(rate_of(sub, t).rate) if len(sub) else "n/a")
         rows.append(row)
     tbl = md_table(
