@@ -28,11 +28,12 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=5000, help="epochs timed; rates scale to 5000 (default 5000)")
     p.add_argument("--posted-seeds", type=int, default=3, help="seeds run through the posted loop (default 3)")
     p.add_argument("--activation", default="relu")
+    p.add_argument("--engine", default="numpy", help="engine of the batched core (default numpy, the reference)")
     args = p.parse_args(argv)
 
     scale = FULL_EPOCHS / args.epochs
     t0 = time.perf_counter()
-    train(Cell(activation=args.activation, epochs=args.epochs), range(args.runs))
+    train(Cell(activation=args.activation, epochs=args.epochs), range(args.runs), engine=args.engine)
     batched = args.runs / ((time.perf_counter() - t0) * scale)
 
     t0 = time.perf_counter()
@@ -40,7 +41,7 @@ def main(argv=None) -> None:
         posted_program(seed, args.activation, epochs=args.epochs)
     loop = args.posted_seeds / ((time.perf_counter() - t0) * scale)
 
-    print(f"batched core : {batched:9.1f} runs/s  (R={args.runs}, {args.activation}, 5000-epoch equivalent, 1 core)")
+    print(f"batched core : {batched:9.1f} runs/s  (R={args.runs}, {args.activation}, engine {args.engine}, 5000-epoch equivalent)")
     print(f"posted loop  : {loop:9.2f} runs/s  ({args.posted_seeds} seeds)")
     print(f"ratio        : {batched / loop:9.1f}x")
 

@@ -17,7 +17,9 @@ sits outside the run loop.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core.extending import intrinsic
 
 from ..activations import ELU_ALPHA, LEAKY_SLOPE
 from ..config import MOMENTUM
@@ -34,45 +36,77 @@ CACHE_BYTES = 256 * 1024
 RELU, LEAKY, TANH, SIGMOID, ELU, IDENTITY = (ACT_CODES[k] for k in
                                               ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity"))
 LEAKY_STEP = 1.0 - LEAKY_SLOPE  # the reference's `tmp *= 1.0 - LEAKY_SLOPE`, the same double
-POW2, POW2_OFFSET = ieee_math.POW2, ieee_math.POW2_OFFSET
 
-_jit = njit(cache=True, nogil=True)
+# error_model="numpy": x / 0 is IEEE inf/NaN, as in the reference, not a ZeroDivisionError
+# check, whose branch also kept every loop with a division from vectorizing.
+_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+_jit = njit(**_OPTIONS)
+# The scalar math is inlined at numba's level, so the lane loops that call it stay simple
+# loops for LLVM to vectorize.
+_inline = njit(inline="always", **_OPTIONS)
 
 
 # ---- the primitives of the shared math: plain IEEE operations (numba never contracts them)
-@_jit
+@_inline
 def _add(a, b):
     return a + b
 
 
-@_jit
+@_inline
 def _sub(a, b):
     return a - b
 
 
-@_jit
+@_inline
 def _mul(a, b):
     return a * b
 
 
-@_jit
+@_inline
 def _div(a, b):
     return a / b
 
 
-@_jit
+@_inline
 def _where(c, a, b):
     return a if c else b
 
 
-@_jit
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE bits of a float64 as an int64 (an LLVM bitcast: free, and it vectorizes)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, i):
+    """The float64 whose IEEE bits are the int64 ``i``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+SHIFT_BITS = int(np.float64(ieee_math.ROUND_SHIFT).view(np.int64))
+
+
+@_inline
 def _scale2(p, k):
-    ki = int(k)
+    # The same products as the table lookups of the NumPy binding, (p * 2**k1) * 2**k2, with
+    # the exact powers of two built from their bits: a table lookup (a gather) and a float
+    # to int64 conversion would each keep the lane loops scalar on AVX2. k + 1.5 * 2**52 is
+    # exact and holds k in its low bits.
+    ki = _bits(k + ieee_math.ROUND_SHIFT) - SHIFT_BITS
     k1 = ki >> 1
-    return p * POW2[k1 + POW2_OFFSET] * POW2[ki - k1 + POW2_OFFSET]
+    return p * _from_bits((k1 + 1023) << 52) * _from_bits((ki - k1 + 1023) << 52)
 
 
-_exp, _expm1, _tanh = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_jit)
+_exp, _expm1, _tanh = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_inline)
 
 
 # ---- activations on one row of a block: the reference's formulas, lane by lane. Rows are
@@ -247,7 +281,7 @@ def _train_block(w, b, lr, r0, n, nl, sizes, w_off, b_off, a_off, codes, x, y, e
             b[p, r0 + r] = Bv[p, r]
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, **_OPTIONS)
 def _train_all(w, b, lr, nl, sizes, w_off, b_off, a_off, codes, x, y, epochs, points, posted, momentum,
                curve, first_below, last_err):
     R = w.shape[1]

@@ -1,0 +1,106 @@
+"""Throughput of the training engines, as ratios measured in one run (issue 8).
+
+    python benchmarks/bench_engines.py [--runs 4096] [--epochs 1000] [--posted-seeds 2] [--cuda]
+
+Prints, in 5000-epoch-equivalent runs per second (CPU time for the one-thread rows, so a
+busy machine shifts the numbers less; wall time for threads and the GPU):
+
+1. the posted cell (2-4-4-1 ReLU, float64) on the posted program's loop, the NumPy
+   reference, numba on 1 thread and on all threads (and CUDA with --cuda), with ratios;
+2. per parameter update, a 10-layer width-2 net and a width-32 net against the 4-4 net
+   (numba, 1 thread);
+3. per-call overhead: a shard of 1,000 runs against the rate at --runs;
+4. numba's compile time in a fresh process with an empty cache, and the load time with it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from posted_program import posted_program  # noqa: E402
+from relustudy.config import Cell  # noqa: E402
+from relustudy.train import train  # noqa: E402
+
+FULL_EPOCHS = 5000
+
+
+def rate(cell: Cell, runs: int, engine: str, *, cpu: bool = True) -> float:
+    """5000-epoch-equivalent runs/s of ``train(cell, range(runs), engine=engine)``."""
+    clock = time.process_time if cpu else time.perf_counter
+    t0 = clock()
+    train(cell, range(runs), engine=engine)
+    return runs / ((clock() - t0) * FULL_EPOCHS / cell.epochs)
+
+
+def param_updates(cell: Cell) -> int:
+    """Weights and biases per network: each is updated once per sample step."""
+    s = cell.layer_sizes
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(s[:-1], s[1:]))
+
+
+def compile_seconds() -> tuple[float, float]:
+    """(first call with an empty numba cache, first call in a new process with the cache filled)."""
+    code = "import time; t=time.perf_counter(); from relustudy import Cell, train; train(Cell(epochs=1), [0]); print(time.perf_counter()-t)"
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        cold, warm = (float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                           check=True).stdout) for _ in range(2))
+    return cold, warm
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=4096, help="networks trained at once (default 4096)")
+    p.add_argument("--epochs", type=int, default=1000, help="epochs timed; rates scale to 5000 (default 1000)")
+    p.add_argument("--posted-seeds", type=int, default=2, help="seeds run through the posted loop (default 2)")
+    p.add_argument("--cuda", action="store_true", help="also time the CUDA engine (needs a GPU)")
+    args = p.parse_args(argv)
+    import numba
+
+    posted = Cell(epochs=args.epochs)
+    train(Cell(epochs=1), [0], engine="numba")  # load (or compile) the kernel before timing
+    t0 = time.process_time()
+    for seed in range(args.posted_seeds):
+        posted_program(seed, "relu", epochs=args.epochs)
+    loop = args.posted_seeds / ((time.process_time() - t0) * FULL_EPOCHS / args.epochs)
+    ref = rate(posted, min(args.runs, 2048), "numpy")
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    one = rate(posted, args.runs, "numba")
+    numba.set_num_threads(threads)
+    many = rate(posted, args.runs, "numba", cpu=False)
+    print(f"posted cell (2-4-4-1 relu, float64), 5000-epoch-equivalent runs/s, --runs {args.runs}:")
+    print(f"  posted program loop   : {loop:10.2f}")
+    print(f"  numpy reference       : {ref:10.1f}   {ref / loop:8.0f}x the loop")
+    print(f"  numba, 1 thread       : {one:10.1f}   {one / loop:8.0f}x the loop   {one / ref:5.1f}x numpy")
+    print(f"  numba, {threads} threads      : {many:10.1f}   {many / loop:8.0f}x the loop   {many / ref:5.1f}x numpy")
+    if args.cuda:
+        train(Cell(epochs=1), [0], engine="cuda")
+        gpu = rate(posted, max(args.runs, 1 << 20), "cuda", cpu=False)
+        print(f"  cuda, {max(args.runs, 1 << 20)} runs : {gpu:10.1f}   {gpu / one:8.0f}x numba 1 thread")
+
+    numba.set_num_threads(1)
+    base = Cell(epochs=max(args.epochs // 10, 10))
+    per_update = {}
+    for name, hidden in (("4-4", (4, 4)), ("2 x 10 layers", (2,) * 10), ("32", (32,)), ("32-32", (32, 32))):
+        cell = Cell(epochs=base.epochs, hidden=hidden, output="identity", update="corrected")
+        per_update[name] = rate(cell, 1024, "numba") * param_updates(cell)
+    print("per parameter update (numba, 1 thread), relative to 4-4:")
+    for name, v in per_update.items():
+        print(f"  {name:14s}: {v / per_update['4-4']:5.2f}")
+    big, shard = rate(posted, args.runs, "numba"), rate(posted, 1000, "numba")
+    numba.set_num_threads(threads)
+    print(f"shard of 1000 runs vs {args.runs}: {shard:.1f} vs {big:.1f} runs/s ({100 * (1 - shard / big):+.1f}% lost)")
+    cold, warm = compile_seconds()
+    print(f"numba: first call {cold:.1f} s with an empty cache (compile), {warm:.1f} s with it filled (load)")
+
+
+if __name__ == "__main__":
+    main()
