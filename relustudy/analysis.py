@@ -99,6 +99,7 @@ def curve_bands(
     Returns
     -------
     DataFrame with the ``by`` columns (str), epoch, n, and q25/q50/q75 (for the default q).
+    A non-finite epoch error (a diverged run) counts as +inf, the worst value: it is kept.
     """
     by = list(by)
     keys = runs[["cell_id", "seed", *by]].copy()
@@ -107,9 +108,9 @@ def curve_bands(
     keys["cell_id"] = keys["cell_id"].astype(str)
     c = curves.assign(cell_id=curves["cell_id"].astype(str)).merge(keys, on=["cell_id", "seed"], how="inner")
     err = c["epoch_error"].astype(float)
-    c = c.assign(epoch_error=err.where(np.isfinite(err)))
+    c = c.assign(epoch_error=err.where(np.isfinite(err), np.inf))
     g = c.groupby([*by, "epoch"], observed=True)["epoch_error"]
-    out = g.quantile(list(q)).unstack()
+    out = g.quantile(list(q), interpolation="lower").unstack()  # an order statistic: inf stays inf
     out.columns = [f"q{int(round(100 * x))}" for x in q]
     out["n"] = g.size()
     return out.reset_index()

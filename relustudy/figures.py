@@ -52,10 +52,17 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
         d, x="final_mse", hue=hue, col=col, kind="ecdf", log_scale=(True, False), height=3.6, aspect=1.25,
         facet_kws=dict(sharex=True),
     )
-    g.set_axis_labels("final MSE (log scale)", "fraction of runs <= x")
+    g.set_axis_labels("final MSE (log scale)", "fraction of finite runs <= x")
     for ax in g.axes.flat:
         ax.axvline(1e-3, color="0.3", ls="--", lw=1)
-    g.figure.suptitle("Distribution of final MSE per activation (dashed: solved threshold)", y=1.04)
+        ax.axvline(MSE_FLOOR, color="0.6", ls=":", lw=1)
+        ax.set_xlim(left=MSE_FLOOR / 3)
+    n_div = int((~np.isfinite(runs["final_mse"].to_numpy(float))).sum())
+    g.figure.suptitle(
+        f"Distribution of final MSE per activation (dashed: solved threshold; dotted: precision floor {MSE_FLOOR:g}, "
+        f"lower values drawn there; {n_div} diverged runs not drawn)",
+        y=1.04, fontsize=10,
+    )
     return g
 
 
@@ -104,39 +111,109 @@ def failure_rate_dots(
     return fig
 
 
-def learning_curves(
-    bands: pd.DataFrame, *, hue: str, col: str | None = None, title: str = "", ymin: float | None = None
+def failure_rate_heatmap(
+    rates: pd.DataFrame, *, y: str, x: str, col: str, row: str, title: str = ""
 ) -> plt.Figure:
-    """Median epoch error with an interquartile band, log-log.
+    """Annotated heatmaps of failure rates (%), one panel per ``row`` x ``col`` level.
 
-    bands: one row per (``hue``, ``col``, epoch) with columns epoch, q25, q50, q75.
-    ymin: lower y limit, so a few runs converging to ~0 do not squash the rest.
+    rates: one row per cell with column rate and the ``y``, ``x``, ``col``, ``row`` labels
+    (strings); every panel shows the same ``y`` x ``x`` grid (blank where a cell is absent).
+    """
+    _setup()
+    cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
+    ylev, xlev = list(dict.fromkeys(rates[y])), list(dict.fromkeys(rates[x]))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(0.9 * len(xlev) * len(cols) + 2.5, 0.38 * len(ylev) * len(rows) + 1.6),
+        sharex=True, sharey=True, squeeze=False,
+    )
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = rates[(rates[row] == rv) & (rates[col] == cv)]
+            grid = sub.pivot(index=y, columns=x, values="rate").reindex(index=ylev, columns=xlev) * 100
+            sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="rocket_r", annot=True, fmt=".0f", cbar=False,
+                        annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white")
+            ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
+            ax.set_xlabel(x if i == len(rows) - 1 else "")
+            ax.set_ylabel(y if j == 0 else "")
+            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+    fig.suptitle(title or "failure rate (%)")
+    fig.tight_layout()
+    return fig
+
+
+DIVERGED_CEILING = 1e2  # diverged runs (epoch error inf) are drawn at this height on log axes
+
+
+def learning_curves(
+    bands: pd.DataFrame,
+    *,
+    hue: str,
+    col: str | None = None,
+    row: str | None = None,
+    title: str = "",
+    ymin: float | None = None,
+    reference: float | None = None,
+) -> plt.Figure:
+    """Median epoch error with an interquartile band, log-log; one panel per ``col`` x ``row``.
+
+    bands: one row per (``hue``, ``col``, ``row``, epoch) with columns epoch, q25, q50, q75
+    (e.g. ``analysis.curve_bands``; a diverged run's error is inf and ranks worst). Values
+    below the precision floor :data:`MSE_FLOOR` are drawn at it, inf at :data:`DIVERGED_CEILING`
+    (dotted line), so diverged runs stay visible.
+    ymin: lower y limit (default: the precision floor).
+    reference: if given, a dashed 1/epoch line through this error at epoch 1000.
     """
     _setup()
     cols = list(dict.fromkeys(bands[col])) if col else [None]
+    rows = list(dict.fromkeys(bands[row])) if row else [None]
     hlev = list(dict.fromkeys(bands[hue]))
     colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
-    fig, axes = plt.subplots(1, len(cols), figsize=(4.6 * len(cols), 3.8), sharey=True, squeeze=False)
-    for ax, cv in zip(axes[0], cols):
-        sub = bands if cv is None else bands[bands[col] == cv]
-        for h in hlev:
-            s = sub[sub[hue] == h].sort_values("epoch")
-            if s.empty:
-                continue
-            ax.plot(s["epoch"], s["q50"].clip(lower=MSE_FLOOR), color=colors[h], lw=1.6, label=h)
-            ax.fill_between(
-                s["epoch"], s["q25"].clip(lower=MSE_FLOOR), s["q75"].clip(lower=MSE_FLOOR), color=colors[h], alpha=0.2
-            )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        if ymin is not None:
-            ax.set_ylim(bottom=ymin)
-        ax.set_xlabel("epoch")
-        ax.set_title(f"{col}={cv}" if cv is not None else "", fontsize=10)
-    axes[0, 0].set_ylabel("epoch error (median, IQR band)")
-    axes[0, -1].legend(title=hue, fontsize=8)
-    if title:
-        fig.suptitle(title)
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(4.6 * len(cols), 3.4 * len(rows) + 0.4), sharex=True, sharey=True, squeeze=False
+    )
+
+    def shown(v):
+        return v.clip(lower=MSE_FLOOR, upper=DIVERGED_CEILING)
+
+    any_inf = False
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = bands
+            if cv is not None:
+                sub = sub[sub[col] == cv]
+            if rv is not None:
+                sub = sub[sub[row] == rv]
+            for h in hlev:
+                s = sub[sub[hue] == h].sort_values("epoch")
+                if s.empty:
+                    continue
+                any_inf |= bool((s[["q25", "q50", "q75"]].to_numpy() > DIVERGED_CEILING).any())
+                label = f"{h} (n={int(s['n'].max())})" if "n" in s else h
+                ax.plot(s["epoch"], shown(s["q50"]), color=colors[h], lw=1.6, label=label)
+                ax.fill_between(s["epoch"], shown(s["q25"]), shown(s["q75"]), color=colors[h], alpha=0.2)
+            if reference is not None:
+                e = np.array([sub["epoch"].min(), sub["epoch"].max()], dtype=float)
+                ax.plot(e, reference * 1000.0 / e, color="0.3", ls="--", lw=1, label="∝ 1/epoch")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=ymin if ymin is not None else MSE_FLOOR / 3, top=DIVERGED_CEILING * 5)
+            if i == len(rows) - 1:
+                ax.set_xlabel("epoch")
+            name = " | ".join(f"{k}={v}" for k, v in ((row, rv), (col, cv)) if v is not None)
+            ax.set_title(name, fontsize=10)
+            ax.legend(fontsize=7, loc="best", framealpha=0.8)
+        axes[i, 0].set_ylabel("epoch error (median, IQR)")
+    for ax in axes.flat:
+        ax.axhline(MSE_FLOOR, color="0.6", lw=0.8, ls=":")
+        if any_inf:
+            ax.axhline(DIVERGED_CEILING, color="0.3", lw=0.8, ls=":")
+    note = f"dotted: precision floor {MSE_FLOOR:g}" + (
+        f"; diverged runs and errors above {DIVERGED_CEILING:g} drawn at {DIVERGED_CEILING:g}" if any_inf else ""
+    )
+    fig.suptitle(f"{title}\n({note})" if title else note, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -201,8 +278,8 @@ def fail_vs_margin(bins: pd.DataFrame, *, title: str = "", ax=None) -> plt.Axes:
     err = np.vstack([bins["rate"] - bins["ci_low"], bins["ci_high"] - bins["rate"]])
     ax.bar(x, bins["rate"], color=colors, alpha=0.85, width=0.7)
     ax.errorbar(x, bins["rate"], yerr=err, fmt="none", ecolor="0.2", capsize=3, lw=1)
-    for xi, (n, r) in enumerate(zip(bins["n"], bins["rate"])):
-        ax.text(xi, min(r + 0.06, 1.02), f"n={n}", ha="center", fontsize=7)
+    for xi, (n, hi) in enumerate(zip(bins["n"], bins["ci_high"])):
+        ax.text(xi, hi + 0.02, f"n={n}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, bins["bin"], rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1.1)
     ax.set_xlabel("output unit's largest pre-activation over the six inputs at init (bins of equal counts)")

@@ -16,6 +16,7 @@ from .common import (
     _experiment,
     ci,
     md_table,
+    mse_at,
     need,
     num,
     pct,
@@ -37,7 +38,9 @@ def section_q1_long(ctx: Context) -> str:
         med = {e: float(b.get(e, np.nan)) for e in grid}
         # Late slope of the median curve on log-log axes: 0 is a plateau, -1 is error ~ 1/epoch.
         e0 = max(e for e in b.index if e <= epochs / 10)
-        slope = (np.log10(med[epochs]) - np.log10(b[e0])) / (np.log10(epochs) - np.log10(e0))
+        # Both ends clipped at the precision floor: a median below it measures rounding, not learning.
+        lo_end, hi_end = stats.log10_mse([b[e0], med[epochs]])
+        slope = (hi_end - lo_end) / (np.log10(epochs) - np.log10(e0))
         hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
         rows.append(
             (
@@ -45,7 +48,7 @@ def section_q1_long(ctx: Context) -> str:
                 upd,
                 out,
                 f"{len(sub):,}",
-                *[num(med[e], 3) for e in grid],
+                *[mse_at(stats.log10_mse([med[e]])[0]) for e in grid],
                 num(slope, 2),
                 pct((sub["final_mse"] < 1e-4).mean()),
                 num(np.median(hit), 4) if hit.size else "never",
@@ -73,7 +76,7 @@ def section_q1_long(ctx: Context) -> str:
             hue="curve",
             col="output",
             title=f"tanh and sigmoid for {epochs:,} epochs at lr 0.1 (median, IQR)",
-            ymin=1e-12,
+            reference=float(np.nanmedian(sel.loc[sel["epoch"] == sel["epoch"].max(), "q50"])) * sel["epoch"].max() / 1000,
         ),
         "q1_long_curves.png",
         "long learning curves",
@@ -83,7 +86,8 @@ def section_q1_long(ctx: Context) -> str:
     return f"""## Q1 at the asker's scale: {epochs:,} epochs
 
 tanh and sigmoid at lr 0.1 (randn init, plain SGD), {runs["seed"].nunique():,} seeds per cell, the error recorded at
-log-spaced epochs. A late log-log slope near 0 is a plateau; -1 means the error still falls like 1/epoch.
+log-spaced epochs. A late log-log slope near 0 is a plateau; -1 means the error still falls like 1/epoch (dashed
+line in the figure); medians and slopes are clipped at the precision floor {stats.MSE_FLOOR:g}.
 
 {tbl}
 
@@ -108,6 +112,7 @@ def section_born_dead(ctx: Context) -> str:
         born_dead=born_dead_at_init(runs).to_numpy(),
         stuck=runs["outcome"].astype(str).isin(["collapsed", "dead_output"]),
         solved=runs["outcome"].astype(str) == "solved",
+        diverged=runs["outcome"].astype(str) == "diverged",
     )
     archs = sorted(r["hidden"].astype(str).unique(), key=lambda h: (len(h), h))
     inits = sorted(r["init"].astype(str).unique())
@@ -118,7 +123,7 @@ def section_born_dead(ctx: Context) -> str:
         ["init", "output", "width", "depth", "hidden"], observed=True
     ):
         row = dict(init=str(init), output=str(out), width=width, depth=depth, hidden=str(hidden), n=len(g))
-        for what in ("born_dead", "stuck", "solved"):
+        for what in ("born_dead", "stuck", "solved", "diverged"):
             pr = stats.proportion_ci(int(g[what].sum()), len(g), alpha=ALPHA)
             row.update({what: pr.rate, f"{what}_low": pr.ci_low, f"{what}_high": pr.ci_high})
         rates.append(row)
@@ -143,22 +148,21 @@ def section_born_dead(ctx: Context) -> str:
         "born_dead.png",
         "born dead vs depth",
     )
-    plot2 = rates.rename(columns={"solved": "rate", "solved_low": "ci_low", "solved_high": "ci_high"}).drop(
-        columns="theory"
-    )
-    fig2 = ctx.fig(
-        figures.rate_vs_depth(
-            plot2,
-            x="depth",
-            hue="width",
-            col="init",
-            row="output",
-            title="Solved after training (corrected update, lr 0.01)",
-            ylabel="P(solved)",
-        ),
-        "born_dead_solved.png",
-        "solved vs depth",
-    )
+    def after_training(what: str, title: str) -> str:
+        """P(what) against depth per width, init x output panels, as a figure link."""
+        plot = rates.rename(columns={what: "rate", f"{what}_low": "ci_low", f"{what}_high": "ci_high"})
+        return ctx.fig(
+            figures.rate_vs_depth(
+                plot.drop(columns="theory"), x="depth", hue="width", col="init", row="output",
+                title=f"{title} (corrected update, lr 0.01)", ylabel=f"P({what})",
+            ),
+            f"born_dead_{what}.png",
+            f"{what} vs depth",
+        )
+
+    fig2 = after_training("solved", "Solved after training")
+    fig3 = after_training("diverged", "Diverged during training")
+    worst_div = rates.sort_values("diverged", ascending=False, kind="stable").iloc[0]
     ident = rates[rates["output"] == "identity"]
     gap = np.nanmax(np.abs(ident["born_dead"] - ident["theory"]))
     deep = ident[ident["depth"] == ident["depth"].max()]
@@ -182,6 +186,7 @@ def section_born_dead(ctx: Context) -> str:
                     f"{pct(t.born_dead)} {ci(t.born_dead_low, t.born_dead_high)}",
                     pct(t.theory) if np.isfinite(t.theory) else "–",
                     pct(t.stuck),
+                    pct(t.diverged),
                     pct(t.solved),
                 )
                 for t in rates.sort_values(["init", "output", "width", "depth"]).itertuples()
@@ -194,6 +199,7 @@ def section_born_dead(ctx: Context) -> str:
                 "born dead [95% CI]",
                 "theory (MC)",
                 "collapsed or dead after training",
+                "diverged",
                 "solved",
             ],
         )
@@ -213,10 +219,14 @@ distributions alone ({BORN_DEAD_DRAWS:,} draws per architecture) differs from th
 {100 * gap:.1f} percentage points. A ReLU output unit adds its own chance of being dead: averaged over all cells the
 born-dead rate is {100 * extra:.1f} percentage points higher with `same` than with `identity`. Of the
 {len(dead_runs):,} runs born dead, {n_dead_solved:,} end solved{": with the corrected update a dead net stays dead" if n_dead_solved == 0 else ""}.
+Deep, wide nets that are alive at init can fail another way: they diverge. Over all cells {pct(r["diverged"].mean())} of
+the runs diverge, most in {worst_div["init"]}/{worst_div["output"]}/{worst_div["hidden"]} ({pct(worst_div["diverged"])}).
 
 {fig1}
 
 {fig2}
+
+{fig3}
 
 <details><summary>All cells</summary>
 
