@@ -217,6 +217,7 @@ def test_formatting_helpers():
     assert report.pval(0.0312) == "p = 0.031"
     assert report.pval(3.1e-8) == "p = 3.1e-08"
     assert report.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
+    assert report.md_table(pd.DataFrame({"P(a | b)": ["|x|"]})) == "| P(a \\| b) |\n|---|\n| \\|x\\| |"
     from relustudy.report.common import diff_ci, mse_at, pp
 
     assert pp(0.136) == "+13.6 pp" and pp(-0.104) == "-10.4 pp" and pp(float("nan")) == "n/a"

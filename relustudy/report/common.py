@@ -113,9 +113,12 @@ def mse_at(log10_value: float) -> str:
 
 def md_table(df: pd.DataFrame) -> str:
     """A DataFrame as a GitHub markdown table (values already formatted)."""
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|")  # a literal bar must not split the column
+
+    head = "| " + " | ".join(map(cell, df.columns)) + " |"
     sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(map(str, r)) + " |" for r in df.itertuples(index=False)]
+    rows = ["| " + " | ".join(map(cell, r)) + " |" for r in df.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
 
 

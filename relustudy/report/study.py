@@ -517,7 +517,7 @@ def section_momentum(ctx: Context) -> str:
         pd.DataFrame(
             mode_rows,
             columns=["optimizer, lr", "runs", "fail", "failed: born dead", "failed: died in training",
-                     "failed: diverged", "failed: other", "P(fail | not born dead)"],
+                     "failed: diverged", "failed: other", "fail rate if not born dead"],
         )
     )
     other = t[(t["family"] == "equal lr")].sort_values(["p_fail_holm", "activation", "output", "init", "update", "lr"], kind="stable")
@@ -779,7 +779,7 @@ def section_vanishing(ctx: Context) -> str:
                 "activation",
                 "output",
                 "median prediction at (0.1, 0.5)",
-                "median |error| (truth 0.6)",
+                "median absolute error (truth 0.6)",
                 "median last-epoch error",
             ],
         )
@@ -869,6 +869,29 @@ def section_failure_rates(ctx: Context) -> str:
     def line(d):
         return f"{d.activation}/{d.output}/{d.init}/{d.update}/{d.optimizer}/lr {d.lr}: {pct(d.rate)} {ci(d.ci_low, d.ci_high)}"
 
+    relu = analysis.select(ctx.runs, {"activation": list(analysis.RELU_FAMILY)})
+    modes_tbl = ""
+    if len(relu):
+        mt = analysis.failure_mode_table(relu)
+        label_cols = ["activation", "output", "init", "update", "optimizer", "lr"]
+        mt = mt.sort_values(label_cols, kind="stable")
+        rows = [
+            (
+                " / ".join(str(d[c]) for c in label_cols),
+                f"{d['n']:,}",
+                pct(d["n_fail"] / d["n"]),
+                *(pct(d[f"share {k}"]) for k in analysis.FAILURE_MODES),
+                pct(d["fail_alive"]),
+            )
+            for d in mt.to_dict("records")
+        ]
+        modes_tbl = (
+            "\n<details><summary>How the ReLU-family cells fail (failed runs by mode, shares of all runs)</summary>\n\n"
+            + md_table(pd.DataFrame(rows, columns=[" / ".join(label_cols), "runs", "fail",
+                                                   *(f"failed: {k}" for k in analysis.FAILURE_MODES),
+                                                   "fail rate if not born dead"]))
+            + "\n\n</details>\n"
+        )
     return f"""## Failure rate in every cell
 
 Highest: {"; ".join(line(d) for d in worst.itertuples())}.
@@ -876,7 +899,7 @@ Lowest: {"; ".join(line(d) for d in best.itertuples())}.
 Every cell's exact 95% CI is at most ±{100 * half:.1f} percentage points wide (half-width).
 
 {fig}
-"""
+{modes_tbl}"""
 
 
 def section_lottery(ctx: Context) -> str:
@@ -934,29 +957,32 @@ posted cell. Agreement with the posted cell over all shared seeds, raw and beyon
 def section_thresholds(ctx: Context) -> str:
     r = ctx.runs
     post = need(r, POSTED, "the posted ReLU cell")
-    rows = []
+    rows, tests = [], []  # tests: (row, column, McNemarResult), Holm-adjusted over the whole table below
     for t in THRESHOLDS:
         fr = rate_of(post, t)
         row = [f"{t:g}", f"{pct(fr.rate)} {ci(fr.ci_low, fr.ci_high)}"]
         for alt in ({"optimizer": "momentum"}, {"update": "corrected"}, {"output": "identity"}):
             try:
                 mc, _ = paired(r, POSTED, {**POSTED, **alt}, "threshold sensitivity", solved_mse=t)
-                row.append(f"{pct(mc.rate_b)} ({pval(mc.pvalue)})")
+                tests.append((len(rows), len(row), mc))
+                row.append(None)
             except Skip:
                 row.append("n/a")
         for act in ("tanh", "sigmoid"):
             sub = analysis.select(r, {**POSTED, "activation": act})
             row.append(pct(rate_of(sub, t).rate) if len(sub) else "n/a")
         rows.append(row)
+    for (i, j, mc), p_adj in zip(tests, stats.holm([mc.pvalue for _, _, mc in tests])):
+        rows[i][j] = f"{pct(mc.rate_b)}, {diff_ci(mc.diff, mc.diff_low, mc.diff_high)} ({pval(p_adj)})"
     tbl = md_table(
         pd.DataFrame(
             rows,
             columns=[
                 "solved if final MSE <",
                 "posted ReLU fails",
-                "with momentum (McNemar)",
-                "corrected (McNemar)",
-                "identity output (McNemar)",
+                "with momentum: fails, Δ (McNemar, Holm)",
+                "corrected: fails, Δ (McNemar, Holm)",
+                "identity output: fails, Δ (McNemar, Holm)",
                 "tanh fails",
                 "sigmoid fails",
             ],
