@@ -62,7 +62,8 @@ def main(argv=None) -> None:
     p.add_argument("--posted-seeds", type=int, default=2, help="seeds run through the posted loop (default 2)")
     p.add_argument("--cuda", action="store_true", help="also time the CUDA engine (needs a GPU)")
     args = p.parse_args(argv)
-    import numba
+    from relustudy.engines import usable_cores
+    from relustudy.engines.numba_cpu import threads
 
     posted = Cell(epochs=args.epochs)
     train(Cell(epochs=1), [0], engine="numba")  # load (or compile) the kernel before timing
@@ -71,32 +72,31 @@ def main(argv=None) -> None:
         posted_program(seed, "relu", epochs=args.epochs)
     loop = args.posted_seeds / ((time.process_time() - t0) * FULL_EPOCHS / args.epochs)
     ref = rate(posted, min(args.runs, 2048), "numpy")
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    one = rate(posted, args.runs, "numba")
-    numba.set_num_threads(threads)
+    n_threads = usable_cores()
+    with threads(1):
+        one = rate(posted, args.runs, "numba")
     many = rate(posted, args.runs, "numba", cpu=False)
     print(f"posted cell (2-4-4-1 relu, float64), 5000-epoch-equivalent runs/s, --runs {args.runs}:")
     print(f"  posted program loop   : {loop:10.2f}")
     print(f"  numpy reference       : {ref:10.1f}   {ref / loop:8.0f}x the loop")
     print(f"  numba, 1 thread       : {one:10.1f}   {one / loop:8.0f}x the loop   {one / ref:5.1f}x numpy")
-    print(f"  numba, {threads} threads      : {many:10.1f}   {many / loop:8.0f}x the loop   {many / ref:5.1f}x numpy")
+    print(f"  numba, {n_threads} threads      : {many:10.1f}   {many / loop:8.0f}x the loop   {many / ref:5.1f}x numpy")
     if args.cuda:
         train(Cell(epochs=1), [0], engine="cuda")
         gpu = rate(posted, max(args.runs, 1 << 20), "cuda", cpu=False)
         print(f"  cuda, {max(args.runs, 1 << 20)} runs : {gpu:10.1f}   {gpu / one:8.0f}x numba 1 thread")
 
-    numba.set_num_threads(1)
     base = Cell(epochs=max(args.epochs // 10, 10))
     per_update = {}
     for name, hidden in (("4-4", (4, 4)), ("2 x 10 layers", (2,) * 10), ("32", (32,)), ("32-32", (32, 32))):
         cell = Cell(epochs=base.epochs, hidden=hidden, output="identity", update="corrected")
-        per_update[name] = rate(cell, 1024, "numba") * param_updates(cell)
+        with threads(1):
+            per_update[name] = rate(cell, 1024, "numba") * param_updates(cell)
     print("per parameter update (numba, 1 thread), relative to 4-4:")
     for name, v in per_update.items():
         print(f"  {name:14s}: {v / per_update['4-4']:5.2f}")
-    big, shard = rate(posted, args.runs, "numba"), rate(posted, 1000, "numba")
-    numba.set_num_threads(threads)
+    with threads(1):
+        big, shard = rate(posted, args.runs, "numba"), rate(posted, 1000, "numba")
     print(f"shard of 1000 runs vs {args.runs}: {shard:.1f} vs {big:.1f} runs/s ({100 * (1 - shard / big):+.1f}% lost)")
     cold, warm = compile_seconds()
     print(f"numba: first call {cold:.1f} s with an empty cache (compile), {warm:.1f} s with it filled (load)")

@@ -11,7 +11,6 @@ The runs do not depend on how they were batched, so neither does the dataset.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import sys
 import time
@@ -30,6 +29,7 @@ from .config import (
     Cell,
     check_choice,
     check_epochs,
+    check_init_gain,
     check_lr,
     hidden_str,
     parse_hidden,
@@ -47,10 +47,11 @@ from .dataset import (
 from .lock import folder_lock
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from .schema import cell_id
-from .engines import resolve_engine, single_threaded
+from .engines import resolve_engine, single_threaded, usable_cores
 from .train import train_group
 
 BACKENDS = ("loky", "dask")
+COLUMN_SETS = ("full", "compact")  # Grid.columns: what the consolidated dataset keeps
 DEFAULT_BLOCK = 1000  # seeds per shard: 3 inits x 1000 = 3000 runs per task, ~10-15 s
 MAX_SEED = 2**32
 CONNECT_TIMEOUT = "5s"  # how long to wait for a dask scheduler before giving up
@@ -84,6 +85,10 @@ class Grid:
     lrs: tuple[float, ...] = (0.01, 0.1, 0.001)  # 0.001: momentum's step matched to sgd at 0.01
     epochs: tuple[int, ...] = (5000,)
     hidden: tuple[tuple[int, ...], ...] = ((4, 4),)
+    init_gains: tuple[float, ...] = (1.0,)  # multipliers of every init (Cell.init_gain); 1.0 = as defined
+    # "full": every column and the curves; "compact": the runs table's COMPACT_COLUMNS only,
+    # float32 where that keeps the information, no curves (for million-run grids).
+    columns: str = "full"
     out: Path = field(default=DEFAULT_GRID_DIR, compare=False)  # dataset folder; shards in out/shards
     block: int = field(default=DEFAULT_BLOCK, compare=False)  # seeds per shard; does not change the data
 
@@ -97,6 +102,8 @@ class Grid:
         put("lrs", _levels("lr", self.lrs, check_lr))
         put("epochs", _levels("epochs", self.epochs, check_epochs))
         put("hidden", _levels("hidden", self.hidden, parse_hidden))
+        put("init_gains", _levels("init_gain", self.init_gains, check_init_gain))
+        check_choice("columns", self.columns, COLUMN_SETS)
         start, stop = check_seed_range(self.seeds)
         put("seeds", (start, stop))
         if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < 1:
@@ -110,7 +117,7 @@ class Grid:
     def cells(self) -> list[Cell]:
         """The grid's cells in canonical order (the flags' order, last factor fastest)."""
         return [
-            Cell(activation=a, output=o, init=i, update=u, optimizer=opt, lr=lr, epochs=e, hidden=h)
+            Cell(activation=a, output=o, init=i, update=u, optimizer=opt, lr=lr, epochs=e, hidden=h, init_gain=g)
             for a in self.activations
             for o in self.outputs
             for i in self.inits
@@ -119,6 +126,7 @@ class Grid:
             for lr in self.lrs
             for e in self.epochs
             for h in self.hidden
+            for g in self.init_gains
         ]
 
     def blocks(self) -> list[tuple[int, int]]:
@@ -132,8 +140,12 @@ class Grid:
         return [Shard(c, a, b) for c in self.cells() for a, b in self.blocks()]
 
     def to_config(self) -> dict:
-        """Plain-type dict of the grid (the keys of ``--config`` files), for provenance."""
-        return {
+        """Plain-type dict of the grid (the keys of ``--config`` files), for provenance.
+
+        ``init_gains`` and ``columns`` appear only when not at their default, so the config of
+        a grid that does not use them is what it was before they existed.
+        """
+        config = {
             "seeds": f"{self.seeds[0]}:{self.seeds[1]}",
             "activations": list(self.activations),
             "outputs": list(self.outputs),
@@ -145,14 +157,64 @@ class Grid:
             "hidden": [hidden_str(h) for h in self.hidden],
             "block": self.block,
         }
+        if self.init_gains != (1.0,):
+            config["init_gains"] = list(self.init_gains)
+        if self.columns != "full":
+            config["columns"] = self.columns
+        return config
 
     def command(self) -> str:
         """A command line that reproduces this grid's dataset."""
         c = self.to_config()
         parts = ["python scripts/run_grid.py", f"--seeds {c['seeds']}"]
-        for key in ("activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden"):
-            parts.append(f"--{key} {','.join(str(v) for v in c[key])}")
+        for key in ("activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "init_gains"):
+            if key in c:
+                parts.append(f"--{key.replace('_', '-')} {','.join(str(v) for v in c[key])}")
+        if "columns" in c:
+            parts.append(f"--columns {c['columns']}")
         return " ".join(parts + [f"--out {self.out}"])
+
+
+@dataclass(frozen=True)
+class GridUnion:
+    """Several grids written as one dataset, e.g. a cell at a million seeds beside two at fewer.
+
+    Has what :func:`run_grid` uses of a :class:`Grid` (cells, shards, n_runs, out, columns,
+    to_config, command). The parts must not share a cell: a run is in the dataset once.
+    """
+
+    parts: tuple[Grid, ...]
+    out: Path = field(default=DEFAULT_GRID_DIR, compare=False)
+    columns: str = "full"
+    name: str = ""  # the experiment's name, for command()
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ValueError("empty GridUnion; allowed: one or more Grids")
+        cells = [c for p in self.parts for c in p.cells()]
+        if len(set(cells)) != len(cells):
+            raise ValueError("the grids of a GridUnion share a cell; allowed: grids with disjoint cells")
+        check_choice("columns", self.columns, COLUMN_SETS)
+        object.__setattr__(self, "out", Path(self.out))
+
+    @property
+    def n_runs(self) -> int:
+        return sum(p.n_runs for p in self.parts)
+
+    def cells(self) -> list[Cell]:
+        return [c for p in self.parts for c in p.cells()]
+
+    def shards(self) -> list["Shard"]:
+        return [s for p in self.parts for s in p.shards()]
+
+    def to_config(self) -> dict:
+        config = {"parts": [p.to_config() for p in self.parts]}
+        if self.columns != "full":
+            config["columns"] = self.columns
+        return config
+
+    def command(self) -> str:
+        return f"python scripts/run_grid.py --experiment {self.name} --out {self.out}"
 
 
 def check_seed_range(seeds) -> tuple[int, int]:
@@ -295,8 +357,10 @@ def run_grid(
                     write_atomic(table, shard_dir / shard.name)
                     tables[shard] = table
                     bar.update(shard.n)
-            per_cell = [[tables[Shard(c, a, b)] for a, b in grid.blocks()] for c in grid.cells()]
-            runs, curves = assemble(grid.cells(), per_cell)
+            per_cell: dict[Cell, list] = {c: [] for c in grid.cells()}
+            for shard in grid.shards():  # each cell's shards in ascending seed order
+                per_cell[shard.cell].append(tables[shard])
+            runs, curves = assemble(list(per_cell), list(per_cell.values()), grid.columns)
             prov = provenance(grid.to_config(), command or grid.command(), engine=engine)
             runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
     finally:
@@ -372,7 +436,7 @@ def _train(tasks: list[Task], jobs: int | None, backend: str, engine: str) -> It
         n_jobs = 1
         ctx = joblib.parallel_config(backend="loky", n_jobs=1)
     elif backend == "loky":
-        n_jobs = min(jobs or _usable_cores(), len(tasks))
+        n_jobs = min(jobs or usable_cores(), len(tasks))
         ctx = joblib.parallel_config(backend="loky", n_jobs=n_jobs)
     else:
         n_jobs = jobs or -1
@@ -390,13 +454,6 @@ def _train(tasks: list[Task], jobs: int | None, backend: str, engine: str) -> It
 def _run_tagged(k: int, task: Task, engine: str):
     """run_task with the task's index, so unordered results can be matched up."""
     return k, run_task(task, engine)
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class _NoBar:

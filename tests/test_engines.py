@@ -37,21 +37,19 @@ def test_numba_matches_numpy_deep_and_wide(hidden):
 
 
 def test_numba_run_is_independent_of_block_lane_and_threads():
-    """Seed 700 alone, at lane 188 of block 2 in a batch of 1000, and on 1 vs 2 threads: the same bits."""
-    import numba
+    """Seed 700 alone, at lane 188 of block 2 in a batch of 1000, and on 1 vs 3 threads: the same bits."""
+    from relustudy.engines.numba_cpu import threads
 
     cell = Cell(activation="tanh", lr=0.1, epochs=300)
     batch = train(cell, range(1000), engine="numba")
     alone = train(cell, [700], engine="numba")
     assert same_bits(batch.metrics["final_mse"][700:701], alone.metrics["final_mse"])
     assert same_bits(batch.curve[:, 700:701], alone.curve)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with threads(1):
         one = train(cell, range(1000), engine="numba")
-    finally:
-        numba.set_num_threads(before)
-    assert differences([batch], [one]) == []
+    with threads(3):
+        three = train(cell, range(1000), engine="numba")
+    assert differences([batch], [one]) == [] and differences([batch], [three]) == []
 
 
 def test_numba_divergence_stays_in_its_run():
@@ -96,7 +94,7 @@ def test_cuda_kernel_matches_numpy_on_the_simulator():
     """The CUDA kernel's logic under NUMBA_ENABLE_CUDASIM=1 (a fresh process: the flag is read at import).
 
     The simulator computes in unfused IEEE double, so this checks the kernel, not the GPU's
-    FMA contraction; tests/gpu_check.py does that on hardware.
+    FMA contraction; test_cuda_matches_numpy_on_a_gpu does that on hardware.
     """
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(HERE)}
     out = subprocess.run([sys.executable, str(HERE / "engine_checks.py")], env=env, capture_output=True, text=True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import sys
 from typing import Callable, Iterator
 
@@ -24,6 +25,14 @@ ENGINES = ("numba", "numpy", "cuda")  # allowed names; the first is the default
 DEFAULT_ENGINE = "numba"
 FALLBACK_ENGINE = "numpy"  # used, with a one-line notice, when numba is missing
 _notified = False
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class EngineUnavailable(ValueError):
@@ -96,11 +105,7 @@ def single_threaded(name: str | None) -> Iterator[None]:
     if resolve_engine(name) != "numba":
         yield
         return
-    import numba
+    from .numba_cpu import threads
 
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with threads(1):
         yield
-    finally:
-        numba.set_num_threads(before)

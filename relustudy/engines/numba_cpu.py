@@ -6,8 +6,9 @@ so LLVM turns it into SIMD without changing any single run's arithmetic: each la
 exactly the scalar operations of :mod:`.reference`, in the same order (sums over the
 layer axes sequential in input order, ``(w0 a0 + w1 a1 + ...) + b``), with no FMA
 contraction (numba compiles without fast-math) and the shared ``exp``/``tanh`` of
-:mod:`.ieee_math`. Blocks are independent, so they run on ``numba``'s threads
-(``prange``); a run's result does not depend on its block, its lane or the thread count.
+:mod:`.ieee_math`. Blocks are independent, so they run on Python threads (the kernel
+releases the GIL; :func:`threads` sets how many); a run's result does not depend on its
+block, its lane or the thread count.
 
 Compiled once per machine: ``cache=True`` keeps the machine code next to this file, so
 only the first run after installing pays the compile time. Activations, update rule and
@@ -16,15 +17,19 @@ sits outside the run loop.
 """
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core.extending import intrinsic
 
 from ..activations import ELU_ALPHA, LEAKY_SLOPE
 from ..config import MOMENTUM
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import ieee_math
+from . import ieee_math, usable_cores
 from .layout import ACT_CODES, Layout, activation_codes, curve_epochs, flatten, unflatten_into
 
 # Runs per block (the SIMD loop's trip count): as many as keep a block's state within
@@ -281,15 +286,29 @@ def _train_block(w, b, lr, r0, n, nl, sizes, w_off, b_off, a_off, codes, x, y, e
             b[p, r0 + r] = Bv[p, r]
 
 
-@njit(parallel=True, **_OPTIONS)
-def _train_all(w, b, lr, nl, sizes, w_off, b_off, a_off, codes, x, y, epochs, points, posted, momentum,
-               curve, first_below, last_err):
+@_jit
+def _train_blocks(w, b, lr, nl, k0, k1, sizes, w_off, b_off, a_off, codes, x, y, epochs, points, posted, momentum,
+                  curve, first_below, last_err):
+    """Train blocks k0 .. k1-1 of nl runs each (the last may be partial), one after the other."""
     R = w.shape[1]
-    n_blocks = (R + nl - 1) // nl
-    for k in prange(n_blocks):
+    for k in range(k0, k1):
         r0 = k * nl
         _train_block(w, b, lr, r0, min(nl, R - r0), nl, sizes, w_off, b_off, a_off, codes, x, y, epochs,
                      points, posted, momentum, curve, first_below, last_err)
+
+
+_threads: int | None = None  # None: every usable core
+
+
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Train on ``n`` threads inside the block (None: every usable core); results do not change."""
+    global _threads
+    before, _threads = _threads, n
+    try:
+        yield
+    finally:
+        _threads = before
 
 
 def lanes_for(lay: Layout) -> int:
@@ -310,9 +329,25 @@ def sgd(params, acts, lr, cell, x_train, y_train):
     curve = np.empty((len(points), R))
     first_below = np.empty(R, dtype=np.int64)
     last_err = np.empty(R)
-    _train_all(w, b, np.ascontiguousarray(lr, dtype=np.float64), lanes_for(lay), lay.sizes, lay.w_off, lay.b_off, lay.a_off,
-               activation_codes(acts), np.ascontiguousarray(x_train, dtype=np.float64),
-               np.ascontiguousarray(y_train, dtype=np.float64), int(cell.epochs), points,
-               cell.update == "as_posted", cell.optimizer == "momentum", curve, first_below, last_err)
+    nl = lanes_for(lay)
+    n_blocks = (R + nl - 1) // nl
+    args = (lay.sizes, lay.w_off, lay.b_off, lay.a_off, activation_codes(acts),
+            np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
+            int(cell.epochs), points, cell.update == "as_posted", cell.optimizer == "momentum",
+            curve, first_below, last_err)
+    lr = np.ascontiguousarray(lr, dtype=np.float64)
+    n_threads = min(n_blocks, _threads or usable_cores())
+    # Blocks write disjoint columns, and the kernel releases the GIL (nogil), so plain
+    # Python threads run them in parallel without numba's threading layer (whose
+    # workqueue refuses concurrent callers) and without a second, parallel compile.
+    edges = np.linspace(0, n_blocks, n_threads + 1).round().astype(int)
+    if n_threads == 1:
+        _train_blocks(w, b, lr, nl, 0, n_blocks, *args)
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            jobs = [pool.submit(_train_blocks, w, b, lr, nl, int(k0), int(k1), *args)
+                    for k0, k1 in zip(edges[:-1], edges[1:])]
+            for job in jobs:
+                job.result()
     unflatten_into(params, w, b)
     return points, curve, first_below, last_err
