@@ -8,6 +8,7 @@ from typing import Sequence
 
 from . import report
 from .dataset import content_hash, load_curves, load_runs, read_info
+from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -51,10 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"make_report.py: warning: skipping experiment {name}: {e}", file=sys.stderr)
             continue
         files += [exp_dir / RUNS_FILE, exp_dir / CURVES_FILE]
+    extras = {}
+    forensics_dir = root / "forensics"
+    if (forensics_dir / FORENSICS_FILE).exists():
+        try:
+            extras["forensics"] = load_forensics(forensics_dir)
+        except ValueError as e:
+            print(f"make_report.py: warning: skipping the forensics: {e}", file=sys.stderr)
+        else:
+            files += [forensics_dir / FORENSICS_FILE, forensics_dir / TRACES_FILE]
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
-                         experiments=experiments)
+                         experiments=experiments, extras=extras)
     text = report.build(ctx)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "REPORT.md"

@@ -9,7 +9,7 @@ run's bits do not depend on how many other runs share its batch or where it sits
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from ..outcomes import EPOCH_ERROR_TARGET
 from .layout import curve_epochs
 
 
-def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train):
+def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train,
+        observer: Callable[[int, int, int, Params], None] | None = None):
     """The training loop; updates ``params`` in place.
 
     Parameters
@@ -30,6 +31,10 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     lr : (R,) learning rate per run.
     cell : supplies update, optimizer and epochs.
     x_train, y_train : (S, 2) inputs and (S,) targets, visited in order every epoch.
+    observer : optional ``observer(epoch, sample, layer, params)``, called right after each
+        layer's update (layer L-1 first, as the backward pass goes) with the live
+        parameters, which it must not modify; :mod:`relustudy.forensics` watches how a
+        unit dies this way. It reads state only, so the run's bits do not change.
 
     Returns
     -------
@@ -94,7 +99,7 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     with np.errstate(all="ignore"):
         for epoch in range(1, cell.epochs + 1):
             err.fill(0.0)
-            for (x0, x1), y in zip(xs, ys):
+            for sample, ((x0, x1), y) in enumerate(zip(xs, ys)):
                 # ---- forward: z = W a + b summed in input order, then the activation
                 np.multiply(w1[:, 0, :], x0, out=z[0])
                 np.multiply(w1[:, 1, :], x1, out=tmp[0])
@@ -133,6 +138,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
                     # bias step: the posted rule decays b; the corrected rule follows dL/db
                     np.multiply(params[l][1] if posted else g[l], lr_b, out=bstep[l])
                     step(l)
+                    if observer is not None:
+                        observer(epoch, sample, l, params)
                     if posted and l > 0:
                         pass_down(l)  # as posted: through the *updated* W
             err /= n_samples

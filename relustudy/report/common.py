@@ -24,7 +24,7 @@ CONDITIONAL_DRAWS = 200_000  # draws of the hidden layers for the conditional co
 THEORY_SEED = 20261126
 BOOT_SEED = 12345
 THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
-EXPERIMENTS = ("q1_long", "born_dead", "remedies")  # datasets beside data/default that have sections
+EXPERIMENTS = ("q1_long", "born_dead", "remedies", "million", "phase", "depth_width")  # datasets beside data/default with sections
 ALPHA = 0.05
 
 # The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD).
@@ -50,6 +50,7 @@ class Context:
     experiments: Mapping[str, tuple[pd.DataFrame, pd.DataFrame | None]] = field(default_factory=dict)
     figure_files: list[Path] = field(default_factory=list)
     findings: dict = field(default_factory=dict)
+    extras: Mapping[str, object] = field(default_factory=dict)  # tables that are not runs tables, e.g. forensics
 
     def finding(self, fn):
         """The named result ``fn(self)``, computed once per report (sections and summary share it).

@@ -9,6 +9,9 @@ from .. import analysis, stats
 from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from . import experiments as ex
+from . import forensics as fo
+from . import lottery_init as li
+from . import scale as sc
 from . import study as st
 from .common import (
     BOOT_SEED,
@@ -100,10 +103,15 @@ SECTIONS: list[tuple[str, Callable[[Context], str]]] = [
     ("final MSE ECDF", st.section_ecdf),
     ("failure rates per cell", st.section_failure_rates),
     ("seed lottery", st.section_lottery),
+    ("how a run dies", fo.section_forensics),
+    ("how much is drawn at init", li.section_init_predictability),
     ("threshold sensitivity", st.section_thresholds),
     ("experiment: Q1 at 100,000 epochs", ex.section_q1_long),
     ("experiment: born dead", ex.section_born_dead),
     ("experiment: remedies", ex.section_remedies),
+    ("experiment: a million seeds", sc.section_million),
+    ("experiment: phase diagram", sc.section_phase),
+    ("experiment: depth x width", sc.section_depth_width),
 ]
 
 

@@ -1,0 +1,45 @@
+"""Figure of how outputs die (issue 10, part 1): death epochs and margin traces."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .figures import PALETTE
+from .forensics import AT_INIT
+
+
+def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr 0.1"):
+    """Two panels: ECDF of death epochs (deaths in training) per variant; margin traces.
+
+    Parameters
+    ----------
+    runs : forensics table, one row per run (``variant``, ``output_death_epoch``, ...).
+    traces : long-form margins (``variant``, ``seed``, ``step``, ``output_margin``).
+    variant : whose traces the right panel draws (the first variant with traces if absent).
+
+    Returns the left Axes (its figure holds both).
+    """
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
+    died = runs[runs["output_death_epoch"] > AT_INIT]
+    if len(died):
+        sns.ecdfplot(data=died, x="output_death_epoch", hue="variant", ax=ax, palette=PALETTE, log_scale=True)
+    ax.set_xlabel("epoch at which the output unit dies (deaths during training)")
+    ax.set_ylabel("share of those deaths")
+    ax.set_title("When outputs die")
+    have = list(traces["variant"].unique())
+    v = variant if variant in have else (have[0] if have else None)
+    if v is not None:
+        t = traces[traces["variant"] == v]
+        for (seed, g), color in zip(t.groupby("seed"), sns.color_palette(PALETTE, t["seed"].nunique())):
+            bx.plot(np.maximum(g["step"], 1), g["output_margin"], color=color, lw=1, label=f"seed {seed}")
+        bx.set_xscale("log")
+        bx.set_yscale("symlog", linthresh=1e-3)
+        bx.axhline(0, color="k", lw=0.8)
+        bx.legend(fontsize=8, ncol=2)
+    bx.set_xlabel("sample step (6 per epoch; the init value drawn at step 1)")
+    bx.set_ylabel("output margin (max pre-activation over the 6 inputs)")
+    bx.set_title(f"Output margin, traced runs ({v})")
+    fig.tight_layout()
+    return ax
