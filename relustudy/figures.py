@@ -290,7 +290,7 @@ def fail_vs_margin(bins: pd.DataFrame, *, title: str = "", ax=None) -> plt.Axes:
     return ax
 
 
-def seed_lottery(matrix: pd.DataFrame, *, title: str = "") -> plt.Figure:
+def seed_lottery(matrix: pd.DataFrame, *, title: str = "", ylabel: str | None = None) -> plt.Figure:
     """Seeds (rows) x cells (columns) coloured by outcome: the paired 'seed lottery'.
 
     matrix: index = seed, columns = cell labels, values = outcome strings.
@@ -301,7 +301,7 @@ def seed_lottery(matrix: pd.DataFrame, *, title: str = "") -> plt.Figure:
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 7.5))
     ax.imshow(codes, aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(OUTCOMES) - 0.5, interpolation="nearest")
     ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel(f"seed ({matrix.index.min()}..{matrix.index.max()})")
+    ax.set_ylabel(ylabel or f"seed ({matrix.index.min()}..{matrix.index.max()})")
     ax.grid(False)
     handles = [matplotlib.patches.Patch(color=OUTCOME_COLORS[o], label=o) for o in OUTCOMES]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.12), ncol=3, fontsize=8, frameon=False)
