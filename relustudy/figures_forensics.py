@@ -43,3 +43,24 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr
     bx.set_title(f"Output margin, traced runs ({v})")
     fig.tight_layout()
     return ax
+
+
+def flip_figure(rates: pd.DataFrame, *, ax=None):
+    """P(outcome flips) against the perturbation size, with its 95 % CI band.
+
+    Parameters
+    ----------
+    rates : one row per eps (``eps``, ``rate``, ``ci_low``, ``ci_high``), as ``chaos.flip_rates`` gives.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    color = sns.color_palette(PALETTE, 1)[0]
+    ax.plot(rates["eps"], rates["rate"], marker="o", color=color, label="P(solved/not solved flips)")
+    ax.fill_between(rates["eps"], rates["ci_low"], rates["ci_high"], color=color, alpha=0.25, label="95% CI")
+    ax.set_xscale("log")
+    ax.set_xlabel("perturbation of the initial weights, eps (Euclidean norm)")
+    ax.set_ylabel("share of seed x direction pairs")
+    ax.set_title("Does a tiny change of the init change the outcome?")
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import sharded
 from .config import Cell, check_seeds
 from .engines import reference
 from .inits import Params, init_params
@@ -207,13 +208,9 @@ def _thin_traces(f: Forensics, keep: int = TRACE_KEEP) -> pd.DataFrame:
 
 def _replay_cell(cell: Cell, start: int, stop: int, rpath: Path, tpath: Path) -> None:
     """Replay one cell and write its two shard files (a worker's job)."""
-    import pyarrow as pa
-
-    from .dataset import write_atomic
-
     f = replay(cell, range(start, stop), trace_seeds=range(start, min(stop, start + TRACE_CANDIDATES)))
-    write_atomic(pa.Table.from_pandas(_thin_traces(f), preserve_index=False), tpath)
-    write_atomic(pa.Table.from_pandas(f.runs, preserve_index=False), rpath)
+    sharded.write_frame(_thin_traces(f), tpath)
+    sharded.write_frame(f.runs, rpath)
 
 
 def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell] | None = None, *,
@@ -225,31 +222,22 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
     ``out/shards/`` written atomically, so an interrupted run resumes where it stopped.
     Cells are replayed in parallel on ``jobs`` processes (default: every usable core).
     """
-    import joblib
-    import pyarrow as pa
-
-    from .dataset import _meta, provenance, remove_stale_tmp, write_atomic
-    from .engines import usable_cores
+    from .dataset import provenance
     from .lock import folder_lock
 
     cells = CELLS if cells is None else cells
     start, stop = seeds
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs, traces = [], []
     with folder_lock(out, log):
-        shards = out / "shards"
-        shards.mkdir(exist_ok=True)
-        remove_stale_tmp(shards)
-        paths = {}
-        for name, cell in cells.items():
-            stem = f"{cell_id(cell)}_s{start:07d}-{stop:07d}"
-            paths[name] = shards / f"{stem}.runs.parquet", shards / f"{stem}.traces.parquet"
-        todo = [n for n, (rp, tp) in paths.items() if not (rp.exists() and tp.exists())]
-        for name in todo:
-            log(f"forensics: replaying {name} ({cells[name].to_json()}), seeds {start}:{stop}")
-        n_jobs = max(1, min(jobs or usable_cores(), len(todo)))
-        joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(_replay_cell)(cells[n], start, stop, *paths[n]) for n in todo)
+        shards = sharded.prepare(out)
+        paths = {name: (shards / f"{cell_id(c)}_s{start:07d}-{stop:07d}.runs.parquet",
+                        shards / f"{cell_id(c)}_s{start:07d}-{stop:07d}.traces.parquet") for name, c in cells.items()}
+        items = [(paths[n], _replay_cell, (c, start, stop, *paths[n])) for n, c in cells.items()]
+        for _, _, (c, *_) in [it for it in items if not all(p.exists() for p in it[0])]:
+            log(f"forensics: replaying {c.to_json()}, seeds {start}:{stop}")
+        sharded.run_missing(items, jobs=jobs, log=log)
+        runs, traces = [], []
         for name, cell in cells.items():
             rpath, tpath = paths[name]
             r = pd.read_parquet(rpath)
@@ -262,30 +250,19 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
             traces.append(pd.read_parquet(tpath).assign(variant=name))
         prov = provenance({"seeds": f"{start}:{stop}", "cells": {n: c.to_dict() for n, c in cells.items()}},
                           f"python scripts/run_forensics.py --seeds {start}:{stop} --out {out}", engine="numpy")
-        paths = []
+        written = []
         for kind, frames, file in (("forensics", runs, FORENSICS_FILE), ("traces", traces, TRACES_FILE)):
             df = pd.concat(frames, ignore_index=True)
             df["variant"] = pd.Categorical(df["variant"], categories=list(cells))
-            table = _meta(pa.Table.from_pandas(df, preserve_index=False), {"kind": kind, "provenance": prov})
-            paths.append(write_atomic(table, out / file))
-            del table
-    return paths[0], paths[1]
+            written.append(sharded.write_frame(df, out / file, {"kind": kind, "provenance": prov}))
+    return written[0], written[1]
 
 
 def load_forensics(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, traces) written by :func:`run_forensics` into folder ``path``; one-line errors otherwise."""
-    from .dataset import read_info
-
-    path = Path(path)
-    tables = []
-    for kind, file in (("forensics", FORENSICS_FILE), ("traces", TRACES_FILE)):
-        p = path / file
-        if not p.exists():
-            raise FileNotFoundError(f"no {kind} table at {p}; run `python scripts/run_forensics.py` to make it")
-        if read_info(p).get("kind") != kind:
-            raise ValueError(f"{p} is not a relustudy {kind} table")
-        tables.append(pd.read_parquet(p))
-    return tables[0], tables[1]
+    make = "python scripts/run_forensics.py"
+    return (sharded.read_frame(Path(path) / FORENSICS_FILE, "forensics", make),
+            sharded.read_frame(Path(path) / TRACES_FILE, "traces", make))
 
 
 QUICK_EPOCHS = 200  # --quick: every cell at 200 epochs, 50 seeds (CI-sized)

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from . import report
 from .dataset import content_hash, load_curves, load_runs, read_info
+from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
@@ -61,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"make_report.py: warning: skipping the forensics: {e}", file=sys.stderr)
         else:
             files += [forensics_dir / FORENSICS_FILE, forensics_dir / TRACES_FILE]
+    chaos_dir = root / "chaos"
+    if (chaos_dir / CHAOS_FILE).exists():
+        try:
+            extras["chaos"] = load_chaos(chaos_dir)
+        except ValueError as e:
+            print(f"make_report.py: warning: skipping the perturbation data: {e}", file=sys.stderr)
+        else:
+            files.append(chaos_dir / CHAOS_FILE)
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,

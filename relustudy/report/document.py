@@ -104,6 +104,7 @@ SECTIONS: list[tuple[str, Callable[[Context], str]]] = [
     ("failure rates per cell", st.section_failure_rates),
     ("seed lottery", st.section_lottery),
     ("how a run dies", fo.section_forensics),
+    ("smooth basins or chaos", fo.section_chaos),
     ("how much is drawn at init", li.section_init_predictability),
     ("threshold sensitivity", st.section_thresholds),
     ("experiment: Q1 at 100,000 epochs", ex.section_q1_long),

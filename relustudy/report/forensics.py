@@ -82,3 +82,52 @@ def section_forensics(ctx: Context) -> str:
                          "Left: ECDF of the epoch at which the output dies, per variant. Right: output margin "
                          "against sample step for traced runs."))
     return "\n".join(lines) + "\n"
+
+
+def chaos_rates(ctx: Context) -> pd.DataFrame:
+    """P(flip) per eps (a finding)."""
+    from ..chaos import flip_rates
+
+    table = ctx.extras.get("chaos")
+    if table is None:
+        raise Skip("no perturbation data (data/chaos); run `python scripts/run_chaos.py`")
+    return flip_rates(table)
+
+
+def section_chaos(ctx: Context) -> str:
+    rates = ctx.finding(chaos_rates)
+    table = ctx.extras["chaos"]
+    n_seeds = table["seed"].nunique()
+    n_dirs = table.loc[table["direction"] >= 0, "direction"].nunique()
+    shown = pd.DataFrame({
+        "eps": [f"{e:.0e}" for e in rates["eps"]],
+        "pairs": rates["n"],
+        "flips": rates["flips"],
+        "P(flip) [95% CI]": [f"{pct(r, 2)} {ci(lo, hi, 2)}" for r, lo, hi in zip(rates["rate"], rates["ci_low"], rates["ci_high"])],
+        "outcome label changed": [pct(v, 2) for v in rates["label_changed"]],
+    })
+    sig = rates[rates["ci_low"] > 0]
+    smallest = rates["eps"].min()
+    if sig.empty:
+        verdict = (f"No perturbation up to eps = {rates['eps'].max():.0e} flips a measurable share of outcomes: "
+                   "outcomes come from smooth basins at this resolution.")
+    elif sig["eps"].min() <= smallest:
+        verdict = (f"Outcomes flip already at eps = {smallest:.0e} ({pct(sig.iloc[0]['rate'], 2)}): the dynamics are "
+                   "chaotic at the level of rounding, so no predictor from the initial weights can be exact.")
+    else:
+        first = sig.iloc[0]
+        below = rates[rates["eps"] < first["eps"]]
+        verdict = (f"Flips become measurable from eps = {first['eps']:.0e} on ({pct(first['rate'], 2)} "
+                   f"{ci(first['ci_low'], first['ci_high'], 2)}); below it, {int(below['flips'].sum())} flips in "
+                   f"{int(below['n'].sum())} perturbed runs. Outcomes sit in basins that are smooth at small "
+                   f"scales, with boundaries close enough that perturbations of order {first['eps']:.0e} cross "
+                   "them for some seeds.")
+    lines = ["## Smooth basins or chaos?\n",
+             f"The initial weights of seeds 0..{n_seeds - 1} of the posted cell were moved by eps along "
+             f"{n_dirs} random unit directions in the 37-dimensional parameter space (frozen legacy streams, "
+             "`relustudy/chaos.py`) and retrained; a *flip* is a change between solved and not solved against "
+             "the unperturbed run of the same seed. CIs are Clopper-Pearson 95 % over seed x direction pairs.\n",
+             md_table(shown), "", f"**Answer.** {verdict}\n",
+             ctx.fig(figures_forensics.flip_figure(rates), "chaos_flips.png",
+                     "Share of outcomes that flip against the size of the perturbation of the initial weights.")]
+    return "\n".join(lines) + "\n"
