@@ -10,6 +10,7 @@ grid built from factor flags; ``--experiment all`` runs every one, each into its
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Sequence
 from . import experiments
 from .engines import ENGINES, resolve_engine
 from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES, check_choice
-from .grid import BACKENDS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
+from .grid import BACKENDS, COLUMN_SETS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
 from .lock import FolderLocked
 from .paths import DATA_DIR, DEFAULT_GRID_DIR
 
@@ -40,8 +41,10 @@ QUICK = {
     "lrs": "0.01",
     "epochs": "2000",
 }
-GRID_KEYS = ("seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "block")
-RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment", "engine")
+GRID_KEYS = (
+    "seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "init_gains", "block",
+)
+RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment", "engine", "columns")
 ALL = "all"  # --experiment all: every registered experiment, each into its own folder
 
 
@@ -81,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--lrs", metavar="LIST", help="learning rates > 0 (default 0.01,0.1,0.001)")
     add("--epochs", metavar="LIST", help="epoch counts >= 1 (default 5000)")
     add("--hidden", metavar="LIST", help="hidden widths joined by '-', e.g. 4-4,2-2-2 (default 4-4)")
+    add("--init-gains", dest="init_gains", metavar="LIST", help="multipliers of the init's weights and biases, "
+        "finite numbers > 0 (default 1.0 = the scheme as defined)")
+    add("--columns", choices=COLUMN_SETS, help="what the dataset keeps: full (every column and the curves; the "
+        "default for factor grids) or compact (factors, outcome, dead-unit columns, final_mse in float32, no curves; "
+        "the million experiment's default). With --experiment, --columns full regenerates the full table")
     add("--block", metavar="N", help=f"seeds per shard (default {DEFAULT_BLOCK}); does not change the data")
     add("--jobs", metavar="N", help="parallel workers (default: all cores; dask: all workers)")
     add("--engine", metavar="NAME", help=f"training engine; allowed: {','.join(ENGINES)}. numba: the fused CPU kernel "
@@ -160,6 +168,13 @@ def _int(text: str, name: str) -> int:
         raise UsageError(f"invalid {name} {text!r}; allowed: an integer") from None
 
 
+def _float(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"invalid {name} {text!r}; allowed: a finite number > 0") from None
+
+
 def _seeds(text: str) -> tuple[int, int]:
     parts = str(text).split(":")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
@@ -173,6 +188,8 @@ def make_grid(opts: dict) -> Grid:
     for key in ("activations", "outputs", "inits", "updates", "optimizers"):
         if key in opts:
             kw[key] = tuple(_split(opts[key], key))
+    if "init_gains" in opts:
+        kw["init_gains"] = tuple(_float(g, "init_gain") for g in _split(opts["init_gains"], "init-gains"))
     if "lrs" in opts:
         kw["lrs"] = tuple(_split(opts["lrs"], "lrs"))  # Grid checks each with check_lr
     if "epochs" in opts:
@@ -224,7 +241,7 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
         if fixed:
             raise UsageError(
                 f"--experiment {opts['experiment']} fixes its grid; drop {', '.join('--' + k for k in fixed)} "
-                "(allowed with it: --out, --quick, --jobs, --engine, --backend, --scheduler, --no-progress)"
+                "(allowed with it: --out, --quick, --columns, --jobs, --engine, --backend, --scheduler, --no-progress)"
             )
         grids = experiment_grids(opts["experiment"], reduced=quick, out=opts.get("out"))
     else:
@@ -235,6 +252,8 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
         if "out" not in opts and grids[0] != Grid():
             # The default folder holds the shipped default-grid dataset; never overwrite it with another grid.
             raise UsageError(f"this grid differs from the default study grid; pass --out DIR (not {DEFAULT_GRID_DIR})")
+    if "columns" in opts:
+        grids = [dataclasses.replace(g, columns=opts["columns"]) for g in grids]
     run = {
         "jobs": _int(opts["jobs"], "jobs") if "jobs" in opts else None,
         "backend": opts.get("backend", "loky"),

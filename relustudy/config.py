@@ -9,19 +9,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 # Allowed values of each categorical factor; the first is the posted program's choice.
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity")
 OUTPUTS = ("same", "identity")
-INITS = ("randn", "he", "xavier")
+INITS = ("randn", "he", "xavier", "rai", "he_b0.01", "he_b0.1")
 UPDATES = ("as_posted", "corrected")
 OPTIMIZERS = ("sgd", "momentum")
 
 MOMENTUM = 0.9  # heavy-ball coefficient applied to the step the update rule produces
 
 FACTORS = ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden")
+# Factors added later, with a default that is left out of a cell's JSON (so the cell ids and
+# the data of cells made before them do not change); not in FACTORS, which defines cells
+# in the analyses of tables that may predate them.
+OPTIONAL_FACTORS = {"init_gain": 1.0}
 CATEGORICAL_LEVELS = {
     "activation": ACTIVATIONS,
     "output": OUTPUTS,
@@ -82,6 +87,19 @@ def check_lr(lr: float) -> float:
     return value
 
 
+def check_init_gain(gain: float) -> float:
+    """Validate an init gain: a finite real number > 0 (not a bool or a string).
+
+    >>> check_init_gain(2)
+    2.0
+    """
+    number = isinstance(gain, numbers.Real) and not isinstance(gain, bool)  # numpy scalars too
+    value = float(gain) if number else math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"invalid init_gain {gain!r}; allowed: a finite number > 0 (1.0 = the scheme as defined)")
+    return value
+
+
 def check_epochs(epochs: int) -> int:
     """Validate an epoch count: an integer >= 1."""
     if isinstance(epochs, bool) or not isinstance(epochs, (int,)) and not (
@@ -119,6 +137,9 @@ class Cell:
     lr: float = 0.01  # learning rate; > 0
     epochs: int = 5000  # passes over the six pairs, per-sample updates in fixed order
     hidden: tuple[int, ...] = (4, 4)  # hidden widths; the net is 2-h1-...-hk-1
+    # Multiplies the init scheme's weights and biases (randn: W, b ~ N(0, gain^2)); 1.0 = the
+    # scheme as defined, and then left out of to_dict/to_json so older cell ids stay valid.
+    init_gain: float = 1.0
 
     def __post_init__(self) -> None:
         for name, allowed in CATEGORICAL_LEVELS.items():
@@ -126,6 +147,7 @@ class Cell:
         object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(self, "epochs", check_epochs(self.epochs))
         object.__setattr__(self, "hidden", parse_hidden(self.hidden))
+        object.__setattr__(self, "init_gain", check_init_gain(self.init_gain))
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -134,13 +156,17 @@ class Cell:
 
     @property
     def structure(self) -> tuple:
-        """What must be shared by cells trained in one batch (all but init and lr)."""
+        """What must be shared by cells trained in one batch (all but init, init_gain and lr)."""
         return (self.activation, self.output, self.update, self.optimizer, self.epochs, self.hidden)
 
     def to_dict(self) -> dict:
-        """Plain-type dict with ``hidden`` as its canonical string."""
+        """Plain-type dict with ``hidden`` as its canonical string; optional factors at their
+        default (``init_gain`` 1.0) are left out, so a cell's name predates them."""
         d = dataclasses.asdict(self)
         d["hidden"] = hidden_str(self.hidden)
+        for name, default in OPTIONAL_FACTORS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     def to_json(self) -> str:
@@ -150,7 +176,8 @@ class Cell:
     @classmethod
     def from_dict(cls, d: dict) -> "Cell":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        unknown = set(d) - set(FACTORS)
+        allowed = (*FACTORS, *OPTIONAL_FACTORS)
+        unknown = set(d) - set(allowed)
         if unknown:
-            raise ValueError(f"unknown factor(s) {sorted(unknown)}; allowed: {', '.join(FACTORS)}")
+            raise ValueError(f"unknown factor(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")
         return cls(**d)

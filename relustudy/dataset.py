@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .config import CATEGORICAL_LEVELS, Cell, hidden_str
+from .config import CATEGORICAL_LEVELS, OPTIONAL_FACTORS, Cell, hidden_str
 from .outcomes import OUTCOMES
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, ROOT, RUNS_FILE
 from .schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, cell_id
@@ -178,19 +178,22 @@ def layer_columns(max_layers: int) -> list[str]:
     return [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in range(1, max_layers + 1)]
 
 
-def assemble(cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def assemble(
+    cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]], columns: str = "full"
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Build the runs and curves tables of a grid from its shards.
 
     Parameters
     ----------
     cells : the grid's C cells, in canonical order.
     shards : per cell, its shard tables in ascending seed order.
+    columns : "full", or "compact" for :func:`compact_runs` and no curves.
 
     Returns
     -------
-    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` +
-        ``DIAGNOSTIC_COLUMNS`` + per-layer.
-    curves : long format ``CURVE_COLUMNS``, one row per (run, curve epoch).
+    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` + ``init_gain``
+        + ``DIAGNOSTIC_COLUMNS`` + per-layer (compact: :data:`COMPACT_COLUMNS`).
+    curves : long format ``CURVE_COLUMNS``, one row per (run, curve epoch); None if compact.
     """
     ids = [cell_id(c) for c in cells]
     tables = [pa.concat_tables(ts) if len(ts) > 1 else ts[0] for ts in shards]
@@ -200,13 +203,44 @@ def assemble(cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]]) -> tup
     runs = {"cell_id": pd.Categorical.from_codes(cell_idx, categories=ids)}
     runs["seed"] = np.concatenate([t.column("seed").to_numpy() for t in tables])
     hidden_levels = list(dict.fromkeys(hidden_str(c.hidden) for c in cells))
-    for name in ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden"):
+    for name in ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden", "init_gain"):
         runs[name] = _factor_column(name, cells, cell_idx, hidden_levels)
     max_layers = max(len(c.hidden) for c in cells)
     for name in [*RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS] + layer_columns(max_layers):
-        runs[name] = _metric_column(name, tables)
+        if columns == "full" or name in COMPACT_COLUMNS or name.startswith("dead_frac_"):
+            runs[name] = _metric_column(name, tables)
     runs_df = pd.DataFrame(runs)
+    if columns == "compact":
+        return compact_runs(runs_df), None
     return runs_df, _curves(cells, ids, tables)
+
+
+# Columns a compact runs table keeps (plus the per-layer dead fractions): the factors, the
+# outcome and what says how a run failed. Floats that are fractions k/width are exact in
+# float32; final_mse in float32 keeps 7 digits down to ~1e-38 (below MSE_FLOOR anyway).
+COMPACT_COLUMNS = (
+    "cell_id", "seed", "activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden",
+    "init_gain", "final_mse", "epochs_to_1e-3", "outcome", "diverged", "dead_frac_init", "dead_frac_final",
+    "output_dead_init", "output_dead_final",
+)
+COMPACT_FLOAT32 = ("final_mse", "dead_frac_init", "dead_frac_final")
+
+
+def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The compact form of a full runs table: :data:`COMPACT_COLUMNS` and the per-layer dead
+    fractions, float32 for those and ``final_mse``, Int32 ``epochs_to_1e-3``, uint32 ``seed``.
+
+    What it drops (``last_epoch_error``, ``pred_test``, ``pred_range``, the diagnostics) and
+    the float64 bits are in the full table, which ``--columns full`` regenerates.
+    """
+    layers = [c for c in runs.columns if c.startswith("dead_frac_") and c[-1].isdigit()]
+    out = runs[[c for c in COMPACT_COLUMNS if c in runs.columns] + layers].copy()
+    for c in [*COMPACT_FLOAT32, *layers]:
+        if c in out.columns:
+            out[c] = out[c].astype(np.float32)
+    out["seed"] = out["seed"].astype(np.uint32)  # seeds are < 2**32
+    out["epochs_to_1e-3"] = out["epochs_to_1e-3"].astype("Int32")
+    return out
 
 
 def _factor_column(name: str, cells: Sequence[Cell], cell_idx: np.ndarray, hidden_levels: list[str]):
@@ -218,7 +252,7 @@ def _factor_column(name: str, cells: Sequence[Cell], cell_idx: np.ndarray, hidde
         levels = list(CATEGORICAL_LEVELS[name])
         per_cell = np.array([levels.index(getattr(c, name)) for c in cells])
         return pd.Categorical.from_codes(per_cell[cell_idx], categories=levels)
-    dtype = np.float64 if name == "lr" else np.int64
+    dtype = np.float64 if name in ("lr", "init_gain") else np.int64
     return np.array([getattr(c, name) for c in cells], dtype=dtype)[cell_idx]
 
 
@@ -311,17 +345,28 @@ def _git_state() -> tuple[str | None, bool | None]:
         return None, None
 
 
-def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame, prov: dict) -> tuple[Path, Path]:
-    """Write ``out/runs.parquet`` and ``out/curves.parquet`` atomically, with provenance."""
+def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, prov: dict) -> tuple[Path, Path]:
+    """Write ``out/runs.parquet`` and ``out/curves.parquet`` atomically, with provenance.
+
+    ``curves`` None (a compact dataset, :func:`compact_runs`): no curves file, and a stale
+    one from an earlier full dataset in ``out`` is removed so the two never disagree.
+    """
     out = Path(out)
     levels = {
         "hidden": list(runs["hidden"].cat.categories),
         "cell_id": list(runs["cell_id"].cat.categories),
     }
+    compact = curves is None
     paths = []
     for kind, df, name in (("runs", runs, RUNS_FILE), ("curves", curves, CURVES_FILE)):
+        if df is None:
+            (out / name).unlink(missing_ok=True)
+            paths.append(out / name)
+            continue
         table = pa.Table.from_pandas(df, preserve_index=False)
         info = {"kind": kind, "format": FORMAT, "levels": levels, "provenance": prov}
+        if compact:
+            info["columns"] = "compact"
         paths.append(write_atomic(_meta(table, info), out / name))
     return paths[0], paths[1]
 
@@ -340,6 +385,8 @@ def update_dataset(
     """
     out = Path(out)
     change = compare_dataset(out, runs, curves)
+    if change.same and curves is None and (out / CURVES_FILE).exists():
+        change.same = False  # a compact dataset replaces a full one: its curves file must go
     if change.same:
         log(f"reproduced the existing dataset in {out} bit for bit; files left untouched")
         return out / RUNS_FILE, out / CURVES_FILE, False
@@ -427,15 +474,25 @@ class DatasetChange:
 
 
 def compare_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame) -> DatasetChange:
-    """Compare new runs and curves tables with the dataset in ``out`` (if any)."""
+    """Compare new runs and curves tables with the dataset in ``out`` (if any).
+
+    ``curves`` None (compact): the runs tables alone are compared.
+    """
     try:
-        old_runs, old_curves = _load("runs", out), _load("curves", out)
+        old_runs = _load("runs", out)
+        old_curves = _load("curves", out) if curves is not None else None
     except (OSError, ValueError):  # none there yet, or not ours: nothing to compare with
         return DatasetChange(existing=False)
-    if frame_digest(runs) == frame_digest(old_runs) and frame_digest(curves) == frame_digest(old_curves):
+    if frame_digest(runs) == frame_digest(old_runs) and (
+        curves is None or frame_digest(curves) == frame_digest(old_curves)
+    ):
         return DatasetChange(existing=True, same=True)
     r = _row_changes(runs, old_runs, list(RUN_KEY))
-    c = _row_changes(curves, old_curves, [*RUN_KEY, "epoch"])
+    c = (
+        _row_changes(curves, old_curves, [*RUN_KEY, "epoch"])
+        if curves is not None
+        else pd.DataFrame({k: [] for k in [*RUN_KEY, "_merge", "_h_new", "_h_old"]})
+    )
     keys = list(RUN_KEY)
     in_both = r.loc[r["_merge"] == "both", keys]
     changed = pd.concat([
@@ -505,7 +562,9 @@ def load_runs(path: str | Path | None = None) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns ``schema.RUN_COLUMNS`` plus per-layer ``dead_frac_*_l{k}``;
+    DataFrame with columns ``schema.RUN_COLUMNS`` plus ``init_gain`` (1.0 for tables made
+    before it existed) and per-layer ``dead_frac_*_l{k}``; a compact table
+    (``Grid.columns == "compact"``) has :data:`COMPACT_COLUMNS` only.
     ``df.attrs["relustudy"]`` holds the provenance.
 
     Select columns with brackets, ``runs["update"]``, not attributes: the factor column
@@ -554,7 +613,8 @@ def _load(kind: str, path) -> pd.DataFrame:
     if info.get("kind") != kind:
         raise ValueError(f"{path} is not a relustudy {kind} table: its kind is {info.get('kind')!r}")
     names = pq.read_schema(path).names
-    missing = [c for c in _REQUIRED[kind] if c not in names]
+    required = COMPACT_COLUMNS if info.get("columns") == "compact" else _REQUIRED[kind]
+    missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS]
     if missing:
         raise ValueError(f"{path} is not a relustudy {kind} table: missing columns {', '.join(missing)}")
     df = pd.read_parquet(path)
@@ -566,5 +626,9 @@ def _load(kind: str, path) -> pd.DataFrame:
                 df[col] = df[col].cat.set_categories(levels[col])
             else:
                 df[col] = pd.Categorical(df[col], categories=levels[col])
+    if kind == "runs":
+        for name, default in OPTIONAL_FACTORS.items():  # tables made before the factor existed
+            if name not in df.columns:
+                df.insert(df.columns.get_loc("hidden") + 1, name, np.full(len(df), default, dtype=np.float64))
     df.attrs["relustudy"] = info.get("provenance", {})
     return df

@@ -10,13 +10,19 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
   (cf. Lu, Shin, Su, Karniadakis 2019);
 * ``remedies`` -- the as-posted ReLU cell next to every remedy the posted answer and the
   study suggest (momentum, leaky ReLU, an identity output, He/Xavier init) and their
-  combinations, all paired by seed, so each remedy's rescues of the failing seeds count.
+  combinations, all paired by seed, so each remedy's rescues of the failing seeds count;
+* ``million`` -- the posted cell at a million seeds, with the corrected update and momentum
+  at the matched step beside it (compact columns, no curves);
+* ``phase`` -- the phase diagram: failure over learning rate x init gain, both updates,
+  SGD and momentum;
+* ``depth_width`` -- born dead and died in training over depth x width with both updates at
+  5000 epochs, with the published remedies RAI and small positive biases as inits.
 
 Examples
 --------
 >>> from relustudy import experiments
 >>> experiments.names()
-['q1_long', 'born_dead', 'remedies']
+['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width']
 >>> experiments.get("q1_long").n_runs
 1600
 """
@@ -30,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .config import check_choice
-from .grid import Grid
+from .grid import Grid, GridUnion
 from .paths import experiment_dir
 
 # Born-dead architectures: every width repeated `depth` times, e.g. (8,) * 10.
@@ -40,6 +46,33 @@ BORN_DEAD_DEPTHS = (1, 2, 3, 5, 8, 10)
 # (a net with a dead layer never recovers under the corrected update); 5000 would cost
 # ~2.5x the ~2.5 min this experiment takes on 2 cores.
 BORN_DEAD_EPOCHS = 2000
+
+
+# million: the posted cell at 10**6 seeds; the two contrasts at fewer, to fit ~10 min on 2 cores
+# (1.4 M runs at ~2,500 runs/s); the contrasts' failure rates are still known to ~ +-0.2 %.
+MILLION_SEEDS = 1_000_000
+MILLION_CONTRAST_SEEDS = 200_000
+MILLION_BLOCK = 10_000  # R = 10,000 runs per task (~4-8 s): few, big shards
+
+# phase: lr on a quarter-decade grid 1e-3 .. 1 (13 values; 0.01 and 0.1 lie on it, and a factor
+# of 10 is 4 steps, so momentum's matched step lr (1 - 0.9) is a diagonal shift of 4 columns);
+# init gain on a half-octave grid 1/4 .. 4 (9 values, 1 on it). Four significant digits keep the
+# values clean decimals (0.01 exactly, so the posted cell is the default grid's cell).
+PHASE_LRS = tuple(float(f"{10 ** (k / 4 - 3):.4g}") for k in range(13))
+PHASE_GAINS = tuple(float(f"{2 ** (k / 2 - 2):.4g}") for k in range(9))
+PHASE_SEEDS = 1000  # 468 cells x 1000 = 468,000 runs, ~3-4 min on 2 cores
+
+# depth_width: widths 2..32 x depths 1..10, cut where a run costs too much. A run's time grows
+# faster than its parameter count (runs/s at 5000 epochs on one core with the CPU shared:
+# 4-4 ~510 (~1,270 alone), 4^10 68, 16-16 44, 8^10 8.9, 32-32 6.5, 16^5 4.2, 32^3 3.2, 16^10 2.5),
+# so width 16 stops at depth 3 and width 32 at depth 2.
+DEPTH_WIDTH_ARCHS = (
+    tuple((w,) * d for w in (2, 4, 8) for d in (1, 2, 3, 5, 10))
+    + tuple((16,) * d for d in (1, 2, 3))
+    + tuple((32,) * d for d in (1, 2))
+)
+DEPTH_WIDTH_INITS = ("randn", "he", "rai", "he_b0.01", "he_b0.1")
+DEPTH_WIDTH_SEEDS = 300  # 20 archs x 5 inits x 2 updates x 300 = 60,000 runs, ~10 min on 2 cores
 
 
 REDUCED_DIR = experiment_dir("quick")  # default parent of reduced runs (gitignored, like --quick's)
@@ -55,10 +88,10 @@ class Experiment:
 
     name: str  # folder name under data/ and the --experiment value
     description: str  # one line, shown by --list-experiments
-    full: Grid  # the shipped grid (its ``out`` is data/<name>)
-    reduced: Grid  # same factors, few seeds/epochs/architectures: seconds, for tests and CI
+    full: Grid | GridUnion  # the shipped grid (its ``out`` is data/<name>)
+    reduced: Grid | GridUnion  # same factors, few seeds/epochs/architectures: seconds, for tests and CI
 
-    def grid(self, *, reduced: bool = False, out: str | Path | None = None) -> Grid:
+    def grid(self, *, reduced: bool = False, out: str | Path | None = None) -> Grid | GridUnion:
         """The full grid writing to ``out`` (default data/<name>), or the reduced one (default
         data/quick/<name>, gitignored, so a CI-sized run never replaces the shipped data)."""
         g = self.reduced if reduced else self.full
@@ -71,6 +104,28 @@ def _experiment(name: str, description: str, full: dict, reduced: dict, block: i
     full_grid = Grid(**full, block=block, out=experiment_dir(name))
     reduced_grid = dataclasses.replace(full_grid, **reduced, out=REDUCED_DIR / name)
     return Experiment(name, description, full_grid, reduced_grid)
+
+
+def _million() -> Experiment:
+    """The posted cell at a million seeds, plus the corrected update and momentum at the matched
+    step (lr 0.001) at fewer; compact columns (no curves) so the shipped table stays small."""
+    posted = Grid(seeds=(0, MILLION_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                  updates=("as_posted",), optimizers=("sgd",), lrs=(0.01,), block=MILLION_BLOCK)
+    contrasts = (
+        dataclasses.replace(posted, seeds=(0, MILLION_CONTRAST_SEEDS), updates=("corrected",)),
+        dataclasses.replace(posted, seeds=(0, MILLION_CONTRAST_SEEDS), optimizers=("momentum",), lrs=(0.001,)),
+    )
+    parts = (posted, *contrasts)
+    full = GridUnion(parts, out=experiment_dir("million"), columns="compact", name="million")
+    small = tuple(dataclasses.replace(p, seeds=(0, 40), epochs=(200,), block=20) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / "million", columns="compact", name="million")
+    return Experiment(
+        "million",
+        f"a million seeds of the posted cell, plus corrected and momentum at lr 0.001 "
+        f"({MILLION_CONTRAST_SEEDS:,} seeds each); compact columns, no curves ({full.n_runs:,} runs)",
+        full,
+        reduced,
+    )
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -105,6 +160,29 @@ EXPERIMENTS: dict[str, Experiment] = {
                  lrs=(0.01,), epochs=(5000,), hidden=((4, 4),)),
             dict(seeds=(0, 10), epochs=(200,)),
             block=1000,  # the three inits share a task: R = 3000; blocks align with data/default's
+        ),
+        _million(),
+        _experiment(
+            "phase",
+            f"phase diagram: ReLU 2-4-4-1, randn, lr {PHASE_LRS[0]:g}..{PHASE_LRS[-1]:g} ({len(PHASE_LRS)}) x init gain "
+            f"{PHASE_GAINS[0]:g}..{PHASE_GAINS[-1]:g} ({len(PHASE_GAINS)}), as_posted/corrected, sgd/momentum "
+            f"({4 * len(PHASE_LRS) * len(PHASE_GAINS)} cells x {PHASE_SEEDS} seeds)",
+            dict(seeds=(0, PHASE_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                 updates=("as_posted", "corrected"), optimizers=("sgd", "momentum"), lrs=PHASE_LRS,
+                 epochs=(5000,), hidden=((4, 4),), init_gains=PHASE_GAINS),
+            dict(seeds=(0, 8), epochs=(200,), lrs=(0.001, 0.01, 1.0), init_gains=(0.25, 1.0, 4.0)),
+            block=1000,  # the 9 gains share a task: R = 9000; seeds 0..999 are the default grid's
+        ),
+        _experiment(
+            "depth_width",
+            f"depth x width: ReLU widths 2..32 x depths 1..10 ({len(DEPTH_WIDTH_ARCHS)} nets), inits "
+            f"{'/'.join(DEPTH_WIDTH_INITS)}, as_posted/corrected, 5000 epochs "
+            f"({len(DEPTH_WIDTH_ARCHS) * len(DEPTH_WIDTH_INITS) * 2} cells x {DEPTH_WIDTH_SEEDS} seeds)",
+            dict(seeds=(0, DEPTH_WIDTH_SEEDS), activations=("relu",), outputs=("same",), inits=DEPTH_WIDTH_INITS,
+                 updates=("as_posted", "corrected"), optimizers=("sgd",), lrs=(0.01,), epochs=(5000,),
+                 hidden=DEPTH_WIDTH_ARCHS),
+            dict(seeds=(0, 6), epochs=(100,), hidden=((2,), (2,) * 10, (8, 8))),
+            block=DEPTH_WIDTH_SEEDS,  # the five inits share a task: R = 1500
         ),
     )
 }

@@ -81,6 +81,9 @@ def _square_wedge_fraction(phi1: float, phi2: float) -> float:
     return area / 4.0
 
 
+EXACT_INITS = ("randn", "he", "xavier")  # the inits with a closed form below; the Monte Carlo takes any
+
+
 def p_first_layer_unit_dead(init: str, x: np.ndarray = X_TRAIN) -> float:
     """Exact probability that one first-layer unit is dead on the inputs at init.
 
@@ -109,7 +112,7 @@ def p_first_layer_unit_dead(init: str, x: np.ndarray = X_TRAIN) -> float:
     >>> round(p_first_layer_unit_dead("he"), 6)   # (pi - (atan(7/3) - atan(3/5))) / (2 pi)
     0.400451
     """
-    check_choice("init", init, INITS)
+    check_choice("init", init, EXACT_INITS)
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2 or x.shape[0] < 1:
         raise ValueError(f"x must have shape (S, 2) with S >= 1; got {x.shape}")
@@ -283,6 +286,7 @@ def p_output_dead_conditional(
     True
     """
     _check_mc(init, "relu", n_draws, rng, DEFAULT_CHUNK, alpha)
+    check_choice("init", init, EXACT_INITS)
     widths = parse_hidden(hidden)
     sizes = (2, *widths, 1)
     probs = []

@@ -228,7 +228,7 @@ def train_group(
     cell0 = cells[0]
     acts = _activations(cell0)
     if inits is None:
-        inits = [init_params(c.init, seeds, cell0.layer_sizes) for c in cells]
+        inits = [init_params(c.init, seeds, cell0.layer_sizes, c.init_gain) for c in cells]
     params = [
         (np.concatenate([p[l][0] for p in inits], axis=-1), np.concatenate([p[l][1] for p in inits], axis=-1))
         for l in range(len(cell0.layer_sizes) - 1)

@@ -20,7 +20,8 @@ from relustudy.problem import X_TRAIN
 from test_cli import snapshot
 from test_grid import assert_bitwise_equal
 
-NAMES = ["q1_long", "born_dead", "remedies"]
+NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width"]
+GRIDS = NAMES[:3] + ["phase", "depth_width"]  # plain Grids with curves (million: a compact GridUnion, tests/test_scale.py)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -67,17 +68,18 @@ def test_remedies_pair_the_posted_cell_with_every_remedy():
     assert g.seeds[1] - g.seeds[0] >= 2000
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GRIDS)
 def test_reduced_grid_is_a_small_version_of_the_full(name):
     full, small = experiments.get(name), experiments.get(name, reduced=True)
     assert small.n_runs <= 300 and max(small.epochs) <= 500
-    for key in ("activations", "outputs", "inits", "updates", "optimizers", "lrs"):
+    for key in ("activations", "outputs", "inits", "updates", "optimizers"):
         assert getattr(small, key) == getattr(full, key), key
+    assert set(small.lrs) <= set(full.lrs) and set(small.init_gains) <= set(full.init_gains)
     assert set(small.hidden) <= set(full.hidden)
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown experiment 'nope'; allowed: q1_long, born_dead, remedies") as info:
+    with pytest.raises(ValueError, match="unknown experiment 'nope'; allowed: " + ", ".join(NAMES)) as info:
         experiments.get("nope")
     assert "\n" not in str(info.value)
 
@@ -93,7 +95,7 @@ def reduced_all(tmp_path_factory):
     return parent
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GRIDS)
 def test_reduced_experiment_runs_and_loads(reduced_all, name):
     grid = experiments.get(name, reduced=True)
     runs, curves = load_runs(reduced_all / name), load_curves(reduced_all / name)
@@ -107,7 +109,7 @@ def test_reduced_experiment_runs_and_loads(reduced_all, name):
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", GRIDS)
 def test_rerun_reuses_every_shard_bitwise(reduced_all, name):
     folder = reduced_all / name
     before = load_runs(folder), load_curves(folder)
@@ -165,7 +167,7 @@ def test_experiment_defaults_to_its_data_folder():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--experiment", "nope"], "unknown experiment 'nope'; allowed: q1_long, born_dead, remedies, all"),
+        (["--experiment", "nope"], "unknown experiment 'nope'; allowed: " + ", ".join(NAMES) + ", all"),
         (["--experiment", "remedies", "--seeds", "0:10"], "--experiment remedies fixes its grid; drop --seeds"),
         (["--experiment", "all", "--epochs", "10", "--block", "5"], "drop --epochs, --block"),
         (["--experiment", "q1_long", "--jobs", "0"], "invalid jobs 0"),

@@ -1,0 +1,139 @@
+"""Figures of the scale experiments (issue 11): million, phase, depth_width (seaborn style, PNG).
+
+Like :mod:`relustudy.figures`: each function takes a long-form DataFrame and column names
+(keyword-only) and returns the Figure it made; the rates and CIs come in computed
+(``relustudy.report.scale``), nothing statistical happens here.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .figures import PALETTE, _setup
+
+
+def _edges(centers: np.ndarray) -> np.ndarray:
+    """Cell edges on a log axis: geometric midpoints, extended half a step at both ends."""
+    c = np.log(np.asarray(centers, dtype=float))
+    mid = (c[1:] + c[:-1]) / 2
+    first = c[0] - (mid[0] - c[0]) if len(c) > 1 else c[0] - 0.5
+    last = c[-1] + (c[-1] - mid[-1]) if len(c) > 1 else c[-1] + 0.5
+    return np.exp(np.concatenate([[first], mid, [last]]))
+
+
+def phase_heatmaps(
+    rates: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    col: str,
+    row: str | None = None,
+    value: str = "rate",
+    mark: tuple[float, float] | None = None,
+    level: float | None = 0.5,
+    title: str = "",
+    cbar_label: str = "P(fail)",
+) -> plt.Figure:
+    """Heatmaps of ``value`` over ``x`` x ``y`` (both log axes), one panel per ``col`` (x ``row``).
+
+    rates: one row per (x, y, col[, row]) with the ``value`` column in [0, 1].
+    mark: (x, y) drawn as a star (e.g. the posted program); level: the contour drawn (e.g. 50 %).
+    """
+    _setup()
+    cols = list(dict.fromkeys(rates[col]))
+    rows = list(dict.fromkeys(rates[row])) if row else [None]
+    xs, ys = np.sort(rates[x].unique()), np.sort(rates[y].unique())
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(3.6 * len(cols) + 1.0, 3.0 * len(rows) + 0.6), squeeze=False,
+        sharex=True, sharey=True,
+    )
+    mesh = None
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = rates[(rates[col] == cv) & ((rates[row] == rv) if row else True)]
+            grid = sub.pivot_table(index=y, columns=x, values=value, aggfunc="mean").reindex(index=ys, columns=xs)
+            z = grid.to_numpy(dtype=float)
+            mesh = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(z), cmap="rocket_r", vmin=0, vmax=1)
+            if level is not None and np.nanmin(z) < level < np.nanmax(z):
+                cs = ax.contour(xs, ys, z, levels=[level], colors="white", linewidths=1.6)
+                ax.clabel(cs, fmt=lambda v: f"{100 * v:.0f}%", fontsize=7)
+            if mark is not None:
+                ax.plot(*mark, marker="*", ms=11, color="#56B4E9", mec="black", mew=0.6)
+            ax.set_xscale("log")
+            ax.set_yscale("log", base=2)
+            ax.minorticks_off()  # minor log ticks on 16 panels cost seconds and say nothing here
+            ax.set_title(f"{cv}" + (f" | {rv}" if row else ""), fontsize=9)
+            if i == len(rows) - 1:
+                ax.set_xlabel(x)
+            if j == 0:
+                ax.set_ylabel(y)
+    fig.tight_layout(rect=(0, 0, 0.92, 0.95 if title else 1))
+    cax = fig.add_axes((0.93, 0.15, 0.015, 0.7))
+    fig.colorbar(mesh, cax=cax, label=cbar_label)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def block_estimates(
+    blocks: pd.DataFrame, *, full_rate: float, reference: pd.DataFrame | None = None, title: str = ""
+) -> plt.Figure:
+    """Histogram of failure rates estimated from disjoint seed blocks, against the all-seed rate.
+
+    blocks: one row per block with column ``rate``; reference: optional rows with label, rate,
+    ci_low, ci_high (e.g. the 1,000-seed default-grid estimate) drawn as a shaded band.
+    """
+    _setup()
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    sns.histplot(blocks["rate"], ax=ax, bins=30, stat="density", color=sns.color_palette(PALETTE)[0], alpha=0.6)
+    ax.axvline(full_rate, color="black", lw=1.5, label=f"all seeds: {100 * full_rate:.2f}%")
+    colors = sns.color_palette(PALETTE)[1:]
+    for k, r in enumerate([] if reference is None else reference.itertuples()):
+        ax.axvspan(r.ci_low, r.ci_high, color=colors[k], alpha=0.25, label=f"{r.label}: 95% CI")
+        ax.axvline(r.rate, color=colors[k], lw=1, ls="--")
+    ax.set_xlabel(f"failure rate of one block of {int(blocks['n'].iloc[0]):,} seeds")
+    ax.legend(fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_shares(
+    shares: pd.DataFrame, *, x: str, col: str, row: str | None = None, levels: list[str], title: str = ""
+) -> plt.Figure:
+    """Stacked bars: per ``x`` the share of runs in each of ``levels`` (e.g. failure modes).
+
+    shares: one row per (x, col[, row]) with one column per level (shares of all runs).
+    """
+    _setup()
+    cols = list(dict.fromkeys(shares[col]))
+    rows = list(dict.fromkeys(shares[row])) if row else [None]
+    xlev = list(dict.fromkeys(shares[x]))
+    colors = dict(zip(levels, sns.color_palette(PALETTE, len(levels))))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(max(3.2, 0.28 * len(xlev)) * len(cols), 2.9 * len(rows) + 0.9),
+        sharey=True, squeeze=False,
+    )
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            ax = axes[i, j]
+            sub = shares[(shares[col] == cv) & ((shares[row] == rv) if row else True)].set_index(x).reindex(xlev)
+            bottom = np.zeros(len(xlev))
+            for lev in levels:
+                vals = sub[lev].fillna(0.0).to_numpy(dtype=float)
+                ax.bar(range(len(xlev)), vals, bottom=bottom, color=colors[lev], width=0.85,
+                       label=lev if (i, j) == (0, 0) else None)
+                bottom += vals
+            ax.set_xticks(range(len(xlev)), xlev, rotation=90, fontsize=7)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{cv}" + (f" | {rv}" if row else ""), fontsize=9)
+        axes[i, 0].set_ylabel("share of runs")
+    fig.legend(loc="upper center", ncol=len(levels), frameon=False, bbox_to_anchor=(0.5, 1.02))
+    if title:
+        fig.suptitle(title, y=1.07)
+    fig.tight_layout()
+    return fig
