@@ -54,22 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         files += [exp_dir / RUNS_FILE, exp_dir / CURVES_FILE]
     extras = {}
-    forensics_dir = root / "forensics"
-    if (forensics_dir / FORENSICS_FILE).exists():
+    # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
+    for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
+                                ("chaos", (CHAOS_FILE,), load_chaos)):
+        folder_x = root / name
+        if not (folder_x / names[0]).exists():
+            continue
         try:
-            extras["forensics"] = load_forensics(forensics_dir)
+            extras[name] = loader(folder_x)
         except ValueError as e:
-            print(f"make_report.py: warning: skipping the forensics: {e}", file=sys.stderr)
+            print(f"make_report.py: warning: skipping {name}: {e}", file=sys.stderr)
         else:
-            files += [forensics_dir / FORENSICS_FILE, forensics_dir / TRACES_FILE]
-    chaos_dir = root / "chaos"
-    if (chaos_dir / CHAOS_FILE).exists():
-        try:
-            extras["chaos"] = load_chaos(chaos_dir)
-        except ValueError as e:
-            print(f"make_report.py: warning: skipping the perturbation data: {e}", file=sys.stderr)
-        else:
-            files.append(chaos_dir / CHAOS_FILE)
+            files += [folder_x / n for n in names]
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
