@@ -372,7 +372,9 @@ class CellPrediction:
     scores : predictor -> (n,) score ("dead at init", "output margin" = minus the output unit's
     largest pre-activation, and each model's out-of-fold P(fail));
     all_seeds : AUROCs on every seed; alive : AUROCs on the seeds whose output is alive at
-    init (None if that subset lacks a class); importance : model -> group -> (drop, sd).
+    init (None if that subset lacks a class); importance : :func:`group_importance` rows of
+    every model with a ``model`` column (subsets "all", and "alive" when it has both classes);
+    features : the features; cv : model -> its :class:`CVResult`.
     """
 
     seeds: np.ndarray
@@ -382,6 +384,8 @@ class CellPrediction:
     all_seeds: AurocCI
     alive: AurocCI | None
     importance: pd.DataFrame
+    features: InitFeatures
+    cv: dict
 
 
 DEAD = "dead at init"
@@ -408,9 +412,9 @@ def predict_cell(cell: Cell, seeds, failed, *, models: Sequence[str] = tuple(MOD
     live = ~dead
     alive_ok = bool(failed[live].any() and not failed[live].all())
     subsets = {"alive": live} if alive_ok else {}
-    importance = []
+    importance, cvs = [], {}
     for k, name in enumerate(models):
-        cv = cross_validate(f.values, failed, seeds, name, n_splits=n_splits, random_state=random_state)
+        cv = cvs[name] = cross_validate(f.values, failed, seeds, name, n_splits=n_splits, random_state=random_state)
         scores[name] = cv.scores
         imp = group_importance(cv, f.values, failed, f.groups, subsets=subsets, n_repeats=n_repeats,
                                rng=np.random.default_rng([random_state, k]))
@@ -420,4 +424,4 @@ def predict_cell(cell: Cell, seeds, failed, *, models: Sequence[str] = tuple(MOD
     alive = None
     if alive_ok:
         alive = auroc_ci({k: v[live] for k, v in scores.items() if k != DEAD}, failed[live], n_boot=n_boot, rng=rng)
-    return CellPrediction(seeds, failed, dead, scores, all_seeds, alive, pd.concat(importance, ignore_index=True))
+    return CellPrediction(seeds, failed, dead, scores, all_seeds, alive, pd.concat(importance, ignore_index=True), f, cvs)

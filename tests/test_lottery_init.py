@@ -51,6 +51,9 @@ def test_section_on_known_answer_is_deterministic_and_notes_missing_cells(tmp_pa
     # Failure is a function of two init features: the classifiers find it, "dead at init" misses half of it.
     assert p.all_seeds.of("boosting")[0] > 0.95
     assert p.all_seeds.minus("boosting", ip.DEAD)[1] > 0
+    # On the seeds alive at init the layer-1 unit's margin is the whole story, and the importance says so.
+    alive = res.single[res.single["subset"] == "alive"].set_index("group")["drop"]
+    assert alive.idxmax() == "max_z1[0]" and alive["max_z1[0]"] > 0.3
     assert "corrected update is not in data/default" in text and "matched step lr 0.001 is not in data/default" in text
     assert "(tmp" not in text and (tmp_path / "figures" / "init_predictability.png").stat().st_size > 10_000
     again = section_init_predictability(_ctx(tmp_path / "again", _runs()))

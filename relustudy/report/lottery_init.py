@@ -22,6 +22,7 @@ from .common import POSTED, Context, Skip, md_table, num
 
 PREDICT_SEED = 20261127  # CV fold assignment, model random_state, bootstrap and permutations
 DRAWN_AT_INIT = 0.95  # an AUROC whose CI lies above this counts as "drawn at init"
+SINGLE_REPEATS = 2  # permutations per single feature (65 of them: kept cheap)
 MIN_SEEDS = 100  # fewer seeds in a cell: too few for 5-fold CV and a useful CI; the cell is skipped
 
 # The posted cell and its main variants (randn init, ReLU, output same), as changes to POSTED.
@@ -48,13 +49,18 @@ class InitPredictability:
     """The finding: one :class:`~relustudy.init_predict.CellPrediction` per (data, cell) found.
 
     cells : (data, label) -> CellPrediction, in table order; notes : cells skipped and why;
-    n_features : features per run, n_raw of them the weights and biases themselves.
+    n_features : features per run, n_raw of them the weights and biases themselves;
+    key : the cell whose features are examined one by one (the largest posted cell);
+    single : :func:`~relustudy.init_predict.group_importance` of gradient boosting on ``key``
+    with every feature its own group.
     """
 
     cells: dict
     notes: list
     n_features: int
     n_raw: int
+    key: tuple
+    single: pd.DataFrame
 
 
 def _sources(ctx: Context) -> list[tuple[str, pd.DataFrame]]:
@@ -99,7 +105,12 @@ def init_predictability(ctx: Context) -> InitPredictability:
             n_features, n_raw = len(f.names), sum(g.startswith("raw") for g in f.groups)
     if not cells:
         raise Skip("none of the posted ReLU cell's variants is in the data: " + "; ".join(notes))
-    return InitPredictability(cells, notes, n_features, n_raw)
+    key = max(cells, key=lambda k: (k[1] == "posted", cells[k].all_seeds.n))
+    p = cells[key]
+    single = ip.group_importance(p.cv["boosting"], p.features.values, p.failed, p.features.names,
+                                 subsets={"alive": ~p.dead} if p.alive is not None else None,
+                                 n_repeats=SINGLE_REPEATS, rng=np.random.default_rng([PREDICT_SEED, 1]))
+    return InitPredictability(cells, notes, n_features, n_raw, key, single)
 
 
 # --------------------------------------------------------------------------- section
@@ -172,8 +183,7 @@ def section_init_predictability(ctx: Context) -> str:
     link = ctx.fig(fig, "init_predictability.png", "AUROC of init-only predictors of failure per cell")
 
     # Feature groups: the largest posted cell (the remedies experiment when loaded).
-    key = max((k for k in res.cells if k[1] == "posted"), key=lambda k: res.cells[k].all_seeds.n, default=None)
-    key = key or next(iter(res.cells))
+    key = res.key
     imp = res.cells[key].importance
     piv = imp.assign(col=imp["model"].map(MODEL_LABELS) + ", " + imp["subset"] + " seeds").pivot_table(
         index="group", columns="col", values="drop", sort=False)
@@ -216,11 +226,29 @@ drops understate what a group shares with the others).
 
 {imp_tbl}
 
+{_single_text(res)}
+
 Over all {len(res.cells)} cells, the group whose permutation costs gradient boosting the most AUROC is {_top_groups(res)}.
 {_reversed(reversed_margin)}
 
 {_conclusion(res)}
 """
+
+
+def _single_text(res: InitPredictability, k: int = 5) -> str:
+    """The features that matter most one at a time, on all seeds and on those alive at init."""
+    parts = []
+    for subset, name in (("all", "all seeds"), ("alive", "seeds alive at init")):
+        d = res.single[res.single["subset"] == subset].sort_values("drop", ascending=False, kind="stable").head(k)
+        if len(d):
+            parts.append(f"{name}: " + ", ".join(f"`{g}` {v:+.3f}" for g, v in zip(d["group"], d["drop"])))
+    return (
+        f"Single features, each permuted alone (gradient boosting, same cell, mean of {SINGLE_REPEATS}; a feature "
+        f"whose information others share scores low): " + "; ".join(parts) + ". Names: `W{l}[i,j]`, `b{l}[i]` raw "
+        "weights of layer l (3 = output); `max_z{l}[i]`, `min_z{l}[i]` unit i's largest and smallest pre-activation "
+        "over the six inputs (`max_z3[0]` is the output's margin); `z_out[s]` the output's pre-activation on input "
+        "s; `dead_l{l}` dead units in hidden layer l; `mse_init` the initial MSE."
+    )
 
 
 def _models_text() -> str:
@@ -269,7 +297,7 @@ def _overlap(res: InitPredictability) -> str:
 def _conclusion(res: InitPredictability) -> str:
     """The plain answer, from the largest posted cell and the verdicts of all cells."""
     verdicts = pd.Series({k: _verdict(p) for k, p in res.cells.items()})
-    key = max(res.cells, key=lambda k: (k[1] == "posted", res.cells[k].all_seeds.n))
+    key = res.key
     p = res.cells[key]
     best = _best_model(p.all_seeds)
     alive = p.alive.of(best) if p.alive is not None else (np.nan, np.nan, np.nan)
