@@ -55,12 +55,20 @@ class ShardError(ValueError):
 # --------------------------------------------------------------------------- writing
 
 
-def write_atomic(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` to ``path`` as zstd Parquet via a temporary file and a rename."""
+def write_atomic(table: pa.Table, path: Path, *, delta: Sequence[str] = ()) -> Path:
+    """Write ``table`` to ``path`` as zstd Parquet via a temporary file and a rename.
+
+    ``delta``: integer columns stored with Parquet's delta encoding instead of a dictionary
+    (a run of consecutive seeds then costs almost nothing); the values read back the same.
+    """
     path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    options = {}
+    if delta:
+        options = dict(use_dictionary=[c for c in table.column_names if c not in delta],
+                       column_encoding={c: "DELTA_BINARY_PACKED" for c in delta})
     try:
-        pq.write_table(table, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
+        pq.write_table(table, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, **options)
         with open(tmp, "rb+") as f:  # durable before it becomes visible under its name
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -367,7 +375,7 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
         info = {"kind": kind, "format": FORMAT, "levels": levels, "provenance": prov}
         if compact:
             info["columns"] = "compact"
-        paths.append(write_atomic(_meta(table, info), out / name))
+        paths.append(write_atomic(_meta(table, info), out / name, delta=("seed",) if compact else ()))
     return paths[0], paths[1]
 
 

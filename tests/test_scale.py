@@ -235,6 +235,9 @@ def test_reduced_million_is_compact_and_agrees_with_the_full_columns(tmp_path):
     assert not (small.out / CURVES_FILE).exists() and len(runs) == small.n_runs
     assert set(runs.columns) - {c for c in runs.columns if c.startswith("dead_frac_")} <= set(COMPACT_COLUMNS)
     assert runs["final_mse"].dtype == np.float32 and "pred_test" not in runs.columns
+    meta = pq.ParquetFile(small.out / RUNS_FILE).metadata
+    seed_col = meta.schema.names.index("seed")
+    assert "DELTA_BINARY_PACKED" in meta.row_group(0).column(seed_col).encodings  # consecutive seeds ~ free
     assert list(runs["cell_id"].cat.categories) == [cell_id(c) for c in small.cells()]
     full = dataclasses.replace(small, columns="full", out=tmp_path / "f")
     log = []
