@@ -108,7 +108,9 @@ def init_features(params: Params, acts: Sequence[Activation], x=X_TRAIN, y=Y_TRA
 
 def cell_init_features(cell: Cell, seeds: Sequence[int]) -> InitFeatures:
     """:func:`init_features` of the initial weights of ``cell`` for each seed, recomputed from the seed."""
-    return init_features(init_params(cell.init, seeds, cell.layer_sizes), layer_activations(cell))
+    gain = getattr(cell, "init_gain", 1.0)  # a factor newer than this module; 1.0 = the scheme as defined
+    params = init_params(cell.init, seeds, cell.layer_sizes, *([gain] if gain != 1.0 else []))
+    return init_features(params, layer_activations(cell))
 
 
 # --------------------------------------------------------------------------- cross-validation

@@ -159,3 +159,10 @@ def test_group_importance_finds_the_group_that_carries_the_signal():
 def test_unknown_model_is_one_line_error():
     with pytest.raises(ValueError, match="allowed: logistic, boosting"):
         ip.make_model("svm", 0)
+
+
+def test_features_follow_the_cells_init_gain():
+    base = ip.cell_init_features(Cell(), range(6))
+    doubled = ip.cell_init_features(Cell(init_gain=2.0), range(6))
+    raw = [k for k, g in enumerate(base.groups) if g.startswith("raw")]
+    np.testing.assert_array_equal(doubled.values[:, raw], 2 * base.values[:, raw])

@@ -76,7 +76,7 @@ def init_predictability(ctx: Context) -> InitPredictability:
     n_features = n_raw = 0
     for source, runs in _sources(ctx):
         for label, change in VARIANTS:
-            where = {**POSTED, **change}
+            where = {**POSTED, "init_gain": 1.0, **change}  # init_gain: only where the data have it
             sub = analysis.select(runs, {k: v for k, v in where.items() if k in runs.columns})
             if sub.empty:
                 notes.append(f"{label} is not in data/{source}")
@@ -92,8 +92,9 @@ def init_predictability(ctx: Context) -> InitPredictability:
                 notes.append(f"{label} in data/{source}: fewer than {ip.N_SPLITS} seeds fail or fewer solve")
                 continue
             first = sub.iloc[0]
+            gain = {"init_gain": float(first["init_gain"])} if "init_gain" in sub.columns else {}
             cell = Cell(**{k: str(first[k]) for k in ("activation", "output", "init", "update", "optimizer", "hidden")},
-                        lr=float(first["lr"]), epochs=int(first["epochs"]))
+                        lr=float(first["lr"]), epochs=int(first["epochs"]), **gain)
             pred = ip.predict_cell(cell, sub["seed"].to_numpy(), failed, random_state=PREDICT_SEED)
             # The features recompute the init from the seed: they must agree with what training recorded.
             bad = int((pred.dead != sub["output_dead_init"].to_numpy(bool)).sum())
