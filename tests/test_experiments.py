@@ -9,6 +9,7 @@ import pytest
 
 from relustudy import Cell, experiments, load_curves, load_runs
 from relustudy.cli import main, resolve, resolve_grids
+from relustudy.engines import resolve_engine
 from relustudy.experiments import EXPERIMENTS, born_dead_at_init
 from relustudy.grid import Grid, run_grid
 from relustudy.inits import init_params
@@ -157,7 +158,7 @@ def test_list_experiments_prints_one_line_each(capsys):
 def test_experiment_defaults_to_its_data_folder():
     grid, run = resolve(["--experiment", "born_dead", "--jobs", "1", "--no-progress"])
     assert grid == experiments.get("born_dead") and grid.out == DATA_DIR / "born_dead"
-    assert run == {"jobs": 1, "backend": "loky", "scheduler": None, "progress": False}
+    assert run == {"jobs": 1, "backend": "loky", "scheduler": None, "progress": False, "engine": resolve_engine(None)}
     grids, _ = resolve_grids(["--experiment", "all"])
     assert [g.out for g in grids] == [DATA_DIR / n for n in NAMES]
     grid, _ = resolve([])  # no flags: still the default grid

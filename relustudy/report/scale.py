@@ -43,6 +43,9 @@ def _cell(where: dict) -> dict:
 
 
 def _rate(k: int, n: int) -> stats.ProportionResult:
+    """Rate k / n with its exact CI; all NaN when there is nothing to count (n = 0)."""
+    if int(n) == 0:
+        return stats.ProportionResult(0, 0, np.nan, np.nan, np.nan, "exact")
     return stats.proportion_ci(int(k), int(n), alpha=ALPHA)
 
 
@@ -58,6 +61,7 @@ class MillionResult:
     theory: theory.MonteCarloResult  # P(output dead at init), Monte Carlo
     default: stats.ProportionResult | None  # the posted cell in data/default
     default_dead: stats.ProportionResult | None
+    default_fail_dead: stats.ProportionResult | None  # P(fail | output dead at init) there
     same_seeds: tuple[int, int]  # (identical outcomes, shared runs: same cell id and seed) with data/default
 
 
@@ -104,15 +108,17 @@ def million(ctx: Context) -> MillionResult:
                                ci_high=p.ci_high))
     mc = theory.p_output_dead_at_init("randn", rng=np.random.default_rng(THEORY_SEED), n_draws=THEORY_DRAWS)
     ref = analysis.select(ctx.runs, POSTED) if "lr" in ctx.runs.columns else ctx.runs.iloc[:0]
-    default = default_dead = None
+    default = default_dead = default_fail_dead = None
     same = (0, 0)
     if len(ref):
-        default = _rate(analysis.is_failure(ref).sum(), len(ref))
-        default_dead = _rate(ref["output_dead_init"].to_numpy(bool).sum(), len(ref))
+        ref_fail, ref_dead = analysis.is_failure(ref), ref["output_dead_init"].to_numpy(bool)
+        default = _rate(ref_fail.sum(), len(ref))
+        default_dead = _rate(ref_dead.sum(), len(ref))
+        default_fail_dead = _rate(ref_fail[ref_dead].sum(), ref_dead.sum())
         both = _shared_runs(ref, posted, ["outcome"])
         same = (int((both["outcome_d"].astype(str) == both["outcome_x"].astype(str)).sum()), len(both))
     return MillionResult(pd.DataFrame(cells), pd.DataFrame(outcomes), pd.concat(modes, ignore_index=True),
-                         pd.DataFrame(block_rows), mc, default, default_dead, same)
+                         pd.DataFrame(block_rows), mc, default, default_dead, default_fail_dead, same)
 
 
 def section_million(ctx: Context) -> str:
@@ -152,7 +158,8 @@ def section_million(ctx: Context) -> str:
             f"The default grid's estimate from seeds 0–{d.n - 1:,} is {pct(d.rate, 2)} {ci(d.ci_low, d.ci_high, 2)}, "
             f"a CI {num((d.ci_high - d.ci_low) / (post.ci_high - post.ci_low), 2)} times as wide as the million seeds' and "
             f"{'containing' if inside else 'missing'} their rate; its dead-at-init rate is "
-            f"{pct(m.default_dead.rate, 2)} {ci(m.default_dead.ci_low, m.default_dead.ci_high, 2)}. On the "
+            f"{pct(m.default_dead.rate, 2)} {ci(m.default_dead.ci_low, m.default_dead.ci_high, 2)} and P(fail | dead at "
+            f"init) {pct(m.default_fail_dead.rate, 2)} {ci(m.default_fail_dead.ci_low, m.default_fail_dead.ci_high, 2)}. On the "
             f"{m.same_seeds[1]:,} runs both datasets hold (same cell id and seed), the outcomes agree on "
             f"{m.same_seeds[0]:,}: they are the same computation."
         )
@@ -391,10 +398,11 @@ def section_depth_width(ctx: Context) -> str:
         "depth_width_born_dead.png", "born dead vs depth and width",
     )
     modes = list(analysis.FAILURE_MODES)
-    shares = r.assign(**{k: r[f"share {k}"] for k in modes})
+    shares = r.sort_values(["width", "depth"]).assign(
+        net=lambda d: d["width"].astype(str) + "×" + d["depth"].astype(str), **{k: r[f"share {k}"] for k in modes})
     fig3 = ctx.fig(
-        figures_scale.stacked_shares(shares, x="hidden", col="init", row="update", levels=modes,
-                                     title="How runs fail, per architecture (shares of all runs)"),
+        figures_scale.stacked_shares(shares, x="net", col="init", row="update", levels=modes,
+                                     title="How runs fail, per architecture width×depth (shares of all runs)"),
         "depth_width_modes.png", "failure kinds vs architecture",
     )
     deepest = r[(r["width"] == r["width"].min()) & (r["depth"] == r["depth"].max())]
