@@ -166,10 +166,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             "phase",
             f"phase diagram: ReLU 2-4-4-1, randn, lr {PHASE_LRS[0]:g}..{PHASE_LRS[-1]:g} ({len(PHASE_LRS)}) x init gain "
             f"{PHASE_GAINS[0]:g}..{PHASE_GAINS[-1]:g} ({len(PHASE_GAINS)}), as_posted/corrected, sgd/momentum "
-            f"({4 * len(PHASE_LRS) * len(PHASE_GAINS)} cells x {PHASE_SEEDS} seeds)",
+            f"({4 * len(PHASE_LRS) * len(PHASE_GAINS)} cells x {PHASE_SEEDS} seeds); compact columns",
             dict(seeds=(0, PHASE_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
                  updates=("as_posted", "corrected"), optimizers=("sgd", "momentum"), lrs=PHASE_LRS,
-                 epochs=(5000,), hidden=((4, 4),), init_gains=PHASE_GAINS),
+                 epochs=(5000,), hidden=((4, 4),), init_gains=PHASE_GAINS,
+                 columns="compact"),  # full: ~55 MB with curves; compact ~4 MB, and the map needs no curves
             dict(seeds=(0, 8), epochs=(200,), lrs=(0.001, 0.01, 1.0), init_gains=(0.25, 1.0, 4.0)),
             block=1000,  # the 9 gains share a task: R = 9000; seeds 0..999 are the default grid's
         ),

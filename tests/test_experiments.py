@@ -22,7 +22,7 @@ from test_cli import snapshot
 from test_grid import assert_bitwise_equal
 
 NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width"]
-GRIDS = NAMES[:3] + ["phase", "depth_width"]  # plain Grids with curves (million: a compact GridUnion, tests/test_scale.py)
+GRIDS = NAMES[:3] + ["depth_width"]  # Grids with curves (million, phase: compact tables, tests/test_scale.py)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -69,7 +69,7 @@ def test_remedies_pair_the_posted_cell_with_every_remedy():
     assert g.seeds[1] - g.seeds[0] >= 2000
 
 
-@pytest.mark.parametrize("name", GRIDS)
+@pytest.mark.parametrize("name", [*GRIDS, "phase"])
 def test_reduced_grid_is_a_small_version_of_the_full(name):
     full, small = experiments.get(name), experiments.get(name, reduced=True)
     assert small.n_runs <= 300 and max(small.epochs) <= 500

@@ -318,5 +318,22 @@ def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkey
     ph = ctx.finding(scale.phase)
     assert len(ph.rates) == len(experiments.get("phase", reduced=True).cells())
     assert ph.posted["n"] == 8 and set(ph.moves["direction"]) <= {"lr up", "lr down", "gain up", "gain down"}
+    assert ph.bitwise is None  # no default grid loaded: nothing to compare with
     dw = ctx.finding(scale.depth_width)
     assert len(dw) == len(experiments.get("depth_width", reduced=True).cells()) and dw["theory"].notna().all()
+
+
+def test_phase_finding_compares_the_posted_point_with_the_default_grid(tmp_path, reduced_scale):
+    """The report's check: the map's posted point (compact, float32) against a full table of the same cell."""
+    from relustudy.report import scale
+
+    phase_grid = experiments.get("phase", reduced=True)
+    assert phase_grid.columns == "compact" and experiments.get("phase").columns == "compact"
+    posted = dataclasses.replace(Cell(), epochs=phase_grid.epochs[0])
+    ref = Grid(seeds=phase_grid.seeds, activations=("relu",), outputs=("same",), inits=("randn",), updates=("as_posted",),
+               optimizers=("sgd",), lrs=(0.01,), epochs=phase_grid.epochs, out=tmp_path / "default")
+    assert ref.cells() == [posted]
+    run_grid(ref, jobs=1, progress=False, log=lambda m: None)
+    ctx = _context(tmp_path, {"phase": reduced_scale["phase"]}, default=load_runs(ref.out))
+    n = phase_grid.seeds[1] - phase_grid.seeds[0]
+    assert ctx.finding(scale.phase).bitwise == (n, n, "float32")

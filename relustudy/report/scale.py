@@ -222,7 +222,7 @@ class PhaseResult:
     rates: pd.DataFrame  # per update x optimizer x lr x init_gain: n, rate, CI, failure-mode shares
     posted: pd.Series  # the posted point's row of ``rates``
     moves: pd.DataFrame  # one grid step from the posted point: direction, lr, gain, paired difference + CI, McNemar p
-    bitwise: tuple[int, int] | None  # (identical final_mse bits, shared seeds) with data/default's posted cell
+    bitwise: tuple[int, int, str] | None  # (identical outcome and final_mse bits, shared seeds, the dtype compared)
     safe: pd.DataFrame  # per panel: share of map points with P(fail) < SAFE, the best point
 
 
@@ -258,10 +258,15 @@ def phase(ctx: Context) -> PhaseResult:
     bitwise = None
     ref = analysis.select(ctx.runs, POSTED) if "lr" in ctx.runs.columns else ctx.runs.iloc[:0]
     mine = analysis.select(runs, {**POSTED, "init_gain": 1.0})
-    both = _shared_runs(ref, mine, ["final_mse"]) if len(ref) and len(mine) else []
+    both = _shared_runs(ref, mine, ["final_mse", "outcome"]) if len(ref) and len(mine) else []
     if len(both):
-        bits = both["final_mse_d"].to_numpy(float).view(np.int64) == both["final_mse_x"].to_numpy(float).view(np.int64)
-        bitwise = (int(bits.sum()), len(both))
+        # The map's table may be compact (final_mse in float32): compare at the precision it keeps.
+        dtype = mine["final_mse"].dtype
+        d = both["final_mse_d"].to_numpy().astype(dtype)
+        x = both["final_mse_x"].to_numpy().astype(dtype)
+        same = (d.view(f"i{dtype.itemsize}") == x.view(f"i{dtype.itemsize}")) & (
+            both["outcome_d"].astype(str) == both["outcome_x"].astype(str)).to_numpy()
+        bitwise = (int(same.sum()), len(both), str(dtype))
     safe = []
     for panel, g in rates.groupby("panel", sort=False):
         best = g.sort_values(["rate", "lr", "init_gain"]).iloc[0]
@@ -309,7 +314,8 @@ def section_phase(ctx: Context) -> str:
     kinds = post[[f"share {k}" for k in modes]]
     bit = (
         f"The posted point is the default grid's posted cell (same cell id): on the {f.bitwise[1]:,} seeds both hold, "
-        f"{f.bitwise[0]:,} final MSEs are identical bit for bit."
+        f"{f.bitwise[0]:,} runs have the same outcome and bit-identical final MSEs (compared as {f.bitwise[2]}, the "
+        f"precision of this map's table; the runs themselves are equal in float64, `tests/test_scale.py`)."
         if f.bitwise else "The loaded default grid shares no cell with this map, so the posted point is not compared with it here."
     )
     lr_levels = np.sort(r["lr"].unique())
