@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import numpy as np
 from typing import Callable
 
 from .. import analysis, stats
@@ -173,7 +175,50 @@ def summary(ctx: Context) -> str:
         lines.append(f"- Q1 summary not available: {e}.")
     if "remedies" in ctx.experiments:
         lines.append(_remedies_summary(ctx))
+    mech = _mechanism_summary(ctx)
+    if mech:
+        lines.append(mech)
     return "## Summary\n\n" + "\n".join(lines) + "\n"
+
+
+def _mechanism_summary(ctx: Context) -> str:
+    """How the posted cell's runs die, how much init predicts, and whether tiny changes flip outcomes."""
+    parts = []
+    try:
+        d = ctx.finding(fo.deaths).set_index("variant").loc[fo.POSTED]
+        parts.append(
+            f"In the posted cell, {d['born_dead']} of {d['n']} outputs are dead at init and {d['died_in_training']} die "
+            f"during training, at a median epoch of {num(d['epoch_median'], 3)} ({pct(d['early'])} within "
+            f"{fo.EARLY_EPOCHS} epochs): deaths come early, not after a long descent; {d['revived']} of the "
+            f"{d['ever_dead']} dead outputs come back under the posted bias decay")
+    except (Skip, KeyError):
+        pass
+    try:
+        res = ctx.finding(li.init_predictability)
+        p = res.cells[res.key]
+        best = max((m for m in p.all_seeds.names if m not in ("dead at init", "output margin")),
+                   key=lambda m: p.all_seeds.of(m)[0])
+        a, lo, hi = p.all_seeds.of(best)
+        parts.append(
+            f"from the initial weights alone a cross-validated {best} model predicts failure with AUROC {num(a)} "
+            f"[{num(lo)}, {num(hi)}] against {num(p.all_seeds.of('dead at init')[0])} "
+            f"for \"output dead at init\" (data/{res.key[0]}), so training decides the rest")
+    except (Skip, KeyError, ValueError):
+        pass
+    try:
+        rates = ctx.finding(fo.chaos_rates)
+        flips = rates["flips"].to_numpy()
+        calm = rates.iloc[: int(np.argmax(flips > 0)) if (flips > 0).any() else len(rates)]
+        if len(calm):
+            parts.append(
+                f"perturbing the initial weights by up to {calm['eps'].max():.0e} flips none of "
+                f"{int(calm['n'].sum())} outcomes (at {rates['eps'].max():.0e}: {pct(rates['rate'].iloc[-1], 2)}): "
+                "the outcome is a smooth function of the init, not chaos")
+    except Skip:
+        pass
+    if not parts:
+        return ""
+    return "- **How runs fail.** " + "; ".join(parts) + "."
 
 
 def _modes(m) -> str:
