@@ -105,7 +105,15 @@ def test_help_documents_every_flag(capsys):
 def test_no_flags_is_the_default_grid():
     grid, run = resolve([])
     assert grid == Grid() and grid.out == DEFAULT_GRID_DIR
-    assert run == {"jobs": None, "backend": "loky", "scheduler": None, "progress": True}
+    assert run == {"jobs": None, "backend": "loky", "scheduler": None, "progress": True, "engine": "numba"}
+
+
+def test_engine_flag_is_checked_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["--seeds", "0:2", "--epochs", "1", "--out", str(out), "--engine", "torch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "run_grid.py: error: unknown engine 'torch'; allowed: numba, numpy, cuda" and not out.exists()
+    assert resolve(["--engine", "numpy", "--quick"])[1]["engine"] == "numpy"
 
 
 def test_quick_is_small_and_never_writes_to_the_default_folder():
