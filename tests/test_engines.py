@@ -1,5 +1,6 @@
 """Every engine gives the NumPy reference's bits: numba here, CUDA on the simulator (and a GPU if present)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,35 @@ def test_cuda_without_a_gpu_is_refused_in_one_line():
     with pytest.raises(EngineUnavailable) as e:
         resolve_engine("cuda")
     assert "\n" not in str(e.value) and "allowed here: numba, numpy" in str(e.value)
+
+
+def test_cuda_hardware_intrinsics_exist():
+    """The simulator never calls them, so check here that the hardware path names real libdevice functions."""
+    from numba.cuda import libdevice
+
+    from relustudy.engines.cuda_gpu import LIBDEVICE_OPS
+
+    assert all(callable(getattr(libdevice, name, None)) for name in LIBDEVICE_OPS)
+    source = Path(__file__).resolve().parent.parent / "relustudy" / "engines" / "cuda_gpu.py"
+    used = set(re.findall(r"libdevice\.(\w+)\(", source.read_text()))
+    assert used == set(LIBDEVICE_OPS)
+
+
+def test_cuda_kernels_compile_for_an_h100_without_fma():
+    """The hardware path (libdevice intrinsics) compiled to sm_90 PTX: no fused multiply-add anywhere.
+
+    Needs the CUDA toolkit's NVVM and NVRTC (a GPU is not needed); skipped where they are missing.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    toolkits = sorted(Path("/usr/local").glob("cuda-*"))
+    if toolkits and "CUDA_HOME" not in env:
+        env["CUDA_HOME"] = str(toolkits[-1])
+    out = subprocess.run([sys.executable, str(HERE / "cuda_ptx_check.py")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode == 3:
+        pytest.skip(out.stdout.strip())
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == 4
 
 
 def test_cuda_kernel_matches_numpy_on_the_simulator():

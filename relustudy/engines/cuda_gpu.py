@@ -29,6 +29,7 @@ from ..outcomes import EPOCH_ERROR_TARGET
 from . import ieee_math
 from .layout import ACT_CODES, Layout, activation_codes, curve_epochs, flatten, unflatten_into
 
+LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn")  # the correctly rounded intrinsics the kernel uses
 THREADS_PER_BLOCK = 128  # measured best on an H100 for this kernel (GPU.md)
 RELU, LEAKY, TANH, SIGMOID, ELU = (ACT_CODES[k] for k in ("relu", "leaky_relu", "tanh", "sigmoid", "elu"))
 LEAKY_STEP = 1.0 - LEAKY_SLOPE  # the reference's `tmp *= 1.0 - LEAKY_SLOPE`
@@ -86,7 +87,7 @@ def _primitives():
         from numba.cuda import libdevice
 
         add = dev(lambda a, b: libdevice.dadd_rn(a, b))
-        sub = dev(lambda a, b: libdevice.dsub_rn(a, b))
+        sub = dev(lambda a, b: libdevice.dadd_rn(a, -b))  # a - b is a + (-b) in IEEE; libdevice has no dsub_rn
         mul = dev(lambda a, b: libdevice.dmul_rn(a, b))
         div = dev(lambda a, b: libdevice.ddiv_rn(a, b))
     where = dev(lambda c, a, b: a if c else b)
