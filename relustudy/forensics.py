@@ -348,15 +348,15 @@ def death_summary(runs: pd.DataFrame) -> pd.DataFrame:
                "died_in_training": k, "died_rate": died.rate, "died_ci_low": died.ci_low, "died_ci_high": died.ci_high,
                "revived": len(revived), "ever_dead": len(ever), "dead_at_end": int(g["output_dead_end"].sum())}
         ep = trained["output_death_epoch"].to_numpy()
-        if k:
-            row.update(epoch_q25=float(np.quantile(ep, 0.25)), epoch_median=float(np.median(ep)),
-                       epoch_q75=float(np.quantile(ep, 0.75)), early=float(np.mean(ep <= EARLY_EPOCHS)),
-                       late=float(np.mean(ep > LATE_EPOCHS)))
-            for layer in range(1, n_layers + 1):
-                share = proportion_ci(int((trained["output_killer_layer"] == layer).sum()), k)
-                name = layer_name(layer, n_layers)
-                row[f"killed_by {name}"] = share.rate
-                row[f"killed_by {name} ci"] = (share.ci_low, share.ci_high)
+        nan = float("nan")  # no death in training: the columns exist, empty
+        row.update(epoch_q25=float(np.quantile(ep, 0.25)) if k else nan, epoch_median=float(np.median(ep)) if k else nan,
+                   epoch_q75=float(np.quantile(ep, 0.75)) if k else nan,
+                   early=float(np.mean(ep <= EARLY_EPOCHS)) if k else nan, late=float(np.mean(ep > LATE_EPOCHS)) if k else nan)
+        for layer in range(1, n_layers + 1):
+            name = layer_name(layer, n_layers)
+            share = proportion_ci(int((trained["output_killer_layer"] == layer).sum()), k) if k else None
+            row[f"killed_by {name}"] = share.rate if share else nan
+            row[f"killed_by {name} ci"] = (share.ci_low, share.ci_high) if share else (nan, nan)
         for layer in range(1, n_layers + 1):
             row[f"revived_by {layer_name(layer, n_layers)}"] = int((revived["output_reviver_layer"] == layer).sum())
         rows.append(row)

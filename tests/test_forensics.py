@@ -99,3 +99,24 @@ def test_load_forensics_refuses_a_foreign_file(tmp_path):
         load_forensics(tmp_path)
     with pytest.raises(FileNotFoundError, match="run `python scripts/run_forensics.py`"):
         load_forensics(tmp_path / "nothing")
+
+
+def test_summary_and_section_without_any_death_in_training(tmp_path):
+    """A cell where no output dies during training still summarises and renders (empty columns)."""
+    import pandas as pd
+
+    from relustudy.forensics import death_summary
+    from relustudy.report.common import Context
+    from relustudy.report.forensics import section_forensics
+
+    runs = pd.DataFrame({"variant": pd.Categorical(["as posted"] * 3), "output_death_epoch": [0, -1, -1],
+                         "output_killer_layer": [0, -1, -1], "output_revival_epoch": [-1, -1, -1],
+                         "output_reviver_layer": [-1, -1, -1], "output_dead_end": [True, False, False],
+                         "layer1_death_epoch": [-1] * 3, "layer2_death_epoch": [-1] * 3})
+    s = death_summary(runs).iloc[0]
+    assert s["died_in_training"] == 0 and s["born_dead"] == 1 and np.isnan(s["epoch_median"])
+    traces = pd.DataFrame({"variant": [], "seed": [], "step": [], "output_margin": []})
+    ctx = Context(runs=None, curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path,
+                  extras={"forensics": (runs, traces)})
+    text = section_forensics(ctx)
+    assert "No output of the posted cell died during training in these 3 runs; 1 were born dead." in text

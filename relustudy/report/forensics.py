@@ -43,10 +43,10 @@ def section_forensics(ctx: Context) -> str:
                              zip(summ["died_in_training"], summ["died_rate"], summ["died_ci_low"], summ["died_ci_high"])],
         "death epoch median [IQR]": [
             "–" if np.isnan(m) else f"{num(m, 4)} [{num(a, 4)}, {num(b, 4)}]"
-            for m, a, b in zip(summ.get("epoch_median", np.nan), summ.get("epoch_q25", np.nan), summ.get("epoch_q75", np.nan))
+            for m, a, b in zip(summ["epoch_median"], summ["epoch_q25"], summ["epoch_q75"])
         ],
-        f"≤ {EARLY_EPOCHS} epochs": [pct(v) if v == v else "–" for v in summ.get("early", np.nan)],
-        f"> {LATE_EPOCHS} epochs": [pct(v) if v == v else "–" for v in summ.get("late", np.nan)],
+        f"≤ {EARLY_EPOCHS} epochs": [pct(v) if v == v else "–" for v in summ["early"]],
+        f"> {LATE_EPOCHS} epochs": [pct(v) if v == v else "–" for v in summ["late"]],
         **{f"killed by {_whose(c)} update": [
             "–" if v != v else f"{pct(v)} {ci(*lohi)}" for v, lohi in zip(summ[c], summ[c + " ci"])]
            for c in killer_cols},
