@@ -102,7 +102,7 @@ def run_chaos(out, seeds: tuple[int, int] = (0, 1000), *, cell: Cell | None = No
         for k, e in pairs:
             path = shards / f"chaos_{start}-{stop}_d{k}_e{e:.0e}.parquet"
             items.append(((path,), _train_shard, (cell, start, stop, k, e, path, engine)))
-        ran = sharded.run_missing(items, jobs=jobs, log=log)
+        ran = sharded.run_missing(items, jobs=jobs)
         log(f"chaos: trained {len(ran)} of {len(items)} shards x {stop - start} seeds")
         df = pd.concat([pd.read_parquet(it[0][0]) for it in items], ignore_index=True)
         base = df[df["direction"] == -1].set_index("seed")["outcome"]

@@ -234,9 +234,9 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
         paths = {name: (shards / f"{cell_id(c)}_s{start:07d}-{stop:07d}.runs.parquet",
                         shards / f"{cell_id(c)}_s{start:07d}-{stop:07d}.traces.parquet") for name, c in cells.items()}
         items = [(paths[n], _replay_cell, (c, start, stop, *paths[n])) for n, c in cells.items()]
-        for _, _, (c, *_) in [it for it in items if not all(p.exists() for p in it[0])]:
+        for _, _, (c, *_) in sharded.missing(items):
             log(f"forensics: replaying {c.to_json()}, seeds {start}:{stop}")
-        sharded.run_missing(items, jobs=jobs, log=log)
+        sharded.run_missing(items, jobs=jobs)
         runs, traces = [], []
         for name, cell in cells.items():
             rpath, tpath = paths[name]

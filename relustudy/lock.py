@@ -67,7 +67,7 @@ def holder(command: str | None = None) -> dict:
 
 
 def describe(info: dict | None) -> str:
-    """``"pid 123 on HOST (started 2026-01-01T00:00:00+00:00)"``, or a placeholder if unknown."""
+    """``"pid 123 on HOST (started 2026-01-01T00:00:00+00:00)"``, or "another process (not yet identified)"."""
     if not info:
         return "another process (not yet identified)"
     return f"pid {info.get('pid', '?')} on {info.get('host', '?')} (started {info.get('started', '?')})"

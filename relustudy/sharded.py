@@ -14,16 +14,18 @@ import pandas as pd
 SHARDS = "shards"
 
 
-def run_missing(items: Sequence[tuple[Sequence[Path], Callable, tuple]], *, jobs: int | None, log) -> list:
-    """Run ``fn(*args)`` for every item whose files do not all exist yet, in parallel processes.
+def missing(items: Sequence[tuple[Sequence[Path], Callable, tuple]]) -> list:
+    """The items (the files a call writes, fn, args) whose files do not all exist yet."""
+    return [it for it in items if not all(Path(p).exists() for p in it[0])]
 
-    ``items``: (the files the call writes, fn, args). Returns the items that ran.
-    """
+
+def run_missing(items: Sequence[tuple[Sequence[Path], Callable, tuple]], *, jobs: int | None) -> list:
+    """Run ``fn(*args)`` for every :func:`missing` item, in parallel processes; return those items."""
     import joblib
 
     from .engines import usable_cores
 
-    todo = [it for it in items if not all(Path(p).exists() for p in it[0])]
+    todo = missing(items)
     n_jobs = max(1, min(jobs or usable_cores(), len(todo)))
     joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(fn)(*args) for _, fn, args in todo)
     return todo
