@@ -38,6 +38,53 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def levels(data: pd.DataFrame, col: str | None) -> list:
+    """The distinct values of ``col`` in order of appearance ([None] when no column is given)."""
+    return list(dict.fromkeys(data[col])) if col else [None]
+
+
+def facet(
+    data: pd.DataFrame,
+    draw,
+    *,
+    col: str | None = None,
+    row: str | None = None,
+    width: float = 4.4,
+    height: float = 3.4,
+    sharex: bool = True,
+    sharey: bool = True,
+    label_panels: bool = True,
+    title: str = "",
+) -> plt.Figure:
+    """One panel per level of ``row`` x ``col``: ``draw(sub, ax)`` draws each panel's rows.
+
+    The one row x column loop of the figures (as seaborn's FacetGrid, for drawings that are not
+    one seaborn call). Panels are titled "row=r | col=c" (the values alone with
+    ``label_panels=False``); ``draw`` sets everything inside the Axes. Returns the Figure.
+    """
+    _setup()
+    rows, cols = levels(data, row), levels(data, col)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(width * len(cols), height * len(rows) + 0.4),
+                             sharex=sharex, sharey=sharey, squeeze=False)
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            sub = data
+            if row:
+                sub = sub[sub[row] == rv]
+            if col:
+                sub = sub[sub[col] == cv]
+            ax = axes[i, j]
+            draw(sub, ax)
+            parts = [(row, rv), (col, cv)]
+            name = " | ".join((f"{k}={v}" if label_panels else str(v)) for k, v in parts if k)
+            if name:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | None = "output") -> sns.FacetGrid:
     """ECDF of final_mse (log x) per ``hue``, one panel per ``col`` level.
 

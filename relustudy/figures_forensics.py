@@ -46,21 +46,33 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr
 
 
 def flip_figure(rates: pd.DataFrame, *, ax=None):
-    """P(outcome flips) against the perturbation size, with its 95 % CI band.
+    """P(outcome flips) against the perturbation size on log-log axes, with 95 % CIs.
 
     Parameters
     ----------
-    rates : one row per eps (``eps``, ``rate``, ``ci_low``, ``ci_high``), as ``chaos.flip_rates`` gives.
+    rates : one row per eps (``eps``, ``flips``, ``rate``, ``ci_low``, ``ci_high``), as
+        ``chaos.flip_rates`` gives. An eps with no flip has no point on a log axis: its 95 %
+        upper bound is drawn as a downward triangle instead.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+        _, ax = plt.subplots(figsize=(6.8, 4.2))
     color = sns.color_palette(PALETTE, 1)[0]
-    ax.plot(rates["eps"], rates["rate"], marker="o", color=color, label="P(solved/not solved flips)")
-    ax.fill_between(rates["eps"], rates["ci_low"], rates["ci_high"], color=color, alpha=0.25, label="95% CI")
+    hit = rates[rates["flips"] > 0]
+    none = rates[rates["flips"] == 0]
+    ax.errorbar(hit["eps"], hit["rate"], yerr=[hit["rate"] - hit["ci_low"].clip(lower=1e-9), hit["ci_high"] - hit["rate"]],
+                fmt="o", color=color, capsize=3, label="P(solved/not solved flips), 95% CI")
+    ax.scatter(none["eps"], none["ci_high"], marker="v", color="0.45",
+               label=f"no flip in {int(none['n'].max()) if len(none) else 0:,} pairs: 95% upper bound")
+    if len(hit):
+        top = hit.iloc[-1]
+        e = rates["eps"].to_numpy(float)
+        ax.plot(e, top["rate"] * e / top["eps"], ls="--", lw=1, color="0.3", label="∝ eps (a smooth boundary)")
     ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=max(1e-7, 0.3 * float(rates["ci_high"].min())), top=1.0)
     ax.set_xlabel("perturbation of the initial weights, eps (Euclidean norm)")
     ax.set_ylabel("share of seed x direction pairs")
     ax.set_title("Does a tiny change of the init change the outcome?")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left")
     ax.figure.tight_layout()
     return ax

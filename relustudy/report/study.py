@@ -43,43 +43,6 @@ from .common import (
 
 
 @dataclass(frozen=True)
-class PostedFinding:
-    """Q2 on the posted cell: how often and how it fails, and what the init predicts."""
-
-    rate: stats.ProportionResult
-    shares: pd.Series  # outcome -> share of the cell's runs
-    dead: analysis.DeadInitResult
-    flat: float  # share of failures ending with a dead or collapsed output
-    dead_final: float  # share of failures ending with the output unit dead
-    zero_loss: float  # share of failures ending at exactly the zero-output loss
-    modes: pd.Series  # failure_mode_table row of the cell
-    revived: dict  # update -> share of runs with the output dead at init that end solved
-
-
-def posted(ctx: Context) -> PostedFinding:
-    post = need(ctx.runs, POSTED, "the posted ReLU cell")
-    fail = analysis.is_failure(post)
-    out = post["outcome"].astype(str).to_numpy()
-    revived = {}
-    for upd in ("as_posted", "corrected"):
-        cell = analysis.select(ctx.runs, {**POSTED, "update": upd})
-        d0 = cell[cell["output_dead_init"].to_numpy(bool)]
-        revived[upd] = (1 - analysis.is_failure(d0).mean()) if len(d0) else np.nan
-    return PostedFinding(
-        rate=rate_of(post),
-        shares=post["outcome"].astype(str).value_counts(normalize=True),
-        dead=analysis.dead_init_association(post),
-        flat=float(np.isin(out[fail], ["dead_output", "collapsed"]).mean()) if fail.any() else np.nan,
-        dead_final=float(post["output_dead_final"].to_numpy(bool)[fail].mean()) if fail.any() else np.nan,
-        zero_loss=float(np.isclose(post["final_mse"].to_numpy(float)[fail], MSE_ZERO_OUTPUT, rtol=1e-9).mean())
-        if fail.any()
-        else np.nan,
-        modes=analysis.failure_mode_table(post, by=()).iloc[0],
-        revived=revived,
-    )
-
-
-@dataclass(frozen=True)
 class MomentumFinding:
     """SGD vs momentum 0.9 at equal lr and at the matched step lr (1 - beta), paired by seed."""
 
@@ -198,8 +161,7 @@ def _speed_table(ctx: Context) -> tuple[str, pd.DataFrame]:
 
 def section_q2(ctx: Context) -> str:
     r = ctx.runs
-    f = ctx.finding(posted)
-    fr, dead, m = f.rate, f.dead, f.modes
+    need(r, POSTED, "the posted ReLU cell")
     speed_tbl, speed = _speed_table(ctx)
     leaky = speed[(speed["activation"] == "leaky_relu") & (speed["n_both"] > 0)]
     leaky_txt = "; ".join(
@@ -221,67 +183,9 @@ def section_q2(ctx: Context) -> str:
             "This dataset has no `linear_on_data_final` column, so the claim that solved ReLU nets are one affine map "
             "on the data is not tested here (regenerate the dataset to test it)."
         )
-    comp = analysis.outcome_shares(
-        analysis.select(r, {k: v for k, v in POSTED.items() if k not in ("activation", "init")}),
-        ["activation", "init"],
-    )
-    comp["label"] = comp["activation"] + " / " + comp["init"]
-    fig = ctx.fig(
-        figures.outcome_composition(
-            comp.assign(panel="same output, as_posted update, sgd, lr 0.01"),
-            x="label",
-            col="panel",
-            title="Outcome of every run, by activation and init",
-            label_panels=False,
-        ),
-        "outcomes_posted.png",
-        "outcome composition",
-    )
-    fig2 = _dead_at_init_figure(ctx)
-    try:
-        g = ctx.finding(gradients).posted_by_outcome.set_index("outcome")
-        grad_txt = (
-            "Measured at the final weights (the full gradient of the loss, `grad_norm_final`): "
-            + "; ".join(f"{o} {pct(g.loc[o, 'share'])} of {g.loc[o, 'n']:,}" for o in g.index if g.loc[o, "n"])
-            + " have a gradient that is exactly zero."
-        )
-    except Skip as e:
-        grad_txt = f"(Not measured: {e}.)"
-    return f"""## Q2. Why does ReLU sometimes never learn, and why is it fast when it works?
+    return f"""## Why is ReLU fast when it works?
 
-**The posted program fails in {pct(fr.rate)} of seeds** ({fr.k:,} of {fr.n:,}, 95% CI {ci(fr.ci_low, fr.ci_high)}).
-Outcomes in that cell: {", ".join(f"{o} {pct(f.shares.get(o, 0.0))}" for o in OUTCOMES)}.
-
-**How it fails.** Of all its runs: {_modes_text(m)} ("born dead": the output unit or a whole hidden layer
-inactive on all six inputs at init; "died in training": alive at init by that test, dead at the end).
-Among the {int(m["n_alive"]):,} runs not born dead, {pct(m["fail_alive"])} fail.
-
-**The failures are dead units, not a slow descent.** {pct(f.dead_final)} of the failing runs end with the output
-unit's pre-activation <= 0 on all six inputs. A dead ReLU output emits 0 for every input, so its loss is
-mean(Y²) = {MSE_ZERO_OUTPUT:.5f} ({pct(f.zero_loss)} of failing runs end at exactly that loss), and every gradient in the network is
-exactly zero. A collapsed output behind a dead hidden layer is different: the output bias still has a gradient,
-which the posted update ignores (it decays the bias instead). {grad_txt}
-
-**Initialization largely decides it.** {pct(dead.n_dead / dead.n)} of the runs start with the output unit already dead
-({dead.n_dead:,} of {dead.n:,}). P(fail | output dead at init) = {pct(dead.p_fail_dead)}
-{ci(*dead.p_fail_dead_ci)}; P(fail | alive at init) = {pct(dead.p_fail_alive)} {ci(*dead.p_fail_alive_ci)};
-odds ratio {num(dead.odds_ratio)} (95% CI {num(dead.odds_ratio_ci[0])}–{num(dead.odds_ratio_ci[1])}{", Haldane-corrected" if dead.haldane else ""}),
-Fisher {pval(dead.fisher_pvalue)}. As a predictor of failure, "output dead at init" has AUROC {num(dead.auroc_dead)} and
-accuracy {pct(dead.accuracy)}: it misclassifies {pct(1 - dead.accuracy)} of the seeds, {dead.n_solved_dead:,} born dead that end
-solved and {dead.n_fail_alive:,} alive at init that fail. The fraction of dead hidden units at init has AUROC
-{num(dead.auroc_dead_frac)}.
-
-{fig2}
-
-**Why some runs dead at init still learn.** A dead output unit gets no gradient, yet {pct(f.revived["as_posted"])} of the
-posted cell's runs that start dead end solved. The posted bias rule `b -= lr * b` is not a gradient step: it shrinks
-every bias towards 0 whatever the error, which can move the output unit's pre-activation back above 0. With the
-corrected update (biases follow the gradient, which is zero), {pct(f.revived["corrected"])} of the runs that start
-dead end solved.
-
-**Why it is fast when it works.** The target y = x₁ + x₂ is linear, and a ReLU network whose units keep one
-activation pattern on the data is exactly linear there, so it can fit the six pairs exactly and its gradients do
-not shrink as it approaches the fit. {lin_txt} Epochs to reach epoch error < 1e-3 (else as posted), over all runs
+{lin_txt} Epochs to reach epoch error < 1e-3 (else as posted), over all runs
 that get there and, paired by seed, on the seeds that both an activation and ReLU reach, which removes the
 selection of easy seeds:
 
@@ -290,30 +194,7 @@ selection of easy seeds:
 So {leaky_txt or "no leaky_relu seeds reach the target alongside relu"}: where both succeed they are about as fast, and
 leaky_relu's higher median over all its successes comes from seeds ReLU does not solve. tanh and sigmoid are
 compared at the asker's lr 0.1 as well as 0.01.
-
-{fig}
 """
-
-
-def _dead_at_init_figure(ctx: Context) -> str:
-    """P(fail) with CIs by the output's state at init, or against its init margin when recorded."""
-    post = need(ctx.runs, POSTED, "the posted ReLU cell")
-    if "output_margin_init" in post.columns:
-        bins = analysis.fail_by_margin(post)
-        return ctx.fig(
-            figures.fail_vs_margin(bins, title="Posted ReLU cell: P(fail) vs the output's init margin (95% CI)"),
-            "dead_at_init_vs_outcome.png",
-            "P(fail) vs output margin at init",
-        )
-    by_dead = post.assign(
-        dead_at_init=np.where(post["output_dead_init"].to_numpy(bool), "output dead at init", "output alive at init")
-    )
-    dshares = analysis.outcome_shares(by_dead, ["dead_at_init"]).assign(panel="posted ReLU cell")
-    return ctx.fig(
-        figures.dead_at_init_vs_outcome(dshares, x="dead_at_init", col="panel", title="Dead output unit at init vs outcome"),
-        "dead_at_init_vs_outcome.png",
-        "dead at init vs outcome",
-    )
 
 
 def section_theory(ctx: Context) -> str:
