@@ -115,12 +115,13 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
 
 def failure_rate_dots(
     rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = "",
-    xlabel: str = "failure rate (not solved), 95% CI",
+    xlabel: str = "failure rate (not solved), 95% CI", zoom: bool = False,
 ) -> plt.Figure:
     """Dot plot of failure rates with their CIs as error bars.
 
     rates: one row per cell with columns rate, ci_low, ci_high and the ``y``, ``hue``,
-    ``col``, ``row`` labels (strings).
+    ``col``, ``row`` labels (strings). ``zoom``: x axis from the data (else 0..1), so narrow
+    CIs of small shares stay visible.
     """
     _setup()
     cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
@@ -143,7 +144,11 @@ def failure_rate_dots(
                     fmt="o", ms=3.5, lw=1, color=colors[h], label=h if (i, j) == (0, 0) else None,
                 )
             ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
-            ax.set_xlim(-0.02, 1.02)
+            if zoom:
+                lo, hi = float(rates["ci_low"].min()), float(rates["ci_high"].max())
+                ax.set_xlim(max(0.0, lo - 0.05 * (hi - lo)), hi + 0.05 * (hi - lo))
+            else:
+                ax.set_xlim(-0.02, 1.02)
             ax.invert_yaxis()
             if rv != "" or cv != "":
                 ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)

@@ -10,7 +10,7 @@ from .figures import PALETTE
 from .forensics import AT_INIT
 
 
-def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr 0.1"):
+def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "as posted", counts: dict | None = None):
     """Two panels: ECDF of death epochs (deaths in training) per variant; margin traces.
 
     Parameters
@@ -18,12 +18,15 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr
     runs : forensics table, one row per run (``variant``, ``output_death_epoch``, ...).
     traces : long-form margins (``variant``, ``seed``, ``step``, ``output_margin``).
     variant : whose traces the right panel draws (the first variant with traces if absent).
+    counts : variant -> number of deaths in training, shown in the legend as "(n = k)".
 
     Returns the left Axes (its figure holds both).
     """
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     died = runs[runs["output_death_epoch"] > AT_INIT]
     if len(died):
+        counts = counts or died["variant"].value_counts().to_dict()
+        died = died.assign(variant=[f"{v} (n = {counts.get(v, 0)})" for v in died["variant"]])
         sns.ecdfplot(data=died, x="output_death_epoch", hue="variant", ax=ax, palette=PALETTE, log_scale=True)
     ax.set_xlabel("epoch at which the output unit dies (deaths during training)")
     ax.set_ylabel("share of those deaths")

@@ -12,7 +12,6 @@ from .. import analysis, stats
 from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from . import experiments as ex
-from . import forensics as fo
 from . import lottery_init as li
 from . import scale as sc
 from . import study as st
@@ -139,27 +138,7 @@ def summary(ctx: Context) -> str:
         lines.append(f"- Q1 summary not available: {e}.")
     if "remedies" in ctx.experiments:
         lines.append(_remedies_summary(ctx))
-    mech = _mechanism_summary(ctx)
-    if mech:
-        lines.append(mech)
     return "\n".join(lines) + "\n"
-
-
-def _mechanism_summary(ctx: Context) -> str:
-    """How the posted cell's runs die, how much init predicts, and whether tiny changes flip outcomes."""
-    parts = []
-    try:
-        d = ctx.finding(fo.deaths).set_index("variant").loc[fo.POSTED]
-        parts.append(
-            f"In the posted cell, {d['born_dead']} of {d['n']} outputs are dead at init and {d['died_in_training']} die "
-            f"during training, at a median epoch of {num(d['epoch_median'], 3)} ({pct(d['early'])} within "
-            f"{fo.EARLY_EPOCHS} epochs): deaths come early, not after a long descent; {d['revived']} of the "
-            f"{d['ever_dead']} dead outputs come back under the posted bias decay")
-    except (Skip, KeyError):
-        pass
-    if not parts:
-        return ""
-    return "- **How runs fail.** " + "; ".join(parts) + "."
 
 
 def _modes(m) -> str:

@@ -126,77 +126,6 @@ def _modes_text(m: pd.Series) -> str:
     return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in analysis.FAILURE_MODES)
 
 
-def _speed_table(ctx: Context) -> tuple[str, pd.DataFrame]:
-    rows, frames = [], []
-    for lr in sorted(float(x) for x in ctx.runs["lr"].unique()):
-        t = analysis.speed_comparison(ctx.runs, {**POSTED, "lr": lr}, ["relu", "leaky_relu", "tanh", "sigmoid"])
-        t["lr"] = lr
-        frames.append(t)
-        for d in t.itertuples(index=False):
-            rows.append(
-                (
-                    f"{d.activation}, lr {lr:g}",
-                    f"{d.n_reach:,} of {d.n:,} ({pct(d.n_reach / d.n)})",
-                    num(d.median_all, 4),
-                    f"{d.n_both:,}" if d.activation != "relu" else "–",
-                    f"{num(d.median_both, 4)} vs {num(d.median_ref_both, 4)}" if d.activation != "relu" and d.n_both else "–",
-                    pval(d.p_both) if d.activation != "relu" and d.n_both else "–",
-                )
-            )
-    table = md_table(
-        pd.DataFrame(
-            rows,
-            columns=[
-                "activation (else as posted)",
-                "reach epoch error < 1e-3",
-                "median epochs, all that reach it",
-                "seeds both it and relu reach",
-                "median epochs there: it vs relu",
-                "Wilcoxon p (paired)",
-            ],
-        )
-    )
-    return table, pd.concat(frames, ignore_index=True)
-
-
-def section_q2(ctx: Context) -> str:
-    r = ctx.runs
-    need(r, POSTED, "the posted ReLU cell")
-    speed_tbl, speed = _speed_table(ctx)
-    leaky = speed[(speed["activation"] == "leaky_relu") & (speed["n_both"] > 0)]
-    leaky_txt = "; ".join(
-        f"at lr {d.lr:g} on the {d.n_both:,} seeds both reach, leaky_relu needs a median {num(d.median_both, 4)} epochs "
-        f"and relu {num(d.median_ref_both, 4)} (paired Wilcoxon {pval(d.p_both)})"
-        for d in leaky.itertuples(index=False)
-    )
-    try:
-        lin = analysis.linear_on_data_shares(analysis.select(r, {k: v for k, v in POSTED.items() if k != "output"}))
-        lin = lin[lin["activation"].astype(str) == "relu"]
-        lin_txt = "Tested: among the solved runs of the posted ReLU cell and its identity-output twin, " + "; ".join(
-            f"output {d.output}: {pct(d.share)} ({d.n_linear:,} of {d.n_solved:,})" for d in lin.itertuples(index=False)
-        ) + (
-            " end with one activation pattern on all six inputs, i.e. computing a single affine map there "
-            "(`linear_on_data_final`)."
-        )
-    except ValueError:
-        lin_txt = (
-            "This dataset has no `linear_on_data_final` column, so the claim that solved ReLU nets are one affine map "
-            "on the data is not tested here (regenerate the dataset to test it)."
-        )
-    return f"""## Why is ReLU fast when it works?
-
-{lin_txt} Epochs to reach epoch error < 1e-3 (else as posted), over all runs
-that get there and, paired by seed, on the seeds that both an activation and ReLU reach, which removes the
-selection of easy seeds:
-
-{speed_tbl}
-
-So {leaky_txt or "no leaky_relu seeds reach the target alongside relu"}: where both succeed they are about as fast, and
-leaky_relu's higher median over all its successes comes from seeds ReLU does not solve. tanh and sigmoid are
-compared at the asker's lr 0.1 as well as 0.01.
-"""
-
-
 def section_theory(ctx: Context) -> str:
     r = ctx.runs
     relu = need(r, {"activation": "relu", "hidden": "4-4"}, "ReLU 4-4 cells")
@@ -257,90 +186,6 @@ Under every scheme, {pct(min(c.p for c in cond.values()))}–{pct(max(c.p for c 
 decide whether a unit is dead, and with zero biases a dead last hidden layer leaves the output pre-activation at
 exactly 0, which counts as dead too. The measured rates agree with the computation (smallest binomial p-value
 {pval(min(p_cond))}, uncorrected), and the simulation agrees with the computation within {gap:.1f} standard errors.
-"""
-
-
-def section_local_minimum(ctx: Context) -> str:
-    r = ctx.runs
-    relu_fail = need(r, {"activation": "relu", "output": "same"}, "ReLU cells with a ReLU output")
-    fail = analysis.is_failure(relu_fail)
-    sub = relu_fail[fail]
-    if sub.empty:
-        raise Skip("no failing ReLU runs")
-    shares = sub["outcome"].astype(str).value_counts(normalize=True)
-    zero = np.isclose(sub["final_mse"].to_numpy(float), MSE_ZERO_OUTPUT, rtol=1e-9).mean()
-    stuck_init = (sub["output_dead_init"].to_numpy(bool) & sub["output_dead_final"].to_numpy(bool)).mean()
-    slow = sub[sub["outcome"].astype(str) == "slow"]["final_mse"].to_numpy(float)
-    y_mean = float(np.mean(Y_TRAIN))
-    try:
-        g = ctx.finding(gradients)
-        rows = [(d.outcome, f"{d.n:,}", f"{d.n_zero:,} ({pct(d.share)})", num(d.median_norm))
-                for d in g.by_outcome.itertuples(index=False) if d.n]
-        grad_tbl = md_table(pd.DataFrame(rows, columns=["outcome (failing ReLU-output runs)", "runs",
-                                                         "gradient exactly 0", "median non-zero norm"]))
-        lk = g.leaky_dead
-        leaky_txt = (
-            f" A leaky ReLU output that is inactive on all six inputs (outcome `dead_output` for leaky_relu: "
-            f"{lk['n'].iloc[0]:,} runs) is not dead: its slope is 0.01, and {pct(lk['share'].iloc[0])} of these runs have "
-            "an exactly zero gradient; we call it *inactive*."
-            if len(lk) else ""
-        )
-        flat_share = float((sub["grad_norm_final"].to_numpy(float) == 0).mean())
-        grad_txt = (
-            f"Measured: the full loss gradient at the final weights (`grad_norm_final`, plain backpropagation) is "
-            f"exactly zero in {pct(flat_share)} of these failing runs:\n\n{grad_tbl}\n\n"
-            "A collapsed output behind a dead hidden layer still has a bias gradient (the posted rule ignores it), so a "
-            f"zero gradient is a property of the dead output, not of every failure.{leaky_txt}"
-        )
-    except Skip as e:
-        flat_share = float(shares.get("dead_output", 0.0))  # a dead ReLU output: zero gradient by construction
-        grad_txt = (
-            f"The gradient at the final weights is not measured in this dataset ({e}); the share below counts the dead "
-            "outputs, whose gradient is zero by construction (ReLU'(z) = 0 for z <= 0 on every input)."
-        )
-    # Does momentum leave the flat region? Seeds born dead that fail under SGD, solved under momentum, per update
-    # rule: with the corrected rule only the gradient moves the weights, with the posted one the bias decay too.
-    esc, esc_corrected = [], []
-    for upd in ("as_posted", "corrected"):
-        base = analysis.select(r, {**POSTED, "update": upd})
-        born_fail = set(base.loc[analysis.failure_mode(base) == "born dead", "seed"])
-        for family, lr_m in (("equal lr", POSTED["lr"]), ("matched step", round(POSTED["lr"] * (1 - MOMENTUM), 12))):
-            mom = analysis.select(r, {**POSTED, "update": upd, "optimizer": "momentum", "lr": lr_m})
-            mom = mom[mom["seed"].isin(born_fail)]
-            if len(mom):
-                solved = 1 - analysis.is_failure(mom).mean()
-                esc.append(f"{upd} update, {family} (momentum lr {lr_m:g}): {pct(solved)} of {len(mom):,}")
-                if upd == "corrected":
-                    esc_corrected.append(solved)
-    esc_txt = (
-        "Of the posted cell's seeds that are born dead and fail under plain SGD, momentum solves: " + "; ".join(esc) + "."
-        if esc
-        else "The dataset lacks the momentum cells to test whether momentum leaves the flat region."
-    )
-    if esc_corrected:
-        mom_verdict = (
-            f"with the corrected update, where only the gradient moves the weights, momentum solves at most "
-            f"{pct(max(esc_corrected))} of the born-dead seeds"
-        )
-    else:
-        mom_verdict = "whether momentum leaves it is not testable on this dataset"
-    return f"""## Claim 2 of the posted answer: "the weights reached a local minimum"
-
-Of the {len(sub):,} failing runs with a ReLU output (all ReLU cells), {pct(shares.get("dead_output", 0.0))} end with a dead
-output unit, {pct(shares.get("collapsed", 0.0))} collapsed to a constant output, {pct(shares.get("slow", 0.0))} are still
-descending ("slow", median final MSE {num(np.median(slow) if slow.size else np.nan)}), {pct(shares.get("diverged", 0.0))} diverged.
-{pct(zero)} end at exactly the zero-output loss mean(Y²) = {MSE_ZERO_OUTPUT:.5f}, and {pct(stuck_init)} had the output unit dead
-at init and still dead at the end. That loss is what an output of 0 costs; a constant output c costs
-Var(Y) + (c − mean Y)² = {MSE_MEAN_OUTPUT:.4f} + (c − {y_mean:.3f})², so the dead net is far from even the best constant.
-
-{grad_txt}
-
-A region of weight space where the loss is constant is a (non-strict) local minimum: no small move lowers the loss,
-so the posted answer's label is not wrong as such. What the data can test is whether it is a *bad* minimum that
-momentum escapes. A zero gradient leaves the momentum buffer at zero, so momentum has nothing to accumulate. {esc_txt}
-**Verdict: a flat, non-strict local minimum at the zero-output loss, far above the fit; {pct(flat_share)} of these failures
-sit where the gradient is exactly zero, and {mom_verdict}. Where momentum does rescue born-dead seeds under the posted
-update, the posted bias decay (`b -= lr * b`, which momentum amplifies) moves the output unit, not the gradient.**
 """
 
 
@@ -434,86 +279,6 @@ the step size.
 Across the ReLU-family strata ({fam_txt}). The twelve equal-lr strata with the smallest adjusted p-values:
 
 {table}
-"""
-
-
-def section_quirks(ctx: Context) -> str:
-    mc, wx = paired(ctx.runs, POSTED, {**POSTED, "update": "corrected"}, "the corrected update on the posted cell")
-    dead_a = analysis.select(ctx.runs, POSTED)["output_dead_final"].mean()
-    dead_b = analysis.select(ctx.runs, {**POSTED, "update": "corrected"})["output_dead_final"].mean()
-    fam = _stratified(ctx, "update", "as_posted", "corrected", {"hidden": "4-4"}, "as_posted vs corrected")
-    by_act = []
-    for act, g in fam.groupby("activation", observed=True):
-        by_act.append(
-            (
-                act,
-                len(g),
-                int(((g["p_fail_holm"] < ALPHA) & (g["rate_diff"] < 0)).sum()),
-                int(((g["p_fail_holm"] < ALPHA) & (g["rate_diff"] > 0)).sum()),
-                pct(g["rate_a"].mean()),
-                pct(g["rate_b"].mean()),
-            )
-        )
-    tbl = md_table(
-        pd.DataFrame(
-            by_act,
-            columns=[
-                "activation",
-                "strata",
-                "corrected fails less (Holm p<0.05)",
-                "corrected fails more",
-                "mean fail, as posted",
-                "mean fail, corrected",
-            ],
-        )
-    )
-    return f"""## What the posted code's two quirks do
-
-The posted `Dense.backward` decays the biases (`b -= lr * b`, so they never see the error) and updates the
-weights before computing the gradient it passes down. Fixing both (`corrected`) on the posted cell, paired by seed:
-failure {pct(mc.rate_a)} → {pct(mc.rate_b)}, {diff_ci(mc.diff, mc.diff_low, mc.diff_high)} (rescued {mc.n10:,}, broken {mc.n01:,},
-McNemar {pval(mc.pvalue)}); {wilcoxon_text(wx)}. Over all strata, per activation:
-
-{tbl}
-
-In the posted cell, the share of runs ending with a dead output unit is {pct(dead_a)} as posted and {pct(dead_b)}
-corrected. With `as_posted` the biases only decay towards 0 and never follow the error; with the corrected rule
-they follow it, which can also push an output unit into its dead region during training.
-"""
-
-
-def section_inits(ctx: Context) -> str:
-    tests = []
-    for alt in ("he", "xavier"):
-        try:
-            tests.append((alt, *paired(ctx.runs, POSTED, {**POSTED, "init": alt}, f"{alt} init on the posted cell")))
-        except Skip:
-            continue
-    if not tests:
-        raise Skip("the dataset has neither he nor xavier init on the posted cell")
-    p_fail = stats.holm([mc.pvalue for _, mc, _ in tests])
-    p_mse = stats.holm([wx.pvalue for _, _, wx in tests])
-    rows = [
-        (
-            alt,
-            f"{mc.n:,}",
-            pct(mc.rate_a),
-            pct(mc.rate_b),
-            diff_ci(mc.diff, mc.diff_low, mc.diff_high),
-            f"{mc.n10:,} / {mc.n01:,}",
-            pval(pf),
-            f"{wx.n_lower:,} / {wx.n_higher:,} ({wx.n_used:,})",
-            pval(pm),
-        )
-        for (alt, mc, wx), pf, pm in zip(tests, p_fail, p_mse)
-    ]
-    tbl = md_table(pd.DataFrame(rows, columns=["init (B)", *FAMILY_COLUMNS]))
-    return f"""## He and Xavier init on the posted cell
-
-Same seeds, same underlying normal draws, transformed by the scheme (paired design; A = randn; Holm over the
-{len(tests)} comparisons per test; MSE floored at {stats.MSE_FLOOR:g}, diverged ranked worst, ties excluded):
-
-{tbl}
 """
 
 
@@ -754,13 +519,22 @@ def section_failure_rates(ctx: Context) -> str:
         "failure_rates.png",
         "failure rate per cell",
     )
-    worst = fr.sort_values("rate", ascending=False, kind="stable").head(5)
-    best = fr.sort_values("rate", kind="stable").head(5)
     half = float(((fr["ci_high"] - fr["ci_low"]) / 2).max())
 
     def line(d):
         return f"{d.activation}/{d.output}/{d.init}/{d.update}/{d.optimizer}/lr {d.lr}: {pct(d.rate)} {ci(d.ci_low, d.ci_high)}"
 
+    def extreme(rows: pd.DataFrame, value: float, word: str) -> str:
+        """The cells at an extreme rate; when more than five tie there, say so and name five."""
+        at = rows[rows["rate"] == value]
+        if len(at) > 5:
+            return (f"{len(at)} cells tie at the {word} rate, {pct(value)} (e.g. "
+                    + "; ".join(line(d) for d in at.head(5).itertuples()) + ")")
+        ranked = rows.sort_values("rate", ascending=(word == "lowest"), kind="stable").head(5)
+        return "; ".join(line(d) for d in ranked.itertuples())
+
+    worst_txt = extreme(fr, float(fr["rate"].max()), "highest")
+    best_txt = extreme(fr, float(fr["rate"].min()), "lowest")
     relu = analysis.select(ctx.runs, {"activation": list(analysis.RELU_FAMILY)})
     modes_tbl = ""
     if len(relu):
@@ -786,8 +560,8 @@ def section_failure_rates(ctx: Context) -> str:
         )
     return f"""## Failure rate in every cell
 
-Highest: {"; ".join(line(d) for d in worst.itertuples())}.
-Lowest: {"; ".join(line(d) for d in best.itertuples())}.
+Highest: {worst_txt}.
+Lowest: {best_txt}.
 Every cell's exact 95% CI is at most ±{100 * half:.1f} percentage points wide (half-width).
 
 {fig}

@@ -6,37 +6,35 @@ contract) and one line in :data:`STUDIES`.
 from __future__ import annotations
 
 from ..report import experiments as _ex
-from ..report import forensics as _fo
 from ..report import lottery_init as _li
 from ..report import scale as _sc
 from ..report import study as _st
-from . import basins, posted_cell
+from . import basins, how_runs_die, inits, local_minimum, million, posted_cell, quirks, relu_speed
 from .base import Context, Figure, Skip, Study, Verdict, render
 from .legacy import legacy
 
 STUDIES: list[Study] = [
     legacy("the-data", "The dataset", _st.section_dataset),
+    million.STUDY,
     posted_cell.STUDY,
     legacy("theory", "Theory check: how often is the output unit dead at init?", _st.section_theory),
-    legacy("relu-speed", "Why is ReLU fast when it works?", _st.section_q2),
-    legacy("local-minimum", "Claim 2 of the posted answer: \"the weights reached a local minimum\"",
-           _st.section_local_minimum),
+    relu_speed.STUDY,
+    local_minimum.STUDY,
     legacy("momentum", "Claim 3 of the posted answer: momentum", _st.section_momentum),
     legacy("q1", "Q1. Why are tanh and sigmoid so slow?", _st.section_q1),
     legacy("vanishing", "Claim 1 of the posted answer: vanishing gradients", _st.section_vanishing),
-    legacy("quirks", "The quirks of the posted code", _st.section_quirks),
-    legacy("inits", "He and Xavier inits", _st.section_inits),
+    quirks.STUDY,
+    inits.STUDY,
     legacy("final-mse", "Final MSE per activation", _st.section_ecdf),
     legacy("failure-rates", "Failure rate in every cell", _st.section_failure_rates),
     legacy("seed-lottery", "The seed lottery", _st.section_lottery),
-    legacy("how-runs-die", "How a run dies", _fo.section_forensics),
+    how_runs_die.STUDY,
     basins.STUDY,
     legacy("init-predictability", "How much of the lottery is drawn at init?", _li.section_init_predictability),
     legacy("thresholds", "How the conclusions move with the solved threshold", _st.section_thresholds),
     legacy("q1-long", "Q1 at the asker's scale", _ex.section_q1_long),
     legacy("born-dead", "Born dead: depth and width", _ex.section_born_dead),
     legacy("remedies", "Remedies on the failing seeds", _ex.section_remedies),
-    legacy("million", "A million seeds", _sc.section_million),
     legacy("phase", "The phase map: learning rate x init gain", _sc.section_phase),
     legacy("depth-width", "Depth x width", _sc.section_depth_width),
 ]
