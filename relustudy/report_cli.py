@@ -11,6 +11,8 @@ from . import report
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
+from .gradient_trace import GRADIENTS_FILE
+from .gradient_trace import load as load_gradients
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -58,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras = {}
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
     for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
-                                ("chaos", (CHAOS_FILE,), load_chaos)):
+                                ("chaos", (CHAOS_FILE,), load_chaos),
+                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():
             continue

@@ -12,7 +12,6 @@ from .. import analysis, stats
 from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from . import experiments as ex
-from . import lottery_init as li
 from . import scale as sc
 from . import study as st
 from .common import (

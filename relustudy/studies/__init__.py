@@ -6,10 +6,9 @@ contract) and one line in :data:`STUDIES`.
 from __future__ import annotations
 
 from ..report import experiments as _ex
-from ..report import lottery_init as _li
 from ..report import scale as _sc
 from ..report import study as _st
-from . import basins, how_runs_die, inits, local_minimum, million, posted_cell, quirks, relu_speed
+from . import basins, how_runs_die, init_predictability, inits, local_minimum, million, posted_cell, quirks, relu_speed, vanishing
 from .base import Context, Figure, Skip, Study, Verdict, render
 from .legacy import legacy
 
@@ -22,7 +21,7 @@ STUDIES: list[Study] = [
     local_minimum.STUDY,
     legacy("momentum", "Claim 3 of the posted answer: momentum", _st.section_momentum),
     legacy("q1", "Q1. Why are tanh and sigmoid so slow?", _st.section_q1),
-    legacy("vanishing", "Claim 1 of the posted answer: vanishing gradients", _st.section_vanishing),
+    vanishing.STUDY,
     quirks.STUDY,
     inits.STUDY,
     legacy("final-mse", "Final MSE per activation", _st.section_ecdf),
@@ -30,7 +29,7 @@ STUDIES: list[Study] = [
     legacy("seed-lottery", "The seed lottery", _st.section_lottery),
     how_runs_die.STUDY,
     basins.STUDY,
-    legacy("init-predictability", "How much of the lottery is drawn at init?", _li.section_init_predictability),
+    init_predictability.STUDY,
     legacy("thresholds", "How the conclusions move with the solved threshold", _st.section_thresholds),
     legacy("q1-long", "Q1 at the asker's scale", _ex.section_q1_long),
     legacy("born-dead", "Born dead: depth and width", _ex.section_born_dead),
