@@ -8,9 +8,13 @@ import pytest
 from relustudy import init_predict as ip
 from relustudy.config import Cell
 from relustudy.figures_init import auroc_intervals
-from relustudy.studies import STUDIES
 from relustudy.report.common import Context, Skip
-from relustudy.report.lottery_init import init_predictability, section_init_predictability
+from relustudy.studies import STUDIES, render
+from relustudy.studies import init_predictability as li
+
+
+def section_init_predictability(ctx):
+    return render(li.STUDY, ctx).section
 
 
 def _runs(n=150, lr=0.01, flip_dead=0):
@@ -40,13 +44,13 @@ def _ctx(tmp_path, runs):
 
 
 def test_section_is_in_the_report():
-    assert section_init_predictability in [s.select for s in STUDIES]
+    assert li.STUDY in STUDIES
 
 
 def test_section_on_known_answer_is_deterministic_and_notes_missing_cells(tmp_path, fast):
     ctx = _ctx(tmp_path, _runs())
     text = section_init_predictability(ctx)
-    res = ctx.finding(init_predictability)
+    res = ctx.finding(li.STUDY)
     p = res.cells[("default", "posted")]
     # Failure is a function of two init features: the classifiers find it, "dead at init" misses half of it.
     assert p.all_seeds.of("boosting")[0] > 0.95

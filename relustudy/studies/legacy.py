@@ -1,5 +1,5 @@
-"""Sections not yet split into a study module: each old section function wrapped as a
-:class:`Study` (its finding is the section's markdown; no verdict rule of its own yet)."""
+"""A study whose finding is its section's text: for descriptive sections that claim nothing
+(no verdict) and compute what they show in one pass."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,7 +7,7 @@ from typing import Callable
 from .base import Context, Study
 
 
-def legacy(name: str, title: str, fn: Callable[[Context], str]) -> Study:
+def text_study(name: str, title: str, fn: Callable[[Context], str]) -> Study:
     """Wrap ``fn(ctx) -> markdown`` (which starts with its own '## ' heading) as a Study."""
     def section(text: str, verdict, links) -> str:
         lines = text.strip().splitlines()
