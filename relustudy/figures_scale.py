@@ -176,11 +176,12 @@ def grouped_shares(
     """
     ylev, hlev = list(dict.fromkeys(shares[y])), list(dict.fromkeys(shares[hue]))
     colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
-    height = 0.16 * len(hlev) * len(ylev) + 1.0
-    width = 0.8 / len(hlev)
+    per_panel = 1 if hue == col else len(hlev)  # a panel per hue level: one full-width bar per group
+    height = 0.2 * per_panel * len(ylev) + 1.0
+    width = 0.8 / per_panel
 
     def draw(sub: pd.DataFrame, ax) -> None:
-        for k, h in enumerate(hlev):
+        for k, h in enumerate(h for h in hlev if (sub[hue] == h).any()):
             s = sub[sub[hue] == h].set_index(y).reindex(ylev)
             pos = np.arange(len(ylev)) - 0.4 + width * (k + 0.5)
             rate = s["rate"].to_numpy(float)
@@ -193,9 +194,10 @@ def grouped_shares(
         ax.set_xlabel(xlabel, fontsize=9)
 
     fig = facet(shares, draw, col=col, width=5.2, height=height, sharex=False, sharey=True, label_panels=False)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8,
-               bbox_to_anchor=(0.5, -0.04 - 0.05 * len(hlev)))
+    if hue != col:  # panel titles already name a hue that has its own panels
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8,
+                   bbox_to_anchor=(0.5, -0.04 - 0.05 * len(hlev)))
     if title or note:
         fig.suptitle(title + (f"\n({note})" if note else ""), fontsize=10)
     fig.tight_layout()

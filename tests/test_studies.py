@@ -206,3 +206,13 @@ def test_remedies_verdict_on_both_sides():
     assert rm.verdict(f(rm.GOOD_RESCUE + 0.01)).key == "fix"
     v = rm.verdict(f(rm.GOOD_RESCUE - 0.01))
     assert v.key == "weak" and "leaky_relu rescues 80.0%" in v.text
+
+
+def test_theory_and_threshold_sentences_follow_their_rules():
+    from relustudy.studies import theory, thresholds
+
+    assert "agree with the computation" in theory.agreement(theory.AGREE_P + 0.01, 1.0)
+    assert "differ from the computation" in theory.agreement(theory.AGREE_P - 0.01, 1.0)
+    assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
+    assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
+    assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)

@@ -7,6 +7,7 @@ import pandas as pd
 from .. import figures, stats, theory
 from .. import vocabulary as vocab
 from ..report.common import ALPHA, THEORY_SEED, _experiment, ci, md_table, pct
+from . import stored_theory
 from .base import Context, Skip, Study
 from .legacy import text_study
 
@@ -26,7 +27,7 @@ def section_born_dead(ctx: Context) -> str:
     )
     archs = sorted(r["hidden"].astype(str).unique(), key=lambda h: (len(h), h))
     inits = sorted(r["init"].astype(str).unique())
-    th = theory.born_dead_table(inits, archs, "relu", seed=THEORY_SEED, n_draws=BORN_DEAD_DRAWS)
+    th = stored_theory.born_dead_table(inits, archs, "relu", seed=THEORY_SEED, n_draws=BORN_DEAD_DRAWS)
     th = th.assign(hidden=th["hidden"].astype(str), init=th["init"].astype(str))
     rates = []
     for (init, out, width, depth, hidden), g in r.groupby(

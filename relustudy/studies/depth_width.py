@@ -6,6 +6,7 @@ import pandas as pd
 
 from .. import analysis, figures, figures_scale, stats, theory, vocabulary as vocab
 from ..report.common import ALPHA, THEORY_SEED, ci, md_table, pct
+from . import stored_theory
 from .base import Context, Skip, Study
 from .legacy import text_study
 
@@ -48,7 +49,7 @@ def depth_width(ctx: Context) -> pd.DataFrame:
     rates = rates.merge(pd.DataFrame(extra), on=by)
     inits = sorted(rates["init"].astype(str).unique())
     archs = sorted(rates["hidden"].astype(str).unique(), key=lambda s: (len(s), s))
-    th = theory.born_dead_table(inits, archs, "relu", seed=THEORY_SEED, n_draws=DEPTH_WIDTH_DRAWS)
+    th = stored_theory.born_dead_table(inits, archs, "relu", seed=THEORY_SEED, n_draws=DEPTH_WIDTH_DRAWS)
     th = th.assign(init=th["init"].astype(str), hidden=th["hidden"].astype(str))[["init", "hidden", "p_layer_dead"]]
     rates = rates.assign(init=rates["init"].astype(str), update=rates["update"].astype(str), hidden=rates["hidden"].astype(str))
     return rates.merge(th.rename(columns={"p_layer_dead": "theory"}), on=["init", "hidden"], how="left")

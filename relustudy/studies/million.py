@@ -12,6 +12,7 @@ from .. import analysis, figures_scale, stats, theory, vocabulary as vocab
 from ..config import MOMENTUM
 from ..outcomes import OUTCOMES
 from ..report.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
+from . import stored_theory
 from .base import Context, Figure, Skip, Study, Verdict
 
 BLOCK = 1000  # seeds per block: the size of the default grid's estimate
@@ -113,7 +114,7 @@ def finding(d: dict) -> MillionFinding:
     paired = pd.DataFrame(paired)
     if len(paired):
         paired["p_holm"] = stats.holm(paired["p"].to_numpy())
-    mc = theory.p_output_dead_at_init("randn", rng=np.random.default_rng(THEORY_SEED), n_draws=THEORY_DRAWS)
+    mc = stored_theory.p_output_dead_at_init("randn", seed=THEORY_SEED, n_draws=THEORY_DRAWS)
     ref = d["default"]
     default = default_dead = fail_dead = fail_alive = None
     same = (0, 0)

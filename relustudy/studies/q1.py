@@ -146,4 +146,23 @@ there in a median of {relu_ep} epochs at this lr (table above).
 """
 
 
-STUDY = text_study('q1', 'Q1. Why are tanh and sigmoid so slow?', section_q1)
+def answer(ctx: Context) -> str:
+    """Median final MSE of the asker's tanh/sigmoid cells with each lever switched (one paragraph)."""
+    _, q1 = ctx.finding(q1_mse)
+    med = {(d.activation, d.update, d.output): d.median for d in q1.itertuples(index=False)}
+    keys = [(a, u, o) for u in ("as_posted", "corrected") for o in ("same", "identity") for a in ("tanh", "sigmoid")]
+    if any(k not in med for k in keys):
+        return "Not answerable on this dataset (it lacks tanh or sigmoid with both outputs and both updates)."
+
+    def both(u, o):
+        return f"{mse_at(med[('tanh', u, o)])} / {mse_at(med[('sigmoid', u, o)])}"
+
+    ep = int(analysis.select(ctx.runs, {**Q1_CELL, "activation": "tanh"})["epochs"].max())
+    return (f"After {ep:,} epochs at lr 0.1 the posted tanh / sigmoid networks reach a median MSE of "
+            f"{both('as_posted', 'same')}; with a linear output unit {both('as_posted', 'identity')}, with the corrected "
+            f"update {both('corrected', 'same')}, with both {both('corrected', 'identity')} (same seeds). The targets "
+            "of 1.0 sit on tanh's asymptote and outside sigmoid's range; the claim-1 section measures what that does to "
+            "the gradient.")
+
+
+STUDY = text_study("q1", "Q1. Why are tanh and sigmoid so slow?", section_q1, answer)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .. import stats, theory
 from ..report.common import CONDITIONAL_DRAWS, THEORY_DRAWS, THEORY_SEED, ci, md_table, need, pct, pval
+from . import stored_theory
 from .base import Context, Skip, Study
 from .legacy import text_study
 
@@ -13,11 +14,9 @@ from .legacy import text_study
 def section_theory(ctx: Context) -> str:
     r = ctx.runs
     relu = need(r, {"activation": "relu", "hidden": "4-4"}, "ReLU 4-4 cells")
-    tbl = theory.output_dead_vs_theory(relu, rng=np.random.default_rng(THEORY_SEED), n_draws=THEORY_DRAWS)
+    tbl = stored_theory.output_dead_vs_theory(relu, seed=THEORY_SEED, n_draws=THEORY_DRAWS)
     cond = {
-        init: theory.p_output_dead_conditional(
-            init, (4, 4), rng=np.random.default_rng([THEORY_SEED, k]), n_draws=CONDITIONAL_DRAWS
-        )
+        init: stored_theory.p_output_dead_conditional(init, seed=[THEORY_SEED, k], n_draws=CONDITIONAL_DRAWS)
         for k, init in enumerate(sorted(tbl["init"]))
     }
     rows, p_cond = [], []
@@ -68,9 +67,24 @@ probability that one first-layer unit is dead comes from the geometry of the inp
 Under every scheme, {pct(min(c.p for c in cond.values()))}–{pct(max(c.p for c in cond.values()))} of randomly initialised
 2-4-4-1 ReLU nets start with a dead output unit: He or Xavier scaling changes the weights' scale, not the signs that
 decide whether a unit is dead, and with zero biases a dead last hidden layer leaves the output pre-activation at
-exactly 0, which counts as dead too. The measured rates agree with the computation (smallest binomial p-value
-{pval(min(p_cond))}, uncorrected), and the simulation agrees with the computation within {gap:.1f} standard errors.
+exactly 0, which counts as dead too. {agreement(min(p_cond) * len(p_cond), gap)}
 """
+
+
+AGREE_P = 0.05  # Bonferroni-adjusted smallest binomial p-value at least this: measured and computed rates agree
+AGREE_SE = 3.0  # simulation and conditional computation within this many standard errors: they agree
+
+
+def agreement(p_adjusted: float, gap: float) -> str:
+    """The sentence on measured vs computed rates, by :data:`AGREE_P` and :data:`AGREE_SE`."""
+    p_adjusted = min(1.0, p_adjusted)
+    data = (f"The measured rates agree with the computation (smallest binomial p-value, Bonferroni over the inits, "
+            f"{pval(p_adjusted)})" if p_adjusted >= AGREE_P else
+            f"The measured rates differ from the computation (smallest binomial p-value, Bonferroni over the inits, "
+            f"{pval(p_adjusted)})")
+    sim = (f"the simulation agrees with the computation within {gap:.1f} standard errors" if gap <= AGREE_SE else
+           f"the simulation and the computation differ by {gap:.1f} standard errors")
+    return f"{data}, and {sim}."
 
 
 STUDY = text_study('theory', 'Theory check: how often is the output unit dead at init?', section_theory)
