@@ -105,7 +105,7 @@ def test_cli_order_seeds_imply_shuffled_and_the_command_round_trips(tmp_path):
             "--dtypes", "float64,float32", "--track-output", "--out", str(tmp_path)]
     g, _ = resolve(argv)
     assert g.data_orders == ("shuffled",) and g.order_seeds == tuple(range(16)) and g.track_output
-    assert len(g.cells()) == 2 * 2 * 2 * 2 * 16 and g.n_runs == 128 * 4000
+    assert len(g.cells()) == 2 * 2 * 2 * 2 * 16 and g.n_runs == 256 * 4000  # updates x optimizers x lrs x dtypes
     again, _ = resolve(shlex.split(g.command())[2:])
     assert again == g
     assert make_grid({"order_seeds": "3,5", "data_orders": "fixed,shuffled"}).order_seeds == (3, 5)
