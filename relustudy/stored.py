@@ -70,3 +70,43 @@ def configure(folder: Path | None = None, *, write: bool = False):
         yield
     finally:
         _state.update(old)
+
+
+def code_hash(*modules) -> str:
+    """16 hex digits over the source of ``modules``: part of a key, so a stored result made by
+    other code is not read back."""
+    import inspect
+
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(inspect.getsource(m).encode())
+    return h.hexdigest()[:16]
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """16 hex digits over a table's values (row order included), for keys that depend on data."""
+    values = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(values.tobytes()).hexdigest()[:16]
+
+
+def pickled(name: str, key: Mapping, compute: Callable[[], object]) -> object:
+    """Like :func:`frame` for a Python object (e.g. a finding of named results and arrays),
+    stored with pickle as ``<name>-<hash>.pkl`` beside its key (``.key.json``)."""
+    import pickle
+
+    path = path_of(name, key).with_suffix(".pkl")
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    key_file = path.with_suffix(".key.json")
+    if path.exists() and key_file.exists() and key_file.read_text() == canonical:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    obj = compute()
+    _state["computed"].append(path.name)
+    if _state["write"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=5)
+        tmp.replace(path)
+        key_file.write_text(canonical)
+    return obj

@@ -74,7 +74,32 @@ def select(ctx: Context) -> list[tuple[str, pd.DataFrame]]:
 
 
 def finding(sources: list[tuple[str, pd.DataFrame]]) -> InitPredictability:
-    """Cross-validated prediction of failure from the initial weights, per cell and data set."""
+    """Cross-validated prediction of failure from the initial weights, per cell and data set.
+
+    Classifier cross-validation is expensive: the result is a stored one (:mod:`relustudy.stored`,
+    made by ``make_report.py --store``), keyed by the runs it reads and the code that computes it.
+    """
+    import sys
+
+    from .. import stored
+
+    rows = []
+    for source, runs in sources:
+        sub = analysis.select(runs, {"activation": "relu", "output": "same", "init": "randn", "hidden": "4-4"})
+        cols = [c for c in ("cell_id", "seed", "outcome", "output_dead_init") if c in sub.columns]
+        rows.append([source, stored.data_hash(sub[cols].astype({c: str for c in ("cell_id", "outcome") if c in cols}))])
+    key = dict(sources=rows, code=stored.code_hash(ip, sys.modules[__name__]))
+    return stored.pickled("init_predictability", key, lambda: _slim(_finding(sources)))
+
+
+def _slim(res: InitPredictability) -> InitPredictability:
+    """The finding without the fitted models and feature matrices (only the finding uses them)."""
+    import dataclasses
+
+    return dataclasses.replace(res, cells={k: dataclasses.replace(p, cv={}, features=None) for k, p in res.cells.items()})
+
+
+def _finding(sources: list[tuple[str, pd.DataFrame]]) -> InitPredictability:
     cells, notes = {}, []
     n_features = n_raw = 0
     for source, runs in sources:
