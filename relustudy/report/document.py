@@ -66,6 +66,8 @@ def section_provenance(ctx: Context) -> str:
 pip install -e .
 python scripts/run_grid.py
 python scripts/run_grid.py --experiment all
+python scripts/run_forensics.py && python scripts/run_chaos.py && python scripts/run_gradient_trace.py
+python scripts/make_report.py --store   # computes and stores the expensive results (data/stored/) once
 python scripts/make_report.py
 ```
 """
