@@ -118,5 +118,5 @@ def test_adam_matches_torch_on_the_corrected_update():
             ((a[0] - float(y)) ** 2).backward()
             opt.step()
     for (w, b), (tw, tb) in zip(res.params, params):
-        np.testing.assert_allclose(w[..., 0], tw.detach().numpy(), rtol=1e-7, atol=1e-10)
-        np.testing.assert_allclose(b[..., 0], tb.detach().numpy(), rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(w[..., 0], tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b[..., 0], tb.detach().numpy(), rtol=1e-10, atol=1e-12)
