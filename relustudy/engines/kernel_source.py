@@ -1,0 +1,301 @@
+"""Source of one specialised CPU training kernel: text generated per architecture and options.
+
+:mod:`.numba_cpu` writes this text to a module file and imports it, so numba compiles (and
+caches, ``cache=True`` needs a real file) one kernel per :class:`KernelSpec`. What makes it
+fast, all measured on the posted cell (``benchmarks/bench_engines.py``, README):
+
+* the block of ``lanes`` runs is a compile-time constant and is copied into small local
+  ``(rows, lanes)`` arrays, so every lane loop has a known trip count and no aliasing;
+* each unit's sum over its inputs is written out (unrolled, in the reference's order
+  ``((w0 a0 + w1 a1) + ...) + b``) inside *one* lane loop, with the running sum in a
+  register, followed in the same loop by the activation: one pass over the lanes per unit,
+  not one per term (the earlier engine's lane loops each did one ``z = z + w a``);
+* layer sizes, activations, update rule and optimizer are constants, so nothing switches
+  at run time. Wide layers are summed in chunks of :data:`CHUNK` terms per lane loop (a
+  compile-time loop over the chunks), which keeps the source and compile time linear in
+  the layer width.
+
+The arithmetic itself is not here: every activation, derivative and optimizer step is a
+call into :mod:`.formulas` (bound into the generated module's globals); the generated text
+only fixes which formula runs on which element and the order of the sums, which is
+:mod:`.reference`'s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .layout import Layout
+
+CHUNK = 8  # terms of a sum written out per lane loop; wider sums loop over chunks
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """Everything a kernel is specialised to (one compiled kernel per distinct value)."""
+
+    sizes: tuple  # (L + 1,) layer sizes, input and output included
+    acts: tuple  # (L,) activation names per layer
+    posted: bool  # update rule: as_posted (True) or corrected
+    optimizer: str  # "sgd", "momentum" or "adam"
+    lanes: int  # runs per block, a compile-time constant
+    shuffled: bool = False  # data order: per-run permutation every epoch
+    track: bool = False  # track the output unit's death at every epoch end
+    dtype: str = "float64"
+
+    def name(self) -> str:
+        """A file-name-safe id (the module also carries a hash of the engine sources)."""
+        acts = "_".join(self.acts)
+        opts = f"{'posted' if self.posted else 'corrected'}_{self.optimizer}_B{self.lanes}_{self.dtype}"
+        return f"k_{'x'.join(map(str, self.sizes))}_{acts}_{opts}{'_shuf' if self.shuffled else ''}" \
+               f"{'_track' if self.track else ''}"
+
+
+class _Out:
+    """Indented source lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+
+    def __call__(self, *lines: str) -> None:
+        self.lines += ["    " * self.depth + s for s in lines]
+
+    def block(self, header: str):
+        out = self
+
+        class _Block:
+            def __enter__(self):
+                out(header)
+                out.depth += 1
+
+            def __exit__(self, *exc):
+                out.depth -= 1
+
+        return _Block()
+
+
+def _sum(o: _Out, n: int, term, finish) -> None:
+    """Emit lane loops computing t = term(0) + term(1) + ... + term(n-1) (in that order), then finish(t).
+
+    ``term(i)`` gets an index expression (a literal or ``c * CHUNK + m``) and returns the
+    term's source; ``finish`` is a list of lines that use ``t`` inside the last lane loop.
+    """
+    if n <= CHUNK:
+        with o.block("for k in range(B):"):
+            o(f"t = {term(0)}", *[f"t = t + {term(i)}" for i in range(1, n)], *finish)
+        return
+    full = n // CHUNK
+    with o.block("for k in range(B):"):
+        o(f"t = {term(0)}", *[f"t = t + {term(i)}" for i in range(1, CHUNK)], "ACC[k] = t")
+    if full > 1:
+        with o.block(f"for c in range(1, {full}):"):
+            with o.block("for k in range(B):"):
+                o("t = ACC[k]", *[f"t = t + {term(f'c * {CHUNK} + {m}')}" for m in range(CHUNK)], "ACC[k] = t")
+    with o.block("for k in range(B):"):
+        o("t = ACC[k]", *[f"t = t + {term(i)}" for i in range(full * CHUNK, n)], *finish)
+
+
+def _each(o: _Out, n: int, body, prologue=(), epilogue=()) -> None:
+    """Emit lane loops running ``body(i)`` (a list of lines using k) for i in 0..n-1, chunked like
+    :func:`_sum`, then ``epilogue`` in the last lane loop.
+
+    Each lane loop starts with ``prologue``: values read once into locals, which LLVM then
+    keeps in registers (it cannot prove that the stores of ``body`` leave the arrays they
+    come from alone, so an array read in every statement is re-read after every store:
+    measured -20 % on the posted cell).
+    """
+    full = n // CHUNK if n > CHUNK else 0
+    if full:
+        with o.block(f"for c in range({full}):"):
+            with o.block("for k in range(B):"):
+                o(*prologue)
+                for m in range(CHUNK):
+                    o(*body(f"c * {CHUNK} + {m}"))
+    with o.block("for k in range(B):"):
+        o(*prologue)
+        for i in range(full * CHUNK, n):
+            o(*body(i))
+        o(*epilogue)
+
+
+def generate(spec: KernelSpec) -> str:
+    """The kernel module's source (see the module docstring); entry point ``train_blocks``."""
+    lay = Layout.of(spec.sizes)
+    sizes, L = spec.sizes, len(spec.sizes) - 1
+    PW, PB = int(lay.w_off[-1]), int(lay.b_off[-1])
+    opt = spec.optimizer
+    o = _Out()
+    o('"""Generated by relustudy.engines.kernel_source: do not edit (see that module)."""',
+      "import numpy as np",
+      "from numba import njit",
+      "from relustudy.engines.numba_cpu import formulas_for, next_order",
+      f"globals().update(vars(formulas_for({spec.dtype!r})))  # f_relu, d_relu, sgd, adam, BETA1, ...",
+      f"DT = np.{spec.dtype}",
+      f"B = {spec.lanes}",
+      "ZERO = DT(0.0)",
+      "")
+
+    def inp(l: int, i) -> str:
+        """Source of input i of layer l inside a lane loop."""
+        if l > 0:
+            return f"A{l - 1}[{i}, k]"
+        return f"XS[{i}, k]" if spec.shuffled else f"x{i}"
+
+    def forward(inputs, output_finish: list[str]) -> None:
+        for l in range(L):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+            with o.block(f"for j in range({n_out}):"):
+                finish = [f"t = t + Bb[{bo} + j, k]", f"Z{l}[j, k] = t", f"A{l}[j, k] = f_{spec.acts[l]}(t)"]
+                if l == L - 1:
+                    finish += output_finish
+                _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{wo} + j * {n_in} + {i}, k] * {inputs(l, i)}",
+                     finish)
+
+    def pass_down(l: int) -> None:
+        """G_{l-1} = W_l^T G_l (summed over units in order), times layer l-1's derivative."""
+        n_in, n_out, wo = sizes[l], sizes[l + 1], int(lay.w_off[l])
+        with o.block(f"for i in range({n_in}):"):
+            _sum(o, n_out, lambda j: f"W[{wo} + {n_in} * ({j}) + i, k] * G{l}[{j}, k]",
+                 [f"G{l - 1}[i, k] = d_{spec.acts[l - 1]}(t, Z{l - 1}[i, k], A{l - 1}[i, k])"])
+
+    # the per-lane values every step of one lane loop reads, loaded once (see _each)
+    rates = ["lr = LR[k]"] if opt != "adam" else ["lrb = LRB[k]", "sqb = SQB[k]"]
+
+    def step(arr: str, p: str, d: str) -> str:
+        if opt == "sgd":
+            return f"{arr}[{p}, k] = sgd({arr}[{p}, k], {d}, lr)"
+        if opt == "momentum":
+            return f"{arr}[{p}, k], V{arr}[{p}, k] = momentum({arr}[{p}, k], V{arr}[{p}, k], {d}, lr)"
+        return (f"{arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k] = "
+                f"adam({arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k], {d}, lrb, sqb)")
+
+    def update(l: int, fused_pass: bool = False) -> None:
+        """Step layer l's parameters; with ``fused_pass`` (a one-unit layer) also pass the gradient
+        down in the same lane loop, before the step (corrected) or after it (as posted)."""
+        n_in, n_out = sizes[l], sizes[l + 1]
+        wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+
+        def body(i):
+            p = f"{wo} + j * {n_in} + {i}"
+            lines = [step("W", p, f"{inp(l, i)} * g")]
+            if fused_pass:
+                down = f"G{l - 1}[{i}, k] = d_{spec.acts[l - 1]}(W[{p}, k] * g, Z{l - 1}[{i}, k], A{l - 1}[{i}, k])"
+                lines = lines + [down] if spec.posted else [down] + lines
+            return lines
+
+        with o.block(f"for j in range({n_out}):"):
+            # weights: direction (input * g) for W[j, i]; every element's step is independent
+            # bias (in the last lane loop): the posted rule decays b (direction b), the
+            # corrected one follows dL/db = g
+            _each(o, n_in, body,
+                  [f"g = G{l}[j, k]", *rates], [step("Bb", f"{bo} + j", f"Bb[{bo} + j, k]" if spec.posted else "g")])
+
+    def output_dead() -> None:
+        """DEADNOW[k] = 1 if the output's pre-activation is <= 0 on every sample (current weights)."""
+        with o.block("for k in range(B):"):
+            o("DEADNOW[k] = 1")
+        with o.block("for s in range(ns):"):
+            o("x0 = x[s, 0]", "x1 = x[s, 1]")
+            forward(lambda l, i: inp(l, i) if l > 0 else f"x{i}",
+                    [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
+
+    o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
+      "def train_block(w, b, lr, order, r0, n, x, y, epochs, points, curve, first_below, last_err, death, changes):")
+    o.depth += 1
+    o("ns = y.shape[0]",
+      "NS = DT(ns)",
+      f"W = np.zeros(({PW}, B), DT)",
+      f"Bb = np.zeros(({PB}, B), DT)",
+      "LR = np.zeros(B, DT)")
+    vel = {"sgd": [], "momentum": ["V"], "adam": ["M", "V"]}[opt]
+    for pre in vel:
+        o(f"{pre}W = np.zeros(({PW}, B), DT)", f"{pre}Bb = np.zeros(({PB}, B), DT)")
+    for l in range(L):
+        o(*[f"{buf}{l} = np.zeros(({sizes[l + 1]}, B), DT)" for buf in "ZAG"])
+    o("ACC = np.zeros(B, DT)", "ERR = np.zeros(B, DT)", "FIRST = np.full(B, -1, np.int64)")
+    if opt == "adam":
+        o("LRB = np.zeros(B, DT)", "SQB = np.zeros(B, DT)", "b1t = DT(1.0)", "b2t = DT(1.0)")
+    if spec.shuffled:
+        o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
+          "ST = np.zeros(B, np.uint64)")
+    with o.block("for r in range(n):"):
+        o("LR[r] = lr[r0 + r]")
+        if spec.shuffled:
+            o("ST[r] = order[r0 + r]")
+        with o.block(f"for p in range({PW}):"):
+            o("W[p, r] = w[p, r0 + r]")
+        with o.block(f"for p in range({PB}):"):
+            o("Bb[p, r] = b[p, r0 + r]")
+    if spec.track:
+        o("DEADNOW = np.zeros(B, np.int64)", "DEADPREV = np.zeros(B, np.int64)",
+          "DEATH = np.full(B, -1, np.int64)", "CHANGES = np.zeros(B, np.int64)")
+        output_dead()
+        with o.block("for k in range(B):"):
+            o("DEADPREV[k] = DEADNOW[k]", "if DEADNOW[k]:", "    DEATH[k] = 0")
+    o("next_point = 0")
+    with o.block("for epoch in range(1, epochs + 1):"):
+        with o.block("for k in range(B):"):
+            o("ERR[k] = ZERO")
+        if spec.shuffled:
+            with o.block("for k in range(B):"):
+                o("ST[k] = next_order(ST[k], PERM, k, ns)")
+        with o.block("for s in range(ns):"):
+            if spec.shuffled:
+                with o.block("for k in range(B):"):
+                    o("q = PERM[s, k]", "XS[0, k] = x[q, 0]", "XS[1, k] = x[q, 1]", "YS[k] = y[q]")
+                ys = "YS[k]"
+            else:
+                o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
+                ys = "ys"
+            if opt == "adam":  # one step counter per run, shared by every parameter
+                o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
+                with o.block("for k in range(B):"):
+                    o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
+            # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
+            out_act = spec.acts[L - 1]
+            forward(inp, [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d",
+                          f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"])
+            # ---- backward, top layer first
+            for l in range(L - 1, -1, -1):
+                if sizes[l + 1] == 1 and l > 0:
+                    update(l, fused_pass=True)  # one unit: its pass-down is one product per input
+                    continue
+                if not spec.posted and l > 0:
+                    pass_down(l)  # corrected: through the old W
+                update(l)
+                if spec.posted and l > 0:
+                    pass_down(l)  # as posted: through the *updated* W
+        with o.block("for k in range(B):"):
+            o("ERR[k] = ERR[k] / NS")
+        with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):
+            with o.block("for r in range(n):"):
+                o("curve[next_point, r0 + r] = ERR[r]")
+            o("next_point += 1")
+        with o.block("for k in range(B):"):  # NaN compares False: a diverged run never counts as below
+            o("if ERR[k] < TARGET and FIRST[k] < 0:", "    FIRST[k] = epoch")
+        if spec.track:
+            output_dead()
+            with o.block("for k in range(B):"):
+                o("if DEADNOW[k] != DEADPREV[k]:", "    CHANGES[k] += 1",
+                  "if DEADNOW[k] and DEATH[k] < 0:", "    DEATH[k] = epoch", "DEADPREV[k] = DEADNOW[k]")
+    with o.block("for r in range(n):"):
+        o("last_err[r0 + r] = ERR[r]", "first_below[r0 + r] = FIRST[r]")
+        if spec.track:
+            o("death[r0 + r] = DEATH[r]", "changes[r0 + r] = CHANGES[r]")
+        with o.block(f"for p in range({PW}):"):
+            o("w[p, r0 + r] = W[p, r]")
+        with o.block(f"for p in range({PB}):"):
+            o("b[p, r0 + r] = Bb[p, r]")
+    o.depth -= 1
+    o("",
+      "",
+      "@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
+      "def train_blocks(w, b, lr, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death, changes):",
+      "    R = w.shape[1]",
+      "    for kb in range(k0, k1):",
+      "        r0 = kb * B",
+      "        train_block(w, b, lr, order, r0, min(B, R - r0), x, y, epochs, points, curve, first_below, last_err,",
+      "                    death, changes)",
+      "")
+    return "\n".join(o.lines)
