@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from .layout import Layout
 
+BIG = ("tanh", "sigmoid", "elu")  # activations applied by whole-layer loops rows_<act> (numba_cpu.BIG)
 CHUNK = 8  # terms of a sum written out per lane loop; wider sums loop over chunks
 
 
@@ -145,12 +146,21 @@ def generate(spec: KernelSpec) -> str:
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+            big = spec.acts[l] in BIG  # applied by a separate whole-layer loop (see numba_cpu.BIG)
             with o.block(f"for j in range({n_out}):"):
-                finish = [f"t = t + Bb[{bo} + j, k]", f"Z{l}[j, k] = t", f"A{l}[j, k] = f_{spec.acts[l]}(t)"]
-                if l == L - 1:
-                    finish += output_finish
+                finish = [f"t = t + Bb[{bo} + j, k]", f"Z{l}[j, k] = t"]
+                if not big:
+                    finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t)")
+                    if l == L - 1:
+                        finish += output_finish
                 _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{wo} + j * {n_in} + {i}, k] * {inputs(l, i)}",
                      finish)
+            if big:
+                o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                if l == L - 1:
+                    with o.block("for j in range(1):"):
+                        with o.block("for k in range(B):"):
+                            o(f"t = Z{l}[j, k]", *output_finish)
 
     def pass_down(l: int) -> None:
         """G_{l-1} = W_l^T G_l (summed over units in order), times layer l-1's derivative."""

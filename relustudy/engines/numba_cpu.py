@@ -49,8 +49,6 @@ _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
 # The scalar math is inlined at numba's level, so the lane loops that call it stay simple
 # loops for LLVM to vectorize.
 _inline = njit(inline="always", **_OPTIONS)
-
-
 # ---- the primitives of the shared math: plain IEEE operations (numba never contracts them)
 @_inline
 def _add(a, b):
@@ -119,14 +117,61 @@ def _scale2(p, k):
 _exp, _expm1, _tanh = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_inline)
 
 
-@functools.lru_cache(maxsize=None)
-def formulas_for(dtype: str):
-    """The :mod:`.formulas` namespace bound to numba (float64), plus ``TARGET`` for the epoch error."""
-    if dtype != "float64":
-        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: float64")
-    f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=_inline)
+# Small formulas are compiled once and inlined by LLVM (cheaper to compile than numba's IR
+# inlining at every call site).
+_small = njit(**_OPTIONS)
+# The activations built on exp/expm1/tanh are too large for LLVM's inliner (a call per lane
+# keeps the loop scalar: measured 4x slower), and inlining them into every layer of every
+# kernel made one kernel cost ~30 s to compile. So they run as whole-layer loops
+# ``rows_<act>(Z, A)``, compiled (and cached) once per machine here, which the kernels call.
+BIG = ("tanh", "sigmoid", "elu")
+
+
+def _bind_float64():
+    f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+    for k, fn in list(vars(f).items()):
+        if callable(fn):
+            setattr(f, k, (_inline if k[2:] in BIG else _small)(fn))
     f.TARGET = EPOCH_ERROR_TARGET
     return f
+
+
+F64 = _bind_float64()
+_f_tanh, _f_sigmoid, _f_elu = F64.f_tanh, F64.f_sigmoid, F64.f_elu
+
+
+@njit(**_OPTIONS)
+def rows_tanh(Z, A):
+    """A = tanh(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_tanh(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_sigmoid(Z, A):
+    """A = sigmoid(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_sigmoid(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_elu(Z, A):
+    """A = elu(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_elu(Z[j, k])
+
+
+F64.rows_tanh, F64.rows_sigmoid, F64.rows_elu = rows_tanh, rows_sigmoid, rows_elu
+
+
+def formulas_for(dtype: str):
+    """The :mod:`.formulas` namespace bound to numba, plus ``TARGET`` and the ``rows_<act>`` loops."""
+    if dtype != "float64":
+        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: float64")
+    return F64
 
 
 # ---- the shuffled data order: the reference's stream (splitmix64, Fisher-Yates per epoch)
