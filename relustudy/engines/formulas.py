@@ -22,9 +22,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 from ..activations import ELU_ALPHA, LEAKY_SLOPE
-from ..config import MOMENTUM
-
-ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults (spec)
+from ..config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Callable, exp: Callable,

@@ -270,19 +270,22 @@ def lanes_for(sizes, optimizer: str = "sgd") -> int:
     return lanes
 
 
-def sgd(params, acts, lr, cell, x_train, y_train, *, order_seeds=None, track_output: bool = False):
+FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+
+
+def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
     """The numba engine behind :func:`relustudy.engines.run_engine` (same arguments and returns).
 
-    ``order_seeds`` (R,) uint64 switches to the shuffled data order (one stream per run);
-    with ``track_output`` two more arrays come back, (R,) int64 output death epoch and
-    alive<->dead changes (the kernel tracks them only for a ReLU-family output; otherwise -1 and 0).
+    ``order_seed`` (R,) uint64: each run's stream for ``data_order="shuffled"``; ``track``:
+    two (R,) int32 arrays filled with the output's death epoch and state changes (see
+    :func:`.reference.sgd`).
     """
+    if cell.dtype != "float64":
+        raise ValueError(f"the numba engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
-    track = bool(track_output) and acts[-1].relu_family
     spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
-                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer),
-                      shuffled=order_seeds is not None, track=track, dtype=getattr(cell, "dtype", "float64"))
+                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer))
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
@@ -291,12 +294,14 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seeds=None, track_out
     last_err = np.empty(R)
     death = np.full(R, -1, dtype=np.int64)
     changes = np.zeros(R, dtype=np.int64)
-    order = np.zeros(R, np.uint64) if order_seeds is None else np.ascontiguousarray(order_seeds, dtype=np.uint64)
+    shuffled = cell.data_order == "shuffled"
+    order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     nl = spec.lanes
     n_blocks = (R + nl - 1) // nl
     lr = np.ascontiguousarray(lr, dtype=np.float64)
     args = (np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
-            int(cell.epochs), points, curve, first_below, last_err, death, changes)
+            int(cell.epochs), points, curve, first_below, last_err, death, changes, shuffled,
+            track is not None and acts[-1].relu_family)
     n_threads = min(n_blocks, _threads or usable_cores())
     # Blocks write disjoint columns, and the kernel releases the GIL (nogil), so plain
     # Python threads run them in parallel without numba's threading layer (whose
@@ -312,6 +317,7 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seeds=None, track_out
             for job in jobs:
                 job.result()
     unflatten_into(params, w, b)
-    if track_output:
-        return points, curve, first_below, last_err, death, changes
+    if track is not None:
+        track[0][:] = death
+        track[1][:] = changes
     return points, curve, first_below, last_err
