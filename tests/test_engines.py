@@ -44,7 +44,8 @@ def test_numba_matches_numpy_bit_for_bit(activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_numba_matches_numpy_on_every_combination(activation, hidden):
     """Both outputs x every update x every optimizer, two cells per batch (per-run lr and init)."""
-    n, bad = compare_engines("numpy", "numba", seeds=range(32), epochs=200, hidden=hidden, activations=(activation,))
+    n, bad = compare_engines("numpy", "numba", seeds=range(32), epochs=200, hidden=hidden, activations=(activation,),
+                             optimizers=OPTIMIZERS)
     assert n == len(OUTPUTS) * len(UPDATES) * len(OPTIMIZERS) and bad == []
 
 
