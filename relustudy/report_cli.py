@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import report, stored
+from . import paths, report, stored
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start, cpu = time.perf_counter(), time.process_time()
     data, out = Path(args.data), Path(args.out)
+    if paths.CHECKOUT is None and data == paths.DEFAULT_GRID_DIR and not data.exists():  # a non-editable install
+        print(f"make_report.py: error: no dataset at {data} (relustudy is installed without its repository's "
+              "data/; run from a checkout's root or pass --data DIR)", file=sys.stderr)
+        return 2
     try:
         runs = load_runs(data)
         folder = data if data.is_dir() else data.parent
@@ -78,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(timings={"load data": time.perf_counter() - start}, runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments, extras=extras)
-    with stored.configure(write=args.store):
+    with stored.configure(root / "stored", write=args.store):  # beside the data it was computed from
         text = report.build(ctx)
         missing = stored.computed()
     out.mkdir(parents=True, exist_ok=True)
