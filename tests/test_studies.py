@@ -216,3 +216,27 @@ def test_theory_and_threshold_sentences_follow_their_rules():
     assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
     assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
     assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)
+
+
+def test_init_predictability_verdict_on_both_sides_of_drawn_at_init():
+    from relustudy import init_predict as ip
+    from relustudy.studies import init_predictability as li
+
+    def cell(best_low, gain_low):
+        names = (ip.DEAD, ip.MARGIN, "logistic", "boosting")
+        auroc = np.array([0.78, 0.79, 0.70, best_low + 0.01])
+        diff = np.subtract.outer(auroc, auroc)
+        dlow = diff - 0.01
+        dlow[3, 0] = gain_low
+        a = ip.AurocCI(names, auroc, auroc - 0.01, auroc + 0.01, diff, dlow, diff + 0.01, 1000, 400, 100)
+        a.low[3] = best_low
+        return _ns(all_seeds=a, alive=None)
+
+    def res(*cells):
+        return _ns(cells={("default", f"c{k}"): c for k, c in enumerate(cells)}, key=("default", "c0"))
+
+    assert li.verdict(res(cell(li.DRAWN_AT_INIT + 0.001, 0.1))).key == "drawn"
+    assert li.verdict(res(cell(li.DRAWN_AT_INIT + 0.001, 0.1), cell(0.8, 0.05))).key == "mixed"
+    v = li.verdict(res(cell(li.DRAWN_AT_INIT - 0.001, 0.05)))
+    assert v.key == "partly" and "training decides the rest" not in v.text and "deterministic" in v.text
+    assert li.verdict(res(cell(0.8, -0.01))).key == "dead-only"
