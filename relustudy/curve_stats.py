@@ -68,16 +68,24 @@ def delong(scores, label) -> DelongResult:
     v10 = (tz[:, lab] - tx) / n  # per positive: share of negatives below it
     v01 = 1.0 - (tz[:, ~lab] - ty) / m  # per negative: share of positives above it
     auc = v10.mean(axis=1)
-    cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    K = s.shape[0]
+
+    def var(v):  # (K, K) sample covariance of the components; 0 from a class of one row
+        return np.atleast_2d(np.cov(v)) if v.shape[1] > 1 else np.zeros((K, K))
+
+    cov = var(v10) / m + var(v01) / n
     return DelongResult(auc, cov, m, n)
 
 
 # --------------------------------------------------------------------------- learning curve
 
 
+N0 = 1000.0  # the curve's reference size: b is the shortfall from the ceiling at N0 training seeds
+
+
 def saturating(n, a, b, c):
-    """a - b n^-c: rises towards the ceiling a as n grows (b, c > 0)."""
-    return a - b * np.power(np.asarray(n, dtype=float), -c)
+    """a - b (n / N0)^-c: rises towards the ceiling a as n grows (b, c > 0); b is the gap at n = N0."""
+    return a - b * np.power(np.asarray(n, dtype=float) / N0, -c)
 
 
 C_BOUNDS = (0.01, 3.0)  # exponent range of the fit: slower than n^-0.01 cannot be told from flat
@@ -92,18 +100,18 @@ def fit_saturating(n, y, sigma=None) -> np.ndarray:
 
     Returns
     -------
-    (3,) array a, b, c with a in [0, 1], b >= 0, c in C_BOUNDS; NaNs when the fit fails.
+    (3,) array a, b, c with a in [0, 1], b in [0, 2], c in C_BOUNDS; NaNs when the fit fails.
     """
     n = np.asarray(n, dtype=float)
     y = np.asarray(y, dtype=float)
     if n.size < 3 or n.size != y.size:
         raise ValueError(f"need >= 3 points (n, y) of equal length; got {n.size} and {y.size}")
-    lo, hi = [0.0, 0.0, C_BOUNDS[0]], [1.0, 10.0, C_BOUNDS[1]]
+    lo, hi = [0.0, 0.0, C_BOUNDS[0]], [1.0, 2.0, C_BOUNDS[1]]
     best, best_cost = np.full(3, np.nan), np.inf
     # A few starts: the cost surface is flat along (b, c) when the points barely curve.
     for c0 in (0.2, 0.5, 1.0):
         a0 = min(1.0, y.max() + 0.01)
-        b0 = float(np.clip((a0 - y[np.argmin(n)]) * n.min() ** c0, 1e-6, 9.9))
+        b0 = float(np.clip((a0 - y[np.argmin(n)]) * (n.min() / N0) ** c0, 1e-6, 1.9))
         try:
             with warnings.catch_warnings():  # a flat direction leaves the covariance undefined: not used here
                 warnings.simplefilter("ignore", optimize.OptimizeWarning)
@@ -137,7 +145,7 @@ def clustered_proportion_ci(k_g, m_g, *, alpha: float = 0.05) -> ClusteredRate:
     """Rate sum(k) / sum(m) of trials grouped in clusters, with a CI that respects the clustering.
 
     The ratio estimator's variance over clusters, var = G/(G-1) sum (k_g - r m_g)^2 / (sum m)^2,
-    gives the design effect deff = var / (r (1-r) / n) (at least 1); the CI is Clopper-Pearson
+    gives the design effect deff = var / (r (1-r) / (n-1)) (at least 1); the CI is Clopper-Pearson
     at the effective sample size n / deff with r n / deff successes (Korn & Graubard 1998), so
     a cluster of correlated trials counts as fewer than its size; with no successes (deff
     unknown, taken as 1) it is plain Clopper-Pearson.
@@ -163,7 +171,7 @@ def clustered_proportion_ci(k_g, m_g, *, alpha: float = 0.05) -> ClusteredRate:
     deff = 1.0
     if 0 < k < n:
         var = G / (G - 1) * float(np.sum((k_g - r * m_g) ** 2)) / n**2
-        deff = max(1.0, var / (r * (1 - r) / n))
+        deff = max(1.0, var / (r * (1 - r) / (n - 1)))  # (n - 1): like for like, so singletons give 1
     n_eff = n / deff
     k_eff = r * n_eff
     lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k_eff, n_eff - k_eff + 1))

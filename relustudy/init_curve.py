@@ -119,11 +119,11 @@ def plan(n_pool: int, sizes: Sequence[int] = SIZES) -> list[tuple[int, int]]:
     >>> plan(100_000, (1000, 30_000, 300_000))
     [(1000, 0), (1000, 1), (1000, 2), (30000, 0), (30000, 1), (30000, 2), (100000, 0)]
     """
+    if n_pool < 2:
+        raise ValueError(f"no training size fits a pool of {n_pool} seeds; need >= 2")
     ns = sorted({int(n) for n in sizes if n <= n_pool})
     if any(n > n_pool for n in sizes) and (not ns or ns[-1] < n_pool):
         ns.append(int(n_pool))
-    if not ns:
-        raise ValueError(f"no training size fits a pool of {n_pool} seeds; sizes {list(sizes)}")
     return [(n, r) for n in ns for r in range(REPEATS_SMALL if n <= REPEAT_LIMIT and n < n_pool else 1)]
 
 
