@@ -142,6 +142,12 @@ def _base_shard(cell: Cell, start: int, stop: int, path: Path, engine: str | Non
     sharded.write_frame(df, path)
 
 
+def _base_from_table(start: int, stop: int, outcome: np.ndarray, path: Path) -> None:
+    """Unperturbed outcomes of a block taken from a runs table of the same cell (no final weights)."""
+    sharded.write_frame(pd.DataFrame({"seed": np.arange(start, stop), "outcome": outcome,
+                                      "final_mse": np.full(stop - start, np.nan)}), path)
+
+
 def _pert_shard(cell: Cell, start: int, stop: int, K: int, eps: float, base_path: Path, path: Path,
                 engine: str | None) -> None:
     """Perturbed runs of a block at one eps: outcome, flipped, |Δ final MSE|, |Δ final weights|."""
@@ -153,14 +159,18 @@ def _pert_shard(cell: Cell, start: int, stop: int, K: int, eps: float, base_path
     with single_threaded(engine):
         res = train(cell, seeds, init=perturbed_init(cell, seeds, ks, eps), engine=engine)
     row = seeds - start
-    theta0 = base[[c for c in base.columns if c.startswith("p") and c[1:].isdigit()]].to_numpy().T[:, row]
-    dtheta = flatten_runs(res.params) - theta0
+    pcols = [c for c in base.columns if c.startswith("p") and c[1:].isdigit()]
+    if pcols:
+        dtheta = flatten_runs(res.params) - base[pcols].to_numpy().T[:, row]
+        dweights = np.sqrt(np.sum(dtheta * dtheta, axis=0))
+    else:  # base outcomes reused from a runs table: no final weights to compare with
+        dweights = np.full(seeds.size, np.nan)
     b_out = base["outcome"].to_numpy().astype(str)[row]
     out = res.metrics["outcome"].astype(str)
     sharded.write_frame(pd.DataFrame({
         "seed": seeds, "k": ks, "outcome": out, "flipped": (out == "solved") != (b_out == "solved"),
         "dmse": np.abs(res.metrics["final_mse"] - base["final_mse"].to_numpy()[row]),
-        "dweights": np.sqrt(np.sum(dtheta * dtheta, axis=0))}), path, {"seconds": time.perf_counter() - t})
+        "dweights": dweights}), path, {"seconds": time.perf_counter() - t})
 
 
 def _long_shard(cell: Cell, pairs: pd.DataFrame, path: Path, engine: str | None) -> None:
@@ -182,8 +192,8 @@ def _long_shard(cell: Cell, pairs: pd.DataFrame, path: Path, engine: str | None)
 
 def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tuple(CELLS), perturbations: int = PERTURBATIONS,
               epsilons: Sequence[float] = EPSILONS, epochs: int | None = None, block: int = BLOCK,
-              response_seeds: int = RESPONSE_SEEDS, jobs: int | None = None, engine: str | None = None,
-              log=print) -> Path:
+              response_seeds: int = RESPONSE_SEEDS, reuse: pd.DataFrame | None = None, jobs: int | None = None,
+              engine: str | None = None, log=print) -> Path:
     """Train every missing shard (base runs, perturbations, long reruns of flips) and write the tables.
 
     Parameters
@@ -191,7 +201,12 @@ def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tup
     out : folder for shards/ and counts.parquet, flips.parquet, response.parquet, base.parquet.
     seeds : [start, stop) seed range; perturbations : pairs per seed (k = 0..perturbations-1).
     epochs : None for each cell's 5000, or fewer (tests, --quick).
+    reuse : optional runs table (columns cell_id, seed, outcome; e.g. data/million): a seed block
+        beyond the response seeds takes its unperturbed outcomes from the rows of the same cell id
+        (the same run, bit for bit, on any engine) instead of retraining them.
     """
+    from .schema import cell_id
+
     from .chaos_tables import consolidate
     from .dataset import provenance
     from .engines import resolve_engine
@@ -212,7 +227,18 @@ def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tup
         for label in cells:
             cell = cell_of(label, epochs)
             tag = f"{label.replace(' ', '_').replace(',', '')}_e{cell.epochs}"
-            base_items = [((shards / f"base_{tag}_{a}-{b}.parquet",), _base_shard, (cell, a, b, shards / f"base_{tag}_{a}-{b}.parquet", engine)) for a, b in blocks]
+            known = {}
+            if reuse is not None:
+                r = reuse[reuse["cell_id"].astype(str) == cell_id(cell)]
+                known = dict(zip(r["seed"].to_numpy(np.int64).tolist(), r["outcome"].astype(str).tolist()))
+            base_items = []
+            for a, b in blocks:
+                path = shards / f"base_{tag}_{a}-{b}.parquet"
+                if a >= start + response_seeds and all(s in known for s in range(a, b)):
+                    outc = np.array([known[s] for s in range(a, b)])
+                    base_items.append(((path,), _base_from_table, (a, b, outc, path)))
+                else:
+                    base_items.append(((path,), _base_shard, (cell, a, b, path, engine)))
             ran = sharded.run_missing(base_items, jobs=jobs)
             pert_items = []
             for e in epsilons:
@@ -264,6 +290,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default data/chaos; --quick: data/quick/chaos)")
     p.add_argument("--jobs", type=int, default=None, metavar="N", help="processes (default: all cores)")
     p.add_argument("--engine", default=None, metavar="NAME", help="numba (default), numpy or cuda; same bits")
+    p.add_argument("--reuse", default=None, metavar="FILE", help="runs table whose runs of the same cell give the "
+                   "unperturbed outcomes beyond the response seeds (default data/million/runs.parquet when present; "
+                   "'none': train them all)")
     p.add_argument("--estimate", action="store_true", help="time one block of each cell at one eps and print the "
                    "projected runtime of the full run; writes nothing")
     p.add_argument("--quick", action="store_true", help="seeds 0:60, 300 epochs, 4 eps values, 2 cells (seconds)")
@@ -292,8 +321,14 @@ def main(argv=None) -> int:
         if args.estimate:
             return _estimate(cells, (start, stop), args.perturbations, eps, epochs, args.block, args.engine)
         out = args.out or (DATA_DIR / "quick" / "chaos" if args.quick else DATA_DIR / "chaos")
+        reuse_path = DATA_DIR / "million" / "runs.parquet" if args.reuse is None else args.reuse
+        reuse = None
+        if str(reuse_path) != "none" and Path(reuse_path).exists() and not args.quick:
+            reuse = pd.read_parquet(reuse_path, columns=["cell_id", "seed", "outcome"])
+        elif args.reuse not in (None, "none"):
+            raise FileNotFoundError(f"no runs table at {args.reuse} (--reuse); allowed: a runs.parquet or 'none'")
         path = run_chaos(out, (start, stop), cells=cells, perturbations=args.perturbations, epsilons=eps,
-                         epochs=epochs, block=args.block, jobs=args.jobs, engine=args.engine,
+                         epochs=epochs, block=args.block, reuse=reuse, jobs=args.jobs, engine=args.engine,
                          log=lambda m: print(m, file=sys.stderr, flush=True))
     except Exception as e:  # bad values, unavailable engine, a locked folder: one line, nothing half-written
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -50,7 +50,7 @@ def consolidate(out: Path, names: dict, K: int, response_seeds: int, prov: dict)
             g = pd.concat(parts, ignore_index=True)
             base_out = g["seed"].map(bo).astype(str)
             calm = g[~g["flipped"]]
-            q = {f"{c}_q{int(100 * x)}": float(calm[c].quantile(x)) if len(calm) else np.nan
+            q = {f"{c}_q{int(100 * x)}": float(calm[c].dropna().quantile(x)) if calm[c].notna().any() else np.nan
                  for c in ("dmse", "dweights") for x in (0.1, 0.5, 0.9)}
             f = g[g["flipped"]].assign(eps=eps, base_outcome=base_out[g["flipped"]].to_numpy())
             counts.append(dict(cell=label, eps=eps, pairs=len(g), seeds=int(g["seed"].nunique()), perturbations=K,

@@ -69,6 +69,18 @@ def test_run_chaos_tables_by_hand_and_resume(tmp_path):
     run_chaos(tmp_path, (0, 30), log=logged.append, **kw)
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "shards").iterdir()} == stamp
     assert logged[0].startswith("chaos: lr 0.1: trained 0 shards")
+    # Base outcomes reused from a runs table of the same cell (seeds beyond the response seeds): same flips
+    from relustudy.schema import cell_id
+
+    table = pd.DataFrame({"cell_id": cell_id(cell), "seed": np.arange(30), "outcome": plain.metrics["outcome"]})
+    reused = tmp_path / "reused"
+    run_chaos(reused, (0, 30), log=lambda m: None, reuse=table, **kw)
+    t2 = load_chaos(reused)
+    assert sorted(p.name for p in (reused / "shards").iterdir() if p.name.startswith("base")) == \
+        [f"base_lr_0.1_e150_{a}-{a + 15}.parquet" for a in (0, 15)]
+    assert "p0" not in pd.read_parquet(reused / "shards" / "base_lr_0.1_e150_15-30.parquet").columns  # not trained
+    assert t2["counts"][["eps", "pairs", "flips", "label_changed"]].equals(t["counts"][["eps", "pairs", "flips", "label_changed"]])
+    assert t2["flips"][["seed", "k", "eps", "permanent"]].equals(t["flips"][["seed", "k", "eps", "permanent"]])
 
 
 def _tables(G, K, flips_by_eps, eps):
