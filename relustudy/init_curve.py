@@ -204,16 +204,22 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
 
 
 def _curve_rows(label, scores, fits, y_test, max_iter) -> list[dict]:
-    """One row per baseline (n_train 0) and per fitted model: AUROC with its DeLong 95 % CI."""
+    """One row per baseline (n_train 0) and per fitted model: AUROC with its DeLong 95 % CI; for a model
+    also its paired difference to the output margin (DeLong covariance) with a 95 % CI."""
     rows = []
     for name, s in scores.items():
         a, lo, hi = curve_stats.delong(s, y_test).ci()
         rows.append(dict(cell=label, predictor=name, n_train=0, rep=0, auroc=a, low=lo, high=hi, n_iter=0,
                          hit_cap=False, seconds=0.0))
+    z = 1.959963984540054  # two-sided 95 %
     for n, r, s, info in fits:
-        a, lo, hi = curve_stats.delong(s, y_test).ci()
+        d = curve_stats.delong(np.vstack([s, scores[MARGIN]]), y_test)
+        a, lo, hi = d.ci()
+        diff = float(d.auc[0] - d.auc[1])
+        sd = float(np.sqrt(max(d.cov[0, 0] + d.cov[1, 1] - 2 * d.cov[0, 1], 0.0)))
         rows.append(dict(cell=label, predictor=MODEL, n_train=n, rep=r, auroc=a, low=lo, high=hi,
-                         n_iter=info["n_iter"], hit_cap=info["n_iter"] >= max_iter, seconds=info["seconds"]))
+                         n_iter=info["n_iter"], hit_cap=info["n_iter"] >= max_iter, seconds=info["seconds"],
+                         minus_margin=diff, minus_margin_low=diff - z * sd, minus_margin_high=diff + z * sd))
     for row in rows:
         row.update(n_test=int(y_test.size), n_test_failed=int(y_test.sum()))
     return rows
@@ -302,6 +308,60 @@ def mistake_table(scores: pd.DataFrame, near_flip: dict | None = None, *, confid
                 row.update(mistakes_near_flip=int((wrong & m & flips).sum()), near_flip=int((m & flips).sum()))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the conclusion's rules
+
+SIMPLE_MOST = 0.90  # a simple init property "explains most" when its AUROC CI lies above this
+SIMPLE_LITTLE = 0.75  # ... "explains little" when its CI lies below this
+GAP = 0.005  # AUROC: a ceiling this far above the best measured point (CI-wise) means "still rising"
+NEAR_EXACT = 0.99  # a ceiling whose CI lies above this: the curve heads to a near-exact map
+
+
+@dataclass(frozen=True)
+class InitVerdict:
+    """The per-cell conclusion: keys chosen by the rules, and the sentence they choose."""
+
+    simple: str  # "most", "part", "little"
+    curve: str  # "rising to near-exact", "rising", "saturated", "uncertain", "no fit"
+    sentence: str
+
+
+def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
+    """Rules on one cell's curve rows and fit row (the tables of :func:`run_init_curve`).
+
+    simple: the better of "dead at init" and the output margin, by its CI against SIMPLE_MOST /
+    SIMPLE_LITTLE; curve: the fitted ceiling's CI against the best measured AUROC (GAP) and NEAR_EXACT.
+    """
+    base = curve[curve["n_train"] == 0].set_index("predictor")
+    best_simple = base["auroc"].idxmax()
+    s = base.loc[best_simple]
+    simple = "most" if s["low"] >= SIMPLE_MOST else "little" if s["high"] < SIMPLE_LITTLE else "part"
+    m = curve[curve["predictor"] == MODEL]
+    top = m[m["n_train"] == m["n_train"].max()].sort_values("rep").iloc[0]
+    parts = [f"{best_simple} alone reaches AUROC {s['auroc']:.3f} [{s['low']:.3f}, {s['high']:.3f}] "
+             f"({'most' if simple == 'most' else 'part' if simple == 'part' else 'little'} of the outcome)",
+             f"gradient boosting on the init features reaches {top['auroc']:.3f} [{top['low']:.3f}, {top['high']:.3f}] "
+             f"from {int(top['n_train']):,} training seeds ({top['minus_margin']:+.3f} "
+             f"[{top['minus_margin_low']:+.3f}, {top['minus_margin_high']:+.3f}] over the margin"
+             + (f"; it stopped at the {int(top['n_iter'])}-iteration cap" if top["hit_cap"] else "") + ")"]
+    if not np.isfinite(fit.get("a", np.nan)):
+        curve_key = "no fit"
+        parts.append("too few training sizes to fit the curve")
+    else:
+        ceil = f"{fit['a']:.3f} [{fit['a_low']:.3f}, {fit['a_high']:.3f}]"
+        if fit["a_low"] - top["auroc"] > GAP:
+            curve_key = "rising to near-exact" if fit["a_low"] >= NEAR_EXACT else "rising"
+            parts.append(f"the curve is still rising; its fitted ceiling is {ceil}"
+                         + (": the map from init to outcome is learnable almost exactly, given enough seeds"
+                            if curve_key == "rising to near-exact" else ""))
+        elif fit["a_high"] - top["auroc"] < GAP:
+            curve_key = "saturated"
+            parts.append(f"the curve has flattened (fitted ceiling {ceil}): more seeds would not help this model")
+        else:
+            curve_key = "uncertain"
+            parts.append(f"where the curve heads is uncertain (fitted ceiling {ceil})")
+    return InitVerdict(simple, curve_key, "; ".join(parts))
 
 
 def main(argv=None) -> int:

@@ -79,3 +79,34 @@ def test_mistake_table_by_hand():
     assert t.loc[k[0], ["held_out", "mistakes"]].tolist() == [1, 1]
     assert t.loc[k[1], ["held_out", "mistakes", "mistakes_near_flip", "near_flip"]].tolist() == [2, 1, 1, 1]
     assert t.loc[k[2], "mistakes"] == 0 and t.loc[k[4], "mistakes"] == 1
+
+
+def _curve(simple, top, cap=False):
+    """Curve rows: the two baselines (simple = (auroc, low, high) of the better one) and one model at 900,000."""
+    a, lo, hi = simple
+    return pd.DataFrame([
+        dict(predictor=ic.DEAD, n_train=0, rep=0, auroc=a - 0.1, low=lo - 0.1, high=hi - 0.1),
+        dict(predictor=ic.MARGIN, n_train=0, rep=0, auroc=a, low=lo, high=hi),
+        dict(predictor=ic.MODEL, n_train=1000, rep=0, auroc=top - 0.05, low=top - 0.06, high=top - 0.04,
+             n_iter=10, hit_cap=False, minus_margin=0.0, minus_margin_low=0.0, minus_margin_high=0.0),
+        dict(predictor=ic.MODEL, n_train=900_000, rep=0, auroc=top, low=top - 0.002, high=top + 0.002,
+             n_iter=2000 if cap else 500, hit_cap=cap, minus_margin=top - a, minus_margin_low=top - a - 0.01,
+             minus_margin_high=top - a + 0.01)])
+
+
+@pytest.mark.parametrize("simple, key", [
+    ((0.93, ic.SIMPLE_MOST + 0.001, 0.95), "most"), ((0.92, ic.SIMPLE_MOST - 0.001, 0.95), "part"),
+    ((0.72, 0.70, ic.SIMPLE_LITTLE - 0.001), "little"), ((0.73, 0.70, ic.SIMPLE_LITTLE + 0.001), "part")])
+def test_init_verdict_simple_property_rules(simple, key):
+    v = ic.init_verdict(_curve(simple, 0.97), pd.Series({"a": np.nan}))
+    assert v.simple == key and v.curve == "no fit" and "output margin alone reaches AUROC" in v.sentence
+
+
+@pytest.mark.parametrize("a_low, a_high, key", [
+    (0.97 + ic.GAP + 0.001, 0.999, "rising"), (0.97 + ic.GAP - 0.001, 0.999, "uncertain"),
+    (0.965, 0.97 + ic.GAP - 0.001, "saturated"), (0.965, 0.97 + ic.GAP + 0.001, "uncertain"),
+    (ic.NEAR_EXACT + 0.001, 1.0, "rising to near-exact"), (ic.NEAR_EXACT - 0.001, 1.0, "rising")])
+def test_init_verdict_curve_rules(a_low, a_high, key):
+    fit = pd.Series({"a": (a_low + a_high) / 2, "a_low": a_low, "a_high": a_high})
+    v = ic.init_verdict(_curve((0.85, 0.84, 0.86), 0.97, cap=True), fit)
+    assert v.curve == key and "2000-iteration cap" in v.sentence
