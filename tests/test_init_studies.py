@@ -46,12 +46,14 @@ def test_init_predictability_renders_from_stored_tables(tmp_path, tables):
     assert "## How simple is the map from init to outcome?" in text
     assert "held-out seeds 0..599" in text and "fitted ceiling" in text
     assert "drawn at init" not in text and "training decides" not in text  # the invalid verdict is gone
-    simple, curve_key = out.verdict.key.split(": ")[1].split("/")
+    simple, curve_key, chaos_key = out.verdict.key.split(": ")[1].split("/")
+    assert chaos_key in ("no flips", "not vanishing", "rough", "smooth", "undetermined")
+    assert "under perturbations of the init" in out.verdict.text
     assert simple in ("most", "part", "little") and curve_key in ("rising to near-exact", "rising", "saturated",
                                                                   "uncertain")
     assert "near a flip boundary" in text  # the posted cell was perturbed
     assert (tmp_path / "figures" / "init_learning_curve.png").stat().st_size > 10_000
-    f = init_predictability.finding((curve, chaos))
+    f = init_predictability.finding((curve, chaos, {}))
     assert set(f.mistakes["cell"]) == {"posted"} and "mistakes_near_flip" in f.mistakes.columns
 
 

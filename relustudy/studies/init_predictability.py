@@ -33,6 +33,7 @@ class InitMapFinding:
     fit: pd.DataFrame
     verdicts: dict
     mistakes: pd.DataFrame
+    chaos: dict  # cell -> (key, sentence) of the perturbation experiment's rule, where it covers the cell
 
 
 def select(ctx: Context):
@@ -40,26 +41,37 @@ def select(ctx: Context):
     if tables is None:
         raise Skip("no learning-curve data (data/init_curve); run `python scripts/run_init_curve.py`")
     chaos = ctx.extras.get("chaos")
-    return tables, chaos
+    flips = {}
+    if chaos is not None:
+        from . import basins
+
+        found = ctx.finding(basins.STUDY)  # the same rule and numbers as the basins section
+        flips = {ours: found.verdicts[theirs] for ours, theirs in CHAOS_CELL.items() if theirs in found.verdicts}
+    return tables, chaos, flips
 
 
 def finding(data) -> InitMapFinding:
-    tables, chaos = data
+    tables, chaos, flips = data
     curve, fit = tables["curve"], tables["fit"].set_index("cell")
     verdicts = {c: ic.init_verdict(curve[curve["cell"] == c], fit.loc[c]) for c in fit.index}
     near = None
+    flips = {c: v for c, v in flips.items() if c in verdicts}
     if chaos is not None:
         f = chaos["flips"]
         f = f[f["eps"] <= NEAR_FLIP_EPS]
         near = {ours: set(f.loc[f["cell"] == theirs, "seed"].astype(int)) for ours, theirs in CHAOS_CELL.items()
                 if (chaos["counts"]["cell"] == theirs).any()}
-    return InitMapFinding(curve, tables["fit"], verdicts, ic.mistake_table(tables["scores"], near))
+    return InitMapFinding(curve, tables["fit"], verdicts, ic.mistake_table(tables["scores"], near), flips)
 
 
 def verdict(f: InitMapFinding) -> Verdict:
-    """Per cell, the rules of :func:`relustudy.init_curve.init_verdict`; the key lists each cell's (simple, curve)."""
-    key = "; ".join(f"{c}: {v.simple}/{v.curve}" for c, v in f.verdicts.items())
-    text = " ".join(f"**{c}**: {v.sentence}." for c, v in f.verdicts.items())
+    """Per cell, the rules of :func:`relustudy.init_curve.init_verdict` and, where the perturbation experiment
+    covers the cell, :func:`relustudy.chaos_tables.chaos_verdict`; the key lists each cell's
+    simple/curve[/chaos] branches."""
+    key = "; ".join(f"{c}: {v.simple}/{v.curve}" + (f"/{f.chaos[c][0]}" if c in f.chaos else "")
+                    for c, v in f.verdicts.items())
+    text = " ".join(f"**{c}**: {v.sentence}" + (f"; under perturbations of the init, {f.chaos[c][1]}" if c in f.chaos
+                                                else "") + "." for c, v in f.verdicts.items())
     return Verdict(key, text)
 
 
