@@ -170,6 +170,7 @@ def _pert_shard(cell: Cell, start: int, stop: int, K: int, eps: float, base_path
     sharded.write_frame(pd.DataFrame({
         "seed": seeds, "k": ks, "outcome": out, "flipped": (out == "solved") != (b_out == "solved"),
         "dmse": np.abs(res.metrics["final_mse"] - base["final_mse"].to_numpy()[row]),
+        "base_mse": base["final_mse"].to_numpy()[row],
         "dweights": dweights}), path, {"seconds": time.perf_counter() - t})
 
 

@@ -2,11 +2,12 @@
 
 Tables (written by :func:`consolidate`, read by :func:`load_chaos`), all small:
 
-- ``counts``: one row per (cell, eps): pairs, seeds, flips, label changes, and quantiles of
-  |Δ final MSE| and |Δ final weights| over every non-flipped pair.
+- ``counts``: one row per (cell, eps): pairs, seeds, flips, label changes, quantiles of
+  |Δ final weights| over the non-flipped pairs and of |Δ final MSE| / final MSE over those that solve.
 - ``flips``: one row per flipped pair (cell, seed, k, eps): outcomes short and long
   (``LONG_FACTOR`` x epochs, with the unperturbed run), ``permanent`` = still flipped then.
-- ``response``: non-flipped pairs of the first seeds: |Δ final MSE|, |Δ final weights| (float32).
+- ``response``: non-flipped pairs of the first seeds: base outcome and MSE, |Δ final MSE|,
+  |Δ final weights| (float32).
 - ``base``: the unperturbed outcome of every (cell, seed).
 
 Pure functions below; randomness only through ``rng``.
@@ -50,17 +51,24 @@ def consolidate(out: Path, names: dict, K: int, response_seeds: int, prov: dict)
             g = pd.concat(parts, ignore_index=True)
             base_out = g["seed"].map(bo).astype(str)
             calm = g[~g["flipped"]]
-            q = {f"{c}_q{int(100 * x)}": float(calm[c].dropna().quantile(x)) if calm[c].notna().any() else np.nan
-                 for c in ("dmse", "dweights") for x in (0.1, 0.5, 0.9)}
+            # |Δ final MSE| relative to the unperturbed MSE, over the runs that solve: dead and collapsed runs end at
+            # exactly mean(Y^2) whatever eps, and the solved ones' MSE spans decades, so absolute values mix scales
+            solved = calm[(base_out[~g["flipped"]] == "solved").to_numpy() & calm["base_mse"].gt(0).to_numpy()]
+            rel = solved["dmse"] / solved["base_mse"]
+            q = {f"dweights_q{int(100 * x)}": _quantile(calm["dweights"], x) for x in (0.1, 0.5, 0.9)}
+            q.update({f"dmse_rel_q{int(100 * x)}": _quantile(rel, x) for x in (0.1, 0.5, 0.9)})
             f = g[g["flipped"]].assign(eps=eps, base_outcome=base_out[g["flipped"]].to_numpy())
             counts.append(dict(cell=label, eps=eps, pairs=len(g), seeds=int(g["seed"].nunique()), perturbations=K,
                                flips=len(f), to_fail=int((f["base_outcome"] == "solved").sum()),
                                label_changed=int((g["outcome"].astype(str) != base_out).sum()), **q))
             if len(f):
                 flips.append(f[["seed", "k", "eps", "outcome", "base_outcome"]].assign(cell=label))
-            r = calm[calm["seed"] < start + response_seeds]
+            keep = (calm["seed"] < start + response_seeds).to_numpy()
+            r = calm[keep]
             response.append(pd.DataFrame({"cell": label, "eps": eps, "seed": r["seed"].astype(np.uint32),
-                                          "k": r["k"].astype(np.uint16), "dmse": r["dmse"].astype(np.float32),
+                                          "k": r["k"].astype(np.uint16), "base_outcome": base_out[~g["flipped"]][keep].to_numpy(),
+                                          "base_mse": r["base_mse"].astype(np.float32),
+                                          "dmse": r["dmse"].astype(np.float32),
                                           "dweights": r["dweights"].astype(np.float32)}))
     fl = pd.concat(flips, ignore_index=True) if flips else pd.DataFrame(
         columns=["seed", "k", "eps", "outcome", "base_outcome", "cell"])
@@ -79,6 +87,12 @@ def consolidate(out: Path, names: dict, K: int, response_seeds: int, prov: dict)
             if c in df.columns:
                 df[c] = df[c].astype("category")
         sharded.write_frame(df, Path(out) / f"{name}.parquet", {"kind": f"chaos_{name}", "provenance": prov})
+
+
+def _quantile(v: pd.Series, x: float) -> float:
+    """Quantile x of the finite values of v; NaN if there are none (e.g. every base run reused)."""
+    v = v[np.isfinite(v)]
+    return float(v.quantile(x)) if len(v) else np.nan
 
 
 def load_chaos(path) -> dict[str, pd.DataFrame]:

@@ -63,7 +63,7 @@ def flip_curves(rates: pd.DataFrame, *, fits: pd.DataFrame | None = None, respon
     ----------
     rates : rows (cell, eps, rate, ci_low, ci_high, perm_rate) -- zero rates are drawn at the axis floor.
     fits : optional rows (cell, A, alpha, eps_low, eps_high).
-    response : optional rows (cell, eps, dweights_q50, dmse_q50).
+    response : optional rows (cell, eps, dweights_q50, dmse_rel_q50).
     """
     _setup()
     cells = list(dict.fromkeys(rates["cell"]))
@@ -97,7 +97,7 @@ def flip_curves(rates: pd.DataFrame, *, fits: pd.DataFrame | None = None, respon
         for cell in cells:
             r = response[response["cell"] == cell]
             ax2.plot(r["eps"], r["dweights_q50"], "o-", color=colors[cell], ms=3, label=f"{cell}: |Δ final weights|")
-            ax2.plot(r["eps"], r["dmse_q50"], "s--", color=colors[cell], ms=3, label=f"{cell}: |Δ final MSE|")
+            ax2.plot(r["eps"], r["dmse_rel_q50"], "s--", color=colors[cell], ms=3, label=f"{cell}: |Δ final MSE| / MSE (solved)")
         e = np.array([rates["eps"].min(), rates["eps"].max()])
         ax2.plot(e, e, color="0.5", lw=0.8, ls=":", label="∝ eps")
         ax2.set_xscale("log")

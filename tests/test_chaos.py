@@ -64,6 +64,11 @@ def test_run_chaos_tables_by_hand_and_resume(tmp_path):
     assert r["dweights"].dtype == np.float32 and (small > 1e-12).all() and (small < 1e-6).all()
     if len(t["flips"]):
         assert t["flips"]["permanent"].notna().all()
+    # the relative MSE response, by hand from the eps = 1e-10 shards: runs that solve and keep their outcome
+    sh = pd.concat([pd.read_parquet(p) for p in sorted((tmp_path / "shards").glob("pert_*eps1e-10.parquet"))])
+    solved = sh[~sh["flipped"] & (sh["outcome"] == "solved") & (sh["base_mse"] > 0)]
+    assert len(solved) > 5
+    assert c.loc[1e-10, "dmse_rel_q50"] == pytest.approx((solved["dmse"] / solved["base_mse"]).median(), rel=1e-12)
     stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "shards").iterdir()}
     logged = []
     run_chaos(tmp_path, (0, 30), log=logged.append, **kw)

@@ -28,7 +28,7 @@ def test_flip_curves_draws_zero_rates_at_the_floor_and_the_power_law():
     rates = pd.DataFrame(dict(cell="p", eps=[1e-8, 1e-4, 1e-1], rate=[0.0, 1e-4, 1e-2], ci_low=[0.0, 5e-5, 8e-3],
                               ci_high=[2e-5, 2e-4, 1.2e-2], perm_rate=[0.0, 1e-4, 5e-3]))
     fits = pd.DataFrame([dict(cell="p", A=0.1, alpha=1.0, eps_low=1e-4, eps_high=1e-1)])
-    resp = pd.DataFrame(dict(cell="p", eps=rates["eps"], dweights_q50=rates["eps"], dmse_q50=rates["eps"] ** 2))
+    resp = pd.DataFrame(dict(cell="p", eps=rates["eps"], dweights_q50=rates["eps"], dmse_rel_q50=rates["eps"] ** 2))
     fig = flip_curves(rates, fits=fits, response=resp)
     ax = fig.axes[0]
     floor = 1e-5  # a tenth of the smallest positive rate

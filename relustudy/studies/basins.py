@@ -76,9 +76,9 @@ def _rates_table(rates: pd.DataFrame) -> str:
 
 def _response_table(counts: pd.DataFrame) -> str:
     rows = [(str(r["cell"]), f"{r['eps']:.0e}", f"{r['dweights_q50']:.2e} [{r['dweights_q10']:.1e}, {r['dweights_q90']:.1e}]",
-             f"{r['dmse_q50']:.2e} [{r['dmse_q10']:.1e}, {r['dmse_q90']:.1e}]") for _, r in counts.iterrows()]
+             f"{r['dmse_rel_q50']:.2e} [{r['dmse_rel_q10']:.1e}, {r['dmse_rel_q90']:.1e}]") for _, r in counts.iterrows()]
     return md_table(pd.DataFrame(rows, columns=["cell", "eps", "|Δ final weights| median [10%, 90%]",
-                                                "|Δ final MSE| median [10%, 90%]"]))
+                                                "|Δ final MSE| / final MSE, runs that solve: median [10%, 90%]"]))
 
 
 def section(f: BasinsFinding, v: Verdict, links) -> str:
@@ -99,7 +99,8 @@ def section(f: BasinsFinding, v: Verdict, links) -> str:
         f"\"smooth\".\n",
         links["chaos_flips.png"], "",
         "**The runs that keep their outcome** (pairs whose unperturbed run was trained here): how far their final "
-        "weights and final MSE move. Proportional to eps means a smooth response.\n",
+        "weights move, and their final MSE relative to the unperturbed one among the runs that solve (dead and "
+        "collapsed runs end at exactly mean(Y²) whatever eps). Proportional to eps means a smooth response.\n",
         _response_table(c), "",
         f"**Answer.** {v.text}",
     ])
