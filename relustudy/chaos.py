@@ -191,7 +191,8 @@ def _long_shard(cell: Cell, pairs: pd.DataFrame, path: Path, engine: str | None)
     sharded.write_frame(pd.concat(rows, ignore_index=True), path)
 
 
-def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tuple(CELLS), perturbations: int = PERTURBATIONS,
+def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tuple(CELLS),
+              perturbations: int = PERTURBATIONS,
               epsilons: Sequence[float] = EPSILONS, epochs: int | None = None, block: int = BLOCK,
               response_seeds: int = RESPONSE_SEEDS, reuse: pd.DataFrame | None = None, jobs: int | None = None,
               engine: str | None = None, log=print) -> Path:
@@ -251,8 +252,8 @@ def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tup
             flips = flips[flips["flipped"]]
             long_path = shards / f"long_{tag}_{start}-{stop}_K{perturbations}_{len(flips)}flips_{_digest(flips)}.parquet"
             if len(flips):
-                ran += sharded.run_missing([((long_path,), _long_shard, (cell, flips[["seed", "k", "eps"]], long_path, engine))],
-                                           jobs=1)
+                job = (cell, flips[["seed", "k", "eps"]], long_path, engine)
+                ran += sharded.run_missing([((long_path,), _long_shard, job)], jobs=1)
             names[label] = dict(cell=cell, tag=tag, base=[it[0][0] for it in base_items],
                                 pert=[(it[2][4], it[0][0]) for it in pert_items], long=long_path if len(flips) else None)
             log(f"chaos: {label}: trained {len(ran)} shards ({time.perf_counter() - t0:.0f} s so far)")
