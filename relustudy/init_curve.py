@@ -327,6 +327,19 @@ class InitVerdict:
     sentence: str
 
 
+def seeds_to_reach(target: float, a: float, b: float, c: float) -> float:
+    """Training seeds n at which the fitted curve a - b (n/N0)^-c reaches ``target`` (inf if never: target >= a).
+
+    Examples
+    --------
+    >>> round(seeds_to_reach(0.9, 1.0, 0.1, 1.0))
+    1000
+    """
+    if target >= a:
+        return float("inf")
+    return float(curve_stats.N0 * ((a - target) / b) ** (-1.0 / c))
+
+
 def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
     """Rules on one cell's curve rows and fit row (the tables of :func:`run_init_curve`).
 
@@ -350,17 +363,22 @@ def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
         parts.append("too few training sizes to fit the curve")
     else:
         ceil = f"{fit['a']:.3f} [{fit['a_low']:.3f}, {fit['a_high']:.3f}]"
+        bound = " (at the bound 1: the measured sizes show no bend towards a lower ceiling)" \
+            if fit["a_high"] >= 1 - 1e-9 else ""
         if fit["a_low"] - top["auroc"] > GAP:
             curve_key = "rising to near-exact" if fit["a_low"] >= NEAR_EXACT else "rising"
-            parts.append(f"the curve is still rising; its fitted ceiling is {ceil}"
-                         + (": the map from init to outcome is learnable almost exactly, given enough seeds"
-                            if curve_key == "rising to near-exact" else ""))
+            text = f"the curve is still rising; its fitted ceiling is {ceil}{bound}"
+            if fit["a"] > NEAR_EXACT and top["auroc"] < NEAR_EXACT:
+                text += (f"; at the fitted rate (exponent {fit['c']:.2f}) AUROC {NEAR_EXACT} would take about "
+                         f"{seeds_to_reach(NEAR_EXACT, fit['a'], fit['b'], fit['c']):.0e} training seeds")
+            parts.append(text)
         elif fit["a_high"] - top["auroc"] < GAP:
             curve_key = "saturated"
             parts.append(f"the curve has flattened (fitted ceiling {ceil}): more seeds would not help this model")
         else:
             curve_key = "uncertain"
-            parts.append(f"where the curve heads is uncertain (fitted ceiling {ceil})")
+            parts.append(f"the curve is bending but not flat: its fitted ceiling {ceil}{bound} lies up to "
+                         f"{fit['a_high'] - top['auroc']:.3f} above the best measured AUROC")
     return InitVerdict(simple, curve_key, "; ".join(parts))
 
 

@@ -107,6 +107,16 @@ def test_init_verdict_simple_property_rules(simple, key):
     (0.965, 0.97 + ic.GAP - 0.001, "saturated"), (0.965, 0.97 + ic.GAP + 0.001, "uncertain"),
     (ic.NEAR_EXACT + 0.001, 1.0, "rising to near-exact"), (ic.NEAR_EXACT - 0.001, 1.0, "rising")])
 def test_init_verdict_curve_rules(a_low, a_high, key):
-    fit = pd.Series({"a": (a_low + a_high) / 2, "a_low": a_low, "a_high": a_high})
+    fit = pd.Series({"a": (a_low + a_high) / 2, "a_low": a_low, "a_high": a_high, "b": 0.1, "c": 0.2})
     v = ic.init_verdict(_curve((0.85, 0.84, 0.86), 0.97, cap=True), fit)
     assert v.curve == key and "2000-iteration cap" in v.sentence
+    assert ("would take about" in v.sentence) == (fit["a"] > ic.NEAR_EXACT and key.startswith("rising"))
+    assert ("at the bound 1" in v.sentence) == (a_high == 1.0 and key != "saturated")
+
+
+def test_seeds_to_reach_inverts_the_curve():
+    from relustudy.curve_stats import saturating
+
+    n = ic.seeds_to_reach(0.99, 0.9995, 0.1366, 0.1976)
+    assert saturating(n, 0.9995, 0.1366, 0.1976) == pytest.approx(0.99)
+    assert ic.seeds_to_reach(0.99, 0.98, 0.1, 0.5) == float("inf")
