@@ -327,6 +327,14 @@ class InitVerdict:
     sentence: str
 
 
+def _power10(x: float) -> str:
+    """7.3e8 -> '7×10^8' (one significant digit: an extrapolation)."""
+    if not np.isfinite(x):
+        return "infinitely many"
+    m, e = f"{x:.0e}".split("e")
+    return f"{m}×10^{int(e)}"
+
+
 def seeds_to_reach(target: float, a: float, b: float, c: float) -> float:
     """Training seeds n at which the fitted curve a - b (n/N0)^-c reaches ``target`` (inf if never: target >= a).
 
@@ -370,7 +378,7 @@ def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
             text = f"the curve is still rising; its fitted ceiling is {ceil}{bound}"
             if fit["a"] > NEAR_EXACT and top["auroc"] < NEAR_EXACT:
                 text += (f"; at the fitted rate (exponent {fit['c']:.2f}) AUROC {NEAR_EXACT} would take about "
-                         f"{seeds_to_reach(NEAR_EXACT, fit['a'], fit['b'], fit['c']):.0e} training seeds")
+                         f"{_power10(seeds_to_reach(NEAR_EXACT, fit['a'], fit['b'], fit['c']))} training seeds")
             parts.append(text)
         elif fit["a_high"] - top["auroc"] < GAP:
             curve_key = "saturated"

@@ -100,7 +100,7 @@ def _curve_table(curve: pd.DataFrame) -> str:
         rows.append((b["cell"], "no training", f"{b['predictor']}: {b['auroc']:.3f} [{b['low']:.3f}, {b['high']:.3f}]",
                      "", "", ""))
     return md_table(pd.DataFrame(rows, columns=["cell", "training seeds", "held-out AUROC [95% CI]",
-                                                "minus output margin [95% CI]", "iterations", "fit seconds"]))
+                                                "minus output margin [95% CI]", "iterations", "fit seconds (all draws, one thread)"]))
 
 
 def _fit_table(fit: pd.DataFrame) -> str:
