@@ -120,3 +120,11 @@ def test_seeds_to_reach_inverts_the_curve():
     n = ic.seeds_to_reach(0.99, 0.9995, 0.1366, 0.1976)
     assert saturating(n, 0.9995, 0.1366, 0.1976) == pytest.approx(0.99)
     assert ic.seeds_to_reach(0.99, 0.98, 0.1, 0.5) == float("inf")
+
+
+def test_main_rejects_bad_values(capsys, tmp_path):
+    assert ic.main(["--sizes", "5", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "run_init_curve.py: error: invalid --sizes '5'; allowed: comma-separated integers >= 10"
+    assert ic.main(["--runs", str(tmp_path / "none.parquet"), "--out", str(tmp_path)]) == 2
+    assert "no runs table at" in capsys.readouterr().err
