@@ -7,7 +7,7 @@ import pytest
 
 from relustudy import figures
 from relustudy.report.common import Context, Skip
-from relustudy.studies import STUDIES, Study, Verdict, basins, render
+from relustudy.studies import STUDIES, Study, Verdict, render
 
 
 def test_registry_names_are_unique_anchors():
@@ -51,26 +51,6 @@ def figures_facet_example(f):
     fig = figures.facet(data, lambda sub, ax: ax.plot(sub["x"], sub["y"]), col="p")
     assert [ax.get_title() for ax in fig.axes] == ["p=a", "p=b"]
     return Figure("toy.png", fig, "toy")
-
-
-def _rates(flips, n=4000, eps=(1e-12, 1e-6, 1e-2, 1e-1)):
-    from relustudy.stats import proportion_ci
-
-    rows = []
-    for e, k in zip(eps, flips):
-        p = proportion_ci(k, n)
-        rows.append(dict(eps=e, n=n, flips=k, rate=p.rate, ci_low=p.ci_low, ci_high=p.ci_high, label_changed=k / n))
-    return basins.BasinsFinding(pd.DataFrame(rows), 1000, 4)
-
-
-def test_basins_verdict_on_both_sides():
-    assert basins.verdict(_rates([0, 0, 1, 36])).key == "smooth"
-    assert basins.verdict(_rates([12, 15, 20, 36])).key == "chaotic"
-    # few pairs: no flip, but the upper bound is not below CHAOS_BOUND
-    assert basins.verdict(_rates([0, 0, 1, 36], n=200)).key == "undecided"
-    a, b, slope = _rates([0, 0, 1, 36]).growth
-    assert (a, b) == (1e-2, 1e-1) and slope == pytest.approx(np.log10(36))
-    assert _rates([0, 0, 0, 36]).growth is None
 
 
 def test_posted_cell_verdict_on_both_sides_of_its_thresholds():
@@ -216,27 +196,3 @@ def test_theory_and_threshold_sentences_follow_their_rules():
     assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
     assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
     assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)
-
-
-def test_init_predictability_verdict_on_both_sides_of_drawn_at_init():
-    from relustudy import init_predict as ip
-    from relustudy.studies import init_predictability as li
-
-    def cell(best_low, gain_low):
-        names = (ip.DEAD, ip.MARGIN, "logistic", "boosting")
-        auroc = np.array([0.78, 0.79, 0.70, best_low + 0.01])
-        diff = np.subtract.outer(auroc, auroc)
-        dlow = diff - 0.01
-        dlow[3, 0] = gain_low
-        a = ip.AurocCI(names, auroc, auroc - 0.01, auroc + 0.01, diff, dlow, diff + 0.01, 1000, 400, 100)
-        a.low[3] = best_low
-        return _ns(all_seeds=a, alive=None)
-
-    def res(*cells):
-        return _ns(cells={("default", f"c{k}"): c for k, c in enumerate(cells)}, key=("default", "c0"))
-
-    assert li.verdict(res(cell(li.DRAWN_AT_INIT + 0.001, 0.1))).key == "drawn"
-    assert li.verdict(res(cell(li.DRAWN_AT_INIT + 0.001, 0.1), cell(0.8, 0.05))).key == "mixed"
-    v = li.verdict(res(cell(li.DRAWN_AT_INIT - 0.001, 0.05)))
-    assert v.key == "partly" and "training decides the rest" not in v.text and "deterministic" in v.text
-    assert li.verdict(res(cell(0.8, -0.01))).key == "dead-only"
