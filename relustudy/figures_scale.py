@@ -2,7 +2,7 @@
 
 Like :mod:`relustudy.figures`: each function takes a long-form DataFrame and column names
 (keyword-only) and returns the Figure it made; the rates and CIs come in computed
-(``relustudy.report.scale``), nothing statistical happens here.
+(the studies ``million``, ``phase``, ``depth_width``, ``remedies``), nothing statistical happens here.
 """
 from __future__ import annotations
 
