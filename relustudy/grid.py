@@ -140,21 +140,12 @@ class Grid:
         ``track_output`` appear only when not at their default, so the config of a grid that does
         not use them is what it was before they existed.
         """
-        config = {
-            "seeds": f"{self.seeds[0]}:{self.seeds[1]}",
-            "activations": list(self.activations),
-            "outputs": list(self.outputs),
-            "inits": list(self.inits),
-            "updates": list(self.updates),
-            "optimizers": list(self.optimizers),
-            "lrs": list(self.lrs),
-            "epochs": list(self.epochs),
-            "hidden": [hidden_str(h) for h in self.hidden],
-            "block": self.block,
-        }
+        config = {"seeds": f"{self.seeds[0]}:{self.seeds[1]}"}
         for factor in FACTOR_REGISTRY.values():
-            if factor.optional and getattr(self, factor.grid_field) != (factor.default,):
-                config[factor.grid_field] = list(getattr(self, factor.grid_field))
+            levels = getattr(self, factor.grid_field)
+            if not factor.optional or levels != (factor.default,):
+                config[factor.grid_field] = [hidden_str(v) for v in levels] if factor.name == "hidden" else list(levels)
+        config["block"] = self.block
         if self.columns != "full":
             config["columns"] = self.columns
         if self.track_output:

@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import report
+from . import paths, report
 from .dataset import content_hash, load_curves, load_runs, read_info
-from .chaos import CHAOS_FILE, load_chaos
+from .chaos_tables import CHAOS_FILE, load_chaos
+from .chaos_tables import TABLES as CHAOS_TABLES
+from .init_curve import load_init_curve
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .gradient_trace import GRADIENTS_FILE
 from .gradient_trace import load as load_gradients
@@ -33,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
     data, out = Path(args.data), Path(args.out)
+    if paths.CHECKOUT is None and data == paths.DEFAULT_GRID_DIR and not data.exists():  # a non-editable install
+        print(f"make_report.py: error: no dataset at {data} (relustudy is installed without its repository's "
+              "data/; run from a checkout's root or pass --data DIR)", file=sys.stderr)
+        return 2
     try:
         runs = load_runs(data)
         folder = data if data.is_dir() else data.parent
@@ -60,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras = {}
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
     for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
-                                ("chaos", (CHAOS_FILE,), load_chaos),
+                                ("chaos", (CHAOS_FILE, *[f"{t}.parquet" for t in CHAOS_TABLES if f"{t}.parquet" != CHAOS_FILE]),
+                                 load_chaos),
+                                ("init_curve", ("curve.parquet", "fit.parquet", "scores.parquet"), load_init_curve),
                                 ("q1_gradients", (GRADIENTS_FILE,), load_gradients)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():

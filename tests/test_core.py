@@ -46,6 +46,7 @@ def _as_core_params(net):
     return [(net[i].weights[..., None].copy(), net[i].biases.copy()) for i in (0, 2, 4)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_reproduces_posted_program_run_for_run(activation):
     seeds = list(range(50))
@@ -59,6 +60,7 @@ def test_reproduces_posted_program_run_for_run(activation):
         assert "solved" in outcomes and outcomes - {"solved"}
 
 
+@pytest.mark.slow
 def test_outcome_of_posted_weights_by_direct_computation():
     """The outcome label, recomputed by hand from the posted program's final weights."""
     from relustudy.outcomes import classify
@@ -279,7 +281,7 @@ def test_curve_epochs():
         (dict(init="orthogonal"), "unknown init 'orthogonal'; allowed: randn, he, xavier"),
         (dict(output="softmax"), "unknown output 'softmax'; allowed: same, identity"),
         (dict(update="adam"), "unknown update 'adam'; allowed: as_posted, corrected"),
-        (dict(optimizer="adam"), "unknown optimizer 'adam'; allowed: sgd, momentum"),
+        (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'; allowed: sgd, momentum, adam"),
         (dict(hidden="4-x"), "malformed hidden spec '4-x'"),
         (dict(hidden=()), "malformed hidden spec"),
         (dict(epochs=0), "invalid epochs 0; allowed: an integer >= 1"),
