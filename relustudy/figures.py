@@ -43,6 +43,11 @@ def levels(data: pd.DataFrame, col: str | None) -> list:
     return list(dict.fromkeys(data[col])) if col else [None]
 
 
+def _new_ax(figsize: tuple[float, float]) -> plt.Axes:
+    _setup()
+    return plt.subplots(figsize=figsize)[1]
+
+
 def facet(
     data: pd.DataFrame,
     draw,
@@ -51,21 +56,29 @@ def facet(
     row: str | None = None,
     width: float = 4.4,
     height: float = 3.4,
+    figsize: tuple[float, float] | None = None,
     sharex: bool = True,
     sharey: bool = True,
     label_panels: bool = True,
+    titles=None,
+    title_size: float = 9,
     title: str = "",
+    layout: bool = True,
 ) -> plt.Figure:
     """One panel per level of ``row`` x ``col``: ``draw(sub, ax)`` draws each panel's rows.
 
     The one row x column loop of the figures (as seaborn's FacetGrid, for drawings that are not
     one seaborn call). Panels are titled "row=r | col=c" (the values alone with
-    ``label_panels=False``); ``draw`` sets everything inside the Axes. Returns the Figure.
+    ``label_panels=False``; ``titles(r, c)`` returns any other title); an empty value is left
+    out. Axis labels are kept on the bottom row (x) and the left column (y) only. The figure is
+    ``figsize`` (default ``width`` x ``height`` per panel); ``layout=False`` leaves
+    ``tight_layout`` to the caller (who adds a legend or colorbar first). Returns the Figure,
+    whose ``axes`` are the panels row by row.
     """
     _setup()
     rows, cols = levels(data, row), levels(data, col)
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(width * len(cols), height * len(rows) + 0.4),
-                             sharex=sharex, sharey=sharey, squeeze=False)
+    size = figsize or (width * len(cols), height * len(rows) + 0.4)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=size, sharex=sharex, sharey=sharey, squeeze=False)
     for i, rv in enumerate(rows):
         for j, cv in enumerate(cols):
             sub = data
@@ -75,14 +88,32 @@ def facet(
                 sub = sub[sub[col] == cv]
             ax = axes[i, j]
             draw(sub, ax)
-            parts = [(row, rv), (col, cv)]
-            name = " | ".join((f"{k}={v}" if label_panels else str(v)) for k, v in parts if k)
+            if titles is not None:
+                name = titles(rv, cv)
+            else:
+                parts = [(k, v) for k, v in ((row, rv), (col, cv)) if k and str(v) != ""]
+                name = " | ".join((f"{k}={v}" if label_panels else str(v)) for k, v in parts)
             if name:
-                ax.set_title(name, fontsize=9)
+                ax.set_title(name, fontsize=title_size)
+            if i < len(rows) - 1:
+                ax.set_xlabel("")
+            if j > 0:
+                ax.set_ylabel("")
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     return fig
+
+
+def _first_legend(fig: plt.Figure, **kw) -> None:
+    """A figure legend from the first panel's labelled artists (every panel draws the same ones)."""
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, **kw)
+
+
+def _palette(names: list) -> dict:
+    return dict(zip(names, sns.color_palette(PALETTE, len(names))))
 
 
 def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | None = "output") -> sns.FacetGrid:
@@ -113,89 +144,148 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
     return g
 
 
+def rate_dots(
+    data: pd.DataFrame, *, y: str, hue: str, order: list | None = None, hue_order: list | None = None,
+    palette: dict | None = None, zoom: bool = False, xlabel: str = "failure rate (not solved), 95% CI", ax=None,
+) -> plt.Axes:
+    """One panel of failure rates as dots with CI error bars: one row per ``y`` level, dots dodged by ``hue``.
+
+    data: one row per cell with columns rate, ci_low, ci_high, ``y`` and ``hue`` (strings).
+    ``zoom``: x axis from the data (else 0..1), so narrow CIs of small shares stay visible.
+    """
+    ax = ax if ax is not None else _new_ax((4.2, 0.33 * data[y].nunique() + 1.5))
+    ylev = order or levels(data, y)
+    hlev = hue_order or levels(data, hue)
+    colors = palette or _palette(hlev)
+    offsets = np.linspace(-0.3, 0.3, len(hlev)) if len(hlev) > 1 else np.zeros(1)
+    for off, h in zip(offsets, hlev):
+        s = data[data[hue] == h]
+        pos = np.array([ylev.index(v) for v in s[y]]) + off
+        ax.errorbar(s["rate"], pos, xerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
+                    fmt="o", ms=3.5, lw=1, color=colors[h], label=h)
+    ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
+    if zoom:
+        lo, hi = float(data["ci_low"].min()), float(data["ci_high"].max())
+        ax.set_xlim(max(0.0, lo - 0.05 * (hi - lo)), hi + 0.05 * (hi - lo))
+    else:
+        ax.set_xlim(-0.02, 1.02)
+    if not ax.yaxis_inverted():  # shared y axes: inverting each panel in turn would flip it back
+        ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    return ax
+
+
 def failure_rate_dots(
     rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = "",
     xlabel: str = "failure rate (not solved), 95% CI", zoom: bool = False,
 ) -> plt.Figure:
-    """Dot plot of failure rates with their CIs as error bars.
-
-    rates: one row per cell with columns rate, ci_low, ci_high and the ``y``, ``hue``,
-    ``col``, ``row`` labels (strings). ``zoom``: x axis from the data (else 0..1), so narrow
-    CIs of small shares stay visible.
-    """
-    _setup()
-    cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
-    ylev, hlev = list(dict.fromkeys(rates[y])), list(dict.fromkeys(rates[hue]))
-    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(4.2 * len(cols), 0.33 * len(ylev) * len(rows) + 1.5),
-        sharex=not zoom, sharey=True, squeeze=False,
+    """:func:`rate_dots` panels, one per ``row`` x ``col`` level (panels titled by the values)."""
+    ylev, hlev = levels(rates, y), levels(rates, hue)
+    colors = _palette(hlev)
+    nrows, ncols = len(levels(rates, row)), len(levels(rates, col))
+    fig = facet(
+        rates, lambda sub, ax: rate_dots(sub, y=y, hue=hue, order=ylev, hue_order=hlev, palette=colors, zoom=zoom,
+                                         xlabel=xlabel, ax=ax),
+        col=col, row=row, figsize=(4.2 * ncols, 0.33 * len(ylev) * nrows + 1.5), sharex=not zoom, sharey=True,
+        label_panels=False, layout=False,
     )
-    offsets = np.linspace(-0.3, 0.3, len(hlev)) if len(hlev) > 1 else np.zeros(1)
-    for i, rv in enumerate(rows):
-        for j, cv in enumerate(cols):
-            ax = axes[i, j]
-            sub = rates[(rates[row] == rv) & (rates[col] == cv)]
-            for off, h in zip(offsets, hlev):
-                s = sub[sub[hue] == h]
-                pos = np.array([ylev.index(v) for v in s[y]]) + off
-                ax.errorbar(
-                    s["rate"], pos, xerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
-                    fmt="o", ms=3.5, lw=1, color=colors[h], label=h if (i, j) == (0, 0) else None,
-                )
-            ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
-            if zoom:
-                lo, hi = float(sub["ci_low"].min()), float(sub["ci_high"].max())
-                ax.set_xlim(max(0.0, lo - 0.05 * (hi - lo)), hi + 0.05 * (hi - lo))
-            else:
-                ax.set_xlim(-0.02, 1.02)
-            ax.invert_yaxis()
-            if rv != "" or cv != "":
-                ax.set_title(" | ".join(str(v) for v in (rv, cv) if v != ""), fontsize=9)
-            if i == len(rows) - 1:
-                ax.set_xlabel(xlabel)
     height = fig.get_figheight()
     # Keep ~0.55 in at the bottom for the legend and ~0.45 in at the top for the title.
     fig.tight_layout(rect=(0, 0.55 / height, 1, 1 - 0.45 / height))
-    fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(hlev), 4), frameon=False)
+    _first_legend(fig, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(hlev), 4), frameon=False)
     if title:
         fig.suptitle(title)
     return fig
 
 
+def rate_heatmap(
+    data: pd.DataFrame, *, y: str, x: str, value: str = "rate", order: list | None = None,
+    x_order: list | None = None, ax=None,
+) -> plt.Axes:
+    """One annotated heatmap of ``value`` (a share, drawn in %) over ``y`` x ``x``.
+
+    data: one row per (``y``, ``x``) with the ``value`` column; blank where a pair is absent.
+    """
+    ylev, xlev = order or levels(data, y), x_order or levels(data, x)
+    ax = ax if ax is not None else _new_ax((0.9 * len(xlev) + 2.5, 0.38 * len(ylev) + 1.6))
+    grid = data.pivot(index=y, columns=x, values=value).reindex(index=ylev, columns=xlev) * 100
+    sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="rocket_r", annot=True, fmt=".0f", cbar=False,
+                annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    return ax
+
+
 def failure_rate_heatmap(
     rates: pd.DataFrame, *, y: str, x: str, col: str, row: str, title: str = ""
 ) -> plt.Figure:
-    """Annotated heatmaps of failure rates (%), one panel per ``row`` x ``col`` level.
+    """:func:`rate_heatmap` of failure rates (%), one panel per ``row`` x ``col`` level.
 
     rates: one row per cell with column rate and the ``y``, ``x``, ``col``, ``row`` labels
     (strings); every panel shows the same ``y`` x ``x`` grid (blank where a cell is absent).
     """
-    _setup()
-    cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
-    ylev, xlev = list(dict.fromkeys(rates[y])), list(dict.fromkeys(rates[x]))
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(0.9 * len(xlev) * len(cols) + 2.5, 0.38 * len(ylev) * len(rows) + 1.6),
-        sharex=True, sharey=True, squeeze=False,
+    ylev, xlev = levels(rates, y), levels(rates, x)
+    nrows, ncols = len(levels(rates, row)), len(levels(rates, col))
+    fig = facet(
+        rates, lambda sub, ax: rate_heatmap(sub, y=y, x=x, order=ylev, x_order=xlev, ax=ax), col=col, row=row,
+        figsize=(0.9 * len(xlev) * ncols + 2.5, 0.38 * len(ylev) * nrows + 1.6), layout=False,
     )
-    for i, rv in enumerate(rows):
-        for j, cv in enumerate(cols):
-            ax = axes[i, j]
-            sub = rates[(rates[row] == rv) & (rates[col] == cv)]
-            grid = sub.pivot(index=y, columns=x, values="rate").reindex(index=ylev, columns=xlev) * 100
-            sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="rocket_r", annot=True, fmt=".0f", cbar=False,
-                        annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white")
-            ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
-            ax.set_xlabel(x if i == len(rows) - 1 else "")
-            ax.set_ylabel(y if j == 0 else "")
-            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-            ax.tick_params(axis="y", labelsize=8)
     fig.suptitle(title or "failure rate (%)")
     fig.tight_layout()
     return fig
 
 
 DIVERGED_CEILING = 1e2  # diverged runs (epoch error inf) are drawn at this height on log axes
+
+
+def _diverged_shown(bands: pd.DataFrame) -> bool:
+    """Whether any drawn quartile (of a group with at least 2 runs) lies above DIVERGED_CEILING."""
+    drawn = bands[bands["n"] >= 2] if "n" in bands else bands
+    return bool((drawn[["q25", "q50", "q75"]].to_numpy() > DIVERGED_CEILING).any())
+
+
+def curve_bands(
+    data: pd.DataFrame, *, hue: str, hue_order: list | None = None, palette: dict | None = None,
+    ymin: float | None = None, reference: float | None = None, ceiling: bool | None = None, ax=None,
+) -> plt.Axes:
+    """One panel of median epoch error with an interquartile band per ``hue`` level, log-log.
+
+    data: one row per (``hue``, epoch) with columns epoch, q25, q50, q75 and optionally n (runs;
+    a level with fewer than 2 is not drawn). Values below :data:`MSE_FLOOR` are drawn at it,
+    inf at :data:`DIVERGED_CEILING`. ymin: lower y limit (default: the precision floor).
+    reference: if given, a dashed 1/epoch line through this error at epoch 1000. ceiling: draw
+    the dotted ceiling line (default: when this panel has a value above it).
+    """
+    ax = ax if ax is not None else _new_ax((4.6, 3.4))
+    hlev = hue_order or levels(data, hue)
+    colors = palette or _palette(hlev)
+
+    def shown(v):
+        return v.clip(lower=MSE_FLOOR, upper=DIVERGED_CEILING)
+
+    for h in hlev:
+        s = data[data[hue] == h].sort_values("epoch")
+        if s.empty or ("n" in s and int(s["n"].max()) < 2):
+            continue  # one run is no distribution: no median or band
+        label = f"{h} (n={int(s['n'].max())})" if "n" in s else h
+        # Markers at the recorded epochs (1, 2, 5, 10, ...): the lines between them interpolate.
+        ax.plot(s["epoch"], shown(s["q50"]), color=colors[h], lw=1.6, marker="o", ms=3, label=label)
+        ax.fill_between(s["epoch"], shown(s["q25"]), shown(s["q75"]), color=colors[h], alpha=0.2)
+    if reference is not None:
+        e = np.array([data["epoch"].min(), data["epoch"].max()], dtype=float)
+        ax.plot(e, reference * 1000.0 / e, color="0.3", ls="--", lw=1, label="∝ 1/epoch")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=ymin if ymin is not None else MSE_FLOOR / 3, top=DIVERGED_CEILING * 5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("epoch error (median, IQR)")
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    ax.axhline(MSE_FLOOR, color="0.6", lw=0.8, ls=":")
+    if ceiling if ceiling is not None else _diverged_shown(data):
+        ax.axhline(DIVERGED_CEILING, color="0.3", lw=0.8, ls=":")
+    return ax
 
 
 def learning_curves(
@@ -208,101 +298,60 @@ def learning_curves(
     ymin: float | None = None,
     reference: float | None = None,
 ) -> plt.Figure:
-    """Median epoch error with an interquartile band, log-log; one panel per ``col`` x ``row``.
+    """:func:`curve_bands` panels, one per ``col`` x ``row`` level, with the same colours and axes.
 
     bands: one row per (``hue``, ``col``, ``row``, epoch) with columns epoch, q25, q50, q75
-    (e.g. ``analysis.curve_bands``; a diverged run's error is inf and ranks worst). Values
-    below the precision floor :data:`MSE_FLOOR` are drawn at it, inf at :data:`DIVERGED_CEILING`
-    (dotted line), so diverged runs stay visible.
-    ymin: lower y limit (default: the precision floor).
-    reference: if given, a dashed 1/epoch line through this error at epoch 1000.
+    (e.g. ``analysis.curve_bands``; a diverged run's error is inf and ranks worst).
     """
-    _setup()
-    cols = list(dict.fromkeys(bands[col])) if col else [None]
-    rows = list(dict.fromkeys(bands[row])) if row else [None]
-    hlev = list(dict.fromkeys(bands[hue]))
-    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(4.6 * len(cols), 3.4 * len(rows) + 0.4), sharex=True, sharey=True, squeeze=False
-    )
-
-    def shown(v):
-        return v.clip(lower=MSE_FLOOR, upper=DIVERGED_CEILING)
-
-    any_inf = False
-    for i, rv in enumerate(rows):
-        for j, cv in enumerate(cols):
-            ax = axes[i, j]
-            sub = bands
-            if cv is not None:
-                sub = sub[sub[col] == cv]
-            if rv is not None:
-                sub = sub[sub[row] == rv]
-            for h in hlev:
-                s = sub[sub[hue] == h].sort_values("epoch")
-                if s.empty or ("n" in s and int(s["n"].max()) < 2):
-                    continue  # one run is no distribution: no median or band
-                any_inf |= bool((s[["q25", "q50", "q75"]].to_numpy() > DIVERGED_CEILING).any())
-                label = f"{h} (n={int(s['n'].max())})" if "n" in s else h
-                # Markers at the recorded epochs (1, 2, 5, 10, ...): the lines between them interpolate.
-                ax.plot(s["epoch"], shown(s["q50"]), color=colors[h], lw=1.6, marker="o", ms=3, label=label)
-                ax.fill_between(s["epoch"], shown(s["q25"]), shown(s["q75"]), color=colors[h], alpha=0.2)
-            if reference is not None:
-                e = np.array([sub["epoch"].min(), sub["epoch"].max()], dtype=float)
-                ax.plot(e, reference * 1000.0 / e, color="0.3", ls="--", lw=1, label="∝ 1/epoch")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_ylim(bottom=ymin if ymin is not None else MSE_FLOOR / 3, top=DIVERGED_CEILING * 5)
-            if i == len(rows) - 1:
-                ax.set_xlabel("epoch")
-            name = " | ".join(f"{k}={v}" for k, v in ((row, rv), (col, cv)) if v is not None)
-            ax.set_title(name, fontsize=10)
-            ax.legend(fontsize=7, loc="best", framealpha=0.8)
-        axes[i, 0].set_ylabel("epoch error (median, IQR)")
-    for ax in axes.flat:
-        ax.axhline(MSE_FLOOR, color="0.6", lw=0.8, ls=":")
-        if any_inf:
-            ax.axhline(DIVERGED_CEILING, color="0.3", lw=0.8, ls=":")
+    hlev = levels(bands, hue)
+    colors = _palette(hlev)
+    any_inf = _diverged_shown(bands)
     note = f"dotted: precision floor {MSE_FLOOR:g}" + (
         f"; diverged runs and errors above {DIVERGED_CEILING:g} drawn at {DIVERGED_CEILING:g}" if any_inf else ""
     )
-    fig.suptitle(f"{title}\n({note})" if title else note, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return facet(
+        bands, lambda sub, ax: curve_bands(sub, hue=hue, hue_order=hlev, palette=colors, ymin=ymin,
+                                           reference=reference, ceiling=any_inf, ax=ax),
+        col=col, row=row, width=4.6, height=3.4, title_size=10, title=f"{title}\n({note})" if title else note,
+    )
+
+
+def outcome_bars(data: pd.DataFrame, *, x: str, order: list | None = None, ax=None) -> plt.Axes:
+    """One panel of stacked bars: the share of each outcome per ``x`` level.
+
+    data: one row per (``x``, outcome) with a ``share`` column summing to 1 within each bar.
+    """
+    xlev = order or levels(data, x)
+    ax = ax if ax is not None else _new_ax((max(4.0, 0.42 * len(xlev)), 3.4))
+    wide = data.pivot_table(index=x, columns="outcome", values="share", aggfunc="sum", observed=True)
+    wide = wide.reindex(index=xlev, columns=list(OUTCOMES)).fillna(0.0)
+    bottom = np.zeros(len(xlev))
+    for o in OUTCOMES:
+        ax.bar(range(len(xlev)), wide[o], bottom=bottom, color=OUTCOME_COLORS[o], label=o, width=0.8)
+        bottom += wide[o].to_numpy()
+    ax.set_xticks(range(len(xlev)), xlev, rotation=70, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of runs")
+    return ax
 
 
 def outcome_composition(
     counts: pd.DataFrame, *, x: str, col: str, row: str | None = None, title: str = "", label_panels: bool = True
 ) -> plt.Figure:
-    """Stacked bars: share of each outcome per ``x`` label, panels by ``col`` (and ``row``).
+    """:func:`outcome_bars` panels by ``col`` (and ``row``), panels titled "col=c | row=r".
 
     counts: one row per (x, col[, row], outcome) with a ``share`` column summing to 1
-    within each bar. ``label_panels=False`` titles panels by the value alone.
+    within each bar. ``label_panels=False`` titles panels by the column's value alone.
     """
-    _setup()
-    cols = list(dict.fromkeys(counts[col]))
-    rows = list(dict.fromkeys(counts[row])) if row else [None]
-    xlev = list(dict.fromkeys(counts[x]))
-    fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(max(4.0, 0.42 * len(xlev)) * len(cols), 3.4 * len(rows) + 0.8),
-        sharey=True, squeeze=False,
+    xlev = levels(counts, x)
+    nrows, ncols = len(levels(counts, row)), len(levels(counts, col))
+    fig = facet(
+        counts, lambda sub, ax: outcome_bars(sub, x=x, order=xlev, ax=ax), col=col, row=row,
+        figsize=(max(4.0, 0.42 * len(xlev)) * ncols, 3.4 * nrows + 0.8), sharex=False, sharey=True,
+        titles=lambda rv, cv: (f"{col}={cv}" if label_panels else str(cv)) + (f" | {row}={rv}" if row else ""),
+        layout=False,
     )
-    for i, rv in enumerate(rows):
-        for j, cv in enumerate(cols):
-            ax = axes[i, j]
-            sub = counts[(counts[col] == cv) & ((counts[row] == rv) if row else True)]
-            wide = sub.pivot_table(index=x, columns="outcome", values="share", aggfunc="sum", observed=True)
-            wide = wide.reindex(index=xlev, columns=list(OUTCOMES)).fillna(0.0)
-            bottom = np.zeros(len(xlev))
-            for o in OUTCOMES:
-                ax.bar(range(len(xlev)), wide[o], bottom=bottom, color=OUTCOME_COLORS[o], label=o if (i, j) == (0, 0) else None, width=0.8)
-                bottom += wide[o].to_numpy()
-            ax.set_xticks(range(len(xlev)), xlev, rotation=70, ha="right", fontsize=8)
-            ax.set_ylim(0, 1)
-            name = f"{col}={cv}" if label_panels else str(cv)
-            ax.set_title(name + (f" | {row}={rv}" if row else ""), fontsize=9)
-        axes[i, 0].set_ylabel("share of runs")
-    fig.legend(loc="upper center", ncol=len(OUTCOMES), frameon=False, bbox_to_anchor=(0.5, 1.04))
+    _first_legend(fig, loc="upper center", ncol=len(OUTCOMES), frameon=False, bbox_to_anchor=(0.5, 1.04))
     if title:
         fig.suptitle(title, y=1.09)
     fig.tight_layout()
@@ -343,15 +392,17 @@ def fail_vs_margin(bins: pd.DataFrame, *, title: str = "", ax=None) -> plt.Axes:
     return ax
 
 
-def seed_lottery(matrix: pd.DataFrame, *, title: str = "", ylabel: str | None = None) -> plt.Figure:
+
+
+def seed_lottery(matrix: pd.DataFrame, *, title: str = "", ylabel: str | None = None, ax=None) -> plt.Axes:
     """Seeds (rows) x cells (columns) coloured by outcome: the paired 'seed lottery'.
 
     matrix: index = seed, columns = cell labels, values = outcome strings.
     """
-    _setup()
+    own = ax is None
+    ax = ax if ax is not None else _new_ax((1.0 + 0.75 * matrix.shape[1], 7.5))
     codes = matrix.apply(lambda s: s.map({o: k for k, o in enumerate(OUTCOMES)})).to_numpy(dtype=float)
     cmap = matplotlib.colors.ListedColormap([OUTCOME_COLORS[o] for o in OUTCOMES])
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * matrix.shape[1], 7.5))
     ax.imshow(codes, aspect="auto", cmap=cmap, vmin=-0.5, vmax=len(OUTCOMES) - 0.5, interpolation="nearest")
     ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel(ylabel or f"seed ({matrix.index.min()}..{matrix.index.max()})")
@@ -360,42 +411,51 @@ def seed_lottery(matrix: pd.DataFrame, *, title: str = "", ylabel: str | None = 
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.12), ncol=3, fontsize=8, frameon=False)
     if title:
         ax.set_title(title, pad=48)
-    fig.tight_layout()
-    return fig
+    if own:
+        ax.figure.tight_layout()
+    return ax
+
+
+def rate_lines(
+    data: pd.DataFrame, *, x: str, hue: str, hue_order: list | None = None, palette: dict | None = None,
+    ylabel: str = "rate", ax=None,
+) -> plt.Axes:
+    """One panel of rates with CI error bars against ``x`` (e.g. depth), one line per ``hue`` level.
+
+    data: columns ``x``, ``hue``, rate, ci_low, ci_high; an optional ``theory`` column is drawn dashed.
+    """
+    ax = ax if ax is not None else _new_ax((4.2, 3.4))
+    hlev = hue_order or sorted(dict.fromkeys(data[hue]))
+    colors = palette or _palette(hlev)
+    for h in hlev:
+        s = data[data[hue] == h].sort_values(x)
+        ax.errorbar(s[x], s["rate"], yerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
+                    marker="o", ms=3.5, lw=1.3, capsize=2, color=colors[h], label=f"{hue}={h}")
+        if "theory" in s:
+            ax.plot(s[x], s["theory"], ls="--", lw=1, color=colors[h])
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel)
+    return ax
 
 
 def rate_vs_depth(
     rates: pd.DataFrame, *, x: str, hue: str, col: str, row: str | None = None, title: str = "", ylabel: str = "rate"
 ) -> plt.Figure:
-    """Rates with CIs against ``x`` (e.g. depth), one line per ``hue`` (e.g. width).
+    """:func:`rate_lines` panels by ``col`` (and ``row``), panels titled "col=c | row=r".
 
     rates: columns x, hue, col[, row], rate, ci_low, ci_high; optional ``theory`` column
     drawn dashed.
     """
-    _setup()
-    cols = list(dict.fromkeys(rates[col]))
-    rows = list(dict.fromkeys(rates[row])) if row else [None]
     hlev = sorted(dict.fromkeys(rates[hue]))
-    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(4.2 * len(cols), 3.4 * len(rows)), sharex=True, sharey=True, squeeze=False)
-    for i, rv in enumerate(rows):
-        for j, cv in enumerate(cols):
-            ax = axes[i, j]
-            sub = rates[(rates[col] == cv) & ((rates[row] == rv) if row else True)]
-            for h in hlev:
-                s = sub[sub[hue] == h].sort_values(x)
-                ax.errorbar(
-                    s[x], s["rate"], yerr=[s["rate"] - s["ci_low"], s["ci_high"] - s["rate"]],
-                    marker="o", ms=3.5, lw=1.3, capsize=2, color=colors[h], label=f"{hue}={h}" if (i, j) == (0, 0) else None,
-                )
-                if "theory" in s:
-                    ax.plot(s[x], s["theory"], ls="--", lw=1, color=colors[h])
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{col}={cv}" + (f" | {row}={rv}" if row else ""), fontsize=9)
-            if i == len(rows) - 1:
-                ax.set_xlabel(x)
-        axes[i, 0].set_ylabel(ylabel)
-    fig.legend(loc="upper center", ncol=len(hlev), frameon=False, bbox_to_anchor=(0.5, 1.05))
+    colors = _palette(hlev)
+    nrows, ncols = len(levels(rates, row)), len(levels(rates, col))
+    fig = facet(
+        rates, lambda sub, ax: rate_lines(sub, x=x, hue=hue, hue_order=hlev, palette=colors, ylabel=ylabel, ax=ax),
+        col=col, row=row, figsize=(4.2 * ncols, 3.4 * nrows),
+        titles=lambda rv, cv: f"{col}={cv}" + (f" | {row}={rv}" if row else ""), layout=False,
+    )
+    _first_legend(fig, loc="upper center", ncol=len(hlev), frameon=False, bbox_to_anchor=(0.5, 1.05))
     if title:
         fig.suptitle(title, y=1.1)
     fig.tight_layout()

@@ -10,19 +10,13 @@ from .figures import PALETTE
 from .forensics import AT_INIT
 
 
-def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "as posted", counts: dict | None = None):
-    """Two panels: ECDF of death epochs (deaths in training) per variant; margin traces.
+def death_epochs(runs: pd.DataFrame, *, counts: dict | None = None, ax=None) -> plt.Axes:
+    """ECDF of the epoch at which the output unit dies (deaths in training only), one line per variant.
 
-    Parameters
-    ----------
-    runs : forensics table, one row per run (``variant``, ``output_death_epoch``, ...).
-    traces : long-form margins (``variant``, ``seed``, ``step``, ``output_margin``).
-    variant : whose traces the right panel draws (the first variant with traces if absent).
+    runs : forensics table, one row per run (``variant``, ``output_death_epoch``).
     counts : variant -> number of deaths in training, shown in the legend as "(n = k)".
-
-    Returns the left Axes (its figure holds both).
     """
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
+    ax = ax if ax is not None else plt.subplots(figsize=(6.0, 4.2))[1]
     died = runs[runs["output_death_epoch"] > AT_INIT]
     if len(died):
         counts = counts or died["variant"].value_counts().to_dict()
@@ -31,19 +25,40 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "as
     ax.set_xlabel("epoch at which the output unit dies (deaths during training)")
     ax.set_ylabel("share of those deaths")
     ax.set_title("When outputs die")
+    return ax
+
+
+def margin_traces(traces: pd.DataFrame, *, variant: str = "as posted", ax=None) -> plt.Axes:
+    """The output margin against sample step, one line per traced seed of ``variant``.
+
+    traces : long-form margins (``variant``, ``seed``, ``step``, ``output_margin``).
+    variant : whose traces to draw (the first variant with traces if absent).
+    """
+    ax = ax if ax is not None else plt.subplots(figsize=(6.0, 4.2))[1]
     have = list(traces["variant"].unique())
     v = variant if variant in have else (have[0] if have else None)
     if v is not None:
         t = traces[traces["variant"] == v]
         for (seed, g), color in zip(t.groupby("seed"), sns.color_palette(PALETTE, t["seed"].nunique())):
-            bx.plot(np.maximum(g["step"], 1), g["output_margin"], color=color, lw=1, label=f"seed {seed}")
-        bx.set_xscale("log")
-        bx.set_yscale("symlog", linthresh=1e-3)
-        bx.axhline(0, color="k", lw=0.8)
-        bx.legend(fontsize=8, ncol=2)
-    bx.set_xlabel("sample step (6 per epoch; the init value drawn at step 1)")
-    bx.set_ylabel("output margin (max pre-activation over the 6 inputs)")
-    bx.set_title(f"Output margin, traced runs ({v})")
+            ax.plot(np.maximum(g["step"], 1), g["output_margin"], color=color, lw=1, label=f"seed {seed}")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.legend(fontsize=8, ncol=2)
+    ax.set_xlabel("sample step (6 per epoch; the init value drawn at step 1)")
+    ax.set_ylabel("output margin (max pre-activation over the 6 inputs)")
+    ax.set_title(f"Output margin, traced runs ({v})")
+    return ax
+
+
+def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "as posted", counts: dict | None = None):
+    """Two panels side by side: :func:`death_epochs` and :func:`margin_traces` (arguments as there).
+
+    Returns the left Axes (its figure holds both).
+    """
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
+    death_epochs(runs, counts=counts, ax=ax)
+    margin_traces(traces, variant=variant, ax=bx)
     fig.tight_layout()
     return ax
 
