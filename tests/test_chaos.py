@@ -55,3 +55,49 @@ def test_flip_rates_by_hand():
     df["flipped"] = [False, False, True, False, False, True]
     r = flip_rates(df).iloc[0]
     assert (r["n"], r["flips"], r["rate"], r["label_changed"]) == (4, 2, 0.5, 0.5)
+
+
+def test_ulp_choice_is_reproducible_uniform_and_batch_free():
+    from relustudy.chaos import ULP_STREAM_KEY, ulp_choice
+
+    idx, up = ulp_choice(range(37_000), 37)
+    again, up2 = ulp_choice([5, 36_999], 37)  # a run's choice depends on its seed alone
+    assert np.array_equal(again, idx[[5, 36_999]]) and np.array_equal(up2, up[[5, 36_999]])
+    counts = np.bincount(idx, minlength=37)
+    assert counts.sum() == 37_000 and scipy_chisq_p(counts) > 1e-4  # uniform over the 37 parameters
+    assert abs(up.mean() - 0.5) < 0.02
+    # splitmix64 by hand (Python ints) for seed 3: state = 3 ^ key; next() = mix(state + gamma)
+    mask = 2**64 - 1
+    s = (3 ^ ULP_STREAM_KEY) + 0x9E3779B97F4A7C15 & mask
+    z = s
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & mask
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB & mask
+    assert idx[3] == (z ^ (z >> 31)) % 37
+    with pytest.raises(ValueError, match="invalid n_params"):
+        ulp_choice([0], 0)
+
+
+def scipy_chisq_p(counts) -> float:
+    import scipy.stats
+
+    return float(scipy.stats.chisquare(counts).pvalue)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_ulp_moves_exactly_one_parameter_by_one_ulp(dtype):
+    from relustudy.chaos import one_ulp, ulp_choice
+
+    seeds = list(range(200))
+    base = [(w.astype(dtype), b.astype(dtype)) for w, b in init_params("randn", seeds, Cell().layer_sizes)]
+    before = flatten_runs(base).copy()
+    moved = flatten_runs(one_ulp(base, seeds))
+    assert moved.dtype == dtype and np.array_equal(flatten_runs(base), before)  # input untouched
+    changed = moved != before
+    assert (changed.sum(axis=0) == 1).all()
+    idx, up = ulp_choice(seeds, 37)
+    r = np.arange(200)
+    assert np.array_equal(np.argmax(changed, axis=0), idx)
+    assert np.array_equal(moved[idx, r] > before[idx, r], up)
+    assert np.array_equal(moved[idx, r], np.nextafter(before[idx, r], np.where(up, np.inf, -np.inf).astype(dtype)))
+    with pytest.raises(ValueError, match="params hold 200 runs; got 3 seeds"):
+        one_ulp(base, [0, 1, 2])
