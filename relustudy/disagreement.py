@@ -38,7 +38,7 @@ import numpy as np
 
 from .stats import ProportionResult, _as_bool, _same_length, proportion_ci
 
-BOOT_CHUNK = 256  # bootstrap draws per matrix product: bounds memory at ~BOOT_CHUNK x S floats
+BOOT_CHUNK = 256  # bootstrap draws per matrix product: bounds memory at ~BOOT_CHUNK x (distinct rows) floats
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,34 @@ class DisagreementResult:
     n_pairs: int  # pairs of runs the rate averages over
     n_seeds: int  # init seeds (independent clusters) behind it
     method: str  # "exact" (Clopper-Pearson over seeds) or "cluster bootstrap"
+    # rate / P(two runs disagree when everything changes, same design and cell), with its
+    # cluster-bootstrap CI: the share of the full run-to-run disagreement this source gives.
+    ratio: float = np.nan
+    ratio_low: float = np.nan
+    ratio_high: float = np.nan
 
 
-def paired_disagreement(fail_a, fail_b, *, alpha: float = 0.05) -> DisagreementResult:
+def _paired_stats(means: np.ndarray, S: int) -> np.ndarray:
+    """(B, 1) P(a != b) / P(two distinct seeds' runs a disagree) from means (B, 2) = [fail_a, a != b]."""
+    full = 2.0 * means[:, 0] * (1.0 - means[:, 0]) * S / (S - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(full > 0, means[:, 1] / full, np.nan)[:, None]
+
+
+def paired_disagreement(
+    fail_a, fail_b, *, alpha: float = 0.05, rng: np.random.Generator | None = None, n_boot: int = 2000
+) -> DisagreementResult:
     """Share of init seeds whose two runs (a, b) disagree, with a Clopper-Pearson CI.
 
     One pair per seed and independent seeds, so the disagreements are iid Bernoulli and the
-    exact binomial CI is the CI clustered over init seeds.
+    exact binomial CI is the CI clustered over init seeds. With ``rng``, also the ratio to
+    the full disagreement of a's design, P(a != b) / P(runs a of two distinct seeds disagree),
+    with a bootstrap CI over seeds (NaN when a never or always fails).
 
     Parameters
     ----------
-    fail_a, fail_b : (S,) bool, run a / run b of seed s failed (paired by position).
+    fail_a, fail_b : (S,) bool, run a / run b of seed s failed (paired by position); a is
+        the reference run (e.g. float64), b the one with the source changed.
 
     Examples
     --------
@@ -72,14 +89,19 @@ def paired_disagreement(fail_a, fail_b, *, alpha: float = 0.05) -> DisagreementR
     a, b = _as_bool(fail_a, "fail_a"), _as_bool(fail_b, "fail_b")
     _same_length(a, b, "fail_a", "fail_b")
     p = proportion_ci(int((a != b).sum()), a.size, alpha=alpha)
-    return DisagreementResult(p.rate, p.ci_low, p.ci_high, a.size, a.size, "exact")
+    ratio = (np.nan,) * 3
+    if rng is not None and a.size >= 2:
+        x = np.column_stack([a, a != b]).astype(float)
+        est, lo, hi = cluster_bootstrap(x, lambda m: _paired_stats(m, a.size), rng=rng, n_boot=n_boot, alpha=alpha)
+        ratio = (float(est[0]), float(lo[0]), float(hi[0]))
+    return DisagreementResult(p.rate, p.ci_low, p.ci_high, a.size, a.size, "exact", *ratio)
 
 
 def two_p_one_minus_p(p):
     """2 p (1 - p): P(two independent runs with failure probability p disagree).
 
-    >>> two_p_one_minus_p(0.5), two_p_one_minus_p(0.1)
-    (0.5, 0.18000000000000002)
+    >>> two_p_one_minus_p([0.5, 0.1]).tolist()
+    [0.5, 0.18000000000000002]
     """
     p = np.asarray(p, dtype=float)
     return 2.0 * p * (1.0 - p)
@@ -111,7 +133,9 @@ def distinct_seeds_disagreement(fail, *, alpha: float = 0.05) -> DisagreementRes
     p = proportion_ci(k, n, alpha=alpha)
     ends = two_p_one_minus_p([p.ci_low, p.ci_high])
     hi = 0.5 if p.ci_low <= 0.5 <= p.ci_high else float(ends.max())
-    return DisagreementResult(2.0 * k * (n - k) / (n * (n - 1)), float(ends.min()), hi, n * (n - 1) // 2, n, "exact")
+    rate = 2.0 * k * (n - k) / (n * (n - 1))
+    ratio = (1.0,) * 3 if rate > 0 else (np.nan,) * 3  # the reference itself
+    return DisagreementResult(rate, float(ends.min()), hi, n * (n - 1) // 2, n, "exact", *ratio)
 
 
 def cluster_bootstrap(
@@ -121,7 +145,7 @@ def cluster_bootstrap(
     """Percentile CI of statistics that are functions of per-cluster means, resampling clusters.
 
     A resample draws S clusters with replacement, i.e. multinomial counts c (S,) that sum to
-    S; its statistic is ``statistic(c @ summaries / S)``. Clusters are init seeds: each row
+    S; its statistic is ``statistic(c @ summaries / S)`` (drawn over the distinct rows). Clusters are init seeds: each row
     of ``summaries`` summarises all runs of one seed, so the within-seed correlation is kept.
 
     Parameters
@@ -154,11 +178,15 @@ def cluster_bootstrap(
         raise ValueError(f"invalid alpha {alpha!r}; allowed: 0 < alpha < 1")
     S = x.shape[0]
     est = np.asarray(statistic(x.mean(axis=0)[None, :]), dtype=float)[0]
+    # Resampling S rows is drawing how often each *distinct* row comes up: a multinomial over
+    # the U distinct rows with their shares (the same distribution, and U << S here: most
+    # seeds fail under every order seed or under none).
+    rows, counts = np.unique(x, axis=0, return_counts=True)
     draws, done = [], 0
     while done < n_boot:
         b = min(BOOT_CHUNK, n_boot - done)
-        counts = rng.multinomial(S, np.full(S, 1.0 / S), size=b)  # (b, S)
-        draws.append(np.asarray(statistic(counts @ x / S), dtype=float))
+        weights = rng.multinomial(S, counts / S, size=b)  # (b, U)
+        draws.append(np.asarray(statistic(weights @ rows / S), dtype=float))
         done += b
     boot = np.concatenate(draws, axis=0)
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
@@ -195,7 +223,8 @@ def _as_crossed(fail) -> np.ndarray:
 
 
 def _crossed_stats(means: np.ndarray, S: int, K: int) -> np.ndarray:
-    """(B, 6) [P order, P init, P everything, share init, share order, share residual] from
+    """(B, 8) [P order, P init, P everything, share init, share order, share residual, P order /
+    P everything, P init / P everything] from
     per-seed means (B, K + 2) = [Y[., 0..K-1], q^2, d] (see :func:`crossed_decomposition`)."""
     p_j = means[:, :K]  # per order seed: share failing
     q2, d = means[:, K], means[:, K + 1]
@@ -213,7 +242,8 @@ def _crossed_stats(means: np.ndarray, S: int, K: int) -> np.ndarray:
     total = comp.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(total > 0, comp / total, np.nan)
-    return np.column_stack([d, p_init, p_all, shares])
+        ratios = np.where(p_all[:, None] > 0, np.column_stack([d, p_init]) / p_all[:, None], np.nan)
+    return np.column_stack([d, p_init, p_all, shares, ratios])
 
 
 def crossed_decomposition(fail, *, rng: np.random.Generator, n_boot: int = 2000, alpha: float = 0.05) -> CrossedResult:
@@ -249,7 +279,9 @@ def crossed_decomposition(fail, *, rng: np.random.Generator, n_boot: int = 2000,
     est, lo, hi = cluster_bootstrap(summaries, lambda m: _crossed_stats(m, S, K), rng=rng, n_boot=n_boot, alpha=alpha)
     boot = "cluster bootstrap"
     pairs = (S * K * (K - 1) // 2, K * S * (S - 1) // 2, S * K * (S - 1) * (K - 1) // 2)
-    rates = [DisagreementResult(float(est[i]), float(lo[i]), float(hi[i]), pairs[i], S, boot) for i in range(3)]
+    ratio = [(est[6], lo[6], hi[6]), (est[7], lo[7], hi[7]), (1.0, 1.0, 1.0) if est[2] > 0 else (np.nan,) * 3]
+    rates = [DisagreementResult(float(est[i]), float(lo[i]), float(hi[i]), pairs[i], S, boot, *map(float, ratio[i]))
+             for i in range(3)]
     return CrossedResult(
         n_seeds=S, n_orders=K, p_fail=float(y.mean()), order=rates[0], init=rates[1], everything=rates[2],
         icc=float(est[3]), icc_low=float(lo[3]), icc_high=float(hi[3]), order_share=float(est[4]),

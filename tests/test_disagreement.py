@@ -134,3 +134,21 @@ def test_crossed_cis_cover_the_truth_on_simulated_designs():
         hits["icc"] += r.icc_low <= icc <= r.icc_high
     coverage = {k: v / reps for k, v in hits.items()}
     assert all(0.88 <= c <= 1.0 for c in coverage.values()), coverage
+
+
+def test_ratios_to_everything():
+    # paired: 3 of 10 seeds disagree; a fails on 5 of 10 -> full = 2 * 5 * 5 / 90 = 5/9; ratio = 0.3 / (5/9)
+    a = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+    b = a.copy()
+    b[[0, 5, 6]] ^= True
+    r = paired_disagreement(a, b, rng=np.random.default_rng(0), n_boot=400)
+    assert r.ratio == pytest.approx(0.3 / (5 / 9)) and r.ratio_low <= r.ratio <= r.ratio_high
+    assert np.isnan(paired_disagreement(a, b).ratio)  # no rng: no ratio
+    assert np.isnan(paired_disagreement(np.zeros(9, bool), b[:9], rng=np.random.default_rng(0)).ratio)
+    rng = np.random.default_rng(1)
+    y = rng.random((50, 6)) < rng.random((50, 1))
+    c = crossed_decomposition(y, rng=np.random.default_rng(0), n_boot=200)
+    assert c.order.ratio == pytest.approx(c.order.rate / c.everything.rate)
+    assert c.init.ratio == pytest.approx(c.init.rate / c.everything.rate) and c.everything.ratio == 1.0
+    assert c.order.ratio_low <= c.order.ratio <= c.order.ratio_high
+    assert distinct_seeds_disagreement(a).ratio == 1.0
