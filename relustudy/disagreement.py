@@ -58,22 +58,15 @@ class DisagreementResult:
     ratio_high: float = np.nan
 
 
-def _paired_stats(means: np.ndarray, S: int) -> np.ndarray:
-    """(B, 1) P(a != b) / P(two distinct seeds' runs a disagree) from means (B, 2) = [fail_a, a != b]."""
-    full = 2.0 * means[:, 0] * (1.0 - means[:, 0]) * S / (S - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(full > 0, means[:, 1] / full, np.nan)[:, None]
-
-
-def paired_disagreement(
-    fail_a, fail_b, *, alpha: float = 0.05, rng: np.random.Generator | None = None, n_boot: int = 2000
-) -> DisagreementResult:
+def paired_disagreement(fail_a, fail_b, *, alpha: float = 0.05) -> DisagreementResult:
     """Share of init seeds whose two runs (a, b) disagree, with a Clopper-Pearson CI.
 
     One pair per seed and independent seeds, so the disagreements are iid Bernoulli and the
-    exact binomial CI is the CI clustered over init seeds. With ``rng``, also the ratio to
-    the full disagreement of a's design, P(a != b) / P(runs a of two distinct seeds disagree),
-    with a bootstrap CI over seeds (NaN when a never or always fails).
+    exact binomial CI is the CI clustered over init seeds. The ratio is to the full
+    disagreement of a's design, P(runs a of two distinct seeds disagree)
+    (:func:`distinct_seeds_disagreement` of ``fail_a``); its CI divides the ends of the two
+    exact CIs, each at level 1 - alpha/2 (Bonferroni: it covers with probability >= 1 - alpha,
+    also when no pair disagrees, where a bootstrap would collapse to 0).
 
     Parameters
     ----------
@@ -83,17 +76,18 @@ def paired_disagreement(
     Examples
     --------
     >>> r = paired_disagreement([True, False, False, True], [True, True, False, False])
-    >>> r.rate, r.n_pairs, r.method
-    (0.5, 4, 'exact')
+    >>> r.rate, r.n_pairs, r.method, round(r.ratio, 4)     # 0.5 / (2 * 2 * 2 / 12)
+    (0.5, 4, 'exact', 0.75)
     """
     a, b = _as_bool(fail_a, "fail_a"), _as_bool(fail_b, "fail_b")
     _same_length(a, b, "fail_a", "fail_b")
-    p = proportion_ci(int((a != b).sum()), a.size, alpha=alpha)
+    k = int((a != b).sum())
+    p = proportion_ci(k, a.size, alpha=alpha)
     ratio = (np.nan,) * 3
-    if rng is not None and a.size >= 2:
-        x = np.column_stack([a, a != b]).astype(float)
-        est, lo, hi = cluster_bootstrap(x, lambda m: _paired_stats(m, a.size), rng=rng, n_boot=n_boot, alpha=alpha)
-        ratio = (float(est[0]), float(lo[0]), float(hi[0]))
+    if a.size >= 2 and 0 < a.sum() < a.size:
+        ref = distinct_seeds_disagreement(a, alpha=alpha / 2)
+        half = proportion_ci(k, a.size, alpha=alpha / 2)
+        ratio = (p.rate / ref.rate, half.ci_low / ref.ci_high, half.ci_high / ref.ci_low)
     return DisagreementResult(p.rate, p.ci_low, p.ci_high, a.size, a.size, "exact", *ratio)
 
 

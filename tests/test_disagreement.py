@@ -141,10 +141,14 @@ def test_ratios_to_everything():
     a = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
     b = a.copy()
     b[[0, 5, 6]] ^= True
-    r = paired_disagreement(a, b, rng=np.random.default_rng(0), n_boot=400)
+    r = paired_disagreement(a, b)
     assert r.ratio == pytest.approx(0.3 / (5 / 9)) and r.ratio_low <= r.ratio <= r.ratio_high
-    assert np.isnan(paired_disagreement(a, b).ratio)  # no rng: no ratio
-    assert np.isnan(paired_disagreement(np.zeros(9, bool), b[:9], rng=np.random.default_rng(0)).ratio)
+    # Bonferroni: the ends of the two exact CIs at 97.5 %
+    half, ref = paired_disagreement(a, b, alpha=0.025), distinct_seeds_disagreement(a, alpha=0.025)
+    assert (r.ratio_low, r.ratio_high) == pytest.approx((half.ci_low / ref.ci_high, half.ci_high / ref.ci_low))
+    assert np.isnan(paired_disagreement(np.zeros(9, bool), b[:9]).ratio)  # a never fails: no reference
+    none = paired_disagreement(a.repeat(100), a.repeat(100))  # no pair disagrees: the upper end stays above 0
+    assert none.ratio == 0 and none.ratio_low == 0 and 0 < none.ratio_high < 0.1
     rng = np.random.default_rng(1)
     y = rng.random((50, 6)) < rng.random((50, 1))
     c = crossed_decomposition(y, rng=np.random.default_rng(0), n_boot=200)
