@@ -64,7 +64,7 @@ def perturbed_init(cell: Cell, seeds: Sequence[int], k: int, eps: float) -> Para
     eps = float(eps)
     if not np.isfinite(eps) or eps < 0:
         raise ValueError(f"invalid eps {eps!r}; allowed: a finite number >= 0")
-    params = init_params(cell.init, seeds, cell.layer_sizes)
+    params = init_params(cell.init, seeds, cell.layer_sizes, cell.init_gain)
     flat = flatten_runs(params)
     return unflatten_runs(flat + eps * direction(k, flat.shape[0])[:, None], params)
 
