@@ -12,7 +12,7 @@ from relustudy.studies.base import Context, Skip
 
 def _runs(seeds, fails, **factors) -> pd.DataFrame:
     base = dict(activation="relu", output="same", init="randn", update="as_posted", optimizer="sgd", lr=0.01,
-                hidden="4-4", dtype="float64", data_order="fixed", order_seed=0, init_perturb="none")
+                hidden="4-4", epochs=5000, dtype="float64", data_order="fixed", order_seed=0, init_perturb="none")
     base.update(factors)
     return pd.DataFrame({"seed": seeds, "outcome": np.where(fails, "dead_output", "solved"), **base})
 
@@ -45,6 +45,8 @@ def test_select_pairs_by_seed_and_takes_float64_from_million():
     assert posted.fixed64_source == "million" and np.array_equal(posted.fixed64.to_numpy(), fail64)
     assert np.array_equal(posted.crossed.to_numpy(bool), crossed) and posted.crossed.shape == (400, 8)
     assert data["lr 0.1"].crossed is None and data["lr 0.1"].fixed64 is None  # not in the tables
+    short = R.select(_ctx(noise, million.assign(epochs=200)))  # another budget is another cell: not paired
+    assert short["posted"].fixed64 is None and short["posted"].fixed64_source == ""
     with pytest.raises(Skip, match="experiment 'noise'"):
         R.select(Context(runs=pd.DataFrame(), curves=None, figures_dir=None, report_dir=None))
 

@@ -97,9 +97,10 @@ def select(ctx: Context) -> dict[str, CellData]:
         raise Skip("no dataset for experiment 'noise' (run `python scripts/run_grid.py --experiment noise`)")
     noise = ctx.experiments["noise"][0]
     million = ctx.experiments["million"][0] if "million" in ctx.experiments else None
+    epochs = sorted(set(noise["epochs"].tolist()))  # million's runs pair only at the noise runs' budget
     out = {}
     for label, change in CELLS:
-        where = {**POSTED, **change}
+        where = {**POSTED, **change, "epochs": epochs}
         f64, source = _variant(noise, where), "noise"
         if f64.empty:
             f64, source = _variant(million, where), "million"
