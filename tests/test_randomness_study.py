@@ -74,6 +74,7 @@ def _result(table_rows, crossed=None) -> "R.RandomnessFinding":
     t["rate"] = t["ci_low"] = 0.0
     t["ci_high"] = 0.001
     t["ratio"] = (t["ratio_low"] + t["ratio_high"]) / 2
+    t["n_pairs"] = 1000
     return R.RandomnessFinding(t, crossed or {}, {})
 
 
