@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..report import experiments as _ex
 from ..report import scale as _sc
 from ..report import study as _st
-from . import basins, how_runs_die, init_predictability, inits, local_minimum, million, posted_cell, quirks, relu_speed, vanishing
+from . import (basins, how_runs_die, init_predictability, inits, local_minimum, million, posted_cell, quirks, randomness,
+               relu_speed, vanishing)
 from .base import Context, Figure, Skip, Study, Verdict, render
 from .legacy import legacy
 
@@ -29,6 +30,7 @@ STUDIES: list[Study] = [
     legacy("seed-lottery", "The seed lottery", _st.section_lottery),
     how_runs_die.STUDY,
     basins.STUDY,
+    randomness.STUDY,
     init_predictability.STUDY,
     legacy("thresholds", "How the conclusions move with the solved threshold", _st.section_thresholds),
     legacy("q1-long", "Q1 at the asker's scale", _ex.section_q1_long),
