@@ -11,6 +11,11 @@ axis last, as the training core wants them.
 ``gain`` (``Cell.init_gain``) multiplies whatever a scheme makes, weights and biases alike
 (randn: W, b ~ N(0, gain^2); He/Xavier biases stay 0). At gain 1 nothing is multiplied.
 
+``Cell.init_perturb`` changes the drawn init afterwards (:func:`perturb_init`, applied by
+``train`` in the run's dtype): ``one_ulp`` moves one of the run's parameters, chosen uniformly
+by a splitmix64 stream of its seed, to the next representable number up or down
+(:func:`ulp_choice`, :func:`one_ulp`); parameters are indexed in :func:`flatten_runs` order.
+
 Schemes beyond the posted program's:
 
 * ``rai`` -- randomized asymmetric initialization (Lu, Shin, Su, Karniadakis, "Dying ReLU
