@@ -137,3 +137,22 @@ def test_figure_and_section_render():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_reduced_noise_and_million_render_end_to_end(tmp_path):
+    """The reduced experiments through the runner (numpy engine: every factor), then the study as the report runs it."""
+    from relustudy import experiments, load_runs
+    from relustudy.grid import run_grid
+    from relustudy.studies import render
+
+    quiet = dict(jobs=1, progress=False, log=lambda m: None, engine="numpy")
+    for name in ("noise", "million"):
+        run_grid(experiments.get(name, reduced=True, out=tmp_path / name), **quiet)
+    ex = {n: (load_runs(tmp_path / n), None) for n in ("noise", "million")}
+    ctx = Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path, experiments=ex)
+    out = render(R.STUDY, ctx)
+    f = ctx.finding(R.STUDY)
+    assert len(f.table) == 3 * len(R.SOURCES)  # every cell x source measured
+    assert set(f.fixed64_source.values()) == {"million", "noise"}  # lr 0.1's float64 runs are the experiment's own
+    assert f.crossed["posted"].n_seeds == 40 and f.crossed["posted"].n_orders == 4
+    assert out.verdict.key.startswith("arithmetic-") and (tmp_path / "figures" / "randomness_sources.png").exists()
