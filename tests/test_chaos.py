@@ -55,4 +55,3 @@ def test_flip_rates_by_hand():
     df["flipped"] = [False, False, True, False, False, True]
     r = flip_rates(df).iloc[0]
     assert (r["n"], r["flips"], r["rate"], r["label_changed"]) == (4, 2, 0.5, 0.5)
-
