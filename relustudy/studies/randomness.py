@@ -236,11 +236,12 @@ def verdict(f: RandomnessFinding) -> Verdict:
     parts = []
     if a_key == "negligible":
         worst = arith.loc[arith["ci_high"].idxmax()]
-        flips = ", ".join(f"{r.label} {int(round(r.rate * r.n_pairs)):,} of {r.n_pairs:,}"
-                          for r in arith[arith["cell"] == arith["cell"].iloc[0]].itertuples())
+        flips = "; ".join(f"{label}: " + ", ".join(f"{int(round(r.rate * r.n_pairs)):,} of {r.n_pairs:,} ({r.cell})"
+                                                    for r in g.itertuples())
+                          for label, g in arith.groupby("label", sort=False))
         parts.append(f"The arithmetic barely matters: float32 instead of float64 and a one-ulp change of one initial "
-                     f"weight flip solved/failed in at most {pct(worst['ci_high'], 3)} of seeds (95 % upper bound; "
-                     f"{arith['cell'].iloc[0]}: {flips} seeds flip), at most {pct(arith['ratio_high'].max(), 1)} of "
+                     f"weight flip solved/failed in at most {rate_text(worst['ci_high'])} of seeds (95 % upper bound; "
+                     f"seeds that flip: {flips}), at most {rate_text(arith['ratio_high'].max())} of "
                      f"the disagreement between two runs with different init seeds (threshold {pct(SMALL, 0)}).")
     elif a_key == "full":
         parts.append("The arithmetic alone reproduces the run-to-run inconsistency: float32 and one ulp each give "
@@ -368,12 +369,26 @@ def figures(f: RandomnessFinding):
 # --------------------------------------------------------------------------- section
 
 
+def rate_text(x: float) -> str:
+    """A probability as a percentage with the digits a small one needs: '46.76%', '0.0037%', '0'.
+
+    >>> rate_text(0.46759), rate_text(3.69e-05), rate_text(0.0)
+    ('46.76%', '0.0037%', '0')
+    """
+    if not np.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    return f"{100 * x:.2g}%" if x < 1e-3 else pct(x, 2)
+
+
 def _table(f: RandomnessFinding) -> str:
     t = f.table
     return md_table(pd.DataFrame({
         "cell": t["cell"],
         "source that changes": t["label"],
-        "P(disagree) [95% CI]": [f"{pct(r, 2)} {ci(lo, hi, 2)}" for r, lo, hi in zip(t["rate"], t["ci_low"], t["ci_high"])],
+        "P(disagree) [95% CI]": [f"{rate_text(r)} [{rate_text(lo)}, {rate_text(hi)}]"
+                                 for r, lo, hi in zip(t["rate"], t["ci_low"], t["ci_high"])],
         "share of 'everything changes' [95% CI]": [
             "(reference)" if s in REFERENCE.values() else f"{num(r, 2)} {ci_plain(lo, hi)}" if np.isfinite(r) else "n/a"
             for s, r, lo, hi in zip(t["source"], t["ratio"], t["ratio_low"], t["ratio_high"])],
