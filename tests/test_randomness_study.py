@@ -14,7 +14,8 @@ def _runs(seeds, fails, **factors) -> pd.DataFrame:
     base = dict(activation="relu", output="same", init="randn", update="as_posted", optimizer="sgd", lr=0.01,
                 hidden="4-4", epochs=5000, dtype="float64", data_order="fixed", order_seed=0, init_perturb="none")
     base.update(factors)
-    return pd.DataFrame({"seed": seeds, "outcome": np.where(fails, "dead_output", "solved"), **base})
+    return pd.DataFrame({"seed": seeds, "outcome": np.where(fails, "dead_output", "solved"),
+                         "final_mse": np.where(fails, 0.6, 1e-6), **base})
 
 
 def _ctx(noise: pd.DataFrame, million: pd.DataFrame | None = None) -> Context:
@@ -62,6 +63,7 @@ def test_finding_rates_by_hand():
     init = f.row("posted", "init")
     assert init["rate"] == pytest.approx(2 * k * (n - k) / (n * (n - 1))) and init["ratio"] == 1.0
     assert f32["ratio"] == pytest.approx(flipped.mean() / init["rate"])
+    assert f.moved["posted"]["float32"] == pytest.approx(flipped.mean())  # the fake MSE moves with the outcome
     kk = crossed.sum(axis=1)
     assert f.row("posted", "order")["rate"] == pytest.approx(np.mean(2 * kk * (8 - kk) / 56))
     assert f.crossed["posted"].n_seeds == 400 and set(f.table["cell"]) == {"posted"}
@@ -75,7 +77,7 @@ def _result(table_rows, crossed=None) -> "R.RandomnessFinding":
     t["ci_high"] = 0.001
     t["ratio"] = (t["ratio_low"] + t["ratio_high"]) / 2
     t["n_pairs"] = 1000
-    return R.RandomnessFinding(t, crossed or {}, {})
+    return R.RandomnessFinding(t, crossed or {}, {}, {})
 
 
 def _crossed(icc_low, icc_high) -> CrossedResult:
