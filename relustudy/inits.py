@@ -178,15 +178,15 @@ def flatten_runs(params: Params) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
-def unflatten_runs(flat: np.ndarray, like: Params) -> Params:
-    """Inverse of :func:`flatten_runs`: the (P, R) matrix cut into ``like``'s per-layer shapes."""
+def unflatten_runs(theta: np.ndarray, like: Params) -> Params:
+    """The inverse of :func:`flatten_runs`: (P, R) back into per-layer (W, b) shaped like ``like`` (copies)."""
     out, i = [], 0
     for w, b in like:
         nw, nb = w.shape[0] * w.shape[1], b.shape[0]
-        out.append((flat[i : i + nw].reshape(w.shape), flat[i + nw : i + nw + nb]))
+        out.append((theta[i : i + nw].reshape(w.shape[0], w.shape[1], -1).copy(), theta[i + nw : i + nw + nb].copy()))
         i += nw + nb
-    if i != flat.shape[0]:
-        raise ValueError(f"flat holds {flat.shape[0]} parameters; the layers hold {i}")
+    if i != theta.shape[0]:
+        raise ValueError(f"theta holds {theta.shape[0]} parameters; the layers hold {i}")
     return out
 
 
