@@ -351,7 +351,7 @@ def disagreement_bars(table: pd.DataFrame, *, x: str = "label", hue: str = "cell
         ax.errorbar(pos, rate, yerr=err, fmt="none", ecolor="black", elinewidth=1, capsize=2)
         for xp, r, hi in zip(pos, rate, sub["ci_high"].to_numpy(float)):
             if np.isfinite(r) and r < LABEL_BELOW:  # a bar too short to read: print its value
-                ax.text(xp, hi + 0.01, f"{100 * r:.2f}%", ha="center", va="bottom", rotation=90, fontsize=7)
+                ax.text(xp, hi + 0.01, rate_text(r), ha="center", va="bottom", rotation=90, fontsize=7)
     ax.set_xticks(np.arange(len(xs)))
     ax.set_xticklabels(xs, rotation=20, ha="right")
     ax.set_ylabel("P(two runs disagree on solved)")
