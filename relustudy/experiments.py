@@ -17,12 +17,15 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
   SGD and momentum;
 * ``depth_width`` -- born dead and died in training over depth x width with both updates at
   5000 epochs, with the published remedies RAI and small positive biases as inits.
+* ``noise`` -- which randomness makes runs inconsistent (issue 19.2): the posted cell, the
+  corrected update and lr 0.1 in a crossed design (init seeds x order seeds, shuffled), in
+  float32 and from a one-ulp perturbed init, each paired by seed with the float64 runs.
 
 Examples
 --------
 >>> from relustudy import experiments
 >>> experiments.names()
-['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width']
+['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise']
 >>> experiments.get("q1_long").n_runs
 1600
 """
@@ -129,6 +132,35 @@ def _million() -> Experiment:
     )
 
 
+# noise: which randomness makes runs inconsistent (issue 19.2). Three cells -- posted, corrected,
+# lr 0.1 -- in three designs: the crossed design (init seeds x order seeds, shuffled, float64),
+# fixed order in float32, fixed order from a one-ulp perturbed init; plus lr 0.1's fixed-order
+# float64 runs (posted's and corrected's are million's: the same runs bit for bit, not retrained).
+NOISE_CROSSED_SEEDS = 4000
+NOISE_ORDER_SEEDS = 16
+NOISE_SEEDS = 100_000  # float32 and one-ulp runs per cell
+
+
+def _noise() -> Experiment:
+    """The designs of issue 19.2 on three cells; compact columns."""
+    posted = Grid(seeds=(0, NOISE_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                  updates=("as_posted",), optimizers=("sgd",), lrs=(0.01,), block=MILLION_BLOCK)
+    cells = (posted, dataclasses.replace(posted, updates=("corrected",)), dataclasses.replace(posted, lrs=(0.1,)))
+    crossed = tuple(dataclasses.replace(c, seeds=(0, NOISE_CROSSED_SEEDS), data_orders=("shuffled",),
+                                        order_seeds=tuple(range(NOISE_ORDER_SEEDS)), block=NOISE_CROSSED_SEEDS)
+                    for c in cells)
+    f32 = tuple(dataclasses.replace(c, dtypes=("float32",)) for c in cells)
+    ulp = tuple(dataclasses.replace(c, init_perturbs=("one_ulp",)) for c in cells)
+    parts = (*crossed, *f32, *ulp, cells[2])
+    full = GridUnion(parts, out=experiment_dir("noise"), columns="compact", name="noise")
+    small = tuple(dataclasses.replace(p, seeds=(0, 40), epochs=(200,), block=20,
+                                      order_seeds=p.order_seeds[:4]) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / "noise", columns="compact", name="noise")
+    return Experiment("noise", f"which randomness makes runs inconsistent: posted, corrected, lr 0.1 x crossed "
+                      f"init ({NOISE_CROSSED_SEEDS:,}) x order seeds ({NOISE_ORDER_SEEDS}, shuffled), float32 and one "
+                      f"ulp ({NOISE_SEEDS:,} seeds each); compact columns ({full.n_runs:,} runs)", full, reduced)
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -186,6 +218,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             dict(seeds=(0, 6), epochs=(100,), hidden=((2,), (2,) * 10, (8, 8))),
             block=DEPTH_WIDTH_SEEDS,  # the five inits share a task: R = 1500
         ),
+        _noise(),
     )
 }
 
