@@ -9,6 +9,7 @@ run's bits do not depend on how many other runs share its batch or where it sits
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -20,8 +21,30 @@ from ..outcomes import EPOCH_ERROR_TARGET
 from .layout import curve_epochs
 
 
+@dataclass(frozen=True)
+class MomentumRule:
+    """A variant of momentum for the mechanism probes (issue 17.3); the NumPy engine only.
+
+    Per parameter kind (weights W, biases b) a coefficient beta: 0 moves the parameter by the
+    plain step (SGD's bits), otherwise ``v = beta v + c step; p -= v`` with c = 1, or with
+    ``dampened`` c = 1 - beta (so the velocity's steady state is the step itself: the same
+    effective step at any beta, only the inertia differs). ``MomentumRule(MOMENTUM, MOMENTUM)``
+    is the ``momentum`` factor, bit for bit.
+    """
+
+    beta_w: float
+    beta_b: float
+    dampened: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("beta_w", "beta_b"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ValueError(f"invalid {name} {v!r}; allowed: a number in [0, 1)")
+
+
 def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train,
-        observer: Callable[[int, int, int, Params], None] | None = None):
+        observer: Callable[[int, int, int, Params], None] | None = None, rule: MomentumRule | None = None):
     """The training loop; updates ``params`` in place.
 
     Parameters
@@ -35,6 +58,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         layer's update (layer L-1 first, as the backward pass goes) with the live
         parameters, which it must not modify; :mod:`relustudy.forensics` watches how a
         unit dies this way. It reads state only, so the run's bits do not change.
+    rule : optional :class:`MomentumRule` replacing the momentum factor's rule (mechanism
+        probes; needs ``cell.optimizer == "momentum"``). Other engines have no such option.
 
     Returns
     -------
@@ -45,6 +70,10 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     R = lr.shape[0]
     posted = cell.update == "as_posted"
     momentum = cell.optimizer == "momentum"
+    if rule is not None and not momentum:
+        raise ValueError(f"a MomentumRule needs optimizer 'momentum'; got {cell.optimizer!r}")
+    if rule is None and momentum:
+        rule = MomentumRule(MOMENTUM, MOMENTUM)
     sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
 
     # Preallocated buffers: nothing is allocated inside the loop.
@@ -73,16 +102,23 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     n_samples = len(ys)
     w1, b1 = params[0]
 
+    def move(p: np.ndarray, vel: np.ndarray, d: np.ndarray, beta: float) -> None:
+        """p -= d (beta 0), else v = beta v + d (d scaled by 1 - beta if dampened); p -= v."""
+        if beta == 0.0:
+            p -= d
+            return
+        vel *= beta
+        if rule.dampened:
+            d *= 1.0 - beta  # d is a scratch buffer (prod/bstep), rewritten every step
+        vel += d
+        p -= vel
+
     def step(l: int) -> None:
         """Apply prod[l] (weight step) and bstep[l] (bias step), with momentum if on."""
         w, b = params[l]
         if momentum:
-            vel_w[l] *= MOMENTUM
-            vel_w[l] += prod[l]
-            w -= vel_w[l]
-            vel_b[l] *= MOMENTUM
-            vel_b[l] += bstep[l]
-            b -= vel_b[l]
+            move(w, vel_w[l], prod[l], rule.beta_w)
+            move(b, vel_b[l], bstep[l], rule.beta_b)
         else:
             w -= prod[l]
             b -= bstep[l]
