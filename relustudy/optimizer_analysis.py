@@ -172,7 +172,8 @@ def _decomposition_rows(d, key: Mapping[str, object]) -> list[dict]:
     rows = []
     for k, name in enumerate(COMPONENTS):
         rows.append({
-            **key, "component": name, "n": d.n, "n_born_dead": d.n_born_dead, "diff": d.diff,
+            **key, "component": name, "n": d.n, "n_born_dead": d.n_born_dead, "rate_a": d.rate_a, "rate_b": d.rate_b,
+            "diff": d.diff, "diff_low": d.diff_low, "diff_high": d.diff_high,
             "contrib": float(d.contrib[k]), "contrib_low": float(d.contrib_low[k]),
             "contrib_high": float(d.contrib_high[k]), "n10": int(d.n10[k]), "n01": int(d.n01[k]),
             "fail_born_a": d.fail_born_a, "fail_born_b": d.fail_born_b,
@@ -190,8 +191,9 @@ def decomposition_table(
 ) -> pd.DataFrame:
     """:func:`relustudy.tuning.decompose_change` for named contrasts ``label -> (a, b)`` (each a
     selection of one cell), paired on the seeds both hold; one row per contrast and component
-    (``label``, ``component``, ``contrib`` with its CI, ``n10``/``n01``, the total ``diff`` and
-    the conditional rates). Strata are A's state at init."""
+    (``label``, ``component``, ``contrib`` with its CI, ``n10``/``n01``, the total ``diff`` with
+    its CI, the exact McNemar ``p`` of the total and ``p_holm`` over the contrasts, and the
+    conditional rates). Strata are A's state at init."""
     rows = []
     for label, (a, b) in contrasts.items():
         sa, sb = analysis.select(runs, a), analysis.select(runs, b)
@@ -203,8 +205,13 @@ def decomposition_table(
         if t.empty:
             raise ValueError(f"contrast {label!r}: the two cells share no seeds")
         d = decompose_change(t["failed_a"], t["failed_b"], t["born_dead_a"], t["died_a"], t["died_b"], alpha=alpha)
-        rows.extend(_decomposition_rows(d, {"label": label}))
-    return pd.DataFrame(rows)
+        p = mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy()).pvalue
+        rows.extend(_decomposition_rows(d, {"label": label, "p": p}))
+    out = pd.DataFrame(rows)
+    if not out.empty:  # one family: the contrasts of this table (each appears once per component)
+        first = out.drop_duplicates("label")
+        out["p_holm"] = out["label"].map(dict(zip(first["label"], holm(first["p"].to_numpy()))))
+    return out
 
 
 def matched_step_table(

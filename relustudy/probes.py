@@ -41,6 +41,22 @@ from .schema import cell_id
 from .train import _activations, _state_metrics, evaluate
 
 
+def bias_decay_oscillates(lr: float, beta: float, *, dampened: bool = False) -> bool:
+    """Whether heavy-ball momentum on the posted bias decay ``b -= lr b`` overshoots zero.
+
+    With v = beta v + c lr b, b -= v (c = 1, or 1 - beta dampened) the bias follows
+    b_{t+1} = (1 + beta - c lr) b_t - beta b_{t-1}, whose characteristic roots are complex
+    (b oscillates about 0 and changes sign) iff c lr > (1 - sqrt(beta))^2. Plain SGD (beta 0)
+    decays monotonically for lr < 1. A sign change of the output bias can lift a born-dead
+    output unit back into the active region.
+
+    >>> bias_decay_oscillates(0.01, 0.9), bias_decay_oscillates(0.001, 0.9)   # (1 - sqrt 0.9)^2 = 0.00263
+    (True, False)
+    """
+    c = (1 - beta) if dampened else 1.0
+    return beta > 0 and c * lr > (1 - np.sqrt(beta)) ** 2
+
+
 @dataclass(frozen=True)
 class Probe:
     """One variant: the optimizer factor it starts from, its rule (None: the factor's own rule)
@@ -70,15 +86,40 @@ PROBES: dict[str, Probe] = {**BIAS_PROBES, **INERTIA_PROBES}
 
 # The probe design: the posted cell at the posted lr, at init gain 1 (the posted program) and
 # 0.25 (where momentum helps most in the phase map); 1000 seeds each (7 probes x 2 gains x 1000 =
-# 14,000 runs, ~13 s per 1000 runs in the reference engine alone, ~3-5 min with the CPU shared).
+# 14,000 runs; measured 3.9 min on 2 cores shared by ~6 helpers, 8-31 s per 1000 runs).
 PROBE_CELL = Cell()  # relu, same, randn, as_posted, lr 0.01, 5000 epochs
 PROBE_GAINS = (1.0, 0.25)
 PROBE_SEEDS = 1000
 PROBE_COLUMNS = (
     "probe", "cell_id", "seed", "activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden",
     "init_gain", "final_mse", "outcome", "output_dead_init", "output_dead_final", "output_margin_init",
-    "output_margin_final", "dead_frac_init", "dead_frac_final",
+    "output_margin_final", "output_death_epoch", "output_state_changes", "dead_frac_init", "dead_frac_final",
 )
+
+
+class _EpochEnds:
+    """Observer: the output unit's state at every epoch's end (after its last update), as the
+    death-timing columns of SPEC 16.3: ``death_epoch`` first epoch end found dead (0: dead at
+    init, -1: never), ``changes`` alive<->dead changes between consecutive epoch ends from init."""
+
+    def __init__(self, params, acts, n_samples: int):
+        self.acts, self.n_samples = acts, n_samples
+        self.dead = self._dead(params)
+        self.death_epoch = np.where(self.dead, 0, -1).astype(np.int32)
+        self.changes = np.zeros(self.dead.shape, np.int32)
+
+    def _dead(self, params) -> np.ndarray:
+        from .forensics import margins
+
+        return margins(params, self.acts, X_TRAIN)[0] <= 0.0
+
+    def __call__(self, epoch: int, sample: int, layer: int, params) -> None:
+        if sample != self.n_samples - 1 or layer != 0:  # layer 0 moves last in the backward pass
+            return
+        dead = self._dead(params)
+        self.changes += dead != self.dead
+        self.death_epoch[(self.death_epoch < 0) & dead] = epoch
+        self.dead = dead
 
 
 def train_probe(cell: Cell, seeds: Sequence[int], probe: str, *, engine: str = "numpy") -> pd.DataFrame:
@@ -100,9 +141,11 @@ def train_probe(cell: Cell, seeds: Sequence[int], probe: str, *, engine: str = "
     params = init_params(c.init, s, c.layer_sizes, c.init_gain)
     acts = _activations(c)
     init_m, _ = _state_metrics("init", params, acts, X_TRAIN)
-    _, _, _, last = sgd(params, acts, np.full(s.size, c.lr), c, X_TRAIN, Y_TRAIN, rule=p.rule)
+    watch = _EpochEnds(params, acts, len(Y_TRAIN))
+    _, _, _, last = sgd(params, acts, np.full(s.size, c.lr), c, X_TRAIN, Y_TRAIN, observer=watch, rule=p.rule)
     final_m = evaluate(c, params, last_epoch_error=last)
-    row = {"probe": probe, "cell_id": cell_id(c), "seed": s, **c.to_dict(), "init_gain": c.init_gain}
+    row = {"probe": probe, "cell_id": cell_id(c), "seed": s, **c.to_dict(), "init_gain": c.init_gain,
+           "output_death_epoch": watch.death_epoch, "output_state_changes": watch.changes}
     df = pd.DataFrame({**row, **init_m, **final_m})
     df["outcome"] = df["outcome"].astype(str)
     keep = [k for k in PROBE_COLUMNS if k in df] + sorted(k for k in df if k.startswith("dead_frac_") and k not in PROBE_COLUMNS)
@@ -119,6 +162,19 @@ def run_probes(seeds: tuple[int, int] = (0, PROBE_SEEDS), gains: Sequence[float]
             parts.append(train_probe(dataclasses.replace(cell, init_gain=g), range(*seeds), name))
             log(f"probe {name!r} gain {g:g}: {seeds[1] - seeds[0]} runs in {time.time() - t:.1f} s")
     return pd.concat(parts, ignore_index=True)
+
+
+PROBES_FILE = "probes.parquet"
+
+
+def load_probes(folder) -> pd.DataFrame:
+    """The probes table written by :func:`main` (``folder/probes.parquet``); ValueError (one
+    line) if it lacks the columns the analyses read."""
+    df = pd.read_parquet(Path(folder) / PROBES_FILE)
+    missing = [c for c in ("probe", "seed", "init_gain", "outcome", "output_dead_init", "output_dead_final") if c not in df]
+    if missing:
+        raise ValueError(f"{Path(folder) / PROBES_FILE} lacks column(s) {missing}; rerun `python -m relustudy.probes`")
+    return df
 
 
 def main(argv=None) -> int:
@@ -139,9 +195,9 @@ def main(argv=None) -> int:
     out = Path(a.out)
     df = run_probes((start, stop), cell=cell, log=lambda m: print(m, file=sys.stderr))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "probes.parquet.tmp"
+    tmp = out / (PROBES_FILE + ".tmp")
     df.to_parquet(tmp, index=False)
-    tmp.replace(out / "probes.parquet")
+    tmp.replace(out / PROBES_FILE)
     return 0
 
 

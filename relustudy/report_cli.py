@@ -10,6 +10,7 @@ from . import report
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
+from .probes import PROBES_FILE, load_probes
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -56,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras = {}
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
     for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
-                                ("chaos", (CHAOS_FILE,), load_chaos)):
+                                ("chaos", (CHAOS_FILE,), load_chaos),
+                                ("optim_probes", (PROBES_FILE,), load_probes)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():
             continue

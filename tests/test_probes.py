@@ -74,3 +74,34 @@ def test_train_probe_table_has_the_vocabulary_columns_and_the_factor_bits():
     ref = train(Cell(epochs=40, init_gain=0.25, optimizer="momentum"), SEEDS, engine="numpy")
     assert np.array_equal(t["final_mse"].to_numpy(), ref.metrics["final_mse"], equal_nan=True)
     assert set(PROBES) >= {"sgd", "momentum", "dampened beta 0.9"}
+
+
+def test_epoch_end_states_follow_the_death_timing_spec():
+    # gain 0.25, momentum at lr 0.01: some born-dead outputs revive (the bias decay overshoots zero)
+    t = train_probe(Cell(epochs=60, init_gain=0.25), np.arange(40), "momentum")
+    born = t["output_dead_init"].to_numpy(bool)
+    assert (born & (t["output_state_changes"] > 0).to_numpy()).any()  # some revive
+    assert (t.loc[born, "output_death_epoch"] == 0).all() and (t.loc[~born, "output_death_epoch"] != 0).all()
+    # the state at the end follows from the number of changes: odd = flipped from the init state
+    flipped = (t["output_state_changes"] % 2 == 1).to_numpy()
+    assert np.array_equal(t["output_dead_final"].to_numpy(bool), born ^ flipped)
+    never = t["output_death_epoch"] == -1
+    assert (t.loc[never, "output_state_changes"] == 0).all()
+
+
+@pytest.mark.parametrize("lr, beta, dampened, oscillates", [
+    (0.01, 0.9, False, True), (0.001, 0.9, False, False),  # momentum at the posted lr / at the matched step
+    (0.01, 0.9, True, False), (0.01, 0.99, True, True), (0.01, 0.5, True, False), (0.01, 0.0, False, False),
+])
+def test_bias_decay_oscillates_iff_the_heavy_ball_recurrence_is_underdamped(lr, beta, dampened, oscillates):
+    from relustudy.probes import bias_decay_oscillates
+
+    assert bias_decay_oscillates(lr, beta, dampened=dampened) == oscillates
+    # the recurrence itself: b crosses zero within 2000 steps iff underdamped
+    b, v, c = 1.0, 0.0, (1 - beta) if dampened else 1.0
+    crossed = False
+    for _ in range(2000):
+        v = beta * v + c * lr * b
+        b -= v
+        crossed |= b < 0
+    assert crossed == oscillates

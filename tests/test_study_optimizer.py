@@ -60,3 +60,65 @@ def test_section_formats_the_tables(tmp_path):
     text = ot.section(f, ot.verdict(f), {})
     assert "| as_posted | 0.25 | sgd 0.01 → momentum 0.001 |" in text and "-10.0 pp" in text
     assert "the smaller lr" in text
+
+
+# --------------------------------------------------------------------------- mechanism
+from relustudy.studies import optimizer_mechanism as om  # noqa: E402
+from relustudy.studies import optimizer_remedies as orm  # noqa: E402
+
+
+def _mech(bias_diff, full_diff=0.3, damp_died_low=0.01):
+    rev = pd.DataFrame([
+        dict(probe=p, init_gain=g, n=500, diff=d, diff_low=d - 0.03, diff_high=d + 0.03, n10=1, n01=0)
+        for g in (0.25, 1.0)
+        for p, d in (("momentum", full_diff if g == 0.25 else 0.05), ("momentum on biases only", bias_diff),
+                     ("momentum on weights only", 0.0))
+    ])
+    dec = []
+    for g in (0.25, 1.0):
+        for p in ("momentum", "momentum on biases only", "momentum on weights only", om.INERTIA_PROBE):
+            for comp in ("born dead", "alive: died in training", "alive: other failure"):
+                low = damp_died_low if (p == om.INERTIA_PROBE and comp == "alive: died in training" and g == 1.0) else -0.01
+                dec.append(dict(probe=p, init_gain=g, component=comp, contrib=low + 0.01, contrib_low=low,
+                                contrib_high=low + 0.02))
+    return om.MechanismFinding(pd.DataFrame(), rev, pd.DataFrame(dec), None, None, 1000)
+
+
+def test_mechanism_verdict_bias_rule_both_sides_of_the_share():
+    assert om.verdict(_mech(bias_diff=om.BIAS_SHARE * 0.3)).key.startswith("bias decay+")
+    assert om.verdict(_mech(bias_diff=om.BIAS_SHARE * 0.3 - 0.01)).key.startswith("not bias decay+")
+    assert om.verdict(_mech(bias_diff=0.02)).key.startswith("not bias decay+")  # CI reaches below 0
+
+
+def test_mechanism_verdict_inertia_rule_both_sides():
+    assert om.verdict(_mech(0.3, damp_died_low=0.001)).key.endswith("+inertia")
+    assert om.verdict(_mech(0.3, damp_died_low=-0.001)).key.endswith("+not inertia")
+    assert "At init gain 0.25" in om.verdict(_mech(0.3)).text  # the gain where momentum revives most
+
+
+# --------------------------------------------------------------------------- remedies
+def _remedies(posted_diff, p=1e-4):
+    rows_b, rows_v = [], []
+    for rem in ("relu, same, randn", "relu, identity, he"):
+        for s in orm.SETTINGS:
+            d = posted_diff if (rem == "relu, same, randn" and s == "sgd 0.01") else -0.1
+            for comp in ("born dead", "alive: died in training", "alive: other failure"):
+                rows_b.append(dict(label=f"{rem}|{s}", remedy=rem, setting=s, component=comp, contrib=d / 3,
+                                   contrib_low=d / 3 - 0.01, contrib_high=d / 3 + 0.01, diff=d, diff_low=d - 0.02,
+                                   diff_high=d + 0.02, rate_a=0.5, rate_b=0.5 + d, p=p, p_holm=p if d else 1.0))
+            if s != "sgd 0.01":
+                for upd in ("as_posted", "corrected"):
+                    for comp in ("born dead", "alive: died in training", "alive: other failure"):
+                        rows_v.append(dict(label=f"{rem}|{upd}|{s}", remedy=rem, update=upd, setting=s, component=comp,
+                                           contrib=0.0, contrib_low=-0.01, contrib_high=0.01, diff=0.05,
+                                           diff_low=0.03, diff_high=0.07, rate_a=0.5, rate_b=0.55, p=p, p_holm=p))
+    return orm.RemediesFinding(pd.DataFrame(), pd.DataFrame(rows_v), pd.DataFrame(rows_b), 3000)
+
+
+def test_remedies_verdict_bias_rule_helps_hurts_or_not():
+    assert orm.verdict(_remedies(-0.2)).key == "bias rule helps"
+    assert orm.verdict(_remedies(0.2)).key == "bias rule hurts"
+    assert orm.verdict(_remedies(0.0)).key == "no difference"
+    assert orm.verdict(_remedies(-0.2, p=orm.ALPHA)).key == "no difference"  # not significant after Holm
+    v = orm.verdict(_remedies(-0.2))
+    assert "adam 0.001 against SGD 0.01 — as_posted: better in 0, worse in 2 of 2 remedies" in v.text
