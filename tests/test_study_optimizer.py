@@ -122,3 +122,20 @@ def test_remedies_verdict_bias_rule_helps_hurts_or_not():
     assert orm.verdict(_remedies(-0.2, p=orm.ALPHA)).key == "no difference"  # not significant after Holm
     v = orm.verdict(_remedies(-0.2))
     assert "adam 0.001 against SGD 0.01 — as_posted: better in 0, worse in 2 of 2 remedies" in v.text
+
+
+def test_mechanism_section_renders_from_a_small_probe_run():
+    from relustudy import Cell
+    from relustudy.probes import run_probes
+
+    probes = run_probes((0, 24), cell=Cell(epochs=30), log=lambda m: None)
+    f = om.finding((probes, None))
+    assert set(f.rates["probe"]) == set(om.PROBES) and len(f.rates) == 2 * len(om.PROBES)
+    # momentum on the biases only moves the biases as full momentum does: the same revivals
+    rv = f.revival.set_index(["probe", "init_gain"])
+    for g in (0.25, 1.0):
+        assert rv.loc[("momentum on biases only", g), "n10"] == rv.loc[("momentum", g), "n10"]
+    v = om.verdict(f)
+    text = om.section(f, v, {})
+    assert v.text in text and "| 0.25 | momentum on weights only |" in text
+    assert f.deaths is None and "Forensics replay" not in text

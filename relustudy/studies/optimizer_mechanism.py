@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config import MOMENTUM
 from ..optimizer_analysis import decomposition_table, run_states
 from ..probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bias_decay_oscillates
 from ..report.common import ci, diff_ci, md_table, num, pct
@@ -169,11 +170,15 @@ def figures(f: MechanismFinding):
     import matplotlib.pyplot as plt
 
     gains = sorted(f.decomposition["init_gain"].unique())
-    fig, axes = plt.subplots(1, len(gains), figsize=(5.5 * len(gains), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(gains), figsize=(4.5 * len(gains) + 2, 3.6), squeeze=False, sharey=True)
     for ax, g in zip(axes[0], gains):
         sub = f.decomposition[f.decomposition["init_gain"] == g].assign(label=lambda d: "sgd → " + d["probe"])
         decomposition_bars(sub, ax=ax)
         ax.set_title(f"posted cell, lr 0.01, init gain {g:g}", fontsize=9)
+        if ax is not axes[0][0]:
+            ax.tick_params(axis="y", labelleft=False)
+            ax.get_legend().remove()
+    fig.tight_layout()
     out = [Figure("optim_probes.png", fig, "Change in failure against SGD under each momentum probe, split into "
                                            "born-dead seeds and seeds alive at init.")]
     if f.traces is not None and len(f.traces):
@@ -192,6 +197,10 @@ def figures(f: MechanismFinding):
     return out
 
 
+def _side(lr: float) -> str:
+    return "above" if bias_decay_oscillates(lr, MOMENTUM) else "below"
+
+
 def section(f: MechanismFinding, v: Verdict, links) -> str:
     r = f.rates
     rates = md_table(pd.DataFrame({
@@ -207,7 +216,11 @@ def section(f: MechanismFinding, v: Verdict, links) -> str:
     parts = [
         f"Two candidate mechanisms, tested on the posted cell at lr 0.01 ({f.n_seeds:,} seeds per probe, NumPy reference "
         "engine, paired by seed with SGD). (1) The posted bias update `b -= lr b` is a decay that momentum accelerates "
-        "tenfold; a decaying bias can lift a born-dead output back into the active region. Momentum is applied to the "
+        "tenfold; heavy-ball on that decay is underdamped when lr > (1 − √β)² "
+        f"(= {num((1 - np.sqrt(MOMENTUM)) ** 2)} at β {MOMENTUM}: the posted lr 0.01 is "
+        f"{_side(0.01)} it, the matched step {num(0.01 * (1 - MOMENTUM))} {_side(0.01 * (1 - MOMENTUM))}), "
+        "and then the bias overshoots zero, which can lift a born-dead output back into the active region. Momentum is "
+        "applied to the "
         f"weights only, the biases only, or both ({', '.join(BIAS_PROBES)}). (2) Momentum's deaths of outputs alive at "
         "init, even at the matched step: overshoot (inertia) or step size? Dampened momentum "
         "v = β v + (1 − β) step has SGD's effective step at any β, so the sweep "
