@@ -1,7 +1,8 @@
 """Activation registry: each entry's forward sits next to its derivative.
 
-Every function works in place on preallocated float64 buffers so the training loop
-allocates nothing. Shapes are free (the core passes ``(n_units, R)`` arrays, run axis
+Every function works in place on preallocated buffers (float64, or float32 for a float32
+cell, computed in that precision throughout: the shared math of the buffer's dtype, constants
+rounded to it) so the training loop allocates nothing. Shapes are free (the core passes ``(n_units, R)`` arrays, run axis
 last); all operations are elementwise, so a run's values never depend on its neighbours.
 
 Conventions stated here once: ReLU'(0) = 0 and leaky ReLU'(0) = 0.01 (the posted
@@ -16,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .engines import ieee_math
+from .engines import ieee_math, ieee_math32
 
 LEAKY_SLOPE = 0.01  # slope of leaky ReLU for z <= 0
 ELU_ALPHA = 1.0
@@ -37,15 +38,20 @@ class Activation:
 
 
 @functools.lru_cache(maxsize=64)
-def _zeros(shape: tuple) -> np.ndarray:
-    z = np.zeros(shape)
+def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    z = np.zeros(shape, dtype=dtype)
     z.flags.writeable = False
     return z
 
 
+def _math(z: np.ndarray):
+    """The shared exp/expm1/tanh of z's precision (engines/ieee_math.py, ieee_math32.py)."""
+    return ieee_math32 if z.dtype == np.float32 else ieee_math
+
+
 def _relu_fwd(z, out):
     # max against a zeros array: NumPy's maximum with a scalar operand is ~2x slower.
-    np.maximum(z, _zeros(z.shape), out=out)
+    np.maximum(z, _zeros(z.shape, z.dtype), out=out)
 
 
 def _relu_bwd(g, z, a, tmp):
@@ -70,7 +76,7 @@ def _leaky_bwd(g, z, a, tmp):
 def _tanh_fwd(z, out):
     # The shared tanh, not np.tanh: its last bit varies with the CPU's SIMD width and
     # differs from the C library's and CUDA's (engines/ieee_math.py).
-    out[...] = ieee_math.tanh(z)
+    out[...] = _math(z).tanh(z)
 
 
 def _tanh_bwd(g, z, a, tmp):
@@ -84,7 +90,7 @@ def _sigmoid_fwd(z, out):
     # 1 / (1 + exp(-z)) as posted, with the shared exp (engines/ieee_math.py); exp
     # overflows to inf for z < -709 and 1/inf = 0 is the correct limit, without a warning.
     np.negative(z, out=out)
-    out[...] = ieee_math.exp(out)
+    out[...] = _math(out).exp(out)
     out += 1.0
     np.divide(1.0, out, out=out)
 
@@ -98,7 +104,7 @@ def _sigmoid_bwd(g, z, a, tmp):
 
 def _elu_fwd(z, out):
     np.minimum(z, 0.0, out=out)
-    out[...] = ieee_math.expm1(out)  # the shared expm1 (engines/ieee_math.py)
+    out[...] = _math(out).expm1(out)  # the shared expm1 (engines/ieee_math.py)
     out *= ELU_ALPHA
     np.copyto(out, z, where=z > 0)
 

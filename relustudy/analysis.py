@@ -21,7 +21,7 @@ import scipy.stats
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from .config import FACTORS
+from .config import FACTOR_NAMES
 from .outcomes import OUTCOMES
 from .stats import (
     auroc,
@@ -38,7 +38,9 @@ from .stats import (
     wilcoxon_paired,
 )
 
-FACTOR_COLS = FACTORS  # the columns that define a cell (everything but the seed)
+# The columns that define a cell (everything but the seed): every factor of the registry, so a
+# per-cell rate never pools levels of a factor added later (init_gain, data_order, ...).
+FACTOR_COLS = FACTOR_NAMES
 BOOTSTRAP_STATS = ("median", "iqm")
 PAIRED_MODES = ("auto", "paired", "unpaired")
 

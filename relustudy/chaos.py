@@ -52,7 +52,7 @@ def perturbed_init(cell: Cell, seeds: Sequence[int], k: int, eps: float) -> Para
     eps = float(eps)
     if not np.isfinite(eps) or eps < 0:
         raise ValueError(f"invalid eps {eps!r}; allowed: a finite number >= 0")
-    params = init_params(cell.init, seeds, cell.layer_sizes)
+    params = init_params(cell.init, seeds, cell.layer_sizes, cell.init_gain)
     u = direction(k, flatten_runs(params).shape[0])
     out, i = [], 0
     for w, b in params:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from . import experiments
 from .engines import ENGINES, resolve_engine
-from .config import ACTIVATIONS, INITS, OPTIMIZERS, OUTPUTS, UPDATES, check_choice
+from .config import FACTOR_REGISTRY, MAX_ORDER_SEED, check_choice, hidden_str
 from .grid import BACKENDS, COLUMN_SETS, DEFAULT_BLOCK, Grid, SchedulerError, check_run_options, run_grid
 from .lock import FolderLocked
 from .paths import DATA_DIR, DEFAULT_GRID_DIR
@@ -41,10 +41,10 @@ QUICK = {
     "lrs": "0.01",
     "epochs": "2000",
 }
-GRID_KEYS = (
-    "seeds", "activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "init_gains", "block",
-)
-RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment", "engine", "columns")
+# One flag per factor of the registry (config.FACTOR_REGISTRY), named after its Grid field.
+GRID_KEYS = ("seeds", *(f.grid_field for f in FACTOR_REGISTRY.values()), "block")
+RUN_KEYS = ("jobs", "backend", "scheduler", "out", "quick", "progress", "experiment", "engine", "columns", "track_output")
+BOOL_KEYS = ("quick", "progress", "track_output")
 ALL = "all"  # --experiment all: every registered experiment, each into its own folder
 
 
@@ -76,16 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = p.add_argument
     add("--seeds", metavar="A:B", help="seed range, A included, B excluded (default 0:1000)")
-    add("--activations", metavar="LIST", help=f"hidden activations; allowed: {','.join(ACTIVATIONS)}")
-    add("--outputs", metavar="LIST", help=f"output-unit activation; allowed: {','.join(OUTPUTS)}")
-    add("--inits", metavar="LIST", help=f"init schemes; allowed: {','.join(INITS)}")
-    add("--updates", metavar="LIST", help=f"update rules; allowed: {','.join(UPDATES)}")
-    add("--optimizers", metavar="LIST", help=f"optimizers; allowed: {','.join(OPTIMIZERS)}")
-    add("--lrs", metavar="LIST", help="learning rates > 0 (default 0.01,0.1,0.001)")
-    add("--epochs", metavar="LIST", help="epoch counts >= 1 (default 5000)")
-    add("--hidden", metavar="LIST", help="hidden widths joined by '-', e.g. 4-4,2-2-2 (default 4-4)")
-    add("--init-gains", dest="init_gains", metavar="LIST", help="multipliers of the init's weights and biases, "
-        "finite numbers > 0 (default 1.0 = the scheme as defined)")
+    defaults = Grid()
+    for f in FACTOR_REGISTRY.values():
+        key = f.grid_field
+        allowed = f"; allowed: {','.join(f.levels)}" if f.levels else ""
+        shown = ",".join(hidden_str(v) if key == "hidden" else str(v) for v in getattr(defaults, key))
+        add(f"--{key.replace('_', '-')}", dest=key, metavar="A:B|LIST" if key == "order_seeds" else "LIST",
+            help=f"{f.help}{allowed} (default {shown})")
+    add("--track-output", dest="track_output", action="store_true", help="also record when the output unit dies: "
+        "output_death_epoch and output_state_changes, from its pre-activation on the six inputs at each epoch's end")
     add("--columns", choices=COLUMN_SETS, help="what the dataset keeps: full (every column and the curves; the "
         "default for factor grids) or compact (factors, outcome, dead-unit columns, final_mse in float32, no curves; "
         "the million experiment's default). With --experiment, --columns full regenerates the full table")
@@ -139,7 +138,7 @@ def read_config(path: str) -> dict:
         raise UsageError(f"unknown key(s) {', '.join(unknown)} in {path}; allowed: {', '.join(GRID_KEYS + RUN_KEYS)}")
     out = {}
     for key, value in raw.items():
-        if key in ("quick", "progress"):
+        if key in BOOL_KEYS:
             if not isinstance(value, bool):
                 raise UsageError(f"invalid {key} {value!r} in {path}; allowed: true or false")
             out[key] = value
@@ -182,20 +181,44 @@ def _seeds(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _order_seeds(text: str) -> tuple[int, ...]:
+    """``A:B`` (order seeds A..B-1) or a comma-separated list of integers."""
+    text = str(text)
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not (
+            0 <= int(parts[0]) < int(parts[1]) <= MAX_ORDER_SEED
+        ):
+            raise UsageError(f"invalid --order-seeds {text!r}; allowed: A:B with integers 0 <= A < B <= 2**32, "
+                             "or a list of integers")
+        return tuple(range(int(parts[0]), int(parts[1])))
+    return tuple(_int(v, "order_seed") for v in _split(text, "order-seeds"))  # Grid checks the range
+
+
+# How a factor's flag text becomes its values (strings for the rest: the Grid checks them).
+_PARSE = {"epochs": _int, "init_gain": _float}
+
+
 def make_grid(opts: dict) -> Grid:
-    """A Grid from flag-style string options; ValueError/UsageError if any is bad."""
+    """A Grid from flag-style string options; ValueError/UsageError if any is bad.
+
+    ``--order-seeds`` without ``--data-orders`` implies ``--data-orders shuffled``.
+    """
     kw = {}
-    for key in ("activations", "outputs", "inits", "updates", "optimizers"):
-        if key in opts:
-            kw[key] = tuple(_split(opts[key], key))
-    if "init_gains" in opts:
-        kw["init_gains"] = tuple(_float(g, "init_gain") for g in _split(opts["init_gains"], "init-gains"))
-    if "lrs" in opts:
-        kw["lrs"] = tuple(_split(opts["lrs"], "lrs"))  # Grid checks each with check_lr
-    if "epochs" in opts:
-        kw["epochs"] = tuple(_int(e, "epochs") for e in _split(opts["epochs"], "epochs"))
-    if "hidden" in opts:
-        kw["hidden"] = tuple(_split(opts["hidden"], "hidden"))
+    for f in FACTOR_REGISTRY.values():
+        key = f.grid_field
+        if key not in opts:
+            continue
+        if key == "order_seeds":
+            kw[key] = _order_seeds(opts[key])
+            if "data_orders" not in opts:
+                kw["data_orders"] = ("shuffled",)
+        elif f.name in _PARSE:
+            kw[key] = tuple(_PARSE[f.name](v, f.name) for v in _split(opts[key], key.replace("_", "-")))
+        else:
+            kw[key] = tuple(_split(opts[key], key.replace("_", "-")))
+    if "track_output" in opts:
+        kw["track_output"] = bool(opts["track_output"])
     if "seeds" in opts:
         kw["seeds"] = _seeds(opts["seeds"])
     if "block" in opts:
@@ -241,7 +264,8 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
         if fixed:
             raise UsageError(
                 f"--experiment {opts['experiment']} fixes its grid; drop {', '.join('--' + k for k in fixed)} "
-                "(allowed with it: --out, --quick, --columns, --jobs, --engine, --backend, --scheduler, --no-progress)"
+                "(allowed with it: --out, --quick, --columns, --track-output, --jobs, --engine, --backend, --scheduler, "
+                "--no-progress)"
             )
         grids = experiment_grids(opts["experiment"], reduced=quick, out=opts.get("out"))
     else:
@@ -254,6 +278,8 @@ def resolve_grids(argv: Sequence[str] | None) -> tuple[list[Grid], dict]:
             raise UsageError(f"this grid differs from the default study grid; pass --out DIR (not {DEFAULT_GRID_DIR})")
     if "columns" in opts:
         grids = [dataclasses.replace(g, columns=opts["columns"]) for g in grids]
+    if opts.get("track_output") and "experiment" in opts:
+        grids = [dataclasses.replace(g, track_output=True) for g in grids]
     run = {
         "jobs": _int(opts["jobs"], "jobs") if "jobs" in opts else None,
         "backend": opts.get("backend", "loky"),

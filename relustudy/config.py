@@ -11,29 +11,25 @@ import json
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
 
 # Allowed values of each categorical factor; the first is the posted program's choice.
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity")
 OUTPUTS = ("same", "identity")
 INITS = ("randn", "he", "xavier", "rai", "he_b0.01", "he_b0.1")
 UPDATES = ("as_posted", "corrected")
-OPTIMIZERS = ("sgd", "momentum")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DATA_ORDERS = ("fixed", "shuffled")  # fixed: the six pairs in the posted order every epoch
+DTYPES = ("float64", "float32")  # the arithmetic of training (evaluation is always float64)
 
 MOMENTUM = 0.9  # heavy-ball coefficient applied to the step the update rule produces
-
-FACTORS = ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden")
-# Factors added later, with a default that is left out of a cell's JSON (so the cell ids and
-# the data of cells made before them do not change); not in FACTORS, which defines cells
-# in the analyses of tables that may predate them.
-OPTIONAL_FACTORS = {"init_gain": 1.0}
-CATEGORICAL_LEVELS = {
-    "activation": ACTIVATIONS,
-    "output": OUTPUTS,
-    "init": INITS,
-    "update": UPDATES,
-    "optimizer": OPTIMIZERS,
-}
+# Adam (torch.optim.Adam's defaults), applied to the direction the update rule produces.
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPS = 1e-8
+MAX_ORDER_SEED = 2**32
 
 MAX_HIDDEN_LAYERS = 64
 MAX_WIDTH = 1024
@@ -122,6 +118,79 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     return out
 
 
+def check_order_seed(seed: int) -> int:
+    """Validate an order seed: an integer in [0, 2**32) (not a bool, not a float).
+
+    >>> check_order_seed(15)
+    15
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < MAX_ORDER_SEED:
+        raise ValueError(f"invalid order_seed {seed!r}; allowed: an integer in [0, 2**32)")
+    return int(seed)
+
+
+def _choice(name: str, allowed: Sequence[str]) -> Callable[[str], str]:
+    return lambda value: check_choice(name, value, allowed)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of the study, declared once: the grid, the CLI, the schema, the dataset reader
+    and the analyses read it from :data:`FACTOR_REGISTRY`."""
+
+    name: str  # the Cell field and the dataset column
+    default: object  # the posted program's value, Cell's default
+    check: Callable[[object], object]  # validates one value, returns its canonical form (one-line ValueError)
+    levels: tuple | None  # the allowed values of a categorical factor; None for a numeric one
+    grid_field: str  # the Grid field holding its levels; the CLI flag is --grid-field with '-' for '_'
+    column_dtype: object  # the runs table's dtype: "category", np.float64 or np.int64
+    optional: bool = False  # added later: left out of the cell's JSON at its default, so ids predate it
+    batched: bool = True  # cells differing in it may train in one batch (False: part of Cell.structure)
+    help: str = ""  # the CLI's help text (allowed values are added for categorical factors)
+
+    @property
+    def column(self) -> str:
+        """The dataset column (every factor is stored under its own name)."""
+        return self.name
+
+    def table_default(self):
+        """The default as the runs table stores it (hidden as its canonical string)."""
+        return hidden_str(self.default) if self.name == "hidden" else self.default
+
+
+FACTOR_REGISTRY: dict[str, Factor] = {f.name: f for f in (
+    Factor("activation", "relu", _choice("activation", ACTIVATIONS), ACTIVATIONS, "activations", "category",
+           batched=False, help="hidden activations"),
+    Factor("output", "same", _choice("output", OUTPUTS), OUTPUTS, "outputs", "category", batched=False,
+           help="output-unit activation (same: the hidden one)"),
+    Factor("init", "randn", _choice("init", INITS), INITS, "inits", "category", help="init schemes"),
+    Factor("update", "as_posted", _choice("update", UPDATES), UPDATES, "updates", "category", batched=False,
+           help="update rules"),
+    Factor("optimizer", "sgd", _choice("optimizer", OPTIMIZERS), OPTIMIZERS, "optimizers", "category",
+           batched=False, help="optimizers"),
+    Factor("lr", 0.01, check_lr, None, "lrs", np.float64, help="learning rates > 0"),
+    Factor("epochs", 5000, check_epochs, None, "epochs", np.int64, batched=False, help="epoch counts >= 1"),
+    Factor("hidden", (4, 4), parse_hidden, None, "hidden", "category", batched=False,
+           help="hidden widths joined by '-', e.g. 4-4,2-2-2"),
+    Factor("init_gain", 1.0, check_init_gain, None, "init_gains", np.float64, optional=True,
+           help="multipliers of the init's weights and biases, finite numbers > 0 (1.0 = the scheme as defined)"),
+    Factor("data_order", "fixed", _choice("data_order", DATA_ORDERS), DATA_ORDERS, "data_orders", "category",
+           optional=True, batched=False, help="order of the six pairs in an epoch (shuffled: a fresh permutation "
+           "every epoch from the run's order seed)"),
+    Factor("order_seed", 0, check_order_seed, None, "order_seeds", np.int64, optional=True,
+           help="seeds of the shuffled order, A:B (a range) or a list of integers in [0, 2**32); crossed with "
+           "the init seeds; implies --data-orders shuffled"),
+    Factor("dtype", "float64", _choice("dtype", DTYPES), DTYPES, "dtypes", "category", optional=True,
+           batched=False, help="arithmetic of training"),
+)}
+FACTOR_NAMES = tuple(FACTOR_REGISTRY)  # every factor column, in the runs table's order
+# The original factors (always in a cell's JSON); the optional ones with their defaults.
+FACTORS = tuple(n for n, f in FACTOR_REGISTRY.items() if not f.optional)
+OPTIONAL_FACTORS = {n: f.default for n, f in FACTOR_REGISTRY.items() if f.optional}
+CATEGORICAL_LEVELS = {n: f.levels for n, f in FACTOR_REGISTRY.items() if f.levels is not None}
+STRUCTURE = tuple(n for n, f in FACTOR_REGISTRY.items() if not f.batched)  # shared by a batch
+
+
 @dataclass(frozen=True)
 class Cell:
     """One cell of the grid: every factor but the seed.
@@ -133,21 +202,25 @@ class Cell:
     output: str = "same"  # "same": output unit uses `activation` (as posted); "identity": linear
     init: str = "randn"  # weight/bias scheme, a transform of the same N(0,1) draws per seed
     update: str = "as_posted"  # "as_posted": b -= lr*b and W updated before backprop; "corrected"
-    optimizer: str = "sgd"  # "sgd" or "momentum" (0.9 on the step the update rule produces)
+    optimizer: str = "sgd"  # "sgd", "momentum" (0.9 on the update rule's step) or "adam" (on its direction)
     lr: float = 0.01  # learning rate; > 0
-    epochs: int = 5000  # passes over the six pairs, per-sample updates in fixed order
+    epochs: int = 5000  # passes over the six pairs, one update per sample
     hidden: tuple[int, ...] = (4, 4)  # hidden widths; the net is 2-h1-...-hk-1
     # Multiplies the init scheme's weights and biases (randn: W, b ~ N(0, gain^2)); 1.0 = the
     # scheme as defined, and then left out of to_dict/to_json so older cell ids stay valid.
     init_gain: float = 1.0
+    # The optional factors below are also left out of the JSON at their defaults (issue 19).
+    data_order: str = "fixed"  # "fixed": the posted order every epoch; "shuffled": a permutation per epoch
+    order_seed: int = 0  # seeds the shuffled order's stream (engines.reference.order_perms); 0 when fixed
+    dtype: str = "float64"  # arithmetic of training; float32: init rounded once, every operation in float32
 
     def __post_init__(self) -> None:
-        for name, allowed in CATEGORICAL_LEVELS.items():
-            check_choice(name, getattr(self, name), allowed)
-        object.__setattr__(self, "lr", check_lr(self.lr))
-        object.__setattr__(self, "epochs", check_epochs(self.epochs))
-        object.__setattr__(self, "hidden", parse_hidden(self.hidden))
-        object.__setattr__(self, "init_gain", check_init_gain(self.init_gain))
+        for name, factor in FACTOR_REGISTRY.items():
+            object.__setattr__(self, name, factor.check(getattr(self, name)))
+        if self.data_order == "fixed" and self.order_seed != 0:
+            # It would be a second name for the fixed-order cell.
+            raise ValueError(f"order_seed {self.order_seed} with data_order 'fixed'; allowed: order_seed 0 "
+                             "with fixed, any order_seed with shuffled")
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -156,18 +229,26 @@ class Cell:
 
     @property
     def structure(self) -> tuple:
-        """What must be shared by cells trained in one batch (all but init, init_gain and lr)."""
-        return (self.activation, self.output, self.update, self.optimizer, self.epochs, self.hidden)
+        """What cells trained in one batch share: every factor but init, init_gain, lr and order_seed
+        (:data:`STRUCTURE`: activation, output, update, optimizer, epochs, hidden, data_order, dtype)."""
+        return tuple(getattr(self, name) for name in STRUCTURE)
 
     def to_dict(self) -> dict:
         """Plain-type dict with ``hidden`` as its canonical string; optional factors at their
-        default (``init_gain`` 1.0) are left out, so a cell's name predates them."""
+        default (``init_gain`` 1.0, ``data_order`` fixed, ``order_seed`` 0, ``dtype`` float64)
+        are left out, so a cell's name predates them."""
         d = dataclasses.asdict(self)
         d["hidden"] = hidden_str(self.hidden)
         for name, default in OPTIONAL_FACTORS.items():
             if d[name] == default:
                 del d[name]
         return d
+
+    def factor_values(self) -> dict:
+        """Every factor's value as a runs table stores it (optional ones included, ``hidden`` as
+        its string), keyed by column, in the table's order."""
+        return {f.column: hidden_str(self.hidden) if name == "hidden" else getattr(self, name)
+                for name, f in FACTOR_REGISTRY.items()}
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): the cell's name."""
@@ -176,7 +257,7 @@ class Cell:
     @classmethod
     def from_dict(cls, d: dict) -> "Cell":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        allowed = (*FACTORS, *OPTIONAL_FACTORS)
+        allowed = FACTOR_NAMES
         unknown = set(d) - set(allowed)
         if unknown:
             raise ValueError(f"unknown factor(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")

@@ -30,10 +30,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__
-from .config import CATEGORICAL_LEVELS, OPTIONAL_FACTORS, Cell, hidden_str
+from .config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell, hidden_str
 from .outcomes import OUTCOMES
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, ROOT, RUNS_FILE
-from .schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, cell_id
+from .schema import (
+    CATEGORICAL_COLUMNS,
+    CURVE_COLUMNS,
+    DIAGNOSTIC_COLUMNS,
+    RESULT_COLUMNS,
+    RUN_COLUMNS,
+    TRACK_OUTPUT_COLUMNS,
+    cell_id,
+)
 from .train import curve_epochs as _curve_epochs
 
 META_KEY = b"relustudy"  # Parquet key-value metadata key holding our JSON
@@ -137,8 +145,11 @@ def shard_table(cell: Cell, start: int, stop: int, metrics: dict, epochs: np.nda
     return _meta(table, info)
 
 
-def read_shard(path: Path, cell: Cell, start: int, stop: int) -> pa.Table:
-    """Read and validate the shard of ``cell`` for seeds ``start..stop-1``; raise ShardError."""
+def read_shard(path: Path, cell: Cell, start: int, stop: int, track_output: bool = False) -> pa.Table:
+    """Read and validate the shard of ``cell`` for seeds ``start..stop-1``; raise ShardError.
+
+    ``track_output``: the shard must also hold :data:`~relustudy.schema.TRACK_OUTPUT_COLUMNS`.
+    """
     try:
         table = pq.read_table(path)
     except Exception as e:  # truncated, empty, not Parquet at all
@@ -152,7 +163,7 @@ def read_shard(path: Path, cell: Cell, start: int, stop: int) -> pa.Table:
             raise ShardError(f"metadata {key}={info.get(key)!r}, expected {want!r}")
     if info.get("curve_epochs") != [int(e) for e in _curve_epochs(cell.epochs)]:
         raise ShardError("curve epochs do not match the cell's epochs")
-    missing = [c for c in ("seed", "curve", *shard_metric_columns(cell)) if c not in table.column_names]
+    missing = [c for c in ("seed", "curve", *shard_metric_columns(cell, track_output)) if c not in table.column_names]
     if missing:
         raise ShardError(f"missing columns {missing}")
     seeds = table.column("seed").to_numpy()
@@ -161,10 +172,12 @@ def read_shard(path: Path, cell: Cell, start: int, stop: int) -> pa.Table:
     return table
 
 
-def shard_metric_columns(cell: Cell) -> list[str]:
-    """The metric columns a shard of ``cell`` must have (schema results + per-layer extras)."""
+def shard_metric_columns(cell: Cell, track_output: bool = False) -> list[str]:
+    """The metric columns a shard of ``cell`` must have (schema results + per-layer extras,
+    and the death-timing columns when the grid tracks the output)."""
     layers = [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in range(1, len(cell.hidden) + 1)]
-    return [c for c in RESULT_COLUMNS if c != "outcome"] + ["outcome"] + list(DIAGNOSTIC_COLUMNS) + layers
+    track = list(TRACK_OUTPUT_COLUMNS) if track_output else []
+    return [c for c in RESULT_COLUMNS if c != "outcome"] + ["outcome"] + list(DIAGNOSTIC_COLUMNS) + layers + track
 
 
 def _info(schema: pa.Schema) -> dict | None:
@@ -187,7 +200,7 @@ def layer_columns(max_layers: int) -> list[str]:
 
 
 def assemble(
-    cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]], columns: str = "full"
+    cells: Sequence[Cell], shards: Sequence[Sequence[pa.Table]], columns: str = "full", track_output: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Build the runs and curves tables of a grid from its shards.
 
@@ -196,11 +209,14 @@ def assemble(
     cells : the grid's C cells, in canonical order.
     shards : per cell, its shard tables in ascending seed order.
     columns : "full", or "compact" for :func:`compact_runs` and no curves.
+    track_output : keep the shards' ``TRACK_OUTPUT_COLUMNS`` (the grid asked for them).
 
     Returns
     -------
-    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` + ``init_gain``
-        + ``DIAGNOSTIC_COLUMNS`` + per-layer (compact: :data:`COMPACT_COLUMNS`).
+    runs : one row per run (cell order, then seed), columns ``RUN_COLUMNS`` with the optional
+        factors (``init_gain``, ``data_order``, ``order_seed``, ``dtype``) after ``hidden``,
+        ``DIAGNOSTIC_COLUMNS``, per-layer, then ``TRACK_OUTPUT_COLUMNS`` if tracked
+        (compact: :data:`COMPACT_COLUMNS`).
     curves : long format ``CURVE_COLUMNS``, one row per (run, curve epoch); None if compact.
     """
     ids = [cell_id(c) for c in cells]
@@ -211,10 +227,11 @@ def assemble(
     runs = {"cell_id": pd.Categorical.from_codes(cell_idx, categories=ids)}
     runs["seed"] = np.concatenate([t.column("seed").to_numpy() for t in tables])
     hidden_levels = list(dict.fromkeys(hidden_str(c.hidden) for c in cells))
-    for name in ("activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden", "init_gain"):
+    for name in FACTOR_NAMES:
         runs[name] = _factor_column(name, cells, cell_idx, hidden_levels)
     max_layers = max(len(c.hidden) for c in cells)
-    for name in [*RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS] + layer_columns(max_layers):
+    track = list(TRACK_OUTPUT_COLUMNS) if track_output else []
+    for name in [*RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS] + layer_columns(max_layers) + track:
         if columns == "full" or name in COMPACT_COLUMNS or name.startswith("dead_frac_"):
             runs[name] = _metric_column(name, tables)
     runs_df = pd.DataFrame(runs)
@@ -227,9 +244,8 @@ def assemble(
 # outcome and what says how a run failed. Floats that are fractions k/width are exact in
 # float32; final_mse in float32 keeps 7 digits down to ~1e-38 (below MSE_FLOOR anyway).
 COMPACT_COLUMNS = (
-    "cell_id", "seed", "activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden",
-    "init_gain", "final_mse", "epochs_to_1e-3", "outcome", "diverged", "dead_frac_init", "dead_frac_final",
-    "output_dead_init", "output_dead_final",
+    "cell_id", "seed", *FACTOR_NAMES, "final_mse", "epochs_to_1e-3", "outcome", "diverged", "dead_frac_init",
+    "dead_frac_final", "output_dead_init", "output_dead_final", *TRACK_OUTPUT_COLUMNS,
 )
 COMPACT_FLOAT32 = ("final_mse", "dead_frac_init", "dead_frac_final")
 
@@ -260,8 +276,7 @@ def _factor_column(name: str, cells: Sequence[Cell], cell_idx: np.ndarray, hidde
         levels = list(CATEGORICAL_LEVELS[name])
         per_cell = np.array([levels.index(getattr(c, name)) for c in cells])
         return pd.Categorical.from_codes(per_cell[cell_idx], categories=levels)
-    dtype = np.float64 if name in ("lr", "init_gain") else np.int64
-    return np.array([getattr(c, name) for c in cells], dtype=dtype)[cell_idx]
+    return np.array([getattr(c, name) for c in cells], dtype=FACTOR_REGISTRY[name].column_dtype)[cell_idx]
 
 
 def _metric_column(name: str, tables: Sequence[pa.Table]):
@@ -569,8 +584,10 @@ def load_runs(path: str | Path | None = None) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns ``schema.RUN_COLUMNS`` plus ``init_gain`` (1.0 for tables made
-    before it existed) and per-layer ``dead_frac_*_l{k}``; a compact table
+    DataFrame with columns ``schema.RUN_COLUMNS`` plus the optional factors after ``hidden``
+    (``init_gain``, ``data_order``, ``order_seed``, ``dtype``; a table made before one existed
+    gets its default: 1.0, fixed, 0, float64), per-layer ``dead_frac_*_l{k}``, and the
+    death-timing columns where the grid tracked them; a compact table
     (``Grid.columns == "compact"``) has :data:`COMPACT_COLUMNS` only.
     ``df.attrs["relustudy"]`` holds the provenance.
 
@@ -621,7 +638,8 @@ def _load(kind: str, path) -> pd.DataFrame:
         raise ValueError(f"{path} is not a relustudy {kind} table: its kind is {info.get('kind')!r}")
     names = pq.read_schema(path).names
     required = COMPACT_COLUMNS if info.get("columns") == "compact" else _REQUIRED[kind]
-    missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS]
+    # Optional factors and the death-timing columns may postdate the file.
+    missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS and c not in TRACK_OUTPUT_COLUMNS]
     if missing:
         raise ValueError(f"{path} is not a relustudy {kind} table: missing columns {', '.join(missing)}")
     df = pd.read_parquet(path)
@@ -634,8 +652,22 @@ def _load(kind: str, path) -> pd.DataFrame:
             else:
                 df[col] = pd.Categorical(df[col], categories=levels[col])
     if kind == "runs":
-        for name, default in OPTIONAL_FACTORS.items():  # tables made before the factor existed
-            if name not in df.columns:
-                df.insert(df.columns.get_loc("hidden") + 1, name, np.full(len(df), default, dtype=np.float64))
+        _insert_missing_factors(df)
     df.attrs["relustudy"] = info.get("provenance", {})
     return df
+
+
+def _insert_missing_factors(runs: pd.DataFrame) -> None:
+    """Give a runs table made before an optional factor existed that factor's column, at its
+    default, in the registry's place (after the factor before it); in place."""
+    previous = "hidden"
+    for name, default in OPTIONAL_FACTORS.items():
+        if name not in runs.columns:
+            factor = FACTOR_REGISTRY[name]
+            if factor.column_dtype == "category":
+                values = pd.Categorical.from_codes(np.zeros(len(runs), np.int8), categories=list(factor.levels))
+                assert factor.levels[0] == default  # the default is the first level
+            else:
+                values = np.full(len(runs), default, dtype=factor.column_dtype)
+            runs.insert(runs.columns.get_loc(previous) + 1, name, values)
+        previous = name

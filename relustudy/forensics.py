@@ -150,15 +150,18 @@ def replay(cell: Cell, seeds: Sequence[int], *, trace_seeds: Sequence[int] = (),
     """
     seeds = np.asarray(check_seeds(seeds), dtype=np.int64)
     x, y = (X_TRAIN, Y_TRAIN) if data is None else (np.asarray(data[0], float), np.asarray(data[1], float))
-    params = init_params(cell.init, seeds, cell.layer_sizes) if init is None else [(w.copy(), b.copy()) for w, b in init]
+    params = init_params(cell.init, seeds, cell.layer_sizes, cell.init_gain) if init is None else init
+    dtype = np.dtype(cell.dtype)  # a float32 cell's init is rounded once, as train() does
+    params = [(w.astype(dtype), b.astype(dtype)) for w, b in params]  # copies: the caller's init stays
     acts = _activations(cell)
     missing = sorted(set(trace_seeds) - set(seeds.tolist()))
     if missing:
         raise ValueError(f"trace seed(s) {missing} not among the replayed seeds; allowed: a subset of seeds")
     trace_index = np.array([int(np.flatnonzero(seeds == s)[0]) for s in trace_seeds], dtype=np.int64)
     watch = _Watch.start(params, acts, x, trace_index)
-    lr = np.full(len(seeds), cell.lr)
-    reference.sgd(params, acts, lr, cell, x, y, observer=watch)
+    lr = np.full(len(seeds), cell.lr).astype(dtype)
+    order_seed = np.full(len(seeds), cell.order_seed, dtype=np.uint64)
+    reference.sgd(params, acts, lr, cell, x.astype(dtype), y.astype(dtype), order_seed=order_seed, observer=watch)
     cid = cell_id(cell)
     runs = pd.DataFrame({
         "cell_id": cid,

@@ -11,6 +11,7 @@ The runs do not depend on how they were batched, so neither does the dataset.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import shutil
 import sys
 import time
@@ -20,20 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .config import (
-    ACTIVATIONS,
-    INITS,
-    OPTIMIZERS,
-    OUTPUTS,
-    UPDATES,
-    Cell,
-    check_choice,
-    check_epochs,
-    check_init_gain,
-    check_lr,
-    hidden_str,
-    parse_hidden,
-)
+from .config import FACTOR_REGISTRY, Cell, check_choice, hidden_str
 from .dataset import (
     ShardError,
     assemble,
@@ -47,7 +35,7 @@ from .dataset import (
 from .lock import folder_lock
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from .schema import cell_id
-from .engines import resolve_engine, single_threaded, usable_cores
+from .engines import check_engine_supports, resolve_engine, single_threaded, usable_cores
 from .train import train_group
 
 BACKENDS = ("loky", "dask")
@@ -86,24 +74,29 @@ class Grid:
     epochs: tuple[int, ...] = (5000,)
     hidden: tuple[tuple[int, ...], ...] = ((4, 4),)
     init_gains: tuple[float, ...] = (1.0,)  # multipliers of every init (Cell.init_gain); 1.0 = as defined
+    data_orders: tuple[str, ...] = ("fixed",)  # "shuffled": a fresh permutation of the six pairs every epoch
+    # Crossed with the seeds: every shuffled cell once per order seed (a fixed-order cell has none: order_seed 0).
+    order_seeds: tuple[int, ...] = (0,)
+    dtypes: tuple[str, ...] = ("float64",)  # arithmetic of training
     # "full": every column and the curves; "compact": the runs table's COMPACT_COLUMNS only,
     # float32 where that keeps the information, no curves (for million-run grids).
     columns: str = "full"
+    # Record the output unit's death timing at each epoch's end (schema.TRACK_OUTPUT_COLUMNS); a run
+    # option, not a factor: the runs are the same, the table has two more columns.
+    track_output: bool = False
     out: Path = field(default=DEFAULT_GRID_DIR, compare=False)  # dataset folder; shards in out/shards
     block: int = field(default=DEFAULT_BLOCK, compare=False)  # seeds per shard; does not change the data
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        put("activations", _levels("activation", self.activations, lambda v: check_choice("activation", v, ACTIVATIONS)))
-        put("outputs", _levels("output", self.outputs, lambda v: check_choice("output", v, OUTPUTS)))
-        put("inits", _levels("init", self.inits, lambda v: check_choice("init", v, INITS)))
-        put("updates", _levels("update", self.updates, lambda v: check_choice("update", v, UPDATES)))
-        put("optimizers", _levels("optimizer", self.optimizers, lambda v: check_choice("optimizer", v, OPTIMIZERS)))
-        put("lrs", _levels("lr", self.lrs, check_lr))
-        put("epochs", _levels("epochs", self.epochs, check_epochs))
-        put("hidden", _levels("hidden", self.hidden, parse_hidden))
-        put("init_gains", _levels("init_gain", self.init_gains, check_init_gain))
+        for factor in FACTOR_REGISTRY.values():
+            put(factor.grid_field, _levels(factor.name, getattr(self, factor.grid_field), factor.check))
+        if self.data_orders == ("fixed",) and self.order_seeds != (0,):
+            raise ValueError(f"order seeds {', '.join(map(str, self.order_seeds))} with data order fixed only; "
+                             "allowed: order seeds with data order shuffled (--data-orders shuffled)")
         check_choice("columns", self.columns, COLUMN_SETS)
+        if not isinstance(self.track_output, bool):
+            raise ValueError(f"invalid track_output {self.track_output!r}; allowed: True or False")
         start, stop = check_seed_range(self.seeds)
         put("seeds", (start, stop))
         if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < 1:
@@ -115,19 +108,20 @@ class Grid:
         return len(self.cells()) * (self.seeds[1] - self.seeds[0])
 
     def cells(self) -> list[Cell]:
-        """The grid's cells in canonical order (the flags' order, last factor fastest)."""
-        return [
-            Cell(activation=a, output=o, init=i, update=u, optimizer=opt, lr=lr, epochs=e, hidden=h, init_gain=g)
-            for a in self.activations
-            for o in self.outputs
-            for i in self.inits
-            for u in self.updates
-            for opt in self.optimizers
-            for lr in self.lrs
-            for e in self.epochs
-            for h in self.hidden
-            for g in self.init_gains
-        ]
+        """The grid's cells in canonical order (the factor registry's order, last factor fastest).
+
+        Order seeds cross the shuffled cells only: a fixed-order cell appears once, with order_seed 0.
+        """
+        names = list(FACTOR_REGISTRY)
+        cells = []
+        for values in itertools.product(*(getattr(self, f.grid_field) for f in FACTOR_REGISTRY.values())):
+            kw = dict(zip(names, values))
+            if kw["data_order"] == "fixed":
+                if kw["order_seed"] != self.order_seeds[0]:
+                    continue
+                kw["order_seed"] = 0
+            cells.append(Cell(**kw))
+        return cells
 
     def blocks(self) -> list[tuple[int, int]]:
         """Seed blocks [start, stop), cut at multiples of ``block`` so other grids can reuse them."""
@@ -137,13 +131,14 @@ class Grid:
 
     def shards(self) -> list["Shard"]:
         """Every shard, cell-major (canonical order of the dataset)."""
-        return [Shard(c, a, b) for c in self.cells() for a, b in self.blocks()]
+        return [Shard(c, a, b, self.track_output) for c in self.cells() for a, b in self.blocks()]
 
     def to_config(self) -> dict:
         """Plain-type dict of the grid (the keys of ``--config`` files), for provenance.
 
-        ``init_gains`` and ``columns`` appear only when not at their default, so the config of
-        a grid that does not use them is what it was before they existed.
+        The optional factors' levels (``init_gains``, ``data_orders``, ...), ``columns`` and
+        ``track_output`` appear only when not at their default, so the config of a grid that does
+        not use them is what it was before they existed.
         """
         config = {
             "seeds": f"{self.seeds[0]}:{self.seeds[1]}",
@@ -157,21 +152,29 @@ class Grid:
             "hidden": [hidden_str(h) for h in self.hidden],
             "block": self.block,
         }
-        if self.init_gains != (1.0,):
-            config["init_gains"] = list(self.init_gains)
+        for factor in FACTOR_REGISTRY.values():
+            if factor.optional and getattr(self, factor.grid_field) != (factor.default,):
+                config[factor.grid_field] = list(getattr(self, factor.grid_field))
         if self.columns != "full":
             config["columns"] = self.columns
+        if self.track_output:
+            config["track_output"] = True
         return config
 
     def command(self) -> str:
         """A command line that reproduces this grid's dataset."""
         c = self.to_config()
         parts = ["python scripts/run_grid.py", f"--seeds {c['seeds']}"]
-        for key in ("activations", "outputs", "inits", "updates", "optimizers", "lrs", "epochs", "hidden", "init_gains"):
-            if key in c:
+        for factor in FACTOR_REGISTRY.values():
+            key = factor.grid_field
+            if key == "order_seeds" and key in c and c[key] == list(range(c[key][0], c[key][-1] + 1)):
+                parts.append(f"--order-seeds {c[key][0]}:{c[key][-1] + 1}")
+            elif key in c:
                 parts.append(f"--{key.replace('_', '-')} {','.join(str(v) for v in c[key])}")
         if "columns" in c:
             parts.append(f"--columns {c['columns']}")
+        if self.track_output:
+            parts.append("--track-output")
         return " ".join(parts + [f"--out {self.out}"])
 
 
@@ -187,10 +190,14 @@ class GridUnion:
     out: Path = field(default=DEFAULT_GRID_DIR, compare=False)
     columns: str = "full"
     name: str = ""  # the experiment's name, for command()
+    track_output: bool = False  # True (here or in any part): every part tracks the output (Grid.track_output)
 
     def __post_init__(self) -> None:
         if not self.parts:
             raise ValueError("empty GridUnion; allowed: one or more Grids")
+        if self.track_output or any(p.track_output for p in self.parts):
+            object.__setattr__(self, "track_output", True)
+            object.__setattr__(self, "parts", tuple(dataclasses.replace(p, track_output=True) for p in self.parts))
         cells = [c for p in self.parts for c in p.cells()]
         if len(set(cells)) != len(cells):
             raise ValueError("the grids of a GridUnion share a cell; allowed: grids with disjoint cells")
@@ -211,6 +218,8 @@ class GridUnion:
         config = {"parts": [p.to_config() for p in self.parts]}
         if self.columns != "full":
             config["columns"] = self.columns
+        if self.track_output:
+            config["track_output"] = True
         return config
 
     def command(self) -> str:
@@ -235,10 +244,12 @@ class Shard:
     cell: Cell
     start: int
     stop: int
+    track_output: bool = False  # its file also holds the death-timing columns (named apart: _t)
 
     @property
     def name(self) -> str:
-        return f"{cell_id(self.cell)}_s{self.start:06d}-{self.stop:06d}.parquet"
+        track = "_t" if self.track_output else ""
+        return f"{cell_id(self.cell)}_s{self.start:06d}-{self.stop:06d}{track}.parquet"
 
     @property
     def n(self) -> int:
@@ -257,10 +268,10 @@ class Task:
 
 
 def plan_tasks(shards: Sequence[Shard]) -> list[Task]:
-    """Group shards that can share a batch (differ only in init), keeping their order."""
+    """Group shards that can share a batch (differ only in init, init gain or order seed), keeping their order."""
     groups: dict[tuple, list[Shard]] = {}
     for s in shards:
-        groups.setdefault((s.cell.structure, s.cell.lr, s.start, s.stop), []).append(s)
+        groups.setdefault((s.cell.structure, s.cell.lr, s.start, s.stop, s.track_output), []).append(s)
     return [Task(tuple(g)) for g in groups.values()]
 
 
@@ -286,7 +297,8 @@ def run_task(task: Task, engine: str | None = None) -> list[tuple[dict, np.ndarr
     """
     first = task.shards[0]
     with single_threaded(engine):
-        results = train_group([s.cell for s in task.shards], range(first.start, first.stop), engine=engine)
+        results = train_group([s.cell for s in task.shards], range(first.start, first.stop), engine=engine,
+                              track_output=first.track_output)
     return [(r.metrics, r.curve_epochs, r.curve) for r in results]
 
 
@@ -340,6 +352,8 @@ def run_grid(
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_run_options(jobs, backend, scheduler)
     engine = resolve_engine(engine)  # EngineUnavailable (a ValueError) before anything is written
+    for cell in grid.cells():  # an engine that lacks a new factor: one line, before anything is written
+        check_engine_supports(engine, cell, grid.track_output)
     client = connect(scheduler) if backend == "dask" else None
     try:
         grid.out.mkdir(parents=True, exist_ok=True)
@@ -360,7 +374,7 @@ def run_grid(
             per_cell: dict[Cell, list] = {c: [] for c in grid.cells()}
             for shard in grid.shards():  # each cell's shards in ascending seed order
                 per_cell[shard.cell].append(tables[shard])
-            runs, curves = assemble(list(per_cell), list(per_cell.values()), grid.columns)
+            runs, curves = assemble(list(per_cell), list(per_cell.values()), grid.columns, grid.track_output)
             prov = provenance(grid.to_config(), command or grid.command(), engine=engine)
             runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
     finally:
@@ -408,7 +422,7 @@ def _scan(grid: Grid, shard_dir: Path, log) -> tuple[dict, list[str]]:
         if not path.exists():
             continue
         try:
-            tables[shard] = read_shard(path, shard.cell, shard.start, shard.stop)
+            tables[shard] = read_shard(path, shard.cell, shard.start, shard.stop, shard.track_output)
         except ShardError as e:
             dest = _reject(path, shard_dir / REJECTED_SUBDIR)
             rejected.append(shard.name)

@@ -54,7 +54,7 @@ def bias_decay_oscillates(lr: float, beta: float, *, dampened: bool = False) -> 
     (True, False)
     """
     c = (1 - beta) if dampened else 1.0
-    return beta > 0 and c * lr > (1 - np.sqrt(beta)) ** 2
+    return bool(beta > 0 and c * lr > (1 - np.sqrt(beta)) ** 2)
 
 
 @dataclass(frozen=True)
@@ -97,31 +97,6 @@ PROBE_COLUMNS = (
 )
 
 
-class _EpochEnds:
-    """Observer: the output unit's state at every epoch's end (after its last update), as the
-    death-timing columns of SPEC 16.3: ``death_epoch`` first epoch end found dead (0: dead at
-    init, -1: never), ``changes`` alive<->dead changes between consecutive epoch ends from init."""
-
-    def __init__(self, params, acts, n_samples: int):
-        self.acts, self.n_samples = acts, n_samples
-        self.dead = self._dead(params)
-        self.death_epoch = np.where(self.dead, 0, -1).astype(np.int32)
-        self.changes = np.zeros(self.dead.shape, np.int32)
-
-    def _dead(self, params) -> np.ndarray:
-        from .forensics import margins
-
-        return margins(params, self.acts, X_TRAIN)[0] <= 0.0
-
-    def __call__(self, epoch: int, sample: int, layer: int, params) -> None:
-        if sample != self.n_samples - 1 or layer != 0:  # layer 0 moves last in the backward pass
-            return
-        dead = self._dead(params)
-        self.changes += dead != self.dead
-        self.death_epoch[(self.death_epoch < 0) & dead] = epoch
-        self.dead = dead
-
-
 def train_probe(cell: Cell, seeds: Sequence[int], probe: str, *, engine: str = "numpy") -> pd.DataFrame:
     """Train ``cell`` under probe ``probe`` (a key of :data:`PROBES`) for ``seeds``.
 
@@ -141,11 +116,11 @@ def train_probe(cell: Cell, seeds: Sequence[int], probe: str, *, engine: str = "
     params = init_params(c.init, s, c.layer_sizes, c.init_gain)
     acts = _activations(c)
     init_m, _ = _state_metrics("init", params, acts, X_TRAIN)
-    watch = _EpochEnds(params, acts, len(Y_TRAIN))
-    _, _, _, last = sgd(params, acts, np.full(s.size, c.lr), c, X_TRAIN, Y_TRAIN, observer=watch, rule=p.rule)
+    track = (np.empty(s.size, np.int32), np.empty(s.size, np.int32))  # the engine's death timing (SPEC 16.3)
+    _, _, _, last = sgd(params, acts, np.full(s.size, c.lr), c, X_TRAIN, Y_TRAIN, track=track, rule=p.rule)
     final_m = evaluate(c, params, last_epoch_error=last)
     row = {"probe": probe, "cell_id": cell_id(c), "seed": s, **c.to_dict(), "init_gain": c.init_gain,
-           "output_death_epoch": watch.death_epoch, "output_state_changes": watch.changes}
+           "output_death_epoch": track[0], "output_state_changes": track[1]}
     df = pd.DataFrame({**row, **init_m, **final_m})
     df["outcome"] = df["outcome"].astype(str)
     keep = [k for k in PROBE_COLUMNS if k in df] + sorted(k for k in df if k.startswith("dead_frac_") and k not in PROBE_COLUMNS)

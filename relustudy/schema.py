@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 
-from .config import Cell
+from .config import FACTOR_REGISTRY, Cell
 
-# Factor columns; the categorical ones are stored as pandas/Arrow categoricals.
-FACTOR_COLUMNS = ("seed", "activation", "output", "init", "update", "optimizer", "lr", "epochs", "hidden")
-CATEGORICAL_COLUMNS = ("activation", "output", "init", "update", "optimizer", "hidden", "outcome")
+# Factor columns, read from the factor registry (config.FACTOR_REGISTRY); the categorical ones
+# are stored as pandas/Arrow categoricals. FACTOR_COLUMNS are the columns every runs table has;
+# OPTIONAL_FACTOR_COLUMNS follow them (tables made before a factor existed get its default).
+FACTOR_COLUMNS = ("seed", *(f.column for f in FACTOR_REGISTRY.values() if not f.optional))
+OPTIONAL_FACTOR_COLUMNS = tuple(f.column for f in FACTOR_REGISTRY.values() if f.optional)
+CATEGORICAL_COLUMNS = (*(f.column for f in FACTOR_REGISTRY.values() if f.column_dtype == "category"), "outcome")
 
 # Result columns every runs table has (per-layer dead fractions are extra columns
 # `dead_frac_init_l{k}` / `dead_frac_final_l{k}`, k = 1..number of hidden layers).
@@ -36,6 +39,12 @@ DIAGNOSTIC_COLUMNS = (
     "output_margin_final",
     "linear_on_data_init",  # one activation pattern on all six inputs: the net is affine there
     "linear_on_data_final",
+)
+# When a grid asks for them (Grid.track_output), the output unit's death timing, recorded by
+# every engine at each epoch's end (issue 16.3); datasets without them lack the columns.
+TRACK_OUTPUT_COLUMNS = (
+    "output_death_epoch",  # int32: first epoch whose end finds the output dead; 0 dead at init; -1 never
+    "output_state_changes",  # int32: alive <-> dead changes between consecutive epoch ends, from init
 )
 KEY_COLUMNS = ("cell_id", "seed")
 RUN_COLUMNS = ("cell_id",) + FACTOR_COLUMNS + RESULT_COLUMNS

@@ -18,6 +18,20 @@ Two update rules (``Cell.update``):
 With ``optimizer="momentum"`` each parameter keeps a velocity ``v = 0.9 v + step`` and
 moves by ``-v``, where ``step`` is what the update rule would have subtracted.
 
+With ``optimizer="adam"`` (torch.optim.Adam's defaults: betas 0.9, 0.999, eps 1e-8, bias
+corrected) Adam is applied to the *direction* the update rule produces, as momentum is
+applied to its step: for W the gradient ``g outer input``; for b, under ``corrected`` its
+gradient dL/db, under ``as_posted`` the posted decay's pseudo-gradient b itself (``b -= lr*b``
+is SGD on b with "gradient" b), so posted + Adam moves every bias towards 0 at Adam's pace.
+``as_posted`` keeps its other quirk: the gradient passed down uses the updated W. The exact
+arithmetic is in :mod:`relustudy.engines.reference`.
+
+``data_order="shuffled"`` visits the six pairs in a fresh permutation every epoch, from a
+splitmix64 stream seeded by the cell's ``order_seed`` (``engines.reference.order_perms``).
+``dtype="float32"`` rounds the init (drawn in float64 as always), the lr and the data once to
+float32 and trains in float32; the record is computed from the final weights promoted to
+float64 (evaluation is float64 for every run).
+
 The loop itself runs in an *engine* (``relustudy/engines``): the NumPy reference, a
 fused numba kernel (the default) or a CUDA kernel, all bit for bit the same. This module
 draws the inits, hands the batch to the engine and records the final state in NumPy.
@@ -31,12 +45,13 @@ import numpy as np
 
 from . import diagnostics
 from .activations import Activation, get_activation
-from .config import Cell, check_seeds
-from .engines import resolve_engine, run_engine
+from .config import STRUCTURE, Cell, check_seeds
+from .engines import engine_for, run_engine
 from .engines.layout import curve_epochs
 from .inits import Params, init_params
 from .outcomes import classify
 from .problem import X_TEST, X_TRAIN, Y_TRAIN
+from .schema import TRACK_OUTPUT_COLUMNS
 
 
 def _activations(cell: Cell) -> list[Activation]:
@@ -94,7 +109,7 @@ class TrainResult:
 
     cell: Cell
     seeds: np.ndarray  # (R,) int64
-    params: Params  # final weights: per layer (W: (n_out, n_in, R), b: (n_out, R))
+    params: Params  # final weights: per layer (W: (n_out, n_in, R), b: (n_out, R)), float64 (float32 runs' exactly)
     metrics: dict[str, np.ndarray]  # column name -> (R,) array, the dataset's run record
     curve_epochs: np.ndarray  # (P,) epochs at which the epoch error was recorded
     curve: np.ndarray  # (P, R) epoch error after each of those epochs
@@ -170,6 +185,7 @@ def train(
     init: Params | None = None,
     data: tuple | None = None,
     engine: str | None = None,
+    track_output: bool = False,
 ) -> TrainResult:
     """Train one network per seed for ``cell`` and record what STUDY.md section 3 lists.
 
@@ -182,7 +198,10 @@ def train(
     data : optional (X (S, 2), Y (S,)) training set instead of the asker's six pairs,
         e.g. two samples for a hand-computed check.
     engine : "numba" (fused CPU kernel, the default when numba is installed), "numpy"
-        (the readable reference) or "cuda" (GPU); every engine gives the same bits.
+        (the readable reference) or "cuda" (GPU); every engine gives the same bits. The
+        default falls back to numpy, with a notice, for a cell the default engine cannot train.
+    track_output : also record ``schema.TRACK_OUTPUT_COLUMNS`` (the output's death epoch and
+        alive <-> dead changes, checked at each epoch's end).
 
     Returns
     -------
@@ -194,7 +213,8 @@ def train(
     >>> res.metrics["final_mse"].shape, res.curve.shape
     ((3,), (6, 3))
     """
-    return train_group([cell], seeds, inits=None if init is None else [init], data=data, engine=engine)[0]
+    return train_group([cell], seeds, inits=None if init is None else [init], data=data, engine=engine,
+                       track_output=track_output)[0]
 
 
 def train_group(
@@ -204,17 +224,17 @@ def train_group(
     inits: Sequence[Params] | None = None,
     data: tuple | None = None,
     engine: str | None = None,
+    track_output: bool = False,
 ) -> list[TrainResult]:
     """Train several cells that share a structure (see ``Cell.structure``) in one batch.
 
-    Cells may differ in ``init`` and ``lr``; the batch holds ``len(cells) * len(seeds)``
-    runs. Results are bitwise identical to training each cell alone.
+    Cells may differ in ``init``, ``init_gain``, ``lr`` and ``order_seed``; the batch holds
+    ``len(cells) * len(seeds)`` runs. Results are bitwise identical to training each cell alone.
 
     Returns
     -------
     One TrainResult per cell, in order, each over ``seeds``.
     """
-    engine = resolve_engine(engine)  # fail on a bad or unavailable engine before any work
     seeds = np.asarray(check_seeds(seeds), dtype=np.int64)
     if not cells:
         raise ValueError("empty cell list; allowed: one or more Cells sharing a structure")
@@ -222,10 +242,11 @@ def train_group(
     for c in cells:
         if c.structure != structure:
             raise ValueError(
-                "cells in one batch must share activation, output, update, optimizer, epochs "
-                f"and hidden; got {cells[0].to_json()} and {c.to_json()}"
+                f"cells in one batch must share {', '.join(STRUCTURE)}; got {cells[0].to_json()} and {c.to_json()}"
             )
     cell0 = cells[0]
+    engine = engine_for(engine, cell0, track_output)  # fail on a bad or unavailable engine before any work
+    dtype = np.dtype(cell0.dtype)
     acts = _activations(cell0)
     if inits is None:
         inits = [init_params(c.init, seeds, cell0.layer_sizes, c.init_gain) for c in cells]
@@ -234,18 +255,32 @@ def train_group(
         for l in range(len(cell0.layer_sizes) - 1)
     ]
     R = params[0][0].shape[-1]
-    lr = np.concatenate([np.full(len(seeds), c.lr) for c in cells])
     if R != len(cells) * len(seeds):
         raise ValueError(f"init parameters hold {R} runs; expected {len(cells) * len(seeds)}")
-    init_copy = [(w.copy(), b.copy()) for w, b in params]
+    # float32: the float64 init, lr and data rounded once; the engine trains in the cell's dtype.
+    params = [(w.astype(dtype, copy=False), b.astype(dtype, copy=False)) for w, b in params]
+    lr = np.concatenate([np.full(len(seeds), c.lr) for c in cells]).astype(dtype)
+    order_seed = None
+    if cell0.data_order == "shuffled":
+        order_seed = np.concatenate([np.full(len(seeds), c.order_seed, dtype=np.uint64) for c in cells])
+    track = (np.empty(R, np.int32), np.empty(R, np.int32)) if track_output else None
+    # The record is computed in float64, on the float64 data as for any weights, from the run's
+    # own (for float32: rounded) init and final weights.
+    init_copy = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
 
     x_train, y_train = (X_TRAIN, Y_TRAIN) if data is None else (np.asarray(data[0], float), np.asarray(data[1], float))
     if x_train.ndim != 2 or x_train.shape[1] != 2 or y_train.shape != (x_train.shape[0],) or not len(y_train):
         raise ValueError(f"data must be (X (S, 2), Y (S,)) with S >= 1; got {x_train.shape} and {y_train.shape}")
-    init_m, _ = _state_metrics("init", params, acts, x_train)
-    epoch_curve, curve, first_below, last_err = run_engine(engine, params, acts, lr, cell0, x_train, y_train)
+    x_run, y_run = x_train.astype(dtype), y_train.astype(dtype)
+    init_m, _ = _state_metrics("init", init_copy, acts, x_train)
+    epoch_curve, curve, first_below, last_err = run_engine(engine, params, acts, lr, cell0, x_run, y_run,
+                                                           order_seed=order_seed, track=track)
+    params = [(w.astype(np.float64, copy=False), b.astype(np.float64, copy=False)) for w, b in params]
+    curve, last_err = curve.astype(np.float64, copy=False), last_err.astype(np.float64, copy=False)
     final_m = evaluate(cell0, params, data=(x_train, y_train), last_epoch_error=last_err)
     metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": first_below, **init_m, **final_m}
+    if track is not None:
+        metrics.update(zip(TRACK_OUTPUT_COLUMNS, track))
     results = []
     n = len(seeds)
     for k, c in enumerate(cells):

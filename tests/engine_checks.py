@@ -7,7 +7,10 @@ import sys
 import numpy as np
 
 from relustudy import Cell, train_group
-from relustudy.config import ACTIVATIONS, OPTIMIZERS, OUTPUTS, UPDATES
+from relustudy.config import ACTIVATIONS, OUTPUTS, UPDATES
+
+# The original optimizers; Adam and the other new factors are compared in test_new_factor_engines.py.
+OPTIMIZERS = ("sgd", "momentum")
 
 COMPARED = ("final_mse", "last_epoch_error", "pred_test", "epochs_to_1e-3", "outcome", "output_dead_final",
             "dead_frac_final")

@@ -12,12 +12,12 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from relustudy import Cell, train
 from relustudy import analysis as A
 from relustudy import stats as S
+from relustudy.config import FACTOR_REGISTRY
 
 
 def _runs(rows):
     """A runs DataFrame from dicts; factor defaults are the posted program."""
-    base = dict(activation="relu", output="same", init="randn", update="as_posted",
-                optimizer="sgd", lr=0.01, epochs=5000, hidden="4-4")
+    base = {name: f.table_default() for name, f in FACTOR_REGISTRY.items()}  # hidden "4-4"
     df = pd.DataFrame([{**base, **r} for r in rows])
     for c in ("activation", "output", "init", "update", "optimizer", "hidden", "outcome"):
         if c in df:
@@ -150,7 +150,7 @@ def test_compare_cells_on_real_runs():
         res = train(cell, seeds)
         d = pd.DataFrame(res.metrics)
         d["seed"] = res.seeds
-        for k, v in cell.to_dict().items():
+        for k, v in cell.factor_values().items():
             d[k] = v
         frames.append(d)
     runs = pd.concat(frames, ignore_index=True)

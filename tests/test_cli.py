@@ -52,7 +52,7 @@ def test_small_grid_runs_and_loads(existing):
         (["--outputs", "linear"], "unknown output 'linear'; allowed: same, identity"),
         (["--inits", "kaiming"], "unknown init 'kaiming'; allowed: randn, he, xavier"),
         (["--updates", "fixed"], "unknown update 'fixed'; allowed: as_posted, corrected"),
-        (["--optimizers", "adam"], "unknown optimizer 'adam'; allowed: sgd, momentum"),
+        (["--optimizers", "rmsprop"], "unknown optimizer 'rmsprop'; allowed: sgd, momentum, adam"),
         (["--seeds", "5:5"], "invalid seed range 5:5; allowed: A:B"),
         (["--seeds", "5"], "invalid --seeds '5'; allowed: A:B"),
         (["--epochs", "0"], "invalid epochs 0; allowed: an integer >= 1"),

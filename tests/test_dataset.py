@@ -17,7 +17,7 @@ from relustudy.dataset import META_KEY, remove_stale_tmp, write_atomic
 from relustudy.grid import Grid, run_grid
 from relustudy.outcomes import OUTCOMES
 from relustudy.paths import CURVES_FILE, DEFAULT_GRID_DIR, RUNS_FILE
-from relustudy.schema import CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, FACTOR_COLUMNS, RUN_COLUMNS
+from relustudy.schema import CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, RUN_COLUMNS
 from relustudy.train import curve_epochs
 
 # Two depths, so the per-layer columns of the shallower net are NaN; relu at lr 0.1 with
@@ -45,11 +45,15 @@ def dataset(tmp_path_factory):
 def test_runs_schema_and_dtypes(dataset):
     runs = load_runs(dataset)
     layers = [f"dead_frac_{s}_l{k}" for s in ("init", "final") for k in (1, 2, 3)]
-    factors = len(("cell_id",) + FACTOR_COLUMNS)  # init_gain (issue 11) follows the original factor columns
+    factors = len(("cell_id",) + FACTOR_COLUMNS)  # the optional factors follow the original factor columns
     assert list(runs.columns) == (
-        list(RUN_COLUMNS[:factors]) + ["init_gain"] + list(RUN_COLUMNS[factors:]) + list(DIAGNOSTIC_COLUMNS) + layers
+        list(RUN_COLUMNS[:factors]) + list(OPTIONAL_FACTOR_COLUMNS) + list(RUN_COLUMNS[factors:])
+        + list(DIAGNOSTIC_COLUMNS) + layers
     )
+    assert OPTIONAL_FACTOR_COLUMNS == ("init_gain", "data_order", "order_seed", "dtype")
     assert runs["init_gain"].dtype == np.float64 and (runs["init_gain"] == 1.0).all()
+    assert runs["order_seed"].dtype == np.int64 and (runs["order_seed"] == 0).all()
+    assert (runs["data_order"] == "fixed").all() and (runs["dtype"] == "float64").all()
     assert len(runs) == 4 * 12
     for col, levels in CATEGORICAL_LEVELS.items():
         assert list(runs[col].cat.categories) == list(levels)

@@ -14,13 +14,13 @@ from relustudy.tuning import matched_pairs, split_seeds
 def test_tuning_grid_spans_the_issue_and_fits_the_budget():
     g = experiments.get("tuning")
     assert g.updates == ("as_posted", "corrected") and g.init_gains == (0.25, 0.5, 1.0, 2.0)
-    assert set(g.optimizers) >= {"sgd", "momentum"} and g.columns == "compact"
+    assert g.optimizers == ("sgd", "momentum", "adam") and g.columns == "compact"
     lrs = np.array(g.lrs)
     assert lrs.min() == 1e-4 and 0.3 < lrs.max() < 0.35 and 7 <= lrs.size <= 9
     assert np.allclose(np.diff(np.log10(lrs)), 0.5, atol=1e-3)  # a log grid
     assert {0.001, 0.01, 0.1} <= set(g.lrs)  # the default grid's lrs are on it
     assert len(matched_pairs(g.lrs, MOMENTUM)) == 6  # sgd 1e-3 .. 0.3162 each has momentum's matched lr
-    assert g.n_runs * 3 // len(g.optimizers) <= 400_000  # with Adam too
+    assert g.n_runs <= 400_000
     tune = split_seeds(np.arange(*g.seeds))
     assert tune.sum() == (~tune).sum() >= 1000
     assert Cell(init_gain=1.0) in g.cells()  # the posted cell
@@ -37,6 +37,8 @@ def test_remedies_optim_holds_every_remedies_cell_under_both_updates():
         if c.optimizer == "momentum":
             assert dataclasses.replace(c, lr=0.001) in cells  # the matched step
             assert dataclasses.replace(c, lr=0.001, update="corrected") in cells
+            for u in ("as_posted", "corrected"):  # Adam at torch's default lr
+                assert dataclasses.replace(c, optimizer="adam", lr=0.001, update=u) in cells
     assert g.n_runs <= 300_000
 
 
@@ -49,7 +51,7 @@ def test_reduced_versions_are_small(name):
 
 def test_reduced_tuning_runs_and_gives_the_tuned_table(tmp_path):
     g = experiments.get("tuning", reduced=True, out=tmp_path / "tuning")
-    run_grid(g, jobs=1, progress=False, log=lambda m: None)
+    run_grid(g, jobs=1, progress=False, log=lambda m: None, engine="numpy")  # every engine gives its bits
     runs = load_runs(g.out)
     assert len(runs) == g.n_runs
     t = oa.tuned_table(runs)

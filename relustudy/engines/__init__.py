@@ -16,6 +16,7 @@ cell and seed alone.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import sys
@@ -81,22 +82,76 @@ def resolve_engine(name: str | None = None) -> str:
     return name
 
 
-def run_engine(name: str | None, params, acts, lr, cell, x_train, y_train):
+# What an engine implements beyond the original factors (issues 16, 17, 19). An engine module
+# lists the ones it has in its FEATURES (a frozenset of these names); a module without
+# FEATURES has none, and is refused a cell that needs one (one line) rather than run it wrongly.
+NEW_FEATURES = ("adam", "shuffled", "float32", "track_output")
+_MODULES = {"numpy": "reference", "numba": "numba_cpu", "cuda": "cuda_gpu"}
+
+
+def engine_features(name: str) -> frozenset:
+    """The :data:`NEW_FEATURES` engine ``name`` implements (its module's ``FEATURES``)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    module = importlib.import_module(f".{_MODULES[name]}", __package__)
+    return frozenset(getattr(module, "FEATURES", ()))
+
+
+def features_needed(cell, track_output: bool = False) -> frozenset:
+    """The :data:`NEW_FEATURES` a cell (and the track_output option) needs."""
+    need = {"adam": cell.optimizer == "adam", "shuffled": cell.data_order == "shuffled",
+            "float32": cell.dtype == "float32", "track_output": bool(track_output)}
+    return frozenset(k for k, v in need.items() if v)
+
+
+def check_engine_supports(name: str, cell, track_output: bool = False) -> None:
+    """One-line :class:`EngineUnavailable` if engine ``name`` lacks something ``cell`` needs."""
+    lacking = sorted(features_needed(cell, track_output) - engine_features(name))
+    if lacking:
+        ok = [e for e in ENGINES if features_needed(cell, track_output) <= engine_features(e)]
+        raise EngineUnavailable(f"engine {name!r} does not implement {', '.join(lacking)} yet; "
+                                f"allowed for this cell: {', '.join(ok)}")
+
+
+def engine_for(name: str | None, cell, track_output: bool = False) -> str:
+    """:func:`resolve_engine`, then for the default (``name`` None) the NumPy reference, with a
+    one-line notice, where the default engine lacks a feature the cell needs; an engine asked
+    for by name that lacks one is refused (:func:`check_engine_supports`)."""
+    resolved = resolve_engine(name)
+    if name is None and features_needed(cell, track_output) - engine_features(resolved):
+        lacking = sorted(features_needed(cell, track_output) - engine_features(resolved))
+        print(f"relustudy: the {resolved} engine does not implement {', '.join(lacking)} yet; "
+              f"training with the {FALLBACK_ENGINE} engine", file=sys.stderr)
+        return FALLBACK_ENGINE
+    check_engine_supports(resolved, cell, track_output)
+    return resolved
+
+
+def run_engine(name: str | None, params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
     """Train one batch with engine ``name`` (see :func:`resolve_engine`); ``params`` change in place.
 
     Arguments and returns are those of :func:`relustudy.engines.reference.sgd`, the same
-    for every engine: params per layer (W (n_out, n_in, R), b (n_out, R)), lr (R,), data
-    (S, 2) and (S,); back come the curve's epochs (P,), the curve (P, R), the first epoch
-    below the target (R,) and the last epoch error (R,).
+    for every engine: params per layer (W (n_out, n_in, R), b (n_out, R)) in the cell's
+    dtype, lr (R,) in the cell's dtype, data (S, 2) and (S,); keyword-only ``order_seed``
+    (R,) uint64 (shuffled order) and ``track`` (two (R,) int32 arrays the engine fills with
+    the output's death epoch and state changes, or None). Back come the curve's epochs
+    (P,), the curve (P, R), the first epoch below the target (R,) and the last epoch
+    error (R,), the last two in the cell's dtype.
     """
     name = resolve_engine(name)
+    check_engine_supports(name, cell, track is not None)
     if name == "numpy":
         from .reference import sgd
     elif name == "numba":
         from .numba_cpu import sgd
     else:
         from .cuda_gpu import sgd
-    return sgd(params, acts, lr, cell, x_train, y_train)
+    kw = {}  # engines without the new features keep their original signature
+    if order_seed is not None:
+        kw["order_seed"] = order_seed
+    if track is not None:
+        kw["track"] = track
+    return sgd(params, acts, lr, cell, x_train, y_train, **kw)
 
 
 @contextlib.contextmanager

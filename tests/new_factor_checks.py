@@ -1,0 +1,61 @@
+"""The new factors' engine comparison (and, as a script, the CUDA simulator's run of it).
+
+``NUMBA_ENABLE_CUDASIM=1 python tests/new_factor_checks.py FEATURE`` compares the CUDA kernel
+with the NumPy reference under the simulator for one of ``engines.NEW_FEATURES``.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+
+from engine_checks import differences, same_bits
+from relustudy import Cell, train_group
+from relustudy.config import ACTIVATIONS, OUTPUTS, UPDATES
+from relustudy.engines import engine_features
+from relustudy.schema import TRACK_OUTPUT_COLUMNS
+
+# What a cell of each feature sets (track_output is a run option: any cell).
+FEATURE_FACTORS = {"adam": {"optimizer": "adam"}, "shuffled": {"data_order": "shuffled"},
+                   "float32": {"dtype": "float32"}, "track_output": {}}
+
+
+def _cells(feature: str, act: str, out: str, upd: str, opt: str, epochs: int, hidden) -> list[Cell]:
+    """Two cells for one batch: different init, lr and (shuffled) order seed."""
+    base = dict(activation=act, output=out, update=upd, optimizer=opt, epochs=epochs, hidden=hidden)
+    base.update(FEATURE_FACTORS[feature])
+    shuffled = base.get("data_order") == "shuffled"
+    return [Cell(**base, init=i, lr=lr, order_seed=s if shuffled else 0) for i, lr, s in (("randn", 0.1, 1), ("he", 0.03, 5))]
+
+
+def compare_new_factors(engine: str, feature: str, *, seeds, epochs: int, hidden=(4, 4), activations=ACTIVATIONS,
+                        outputs=OUTPUTS, updates=UPDATES) -> tuple[int, list[str]]:
+    """Train every activation x output x update x optimizer combination of ``feature`` with the
+    reference and with ``engine``; (batches compared, differences). Optimizers: sgd and momentum,
+    and adam where the engine has it (the adam feature: adam only)."""
+    optimizers = ["adam"] if feature == "adam" else ["sgd", "momentum"] + (["adam"] if "adam" in
+                                                                              engine_features(engine) else [])
+    track = feature == "track_output"
+    n, bad = 0, []
+    for act, out, upd, opt in itertools.product(activations, outputs, updates, optimizers):
+        cells = _cells(feature, act, out, upd, opt, epochs, hidden)
+        ref = train_group(cells, seeds, engine="numpy", track_output=track)
+        got = train_group(cells, seeds, engine=engine, track_output=track)
+        bad += differences(ref, got)
+        if track:
+            bad += [f"{r.cell.to_json()}: {c}" for r, g in zip(ref, got) for c in TRACK_OUTPUT_COLUMNS
+                    if not same_bits(r.metrics[c], g.metrics[c])]
+        n += 1
+    return n, bad
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # the simulator computes outside any errstate
+    feature = sys.argv[1]
+    n, bad = compare_new_factors("cuda", feature, seeds=range(2), epochs=3, hidden=(3, 2),
+                                 activations=("relu", "tanh", "sigmoid"), outputs=("same",))
+    print(f"checked {n} batches numpy vs cuda (simulator) for {feature}; {len(bad)} differences")
+    for line in bad:
+        print(line)
+    sys.exit(1 if bad else 0)

@@ -1,0 +1,64 @@
+"""Every fused engine gives the reference's bits for the new factors (Adam, shuffled order, float32, death timing).
+
+An engine declares what it implements (its module's FEATURES, read by ``engines.engine_features``);
+for a feature it lacks the comparison is skipped with that reason, checked when the test runs, and the
+engine refuses such cells in one line (tested) rather than training them differently.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from new_factor_checks import compare_new_factors
+from relustudy import Cell, train
+from relustudy.engines import _MODULES, NEW_FEATURES, EngineUnavailable, check_engine_supports, engine_features, features_needed
+
+HERE = Path(__file__).resolve().parent
+CELLS = {"adam": Cell(optimizer="adam", epochs=2), "shuffled": Cell(data_order="shuffled", order_seed=1, epochs=2),
+         "float32": Cell(dtype="float32", epochs=2), "track_output": Cell(epochs=2)}
+
+
+def _lacking(engine: str, feature: str) -> None:
+    """Skip, saying why, when the engine does not implement the feature (decided at run time)."""
+    if feature not in engine_features(engine):
+        pytest.skip(f"engine {engine} does not implement {feature} yet: relustudy.engines.{_MODULES[engine]}.FEATURES "
+                    f"lacks it (has: {', '.join(sorted(engine_features(engine))) or 'none'})")
+
+
+def test_the_reference_implements_every_new_feature():
+    assert engine_features("numpy") == frozenset(NEW_FEATURES)
+    assert features_needed(Cell(optimizer="adam", dtype="float32"), track_output=True) == {"adam", "float32",
+                                                                                         "track_output"}
+
+
+@pytest.mark.parametrize("feature", NEW_FEATURES)
+@pytest.mark.parametrize("engine", ["numba", "cuda"])
+def test_an_engine_refuses_what_it_lacks_in_one_line(engine, feature):
+    if feature in engine_features(engine):
+        pytest.skip(f"engine {engine} implements {feature}")
+    with pytest.raises(EngineUnavailable, match=f"engine '{engine}' does not implement {feature} yet") as e:
+        check_engine_supports(engine, CELLS[feature], track_output=feature == "track_output")
+    assert "\n" not in str(e.value) and "allowed for this cell: numpy" in str(e.value)
+    if engine == "numba":  # asked for by name: refused; by default: the reference, with a notice
+        with pytest.raises(EngineUnavailable, match="does not implement"):
+            train(CELLS[feature], [0], engine="numba", track_output=feature == "track_output")
+        assert train(CELLS[feature], [0], track_output=feature == "track_output").metrics["final_mse"].shape == (1,)
+
+
+@pytest.mark.parametrize("feature", NEW_FEATURES)
+def test_numba_gives_the_reference_bits(feature):
+    _lacking("numba", feature)
+    n, bad = compare_new_factors("numba", feature, seeds=range(16), epochs=40)
+    assert n >= 6 * 2 * 2 and bad == []
+
+
+@pytest.mark.parametrize("feature", NEW_FEATURES)
+def test_cuda_kernel_gives_the_reference_bits_on_the_simulator(feature):
+    _lacking("cuda", feature)
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    out = subprocess.run([sys.executable, str(HERE / "new_factor_checks.py"), feature], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"for {feature}; 0 differences" in out.stdout
