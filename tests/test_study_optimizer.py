@@ -139,3 +139,22 @@ def test_mechanism_section_renders_from_a_small_probe_run():
     text = om.section(f, v, {})
     assert v.text in text and "| 0.25 | momentum on weights only |" in text
     assert f.deaths is None and "Forensics replay" not in text
+
+
+@pytest.mark.slow  # ~15-40 s: 384 runs in the numpy engine, then 120 paired decompositions
+def test_remedies_section_renders_from_the_reduced_experiment(tmp_path):
+    from relustudy import experiments, load_runs
+    from relustudy.grid import run_grid
+
+    g = experiments.get("remedies_optim", reduced=True, out=tmp_path / "r")
+    run_grid(g, jobs=1, progress=False, log=lambda m: None, engine="numpy")
+    f = orm.finding(load_runs(g.out))
+    assert set(f.rates["setting"]) == set(orm.SETTINGS) and len(f.rates) == 12 * 2 * len(orm.SETTINGS)
+    assert f.bias_rule["label"].nunique() == 12 * len(orm.SETTINGS)  # every remedy x setting: corrected vs posted
+    assert f.vs_sgd["label"].nunique() == 12 * 2 * (len(orm.SETTINGS) - 1)
+    sums = f.bias_rule.groupby("label")["contrib"].sum()
+    assert np.allclose(sums, f.bias_rule.drop_duplicates("label").set_index("label")["diff"].reindex(sums.index))
+    v = orm.verdict(f)
+    text = orm.section(f, v, {})
+    assert text.index("| relu, same, randn |") < text.index("| relu, identity, he |")  # no remedy first
+    assert v.text in text
