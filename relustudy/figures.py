@@ -38,6 +38,53 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def levels(data: pd.DataFrame, col: str | None) -> list:
+    """The distinct values of ``col`` in order of appearance ([None] when no column is given)."""
+    return list(dict.fromkeys(data[col])) if col else [None]
+
+
+def facet(
+    data: pd.DataFrame,
+    draw,
+    *,
+    col: str | None = None,
+    row: str | None = None,
+    width: float = 4.4,
+    height: float = 3.4,
+    sharex: bool = True,
+    sharey: bool = True,
+    label_panels: bool = True,
+    title: str = "",
+) -> plt.Figure:
+    """One panel per level of ``row`` x ``col``: ``draw(sub, ax)`` draws each panel's rows.
+
+    The one row x column loop of the figures (as seaborn's FacetGrid, for drawings that are not
+    one seaborn call). Panels are titled "row=r | col=c" (the values alone with
+    ``label_panels=False``); ``draw`` sets everything inside the Axes. Returns the Figure.
+    """
+    _setup()
+    rows, cols = levels(data, row), levels(data, col)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(width * len(cols), height * len(rows) + 0.4),
+                             sharex=sharex, sharey=sharey, squeeze=False)
+    for i, rv in enumerate(rows):
+        for j, cv in enumerate(cols):
+            sub = data
+            if row:
+                sub = sub[sub[row] == rv]
+            if col:
+                sub = sub[sub[col] == cv]
+            ax = axes[i, j]
+            draw(sub, ax)
+            parts = [(row, rv), (col, cv)]
+            name = " | ".join((f"{k}={v}" if label_panels else str(v)) for k, v in parts if k)
+            if name:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | None = "output") -> sns.FacetGrid:
     """ECDF of final_mse (log x) per ``hue``, one panel per ``col`` level.
 
@@ -68,12 +115,13 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
 
 def failure_rate_dots(
     rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = "",
-    xlabel: str = "failure rate (not solved), 95% CI",
+    xlabel: str = "failure rate (not solved), 95% CI", zoom: bool = False,
 ) -> plt.Figure:
     """Dot plot of failure rates with their CIs as error bars.
 
     rates: one row per cell with columns rate, ci_low, ci_high and the ``y``, ``hue``,
-    ``col``, ``row`` labels (strings).
+    ``col``, ``row`` labels (strings). ``zoom``: x axis from the data (else 0..1), so narrow
+    CIs of small shares stay visible.
     """
     _setup()
     cols, rows = list(dict.fromkeys(rates[col])), list(dict.fromkeys(rates[row]))
@@ -96,7 +144,11 @@ def failure_rate_dots(
                     fmt="o", ms=3.5, lw=1, color=colors[h], label=h if (i, j) == (0, 0) else None,
                 )
             ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
-            ax.set_xlim(-0.02, 1.02)
+            if zoom:
+                lo, hi = float(rates["ci_low"].min()), float(rates["ci_high"].max())
+                ax.set_xlim(max(0.0, lo - 0.05 * (hi - lo)), hi + 0.05 * (hi - lo))
+            else:
+                ax.set_xlim(-0.02, 1.02)
             ax.invert_yaxis()
             if rv != "" or cv != "":
                 ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)

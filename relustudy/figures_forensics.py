@@ -10,7 +10,7 @@ from .figures import PALETTE
 from .forensics import AT_INIT
 
 
-def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr 0.1"):
+def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "as posted", counts: dict | None = None):
     """Two panels: ECDF of death epochs (deaths in training) per variant; margin traces.
 
     Parameters
@@ -18,12 +18,15 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr
     runs : forensics table, one row per run (``variant``, ``output_death_epoch``, ...).
     traces : long-form margins (``variant``, ``seed``, ``step``, ``output_margin``).
     variant : whose traces the right panel draws (the first variant with traces if absent).
+    counts : variant -> number of deaths in training, shown in the legend as "(n = k)".
 
     Returns the left Axes (its figure holds both).
     """
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2))
     died = runs[runs["output_death_epoch"] > AT_INIT]
     if len(died):
+        counts = counts or died["variant"].value_counts().to_dict()
+        died = died.assign(variant=[f"{v} (n = {counts.get(v, 0)})" for v in died["variant"]])
         sns.ecdfplot(data=died, x="output_death_epoch", hue="variant", ax=ax, palette=PALETTE, log_scale=True)
     ax.set_xlabel("epoch at which the output unit dies (deaths during training)")
     ax.set_ylabel("share of those deaths")
@@ -46,21 +49,33 @@ def death_figure(runs: pd.DataFrame, traces: pd.DataFrame, *, variant: str = "lr
 
 
 def flip_figure(rates: pd.DataFrame, *, ax=None):
-    """P(outcome flips) against the perturbation size, with its 95 % CI band.
+    """P(outcome flips) against the perturbation size on log-log axes, with 95 % CIs.
 
     Parameters
     ----------
-    rates : one row per eps (``eps``, ``rate``, ``ci_low``, ``ci_high``), as ``chaos.flip_rates`` gives.
+    rates : one row per eps (``eps``, ``flips``, ``rate``, ``ci_low``, ``ci_high``), as
+        ``chaos.flip_rates`` gives. An eps with no flip has no point on a log axis: its 95 %
+        upper bound is drawn as a downward triangle instead.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+        _, ax = plt.subplots(figsize=(6.8, 4.2))
     color = sns.color_palette(PALETTE, 1)[0]
-    ax.plot(rates["eps"], rates["rate"], marker="o", color=color, label="P(solved/not solved flips)")
-    ax.fill_between(rates["eps"], rates["ci_low"], rates["ci_high"], color=color, alpha=0.25, label="95% CI")
+    hit = rates[rates["flips"] > 0]
+    none = rates[rates["flips"] == 0]
+    ax.errorbar(hit["eps"], hit["rate"], yerr=[hit["rate"] - hit["ci_low"].clip(lower=1e-9), hit["ci_high"] - hit["rate"]],
+                fmt="o", color=color, capsize=3, label="P(solved/not solved flips), 95% CI")
+    ax.scatter(none["eps"], none["ci_high"], marker="v", color="0.45",
+               label=f"no flip in {int(none['n'].max()) if len(none) else 0:,} pairs: 95% upper bound")
+    if len(hit):
+        top = hit.iloc[-1]
+        e = rates["eps"].to_numpy(float)
+        ax.plot(e, top["rate"] * e / top["eps"], ls="--", lw=1, color="0.3", label="∝ eps (a smooth boundary)")
     ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=max(1e-7, 0.3 * float(rates["ci_high"].min())), top=1.0)
     ax.set_xlabel("perturbation of the initial weights, eps (Euclidean norm)")
     ax.set_ylabel("share of seed x direction pairs")
     ax.set_title("Does a tiny change of the init change the outcome?")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left")
     ax.figure.tight_layout()
     return ax

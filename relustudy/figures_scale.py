@@ -91,9 +91,13 @@ def block_estimates(
     sns.histplot(blocks["rate"], ax=ax, bins=30, stat="density", color=sns.color_palette(PALETTE)[0], alpha=0.6)
     ax.axvline(full_rate, color="black", lw=1.5, label=f"all seeds: {100 * full_rate:.2f}%")
     colors = sns.color_palette(PALETTE)[1:]
+    top = ax.get_ylim()[1]
     for k, r in enumerate([] if reference is None else reference.itertuples()):
-        ax.axvspan(r.ci_low, r.ci_high, color=colors[k], alpha=0.25, label=f"{r.label}: 95% CI")
-        ax.axvline(r.rate, color=colors[k], lw=1, ls="--")
+        # The CI as a bracket above the bars (a shaded band over them would recolour the bars it covers).
+        y = top * (1.04 + 0.06 * k)
+        ax.errorbar([r.rate], [y], xerr=[[r.rate - r.ci_low], [r.ci_high - r.rate]], fmt="D", color=colors[k],
+                    capsize=4, lw=1.5, label=f"{r.label}: {100 * r.rate:.1f}%, 95% CI")
+    ax.set_ylim(top=top * (1.12 + 0.06 * (0 if reference is None else len(reference))))
     ax.set_xlabel(f"failure rate of one block of {int(blocks['n'].iloc[0]):,} seeds")
     ax.legend(fontsize=8, frameon=False)
     if title:

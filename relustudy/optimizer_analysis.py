@@ -5,10 +5,11 @@ DataFrame-level wrappers of :mod:`relustudy.tuning` (the array statistics): they
 cells, align them by seed and collect the results in long-form tables the report formats.
 Pure functions: no plotting, no I/O.
 
-Vocabulary (:func:`run_states`, the one place it is read from the runs table): *born dead*
-is :func:`relustudy.analysis.born_dead` (a hidden layer or the ReLU output unit inactive on
-all six inputs at init); *died in training* is alive at init and dead at the end by the same
-test on the final weights (:func:`relustudy.analysis.failure_mode`); *fails* is not solved.
+Vocabulary (:func:`run_states`, the one place it is read from the runs table, from
+:mod:`relustudy.vocabulary`): *born dead* (the output unit or a whole hidden layer dead on all
+six inputs at init); *died in training*: not born dead, and the output unit or a whole hidden
+layer dead at the end (the net's counterpart of ``vocabulary.output_died_in_training``);
+*fails*: not solved.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import analysis
+from . import analysis, vocabulary
 from .stats import holm, mcnemar_exact
 from .tuning import COMPONENTS, TIE_RULE, compare_tuned, decompose_change, matched_pairs, split_seeds, tune_then_evaluate
 
@@ -32,13 +33,10 @@ def run_states(runs: pd.DataFrame, solved_mse: float | None = None) -> pd.DataFr
     The single place the decomposition reads the vocabulary from, so a change of definition
     (e.g. "died ever" from the death-timing columns) is made here only.
     """
-    mode = analysis.failure_mode(runs, solved_mse=solved_mse)
+    born = vocabulary.born_dead(runs)
+    dead_end = vocabulary.output_dead_at_end(runs) | vocabulary.hidden_layer_dead(runs, "final")
     return pd.DataFrame(
-        {
-            "failed": analysis.is_failure(runs, solved_mse),
-            "born_dead": analysis.born_dead(runs),
-            "died": mode == "died in training",
-        },
+        {"failed": analysis.is_failure(runs, solved_mse), "born_dead": born, "died": dead_end & ~born},
         index=runs.index,
     )
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -10,6 +11,8 @@ from . import report
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
+from .gradient_trace import GRADIENTS_FILE
+from .gradient_trace import load as load_gradients
 from .probes import PROBES_FILE, load_probes
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
@@ -29,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    start = time.perf_counter()
     data, out = Path(args.data), Path(args.out)
     try:
         runs = load_runs(data)
@@ -58,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
     for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
                                 ("chaos", (CHAOS_FILE,), load_chaos),
+                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients),
                                 ("optim_probes", (PROBES_FILE,), load_probes)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():
@@ -70,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             files += [folder_x / n for n in names]
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
-    ctx = report.Context(runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
+    ctx = report.Context(timings={"load data": time.perf_counter() - start}, runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments, extras=extras)
     text = report.build(ctx)
     out.mkdir(parents=True, exist_ok=True)
@@ -79,4 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     print(f"wrote {target} and {len(ctx.figure_files)} figures in {out / 'figures'}")
+    print_timings(ctx.timings, time.perf_counter() - start)
     return 0
+
+
+def print_timings(timings: dict, total: float, top: int = 12) -> None:
+    """Where the report's time went: the slowest steps (seconds), to stdout, never into the report."""
+    print(f"time: {total:.1f} s in all; slowest steps:")
+    for what, sec in sorted(timings.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {sec:6.1f} s  {what}")

@@ -8,7 +8,7 @@ import pytest
 from relustudy import init_predict as ip
 from relustudy.config import Cell
 from relustudy.figures_init import auroc_intervals
-from relustudy.report import SECTIONS
+from relustudy.studies import STUDIES
 from relustudy.report.common import Context, Skip
 from relustudy.report.lottery_init import init_predictability, section_init_predictability
 
@@ -40,7 +40,7 @@ def _ctx(tmp_path, runs):
 
 
 def test_section_is_in_the_report():
-    assert section_init_predictability in [fn for _, fn in SECTIONS]
+    assert section_init_predictability in [s.select for s in STUDIES]
 
 
 def test_section_on_known_answer_is_deterministic_and_notes_missing_cells(tmp_path, fast):

@@ -284,15 +284,16 @@ def _context(tmp_path, experiments_loaded, default=None):
 def test_sections_say_not_generated_yet_without_data(tmp_path):
     import pandas as pd
 
-    from relustudy.report import SECTIONS, scale
+    from relustudy.report import scale
     from relustudy.report.common import Context
+    from relustudy.studies import STUDIES
 
     ctx = Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "f", report_dir=tmp_path)
     for fn, name in ((scale.section_million, "million"), (scale.section_phase, "phase"),
                      (scale.section_depth_width, "depth_width")):
         text = fn(ctx)
         assert "Not generated yet" in text and f"--experiment {name}" in text and text.startswith("## ")
-        assert fn in [f for _, f in SECTIONS]
+        assert fn in [s.select for s in STUDIES]
     assert not (tmp_path / "f").exists()  # no figures for missing data
 
 

@@ -1,11 +1,11 @@
 """The generated report: answers Q1, Q2 and the posted answer's claims from the dataset.
 
-``common`` holds the Context, constants and formatting; ``study`` the sections on the
-default grid; ``experiments`` those on the named experiments; ``document`` puts them in
-order with the summary, methods and provenance.
+``common`` holds the Context, constants and formatting; ``document`` puts the studies of
+:data:`relustudy.studies.STUDIES` in order with the answers, glossary, methods, references
+and provenance.
 """
 
 from .common import EXPERIMENTS, Context, Skip, md_table, pct, pval
-from .document import SECTIONS, build, summary
+from .document import build, summary
 
-__all__ = ["EXPERIMENTS", "SECTIONS", "Context", "Skip", "build", "md_table", "pct", "pval", "summary"]
+__all__ = ["EXPERIMENTS", "Context", "Skip", "build", "md_table", "pct", "pval", "summary"]

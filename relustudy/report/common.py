@@ -10,6 +10,7 @@ give a byte-identical report.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -51,18 +52,26 @@ class Context:
     figure_files: list[Path] = field(default_factory=list)
     findings: dict = field(default_factory=dict)
     extras: Mapping[str, object] = field(default_factory=dict)  # tables that are not runs tables, e.g. forensics
+    timings: dict = field(default_factory=dict)  # "what" -> seconds; printed by make_report.py, never in the text
 
-    def finding(self, fn):
-        """The named result ``fn(self)``, computed once per report (sections and summary share it).
+    def finding(self, study):
+        """A study's named result, computed once per report (the answers, its section and other
+        studies share it): ``study.finding(study.select(self))`` for a
+        :class:`~relustudy.studies.base.Study`, ``study(self)`` for a plain function.
 
         A finding that cannot be computed raises :class:`Skip` each time it is asked for.
         """
-        name = fn.__name__
+        name = f"study {study.name}" if hasattr(study, "select") else study.__name__
         if name not in self.findings:
+            start = time.perf_counter()
             try:
-                self.findings[name] = fn(self)
+                if hasattr(study, "select"):
+                    self.findings[name] = study.finding(study.select(self))
+                else:
+                    self.findings[name] = study(self)
             except Skip as e:
                 self.findings[name] = e
+            self.timings[f"finding {name}"] = time.perf_counter() - start
         result = self.findings[name]
         if isinstance(result, Skip):
             raise result
@@ -70,7 +79,9 @@ class Context:
 
     def fig(self, fig, name: str, alt: str) -> str:
         """Save a figure and return its markdown image link (relative to the report)."""
+        start = time.perf_counter()
         path = figures.save(getattr(fig, "figure", fig), self.figures_dir / name)
+        self.timings[f"save {name}"] = time.perf_counter() - start
         self.figure_files.append(path)
         rel = path.relative_to(self.report_dir) if path.is_relative_to(self.report_dir) else path
         return f"![{alt}]({rel.as_posix()})"
@@ -175,11 +186,6 @@ def diff_ci(diff: float, lo: float, hi: float) -> str:
     if not np.isfinite(diff):
         return "n/a"
     return f"{pp(diff)} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-
-
-def mse_direction(n_lower, n_higher, n_used) -> str:
-    """Which way a paired MSE test points: 'B lower in 279, higher in 223 of 502'."""
-    return f"B lower in {int(n_lower):,}, higher in {int(n_higher):,} of {int(n_used):,}"
 
 
 def wilcoxon_text(wx: stats.WilcoxonResult) -> str:

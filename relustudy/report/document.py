@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 from typing import Callable
@@ -11,8 +12,6 @@ from .. import analysis, stats
 from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from . import experiments as ex
-from . import forensics as fo
-from . import lottery_init as li
 from . import scale as sc
 from . import study as st
 from .common import (
@@ -92,30 +91,6 @@ def _compact(d) -> str:
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
-SECTIONS: list[tuple[str, Callable[[Context], str]]] = [
-    ("dataset", st.section_dataset),
-    ("Q2: ReLU sometimes never learns", st.section_q2),
-    ("theory check", st.section_theory),
-    ("claim: local minimum", st.section_local_minimum),
-    ("claim: momentum", st.section_momentum),
-    ("Q1: tanh/sigmoid are slow", st.section_q1),
-    ("claim: vanishing gradient", st.section_vanishing),
-    ("quirks of the posted code", st.section_quirks),
-    ("inits", st.section_inits),
-    ("final MSE ECDF", st.section_ecdf),
-    ("failure rates per cell", st.section_failure_rates),
-    ("seed lottery", st.section_lottery),
-    ("how a run dies", fo.section_forensics),
-    ("smooth basins or chaos", fo.section_chaos),
-    ("how much is drawn at init", li.section_init_predictability),
-    ("threshold sensitivity", st.section_thresholds),
-    ("experiment: Q1 at 100,000 epochs", ex.section_q1_long),
-    ("experiment: born dead", ex.section_born_dead),
-    ("experiment: remedies", ex.section_remedies),
-    ("experiment: a million seeds", sc.section_million),
-    ("experiment: phase diagram", sc.section_phase),
-    ("experiment: depth x width", sc.section_depth_width),
-]
 
 
 POSTED_LR = st.POSTED["lr"]
@@ -124,19 +99,6 @@ POSTED_LR = st.POSTED["lr"]
 def summary(ctx: Context) -> str:
     """The few sentences at the top: they format the findings the sections report, never recompute them."""
     lines = []
-    try:
-        f = ctx.finding(st.posted)
-        fr, dead = f.rate, f.dead
-        lines.append(
-            f"- **Q2 (ReLU sometimes never learns).** The posted program fails on {pct(fr.rate)} of seeds "
-            f"{ci(fr.ci_low, fr.ci_high)}: {_modes(f.modes)}; {pct(f.dead_final)} of the failures end with the output "
-            f"unit dead, where every gradient is exactly zero. The initial draw largely decides: a run whose output unit "
-            f"is already dead at initialization fails {pct(dead.p_fail_dead)} of the time, one whose output unit is alive "
-            f"{pct(dead.p_fail_alive)} (odds ratio {num(dead.odds_ratio)}, AUROC {num(dead.auroc_dead)}); as a rule, "
-            f"\"dead at init → fails\" is right for {pct(dead.accuracy)} of the seeds."
-        )
-    except Skip as e:
-        lines.append(f"- Q2 summary not available: {e}.")
     try:
         m = ctx.finding(st.momentum)
         parts = [
@@ -175,50 +137,7 @@ def summary(ctx: Context) -> str:
         lines.append(f"- Q1 summary not available: {e}.")
     if "remedies" in ctx.experiments:
         lines.append(_remedies_summary(ctx))
-    mech = _mechanism_summary(ctx)
-    if mech:
-        lines.append(mech)
-    return "## Summary\n\n" + "\n".join(lines) + "\n"
-
-
-def _mechanism_summary(ctx: Context) -> str:
-    """How the posted cell's runs die, how much init predicts, and whether tiny changes flip outcomes."""
-    parts = []
-    try:
-        d = ctx.finding(fo.deaths).set_index("variant").loc[fo.POSTED]
-        parts.append(
-            f"In the posted cell, {d['born_dead']} of {d['n']} outputs are dead at init and {d['died_in_training']} die "
-            f"during training, at a median epoch of {num(d['epoch_median'], 3)} ({pct(d['early'])} within "
-            f"{fo.EARLY_EPOCHS} epochs): deaths come early, not after a long descent; {d['revived']} of the "
-            f"{d['ever_dead']} dead outputs come back under the posted bias decay")
-    except (Skip, KeyError):
-        pass
-    try:
-        res = ctx.finding(li.init_predictability)
-        p = res.cells[res.key]
-        best = max((m for m in p.all_seeds.names if m not in ("dead at init", "output margin")),
-                   key=lambda m: p.all_seeds.of(m)[0])
-        a, lo, hi = p.all_seeds.of(best)
-        parts.append(
-            f"from the initial weights alone a cross-validated {best} model predicts failure with AUROC {num(a)} "
-            f"[{num(lo)}, {num(hi)}] against {num(p.all_seeds.of('dead at init')[0])} "
-            f"for \"output dead at init\" (data/{res.key[0]}), so training decides the rest")
-    except (Skip, KeyError, ValueError):
-        pass
-    try:
-        rates = ctx.finding(fo.chaos_rates)
-        flips = rates["flips"].to_numpy()
-        calm = rates.iloc[: int(np.argmax(flips > 0)) if (flips > 0).any() else len(rates)]
-        if len(calm):
-            parts.append(
-                f"perturbing the initial weights by up to {calm['eps'].max():.0e} flips none of "
-                f"{int(calm['n'].sum())} outcomes (at {rates['eps'].max():.0e}: {pct(rates['rate'].iloc[-1], 2)}): "
-                "the outcome is a smooth function of the init, not chaos")
-    except Skip:
-        pass
-    if not parts:
-        return ""
-    return "- **How runs fail.** " + "; ".join(parts) + "."
+    return "\n".join(lines) + "\n"
 
 
 def _modes(m) -> str:
@@ -247,23 +166,62 @@ def _remedies_summary(ctx: Context) -> str:
     )
 
 
-def build(ctx: Context, extra_sections: list[tuple[str, Callable[[Context], str]]] = ()) -> str:
-    """Render the whole report as markdown; sections that cannot be rendered are listed."""
+def build(ctx: Context, studies=None) -> str:
+    """Render the whole report as markdown: title, answers, glossary, contents, the studies'
+    sections in registry order, methods, references, provenance; studies whose data are
+    missing are listed under "Skipped sections"."""
+    from ..studies import STUDIES
+    from ..studies.base import render
+
+    rendered, skipped = [], []
+    for study in STUDIES if studies is None else studies:
+        start = time.perf_counter()
+        try:
+            rendered.append(render(study, ctx))
+        except Skip as e:
+            skipped.append((study.title, str(e)))
+        ctx.timings[f"study {study.name}"] = time.perf_counter() - start
+    answers = [f"- **[{r.study.title}](#{r.study.name}).** {r.answer.strip()}" for r in rendered if r.answer]
     parts = [
         "# Why does a tiny ReLU network sometimes never learn to add two numbers?\n",
         "Generated by `python scripts/make_report.py` from the dataset; every number below is computed from it. "
         "The question and the posted answer: `shared/seed/` (see STUDY.md §1).\n",
-        summary(ctx),
+        "## Answers\n\n" + "\n".join(answers) + "\n" + summary(ctx),
+        section_glossary(),
+        "## Contents\n\n" + "\n".join(f"- [{r.study.title}](#{r.study.name})" for r in rendered)
+        + "\n- [Methods](#methods)\n- [References](#references)\n- [Provenance](#provenance)\n",
+        *(r.section for r in rendered),
+        section_methods(ctx),
+        section_references(),
+        section_provenance(ctx),
     ]
-    skipped = []
-    for title, fn in [*SECTIONS, *extra_sections]:
-        try:
-            parts.append(fn(ctx))
-        except Skip as e:
-            skipped.append((title, str(e)))
-    parts.append(section_methods(ctx))
-    parts.append(section_provenance(ctx))
     if skipped:
         parts.append("## Skipped sections\n\n" + "\n".join(f"- **{t}**: {why}" for t, why in skipped) + "\n")
-    text = "\n".join(p.rstrip() + "\n" for p in parts)
-    return text
+    return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
+def section_glossary() -> str:
+    """The glossary: one definition per term, from :data:`relustudy.vocabulary.GLOSSARY`."""
+    from ..vocabulary import GLOSSARY
+
+    return "## Glossary\n\n" + "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY) + "\n"
+
+
+REFERENCES = (  # (key, citation): the published work the report cites
+    ("Lu2019", "Lu Lu, Yeonjong Shin, Yanhui Su, George Em Karniadakis. *Dying ReLU and Initialization: Theory and "
+               "Numerical Examples.* arXiv:1903.06733 (2019); Communications in Computational Physics 28(5), 2020."),
+    ("He2015", "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun. *Delving Deep into Rectifiers: Surpassing "
+               "Human-Level Performance on ImageNet Classification.* ICCV 2015."),
+    ("Glorot2010", "Xavier Glorot, Yoshua Bengio. *Understanding the difficulty of training deep feedforward neural "
+                   "networks.* AISTATS 2010."),
+    ("Agresti2001", "Alan Agresti, Yongyi Min. *On small-sample confidence intervals for parameters in discrete "
+                    "distributions.* Biometrics 57(3), 2001 (the paired difference's CI)."),
+    ("Holm1979", "Sture Holm. *A simple sequentially rejective multiple test procedure.* Scandinavian Journal of "
+                 "Statistics 6(2), 1979."),
+    ("Agarwal2021", "Rishabh Agarwal, Max Schwarzer, Pablo Samuel Castro, Aaron Courville, Marc G. Bellemare. *Deep "
+                    "Reinforcement Learning at the Edge of the Statistical Precipice.* NeurIPS 2021 (the IQM)."),
+)
+
+
+def section_references() -> str:
+    return "## References\n\n" + "\n".join(f"- [{key}] {text}" for key, text in REFERENCES) + "\n"

@@ -31,16 +31,18 @@ def section_q1_long(ctx: Context) -> str:
     epochs = int(runs["epochs"].max())
     grid = [e for e in (100, 1000, 10_000, epochs) if e <= epochs]
     bands = analysis.curve_bands(curves, runs, ["activation", "update", "output"])
-    rows = []
+    rows, slopes = [], {}
     for (act, upd, out), b in bands.groupby(["activation", "update", "output"], sort=False):
         b = b.set_index("epoch")["q50"]
         sub = analysis.select(runs, {"activation": act, "update": upd, "output": out})
         med = {e: float(b.get(e, np.nan)) for e in grid}
         # Late slope of the median curve on log-log axes: 0 is a plateau, -1 is error ~ 1/epoch.
         e0 = max(e for e in b.index if e <= epochs / 10)
-        # Both ends clipped at the precision floor: a median below it measures rounding, not learning.
-        lo_end, hi_end = stats.log10_mse([b[e0], med[epochs]])
-        slope = (hi_end - lo_end) / (np.log10(epochs) - np.log10(e0))
+        # A median at the precision floor measures rounding, not learning: no slope through it.
+        lo_end, hi_end = np.log10([b[e0], med[epochs]])
+        floor = np.log10(stats.MSE_FLOOR) + 1  # within a decade of the floor
+        slope = (hi_end - lo_end) / (np.log10(epochs) - np.log10(e0)) if min(lo_end, hi_end) > floor else np.nan
+        slopes[(act, upd, out)] = slope
         hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
         rows.append(
             (
@@ -49,7 +51,7 @@ def section_q1_long(ctx: Context) -> str:
                 out,
                 f"{len(sub):,}",
                 *[mse_at(stats.log10_mse([med[e]])[0]) for e in grid],
-                num(slope, 2),
+                num(slope, 2) if np.isfinite(slope) else "– (at the floor)",
                 pct((sub["final_mse"] < 1e-4).mean()),
                 num(np.median(hit), 4) if hit.size else "never",
             )
@@ -92,13 +94,25 @@ line in the figure); medians and slopes are clipped at the precision floor {stat
 {tbl}
 
 Late slopes with the saturating (`same`) output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in same)}; with a
-linear output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in ident)}. Targets of 1.0 sit on tanh's asymptote and
-outside sigmoid's open range (0, 1): the output unit must drive its pre-activation towards infinity, where its
-derivative, and with it every gradient in the net, shrinks towards 0, so the error keeps falling ever more slowly
-instead of reaching zero. A linear output unit has no such target problem.
+linear output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in ident)}. {_slope_text(slopes)} Targets of 1.0 sit
+on tanh's asymptote and outside sigmoid's open range (0, 1), so a saturating output must drive its pre-activation ever
+further; a linear output unit removes that, yet its error too keeps falling like a power of the epoch rather than
+reaching zero (the hidden tanh/sigmoid units are smooth, and the gradient shrinks with the error: see the vanishing-
+gradient section's measurements). A slope through a median at the precision floor {stats.MSE_FLOOR:g} would measure the
+clip, not learning, and is not given.
 
 {fig}
 """
+
+
+def _slope_text(slopes: dict) -> str:
+    """The range of the measured late slopes per output (those clear of the floor)."""
+    parts = []
+    for out in ("same", "identity"):
+        v = [x for (a, u, o), x in slopes.items() if o == out and np.isfinite(x)]
+        if v:
+            parts.append(f"with output {out} the median error decays like epoch^{min(v):.1f} to epoch^{max(v):.1f}")
+    return ("Measured: " + "; ".join(parts) + ".") if parts else ""
 
 
 BORN_DEAD_DRAWS = 20_000  # Monte Carlo draws per architecture and init for the theory curve

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import vocabulary
 from ..config import MOMENTUM
 from ..optimizer_analysis import decomposition_table, run_states
 from ..probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bias_decay_oscillates
@@ -55,9 +56,9 @@ def select(ctx: Context):
 
 
 def revived(probes: pd.DataFrame) -> np.ndarray:
-    """(R,) bool: the output unit was dead at init and alive at some epoch end (SPEC 16.3's
-    ``output_state_changes`` > 0)."""
-    return probes["output_dead_init"].to_numpy(bool) & (probes["output_state_changes"].to_numpy() > 0)
+    """(R,) bool: the output unit was born dead (:func:`relustudy.vocabulary.output_born_dead`)
+    and alive at some epoch end (SPEC 16.3's ``output_state_changes`` > 0)."""
+    return vocabulary.output_born_dead(probes) & (probes["output_state_changes"].to_numpy() > 0)
 
 
 def _rates(probes: pd.DataFrame) -> pd.DataFrame:

@@ -1,10 +1,11 @@
-"""Section: how much of the seed lottery is drawn at init (issue 10, part 2).
+"""How much of the seed lottery is drawn at init? (issue 10, part 2; to be rewritten by issue 16).
 
 Failure is predicted from each run's initial weights alone (``relustudy.init_predict``),
 for the posted ReLU cell and its main variants, from the default grid and, where loaded,
 from the remedies experiment (3,000 seeds). The finding is computed once
-(:func:`init_predictability`); the section formats it. Fixed seeds: the same data give the
-same text and figure.
+(:func:`finding`, over the runs tables :func:`select` returns); the section formats it.
+Fixed seeds: the same data give the same text and figure. To replace the analysis, replace
+``finding`` (and the section that formats its result); ``select`` stays.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from .. import analysis
 from .. import init_predict as ip
 from ..config import Cell
 from ..figures_init import auroc_panels
-from .common import POSTED, Context, Skip, md_table, num
+from ..report.common import POSTED, md_table, num
+from .base import Context, Figure, Skip, Study, Verdict
 
 PREDICT_SEED = 20261127  # CV fold assignment, model random_state, bootstrap and permutations
 DRAWN_AT_INIT = 0.95  # an AUROC whose CI lies above this counts as "drawn at init"
@@ -63,18 +65,19 @@ class InitPredictability:
     single: pd.DataFrame
 
 
-def _sources(ctx: Context) -> list[tuple[str, pd.DataFrame]]:
+def select(ctx: Context) -> list[tuple[str, pd.DataFrame]]:
+    """The runs tables to predict from: (data name, runs), the default grid and the remedies experiment."""
     out = [("default", ctx.runs)]
     if "remedies" in ctx.experiments:
         out.append(("remedies", ctx.experiments["remedies"][0]))
     return out
 
 
-def init_predictability(ctx: Context) -> InitPredictability:
+def finding(sources: list[tuple[str, pd.DataFrame]]) -> InitPredictability:
     """Cross-validated prediction of failure from the initial weights, per cell and data set."""
     cells, notes = {}, []
     n_features = n_raw = 0
-    for source, runs in _sources(ctx):
+    for source, runs in sources:
         for label, change in VARIANTS:
             where = {**POSTED, "init_gain": 1.0, **change}  # init_gain: only where the data have it
             sub = analysis.select(runs, {k: v for k, v in where.items() if k in runs.columns})
@@ -158,8 +161,13 @@ def _verdict(p: ip.CellPrediction) -> str:
     return "no more than the dead output"
 
 
-def section_init_predictability(ctx: Context) -> str:
-    res = ctx.finding(init_predictability)
+def figures_(res: InitPredictability):
+    fig = auroc_panels(_long(res), y="cell", hue="predictor", col="subset",
+                       title="Predicting failure from the initial weights alone (out-of-fold, 95% CI)")
+    return [Figure("init_predictability.png", fig, "AUROC of init-only predictors of failure per cell")]
+
+
+def section(res: InitPredictability, v: Verdict, links) -> str:
     models = list(ip.MODELS)
     rows, alive_rows = [], []
     for (source, label), p in res.cells.items():
@@ -178,10 +186,7 @@ def section_init_predictability(ctx: Context) -> str:
     alive_tbl = md_table(pd.DataFrame(alive_rows, columns=[
         "data", "cell", "seeds alive at init", "failed", "−output margin", *[MODEL_LABELS[m] for m in models]]))
 
-    long = _long(res)
-    fig = auroc_panels(long, y="cell", hue="predictor", col="subset",
-                       title="Predicting failure from the initial weights alone (out-of-fold, 95% CI)")
-    link = ctx.fig(fig, "init_predictability.png", "AUROC of init-only predictors of failure per cell")
+    link = links["init_predictability.png"]
 
     # Feature groups: the largest posted cell (the remedies experiment when loaded).
     key = res.key
@@ -194,9 +199,7 @@ def section_init_predictability(ctx: Context) -> str:
     reversed_margin = [f"{label} (data/{source})" for (source, label), p in res.cells.items()
                        if p.alive is not None and p.alive.of(ip.MARGIN)[2] < 0.5]
 
-    return f"""## How much of the lottery is drawn at init?
-
-Could one tell from the initial weights alone which seeds will fail? For each cell, every run's initial weights are
+    return f"""Could one tell from the initial weights alone which seeds will fail? For each cell, every run's initial weights are
 recomputed from its seed (the {res.n_raw} weights and biases of the 2-4-4-1 net) and described by {res.n_features} features: the raw
 weights and biases, and what they do to the six training inputs (each unit's largest and smallest pre-activation,
 the number of dead units per hidden layer, the output unit's pre-activation on each input, whether it is dead, the
@@ -232,7 +235,7 @@ drops understate what a group shares with the others).
 Over all {len(res.cells)} cells, the group whose permutation costs gradient boosting the most AUROC is {_top_groups(res)}.
 {_reversed(reversed_margin)}
 
-{_conclusion(res)}
+**Answer.** {v.text}
 """
 
 
@@ -295,8 +298,11 @@ def _overlap(res: InitPredictability) -> str:
     return (" The " + "; the ".join(parts) + ": rows of one cell from different data are not independent.") if parts else ""
 
 
-def _conclusion(res: InitPredictability) -> str:
-    """The plain answer, from the largest posted cell and the verdicts of all cells."""
+def verdict(res: InitPredictability) -> Verdict:
+    """The plain answer from the per-cell verdicts (:func:`_verdict`: the best classifier's CI
+    against :data:`DRAWN_AT_INIT`, its gain over "dead at init"). Training is deterministic, so
+    the init always fixes the outcome; what is measured is how much of it these features and
+    classifiers recover: an AUROC is a lower bound on what the init determines."""
     verdicts = pd.Series({k: _verdict(p) for k, p in res.cells.items()})
     key = res.key
     p = res.cells[key]
@@ -306,9 +312,10 @@ def _conclusion(res: InitPredictability) -> str:
     top = res.cells[top_key].all_seeds
     counts = ", ".join(f"{v} in {n} of {len(verdicts)}" for v, n in verdicts.value_counts().items())
     if (verdicts == "drawn at init").all():
-        answer = "The lottery is drawn at init: the initial weights decide the outcome."
+        label, answer = "drawn", "The lottery is drawn at init and readable from it: these features predict the outcome."
     elif (verdicts == "drawn at init").any():
-        answer = "The cells differ: in some the lottery is drawn at init, in others training dynamics decide the rest."
+        label, answer = "mixed", ("The cells differ: in some the outcome is readable from the initial weights, in others "
+                                  "these classifiers recover only part of it.")
     else:
         more = (
             f"The initial weights tell more than whether the output unit is dead (on the {key[1]} cell's seeds alive "
@@ -317,17 +324,26 @@ def _conclusion(res: InitPredictability) -> str:
             if (verdicts == "partly at init").any()
             else "The initial weights tell no more than whether the output unit is dead"
         )
+        label = "partly" if (verdicts == "partly at init").any() else "dead-only"
         answer = (
-            f"The lottery is not drawn at init: no cell's classifier has its CI above AUROC {DRAWN_AT_INIT} (the "
-            f"highest AUROC is {_auc(top.of(_best_model(top)))}, {top_key[1]}, data/{top_key[0]}). {more}: training "
-            f"dynamics decide the rest."
+            f"These classifiers do not read the outcome off the initial weights: no cell's CI lies above AUROC "
+            f"{DRAWN_AT_INIT} (the highest AUROC is {_auc(top.of(_best_model(top)))}, {top_key[1]}, data/{top_key[0]}). "
+            f"{more}. Training is deterministic, so the init does fix the outcome; what these AUROCs bound from below "
+            "is how much of it simple features of the init recover, not how much training decides."
         )
-    return (
-        f"**Answer.** On the {key[1]} cell (data/{key[0]}, {p.all_seeds.n:,} seeds) the best init-only classifier "
+    return Verdict(label, (
+        f"On the {key[1]} cell (data/{key[0]}, {p.all_seeds.n:,} seeds) the best init-only classifier "
         f"({MODEL_LABELS[best]}) reaches AUROC {_auc(p.all_seeds.of(best))}, against {_auc(p.all_seeds.of(ip.DEAD))} "
         f"for \"output dead at init\" alone ({_dauc(p.all_seeds.minus(best, ip.DEAD))}); on the seeds alive at init, "
-        f"{_auc(alive)}. Verdicts over all cells: {counts}. {answer}{_more_seeds(res)}"
-    )
+        f"{_auc(alive)}. Verdicts over all cells: {counts}. {answer}{_more_seeds(res)}"))
+
+
+def answer(res: InitPredictability, v: Verdict) -> str:
+    return v.text
+
+
+STUDY = Study(name="init-predictability", title="How much of the lottery is drawn at init?", select=select,
+              finding=finding, verdict=verdict, figures=figures_, section=section, answer=answer)
 
 
 def _more_seeds(res: InitPredictability) -> str:
@@ -339,6 +355,6 @@ def _more_seeds(res: InitPredictability) -> str:
             a0, a1 = small.of(_best_model(small))[0], big.of(_best_model(big))[0]
             return (f" With {big.n:,} instead of {small.n:,} seeds of the {label} cell the best AUROC moves from "
                     f"{a0:.3f} to {a1:.3f}: classifiers trained on more seeds may find more, so these AUROCs are lower "
-                    f"bounds on what the initial weights determine; whether the outcome is a function of the initial "
-                    f"weights at all is for the perturbation experiment to say.")
+                    f"bounds on what the initial weights determine (training is deterministic: the outcome is a "
+                    f"function of them; how smooth a function, the perturbation experiment says).")
     return ""

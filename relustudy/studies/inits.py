@@ -1,0 +1,91 @@
+"""He and Xavier init against the posted randn, paired by seed, under both updates.
+
+Under the posted update He and Xavier nets are bias-free for ever (their biases start at 0
+and `b -= lr * b` keeps 0 at 0), so the comparison is also made with the corrected update,
+where the biases learn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import analysis, stats
+from ..report.common import ALPHA, FAMILY_COLUMNS, POSTED, diff_ci, md_table, pct, pval
+from .base import Context, Skip, Study, Verdict
+
+SCHEMES = ("he", "xavier")
+UPDATES = ("as_posted", "corrected")
+
+
+@dataclass(frozen=True)
+class InitsFinding:
+    rows: pd.DataFrame  # per update x scheme: McNemar/Wilcoxon vs randn (same update), p Holm over the table
+
+
+def select(ctx: Context) -> pd.DataFrame:
+    sub = analysis.select(ctx.runs, {k: v for k, v in POSTED.items() if k not in ("init", "update")})
+    if sub.empty or not set(SCHEMES) & set(sub["init"].astype(str)):
+        raise Skip("the dataset has neither he nor xavier init on the posted cell")
+    return sub
+
+
+def finding(runs: pd.DataFrame) -> InitsFinding:
+    rows = []
+    for upd in UPDATES:
+        base = {**POSTED, "update": upd}
+        for alt in SCHEMES:
+            t = analysis.paired_table(runs, base, {**base, "init": alt})
+            if t.empty:
+                continue
+            mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+            wx = stats.wilcoxon_log_mse(t["final_mse_a"].to_numpy(), t["final_mse_b"].to_numpy())
+            rows.append(dict(update=upd, init=alt, mc=mc, wx=wx))
+    if not rows:
+        raise Skip("no he/xavier cell shares seeds with the posted cell")
+    df = pd.DataFrame(rows)
+    df["p_fail_holm"] = stats.holm([m.pvalue for m in df["mc"]])  # one family per test kind over this table
+    df["p_mse_holm"] = stats.holm([w.pvalue for w in df["wx"]])
+    return InitsFinding(df)
+
+
+def verdict(f: InitsFinding) -> Verdict:
+    """Do He/Xavier fail less than randn? Per update: "better" when every scheme fails
+    significantly less (Holm p < ALPHA), "worse" when every one fails significantly more."""
+    parts, keys = [], []
+    for upd, g in f.rows.groupby("update", sort=False):
+        less = [(r.mc.diff < 0) and r.p_fail_holm < ALPHA for r in g.itertuples()]
+        more = [(r.mc.diff > 0) and r.p_fail_holm < ALPHA for r in g.itertuples()]
+        key = "better" if all(less) else "worse" if all(more) else "mixed"
+        keys.append(f"{upd}:{key}")
+        nums = "; ".join(f"{r.init} {pct(r.mc.rate_b)} ({diff_ci(r.mc.diff, r.mc.diff_low, r.mc.diff_high)}, Holm "
+                         f"{pval(r.p_fail_holm)})" for r in g.itertuples())
+        word = {"better": "fail less than randn", "worse": "fail more than randn", "mixed": "do not consistently differ "
+                "from randn"}[key]
+        bias = " (bias-free for ever under this update)" if upd == "as_posted" else " (biases learn)"
+        parts.append(f"with the {upd} update{bias}, He and Xavier {word} ({pct(g.iloc[0].mc.rate_a)}): {nums}")
+    return Verdict(",".join(keys), "; ".join(parts) + ".")
+
+
+def section(f: InitsFinding, v: Verdict, links) -> str:
+    rows = [(f"{r.update} / {r.init}", f"{r.mc.n:,}", pct(r.mc.rate_a), pct(r.mc.rate_b),
+             diff_ci(r.mc.diff, r.mc.diff_low, r.mc.diff_high), f"{r.mc.n10:,} / {r.mc.n01:,}", pval(r.p_fail_holm),
+             f"{r.wx.n_lower:,} / {r.wx.n_higher:,} ({r.wx.n_used:,})", pval(r.p_mse_holm)) for r in f.rows.itertuples()]
+    tbl = md_table(pd.DataFrame(rows, columns=["update / init (B; A = randn, same update)", *FAMILY_COLUMNS]))
+    return f"""He and Xavier start with zero biases. Under the posted update they stay zero for ever (`b -= lr * b` keeps 0 at 0),
+so as posted they are bias-free networks, a different model class from randn's; with the corrected update the biases
+learn. Same seeds, same underlying normal draws, transformed by the scheme (paired; Holm over the {len(f.rows)} rows,
+per test; MSE floored at {stats.MSE_FLOOR:g}, diverged ranked worst, ties excluded):
+
+{tbl}
+
+**Verdict:** {v.text}
+"""
+
+
+def answer(f: InitsFinding, v: Verdict) -> str:
+    return v.text[0].upper() + v.text[1:]
+
+
+STUDY = Study(name="inits", title="He and Xavier init on the posted cell", select=select, finding=finding,
+              verdict=verdict, section=section, answer=answer)
