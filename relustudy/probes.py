@@ -33,7 +33,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import sharded
 from .config import MOMENTUM, Cell, check_seeds
+from .dataset import provenance
 from .engines.reference import MomentumRule, sgd
 from .inits import init_params
 from .problem import X_TRAIN, Y_TRAIN
@@ -140,15 +142,18 @@ def run_probes(seeds: tuple[int, int] = (0, PROBE_SEEDS), gains: Sequence[float]
 
 
 PROBES_FILE = "probes.parquet"
+KIND = "optim_probes"  # the table's kind in our Parquet metadata
+MAKE = "python -m relustudy.probes --out data/optim_probes"
 
 
 def load_probes(folder) -> pd.DataFrame:
-    """The probes table written by :func:`main` (``folder/probes.parquet``); ValueError (one
-    line) if it lacks the columns the analyses read."""
-    df = pd.read_parquet(Path(folder) / PROBES_FILE)
-    missing = [c for c in ("probe", "seed", "init_gain", "outcome", "output_dead_init", "output_dead_final") if c not in df]
+    """The probes table written by :func:`main` (``folder/probes.parquet``); one-line errors for
+    a missing or foreign file, or one that lacks the columns the analyses read."""
+    df = sharded.read_frame(Path(folder) / PROBES_FILE, KIND, MAKE)
+    missing = [c for c in ("probe", "seed", "init_gain", "outcome", "output_dead_init", "output_state_changes")
+               if c not in df]
     if missing:
-        raise ValueError(f"{Path(folder) / PROBES_FILE} lacks column(s) {missing}; rerun `python -m relustudy.probes`")
+        raise ValueError(f"{Path(folder) / PROBES_FILE} lacks column(s) {missing}; rerun `{MAKE}`")
     return df
 
 
@@ -170,9 +175,11 @@ def main(argv=None) -> int:
     out = Path(a.out)
     df = run_probes((start, stop), cell=cell, log=lambda m: print(m, file=sys.stderr))
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (PROBES_FILE + ".tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(out / PROBES_FILE)
+    config = {"seeds": f"{start}:{stop}", "cell": cell.to_dict(), "gains": list(PROBE_GAINS), "probes": list(PROBES)}
+    command = f"python -m relustudy.probes --out {out} --seeds {start}:{stop}" + (
+        f" --epochs {a.epochs}" if a.epochs != PROBE_CELL.epochs else "")
+    sharded.write_frame(df, out / PROBES_FILE, {"kind": KIND, "provenance": provenance(config, command, engine="numpy")})
+    print(f"wrote {out / PROBES_FILE}: {len(df):,} runs", file=sys.stderr)
     return 0
 
 

@@ -105,3 +105,20 @@ def test_bias_decay_oscillates_iff_the_heavy_ball_recurrence_is_underdamped(lr, 
         b -= v
         crossed |= b < 0
     assert crossed == oscillates
+
+
+def test_probes_cli_writes_a_table_the_report_loads(tmp_path, capsys):
+    from relustudy.dataset import content_hash
+    from relustudy.probes import PROBES_FILE, load_probes, main
+
+    assert main(["--out", str(tmp_path), "--seeds", "0:3", "--epochs", "5"]) == 0
+    t = load_probes(tmp_path)
+    assert len(t) == 3 * len(PROBES) * 2 and set(t["epochs"]) == {5}
+    assert len(content_hash(tmp_path / PROBES_FILE)) == 64  # our metadata: the report can hash it
+    assert main(["--out", str(tmp_path), "--seeds", "5:2"]) == 2
+    assert "allowed: --seeds start:stop" in capsys.readouterr().err
+    (tmp_path / "x").mkdir()
+    import pandas as pd
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "x" / PROBES_FILE)
+    with pytest.raises(ValueError, match="not a relustudy"):  # a foreign file
+        load_probes(tmp_path / "x")
