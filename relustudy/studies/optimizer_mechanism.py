@@ -190,6 +190,7 @@ def figures(f: MechanismFinding):
                 ax.plot(g["step"], g["output_margin"], lw=0.9, label=f"seed {seed}")
             ax.axhline(0, color="0.3", lw=0.8)
             ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlim(left=0)
             ax.set_title(f"{v}: outputs that die in training", fontsize=9)
             ax.set_xlabel("sample step")
         axes2[0].set_ylabel("output margin (max pre-activation)")
