@@ -50,6 +50,13 @@ def test_mechanism_named_by_the_born_dead_share(share, mechanism):
     assert mechanism in ot.verdict(f).text
 
 
+@pytest.mark.parametrize("born_share, words", [(0.9, "otherwise than by deaths"), (0.4, "by killing outputs alive")])
+def test_where_momentum_hurts_the_verdict_names_deaths_in_training_by_their_share(born_share, words):
+    # the died-in-training share is 1 - born_share: 0.1 (below MECHANISM_SHARE) or 0.6 (above)
+    v = ot.verdict(_finding([0.1, 0.0], born_share=born_share))
+    assert f"Where it hurts, it hurts mostly {words}" in v.text
+
+
 def test_adam_joins_the_verdict_when_present():
     v = ot.verdict(_finding([-0.1, 0.0], adam=[-0.2, -0.2]))
     assert "Tuned Adam against tuned SGD: fails less under as_posted gain 0.25, as_posted gain 1" in v.text

@@ -67,8 +67,10 @@ def _strata(rows: pd.DataFrame) -> str:
     return ", ".join(f"{u} gain {g:g}" for u, g in zip(rows["update"], rows["init_gain"])) or "none"
 
 
-def born_dead_share(f: TunedFinding, a: str, b: str, where: pd.Series | None = None) -> float:
-    """Share of the summed change (b vs a, over the strata in ``where``) carried by born-dead seeds."""
+def born_dead_share(f: TunedFinding, a: str, b: str, where: pd.Series | None = None,
+                    component: str = "born dead") -> float:
+    """Share of the summed change (b vs a, over the strata in ``where``) carried by one
+    decomposition component (default: the born-dead seeds)."""
     dec = f.tables.decomposition
     dec = dec[(dec["a"] == a) & (dec["b"] == b)]
     comp = f.tables.comparisons
@@ -78,7 +80,7 @@ def born_dead_share(f: TunedFinding, a: str, b: str, where: pd.Series | None = N
         dec = dec[[k in keys for k in zip(dec["update"], dec["init_gain"])]]
         comp = comp[where]
     total = comp["diff"].sum()
-    born = dec.loc[dec["component"] == "born dead", "contrib"].sum()
+    born = dec.loc[dec["component"] == component, "contrib"].sum()
     return float(born / total) if total != 0 else float("nan")
 
 
@@ -107,6 +109,12 @@ def verdict(f: TunedFinding) -> Verdict:
         how = ("mostly by reviving born-dead outputs"
                if share >= MECHANISM_SHARE else "mostly by fewer deaths of outputs alive at init")
         text += f" Where it helps, it helps {how}: {pct(share, 0)} of the improvement is from seeds born dead."
+    if not worse.empty:
+        share = born_dead_share(f, "sgd", "momentum", j == "worse", "alive: died in training")
+        how = ("mostly by killing outputs alive at init" if share >= MECHANISM_SHARE
+               else "mostly otherwise than by deaths in training")
+        text += (f" Where it hurts, it hurts {how}: {pct(share, 0)} of the harm is from outputs alive at init "
+                 "that die in training.")
     if "adam" in f.optimizers:
         ad = comp[(comp["a"] == "sgd") & (comp["b"] == "adam")]
         ja = _judge(ad)
