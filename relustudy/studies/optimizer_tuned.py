@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import MOMENTUM
 from ..optimizer_analysis import TunedTables, matched_step_table, tuned_table
-from ..report.common import ci, diff_ci, md_table, num, pct, pval
+from ..report.common import ci, diff_ci, md_table, num, pct, pp, pval
 from ..tuning import TIE_RULE
 from .base import Context, Figure, Skip, Study, Verdict
 
@@ -84,6 +84,17 @@ def born_dead_share(f: TunedFinding, a: str, b: str, where: pd.Series | None = N
     return float(born / total) if total != 0 else float("nan")
 
 
+def mean_change(f: TunedFinding, a: str, b: str, where: pd.Series, component: str) -> tuple[float, float]:
+    """(component's, total) change b vs a averaged over the strata in ``where`` (rates)."""
+    comp = f.tables.comparisons
+    comp = comp[(comp["a"] == a) & (comp["b"] == b)][where]
+    dec = f.tables.decomposition
+    keys = set(zip(comp["update"], comp["init_gain"]))
+    dec = dec[(dec["a"] == a) & (dec["b"] == b) & (dec["component"] == component)]
+    dec = dec[[k in keys for k in zip(dec["update"], dec["init_gain"])]]
+    return float(dec["contrib"].mean()), float(comp["diff"].mean())
+
+
 def verdict(f: TunedFinding) -> Verdict:
     """Does tuned momentum beat tuned SGD on held-out seeds, in which strata, by which mechanism?
 
@@ -108,13 +119,16 @@ def verdict(f: TunedFinding) -> Verdict:
         share = born_dead_share(f, "sgd", "momentum", j == "better")
         how = ("mostly by reviving born-dead outputs"
                if share >= MECHANISM_SHARE else "mostly by fewer deaths of outputs alive at init")
-        text += f" Where it helps, it helps {how}: {pct(share, 0)} of the improvement is from seeds born dead."
+        part, total = mean_change(f, "sgd", "momentum", j == "better", "born dead")
+        text += (f" Where it helps, it helps {how}: on average over those strata {pp(part)} of its {pp(total)} "
+                 "come from seeds born dead.")
     if not worse.empty:
         share = born_dead_share(f, "sgd", "momentum", j == "worse", "alive: died in training")
         how = ("mostly by killing outputs alive at init" if share >= MECHANISM_SHARE
                else "mostly otherwise than by deaths in training")
-        text += (f" Where it hurts, it hurts {how}: {pct(share, 0)} of the harm is from outputs alive at init "
-                 "that die in training.")
+        part, total = mean_change(f, "sgd", "momentum", j == "worse", "alive: died in training")
+        text += (f" Where it hurts, it hurts {how}: on average over those strata deaths in training of outputs "
+                 f"alive at init add {pp(part)} to its {pp(total)}.")
     if "adam" in f.optimizers:
         ad = comp[(comp["a"] == "sgd") & (comp["b"] == "adam")]
         ja = _judge(ad)
