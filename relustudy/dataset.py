@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 from . import __version__
 from .config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell, hidden_str
 from .outcomes import OUTCOMES
-from .paths import CURVES_FILE, DEFAULT_GRID_DIR, ROOT, RUNS_FILE
+from . import paths  # read at call time (paths.CHECKOUT, paths.DEFAULT_GRID_DIR), so tests can patch them
+from .paths import CURVES_FILE, RUNS_FILE
 from .schema import (
     CATEGORICAL_COLUMNS,
     CURVE_COLUMNS,
@@ -354,14 +355,20 @@ def _version_of(package: str) -> str | None:
 
 
 def _git_state() -> tuple[str | None, bool | None]:
-    """(HEAD commit, whether tracked files differ from it), or (None, None) outside git."""
+    """(HEAD commit, whether tracked files differ from it), or (None, None) outside git.
+
+    An installed copy (no checkout) has no commit of its own: the working directory's
+    repository, if any, is someone else's, so it is not asked.
+    """
+    if paths.CHECKOUT is None:
+        return None, None
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"], cwd=paths.CHECKOUT, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
+            cwd=paths.CHECKOUT, capture_output=True, text=True, timeout=30, check=True,
         ).stdout
         return head, bool(status.strip())
     except (OSError, subprocess.SubprocessError):
@@ -380,18 +387,18 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
         "cell_id": list(runs["cell_id"].cat.categories),
     }
     compact = curves is None
-    paths = []
+    written = []
     for kind, df, name in (("runs", runs, RUNS_FILE), ("curves", curves, CURVES_FILE)):
         if df is None:
             (out / name).unlink(missing_ok=True)
-            paths.append(out / name)
+            written.append(out / name)
             continue
         table = pa.Table.from_pandas(df, preserve_index=False)
         info = {"kind": kind, "format": FORMAT, "levels": levels, "provenance": prov}
         if compact:
             info["columns"] = "compact"
-        paths.append(write_atomic(_meta(table, info), out / name, delta=("seed",) if compact else ()))
-    return paths[0], paths[1]
+        written.append(write_atomic(_meta(table, info), out / name, delta=("seed",) if compact else ()))
+    return written[0], written[1]
 
 
 def update_dataset(
@@ -628,10 +635,15 @@ def read_info(path: Path) -> dict:
 
 
 def _load(kind: str, path) -> pd.DataFrame:
-    path = Path(DEFAULT_GRID_DIR if path is None else path)
+    default = path is None
+    path = Path(paths.DEFAULT_GRID_DIR if default else path)
     if path.is_dir():
         path = path / _FILES[kind]
     if not path.exists():
+        if default and paths.CHECKOUT is None:  # a non-editable install ships no data/
+            raise FileNotFoundError(
+                f"no shipped dataset: relustudy is installed without its repository's data/ and {path} "
+                f"does not exist; pass a dataset folder, e.g. load_{kind}('path/to/relustudy/data/default')")
         raise FileNotFoundError(f"no {kind} table at {path}; run `python scripts/run_grid.py` to make it")
     info = read_info(path)
     if info.get("kind") != kind:

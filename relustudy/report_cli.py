@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import report
+from . import paths, report
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos import CHAOS_FILE, load_chaos
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
     data, out = Path(args.data), Path(args.out)
+    if paths.CHECKOUT is None and data == paths.DEFAULT_GRID_DIR and not data.exists():  # a non-editable install
+        print(f"make_report.py: error: no dataset at {data} (relustudy is installed without its repository's "
+              "data/; run from a checkout's root or pass --data DIR)", file=sys.stderr)
+        return 2
     try:
         runs = load_runs(data)
         folder = data if data.is_dir() else data.parent

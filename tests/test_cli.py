@@ -159,6 +159,7 @@ def test_bad_config_files(tmp_path, capsys, text, message):
     assert main(["--config", str(tmp_path / "missing.toml")]) == 2
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_completes_the_same_dataset(tmp_path):
     # 12 single-shard tasks of ~0.2 s each; kill -9 as soon as the first shard is on disk.
     args = ["--seeds", "0:12", "--block", "2", "--activations", "relu,tanh", "--outputs", "same",

@@ -46,6 +46,7 @@ def _as_core_params(net):
     return [(net[i].weights[..., None].copy(), net[i].biases.copy()) for i in (0, 2, 4)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_reproduces_posted_program_run_for_run(activation):
     seeds = list(range(50))
@@ -59,6 +60,7 @@ def test_reproduces_posted_program_run_for_run(activation):
         assert "solved" in outcomes and outcomes - {"solved"}
 
 
+@pytest.mark.slow
 def test_outcome_of_posted_weights_by_direct_computation():
     """The outcome label, recomputed by hand from the posted program's final weights."""
     from relustudy.outcomes import classify

@@ -24,6 +24,7 @@ def test_numba_matches_numpy_bit_for_bit(activation, hidden):
     assert n == 8 and bad == []
 
 
+@pytest.mark.slow
 def test_numba_matches_numpy_on_the_full_posted_cell():
     cell = Cell()  # the posted program: relu, randn, as_posted, sgd, lr 0.01, 5000 epochs
     seeds = range(1000)
@@ -103,6 +104,7 @@ def test_cuda_hardware_intrinsics_exist():
     assert used == set(LIBDEVICE_OPS)
 
 
+@pytest.mark.slow
 def test_cuda_kernels_compile_for_an_h100_without_fma():
     """The hardware path (libdevice intrinsics) compiled to sm_90 PTX: no fused multiply-add anywhere.
 
@@ -120,6 +122,7 @@ def test_cuda_kernels_compile_for_an_h100_without_fma():
     assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == 4
 
 
+@pytest.mark.slow
 def test_cuda_kernel_matches_numpy_on_the_simulator():
     """The CUDA kernel's logic under NUMBA_ENABLE_CUDASIM=1 (a fresh process: the flag is read at import).
 

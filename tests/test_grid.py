@@ -37,11 +37,9 @@ def assert_bitwise_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The tiny grid run once, uninterrupted, with 2 loky workers."""
-    out = tmp_path_factory.mktemp("reference")
-    run_grid(tiny(out), jobs=2, progress=False, log=lambda m: None)
-    return load_runs(out), load_curves(out)
+def reference(tiny_dataset):
+    """The tiny grid run once, uninterrupted, with 2 loky workers (conftest's shared dataset)."""
+    return load_runs(tiny_dataset), load_curves(tiny_dataset)
 
 
 # --------------------------------------------------------------------------- spec
@@ -165,6 +163,7 @@ def test_other_grids_shards_are_kept_and_reused(tmp_path, reference):
     assert again.n_trained == 0 and len(load_runs(tmp_path)) == small.n_runs
 
 
+@pytest.mark.slow
 def test_dask_cluster_equals_local(tmp_path, reference):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(

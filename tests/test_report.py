@@ -63,6 +63,7 @@ def _cell(runs, **factors):
     return runs[mask]
 
 
+@pytest.mark.slow
 def test_key_numbers_match_an_independent_pandas_computation(small_dataset, rendered):
     _, text = rendered
     runs = pd.read_parquet(small_dataset / "runs.parquet")  # plain pandas, not relustudy's loader
@@ -91,6 +92,7 @@ def test_key_numbers_match_an_independent_pandas_computation(small_dataset, rend
     assert f"{len(runs):,} training runs" in text
 
 
+@pytest.mark.slow
 def test_new_findings_match_an_independent_pandas_computation(small_dataset, rendered):
     """Failure modes, zero gradients, the predictor's accuracy, linearity, kappa: recomputed in plain pandas."""
     _, text = rendered
@@ -131,6 +133,7 @@ def test_new_findings_match_an_independent_pandas_computation(small_dataset, ren
     assert float(m.group(3)) == round((po - pe) / (1 - pe), 2)
 
 
+@pytest.mark.slow
 def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
     _, text = rendered
     for heading in ("## Q1 at the asker's scale", "## Born dead: depth and width", "## Remedies on the failing seeds"):
@@ -150,12 +153,14 @@ def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
     assert f"| he | identity | 2-2-2 | 20 | {100 * dead:.1f}%" in text
 
 
+@pytest.mark.slow
 def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_path):
     _, text = rendered
     assert main(["--data", str(small_dataset), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "REPORT.md").read_text() == text
 
 
+@pytest.mark.slow
 def test_report_names_the_data_by_content_not_file_bytes(small_dataset, rendered, tmp_path):
     """Rewritten files with other metadata (a rerun's creation time) give the same report."""
     _, text = rendered
@@ -173,6 +178,7 @@ def test_report_names_the_data_by_content_not_file_bytes(small_dataset, rendered
     assert f"`default/runs.parquet`: content sha256 `{content_hash(runs_file)}`" in text
 
 
+@pytest.mark.slow
 def test_figures_are_written_and_linked(rendered):
     out, text = rendered
     links = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", text)
@@ -196,6 +202,7 @@ def test_foreign_file_is_rejected(tmp_path, capsys):
     assert "not a relustudy dataset file" in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_sections_without_their_cells_are_listed_as_skipped(small_dataset, tmp_path):
     from relustudy.dataset import load_curves, load_runs
 
@@ -226,6 +233,7 @@ def test_formatting_helpers():
     assert mse_at(float("inf")) == "n/a"
 
 
+@pytest.mark.slow
 def test_dataset_without_curves_renders_and_lists_what_it_skipped(small_dataset, tmp_path):
     import shutil
 

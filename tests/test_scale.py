@@ -297,6 +297,7 @@ def test_sections_say_not_generated_yet_without_data(tmp_path):
     assert not (tmp_path / "f").exists()  # no figures for missing data
 
 
+@pytest.mark.slow
 def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkeypatch):
     from relustudy.report import scale
 
