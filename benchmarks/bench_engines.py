@@ -1,14 +1,17 @@
 """Throughput of the training engines, as ratios measured in one run (issue 8).
 
-    python benchmarks/bench_engines.py [--runs 4096] [--epochs 1000] [--posted-seeds 2] [--cuda]
+    python benchmarks/bench_engines.py [--runs 4096] [--epochs 1000] [--posted-seeds 2] [--cuda] [--probe PATH]
 
 Prints, in 5000-epoch-equivalent runs per second (CPU time for the one-thread rows, so a
 busy machine shifts the numbers less; wall time for threads and the GPU):
 
 1. the posted cell (2-4-4-1 ReLU, float64) on the posted program's loop, the NumPy
    reference, numba on 1 thread and on all threads (and CUDA with --cuda), with ratios;
-2. per parameter update, a 10-layer width-2 net and a width-32 net against the 4-4 net
-   (numba, 1 thread);
+   numba against a kernel hand-specialised to that cell (``--probe``, default
+   ``../shared/perf/kernel_probe.py`` when it exists), alternated three times, medians;
+2. tanh and sigmoid cells against the ReLU cell (numba, 1 thread; target >= 0.5);
+3. per parameter update, a 10-layer width-2 net and width-32 nets against the 4-4 net
+   (numba, 1 thread; target for 32-32 >= 0.6);
 3. per-call overhead: a shard of 1,000 runs against the rate at --runs;
 4. numba's compile time in a fresh process with an empty cache, and the load time with it.
 """
@@ -45,6 +48,32 @@ def param_updates(cell: Cell) -> int:
     return sum(n_out * (n_in + 1) for n_in, n_out in zip(s[:-1], s[1:]))
 
 
+def probe_ratio(path: Path, runs: int, epochs: int) -> tuple[float, float]:
+    """(numba runs/s, probe runs/s), medians of three alternations on one thread, CPU time."""
+    import numpy as np
+
+    from relustudy.engines.numba_cpu import threads
+
+    src = path.read_text().replace("\nmain()", "\n")
+    probe = {"__name__": "probe"}
+    argv, sys.argv = sys.argv, [sys.argv[0]]
+    exec(compile(src, str(path), "exec"), probe)
+    sys.argv = argv
+    import numba
+
+    numba.set_num_threads(1)
+    probe["run_all"](probe["pack"](np.arange(64)), 0.01, 3, probe["X"], probe["Y"], np.empty(64))
+    eng, prb = [], []
+    for _ in range(3):
+        with threads(1):
+            eng.append(rate(Cell(epochs=epochs), runs, "numba"))
+        packed, err = probe["pack"](np.arange(runs)), np.empty(runs)
+        t0 = time.process_time()
+        probe["run_all"](packed, 0.01, epochs, probe["X"], probe["Y"], err)
+        prb.append(runs / ((time.process_time() - t0) * FULL_EPOCHS / epochs))
+    return float(np.median(eng)), float(np.median(prb))
+
+
 def compile_seconds() -> tuple[float, float]:
     """(first call with an empty numba cache, first call in a new process with the cache filled)."""
     code = "import time; t=time.perf_counter(); from relustudy import Cell, train; train(Cell(epochs=1), [0]); print(time.perf_counter()-t)"
@@ -61,6 +90,8 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=1000, help="epochs timed; rates scale to 5000 (default 1000)")
     p.add_argument("--posted-seeds", type=int, default=2, help="seeds run through the posted loop (default 2)")
     p.add_argument("--cuda", action="store_true", help="also time the CUDA engine (needs a GPU)")
+    p.add_argument("--probe", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "perf" / "kernel_probe.py",
+                   help="kernel_probe.py to compare with (default ../shared/perf/kernel_probe.py; skipped if absent)")
     args = p.parse_args(argv)
     from relustudy.engines import usable_cores
     from relustudy.engines.numba_cpu import threads
@@ -85,6 +116,17 @@ def main(argv=None) -> None:
         train(Cell(epochs=1), [0], engine="cuda")
         gpu = rate(posted, max(args.runs, 1 << 20), "cuda", cpu=False)
         print(f"  cuda, {max(args.runs, 1 << 20)} runs : {gpu:10.1f}   {gpu / one:8.0f}x numba 1 thread")
+
+    if args.probe.exists():
+        eng, prb = probe_ratio(args.probe, args.runs, args.epochs)
+        print(f"  numba vs {args.probe.name} (1 thread, medians of 3): {eng:.0f} vs {prb:.0f} runs/s = {eng / prb:.2f}x")
+    else:
+        print(f"  (no {args.probe}: numba vs the specialised probe not measured)")
+    with threads(1):
+        smooth = {a: rate(Cell(epochs=args.epochs // 2, activation=a), args.runs // 2, "numba")
+                  for a in ("relu", "tanh", "sigmoid")}
+    print("tanh and sigmoid vs relu (numba, 1 thread, posted cell otherwise): "
+          + ", ".join(f"{a} {smooth[a]:.0f} runs/s = {smooth[a] / smooth['relu']:.2f}x" for a in ("tanh", "sigmoid")))
 
     base = Cell(epochs=max(args.epochs // 10, 10))
     per_update = {}

@@ -127,7 +127,8 @@ def _experiment(name: str, description: str, full: dict, reduced: dict, block: i
 
 def _million() -> Experiment:
     """The posted cell at a million seeds, plus the corrected update and momentum at the matched
-    step (lr 0.001) at fewer; compact columns (no curves) so the shipped table stays small."""
+    step (lr 0.001) at fewer; compact columns (no curves) so the shipped table stays small, with
+    the output's death timing recorded by the engine at every epoch's end (track_output)."""
     posted = Grid(seeds=(0, MILLION_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
                   updates=("as_posted",), optimizers=("sgd",), lrs=(0.01,), block=MILLION_BLOCK)
     contrasts = (
@@ -135,9 +136,9 @@ def _million() -> Experiment:
         dataclasses.replace(posted, seeds=(0, MILLION_CONTRAST_SEEDS), optimizers=("momentum",), lrs=(0.001,)),
     )
     parts = (posted, *contrasts)
-    full = GridUnion(parts, out=experiment_dir("million"), columns="compact", name="million")
+    full = GridUnion(parts, out=experiment_dir("million"), columns="compact", name="million", track_output=True)
     small = tuple(dataclasses.replace(p, seeds=(0, 40), epochs=(200,), block=20) for p in parts)
-    reduced = GridUnion(small, out=REDUCED_DIR / "million", columns="compact", name="million")
+    reduced = GridUnion(small, out=REDUCED_DIR / "million", columns="compact", name="million", track_output=True)
     return Experiment(
         "million",
         f"a million seeds of the posted cell, plus corrected and momentum at lr 0.001 "

@@ -54,7 +54,7 @@ if __name__ == "__main__":
     warnings.simplefilter("ignore", RuntimeWarning)  # the simulator computes outside any errstate
     feature = sys.argv[1]
     n, bad = compare_new_factors("cuda", feature, seeds=range(2), epochs=3, hidden=(3, 2),
-                                 activations=("relu", "tanh", "sigmoid"), outputs=("same",))
+                                 activations=("relu", "tanh"), outputs=("same",))
     print(f"checked {n} batches numpy vs cuda (simulator) for {feature}; {len(bad)} differences")
     for line in bad:
         print(line)

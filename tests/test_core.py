@@ -281,7 +281,7 @@ def test_curve_epochs():
         (dict(init="orthogonal"), "unknown init 'orthogonal'; allowed: randn, he, xavier"),
         (dict(output="softmax"), "unknown output 'softmax'; allowed: same, identity"),
         (dict(update="adam"), "unknown update 'adam'; allowed: as_posted, corrected"),
-        (dict(optimizer="adam"), "unknown optimizer 'adam'; allowed: sgd, momentum"),
+        (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'; allowed: sgd, momentum, adam"),
         (dict(hidden="4-x"), "malformed hidden spec '4-x'"),
         (dict(hidden=()), "malformed hidden spec"),
         (dict(epochs=0), "invalid epochs 0; allowed: an integer >= 1"),

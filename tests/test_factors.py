@@ -75,6 +75,16 @@ def test_ids_of_the_shipped_default_grid_are_unchanged():
     assert info["levels"]["cell_id"] == [cell_id(c) for c in Grid().cells()]
 
 
+@pytest.mark.parametrize("name", ["phase", "million", "depth_width", "remedies", "born_dead", "q1_long"])
+def test_ids_of_every_shipped_experiment_are_unchanged(name):
+    from relustudy import experiments
+
+    path = DATA_DIR / name / RUNS_FILE
+    if not path.exists():
+        pytest.skip(f"{path} is not generated here")
+    assert read_info(path)["levels"]["cell_id"] == [cell_id(c) for c in experiments.get(name).cells()]
+
+
 def test_the_shipped_default_dataset_loads_with_the_new_columns_at_their_defaults():
     runs = load_runs(DATA_DIR / "default")
     cols = list(runs.columns)

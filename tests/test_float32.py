@@ -141,3 +141,34 @@ def test_float32_records_are_float64_of_the_float32_weights_and_batches_agree():
     rel = np.abs(r.metrics["final_mse"] - f64.metrics["final_mse"]) / f64.metrics["final_mse"]
     assert 0 < rel.max() < 1e-3  # smooth tanh runs: close, not equal
     assert math.isfinite(float(r.metrics["last_epoch_error"][0]))
+
+
+def test_a_numba_binding_gives_the_numpy_bits():
+    """ieee_math32.build bound to scalar numba functions (as an engine binds it), value by value,
+    equals the NumPy binding bit for bit: the float32 code binds to numba without promotion."""
+    from numba import njit
+
+    inline = njit(inline="always", error_model="numpy")
+    pow2, off = ieee_math32.POW2, ieee_math32.POW2_OFFSET
+
+    @inline
+    def scale2(p, k):
+        ki = np.int64(k)
+        k1 = ki >> 1
+        return p * pow2[k1 + off] * pow2[ki - k1 + off]
+
+    exp, expm1, tanh = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
+                                         inline(lambda a, b: a * b), inline(lambda a, b: a / b),
+                                         inline(lambda c, a, b: a if c else b), scale2, F32, jit=inline)
+
+    @njit(error_model="numpy")
+    def apply(x, o1, o2, o3):
+        for i in range(x.size):
+            o1[i], o2[i], o3[i] = exp(x[i]), expm1(x[i]), tanh(x[i])
+
+    x = np.concatenate([_inputs(2000, seed=2), np.array([np.inf, -np.inf, np.nan], F32)])
+    outs = [np.empty_like(x) for _ in range(3)]
+    apply(x, *outs)
+    for got, (shared, _, _) in zip(outs, FUNCS.values()):
+        want = shared(x)
+        assert ((got.view(np.int32) == want.view(np.int32)) | (np.isnan(got) & np.isnan(want))).all()

@@ -54,6 +54,7 @@ def test_numba_gives_the_reference_bits(feature):
     assert n >= 6 * 2 * 2 and bad == []
 
 
+@pytest.mark.slow  # a fresh process under numba-cuda's simulator, like test_engines' simulator check
 @pytest.mark.parametrize("feature", NEW_FEATURES)
 def test_cuda_kernel_gives_the_reference_bits_on_the_simulator(feature):
     _lacking("cuda", feature)

@@ -4,18 +4,20 @@ Each thread holds its run's weights, velocities and unit values in local arrays 
 the whole training loop. Two things keep its bits equal to the CPU engines' (GPU.md):
 
 * numba-cuda contracts ``a * b + c`` into a fused multiply-add even without fast-math, so
-  every ``+ - * /`` goes through the device functions :func:`_add`, :func:`_sub`,
-  :func:`_mul`, :func:`_div`, which call libdevice's correctly rounded ``d*_rn``
-  intrinsics (never fused, IEEE division);
-* ``exp``/``expm1``/``tanh`` are :mod:`.ieee_math`'s, built over those same primitives.
+  every ``+ - * /`` and ``sqrt`` goes through device primitives (:func:`_formulas`) that
+  call libdevice's correctly rounded ``d*_rn`` intrinsics (never fused, IEEE division);
+* the activations, their derivatives and the optimizer steps are :mod:`.formulas`' and
+  ``exp``/``expm1``/``tanh`` :mod:`.ieee_math`'s, both built over those primitives: the
+  same definitions the numba engine binds.
 
 Under numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``, how CI tests this file without
 a GPU) the intrinsics return NaN, so the primitives are plain Python operators there,
 which the simulator evaluates in IEEE double without fusing. The simulator therefore
 checks the kernel's logic, not the hardware's contraction: that needs a real GPU.
 
-The kernel is specialised (compiled once per process) per architecture, activation
-codes, update rule and optimizer; ``epochs`` and the data are runtime arguments.
+The kernel is specialised (compiled once per process) per architecture, activations,
+update rule, optimizer and number of samples; ``epochs``, the data, the data order and
+the death tracking are run-time arguments.
 """
 from __future__ import annotations
 
@@ -23,16 +25,12 @@ import functools
 
 import numpy as np
 
-from ..activations import ELU_ALPHA, LEAKY_SLOPE
-from ..config import MOMENTUM
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import ieee_math
-from .layout import ACT_CODES, Layout, activation_codes, curve_epochs, flatten, unflatten_into
+from . import formulas, ieee_math
+from .layout import Layout, curve_epochs, flatten, unflatten_into
 
-LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn")  # the correctly rounded intrinsics the kernel uses
+LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn")  # the correctly rounded intrinsics the kernel uses
 THREADS_PER_BLOCK = 128  # measured best on an H100 for this kernel (GPU.md)
-RELU, LEAKY, TANH, SIGMOID, ELU = (ACT_CODES[k] for k in ("relu", "leaky_relu", "tanh", "sigmoid", "elu"))
-LEAKY_STEP = 1.0 - LEAKY_SLOPE  # the reference's `tmp *= 1.0 - LEAKY_SLOPE`
 # numba.cuda, imported on first use; a module global because the simulator swaps
 # `cuda` in a kernel's globals for its fake (closure variables it would miss).
 cuda = None
@@ -74,8 +72,8 @@ def unavailable_reason() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _primitives():
-    """(add, sub, mul, div, exp, expm1, tanh) as CUDA device functions."""
+def _formulas():
+    """:mod:`.formulas` over CUDA device primitives (libdevice's correctly rounded intrinsics)."""
     _import_cuda()
     dev = cuda.jit(device=True)
     if simulated():  # NumPy scalars: IEEE results (inf, NaN) where Python floats would raise
@@ -83,6 +81,7 @@ def _primitives():
         sub = dev(lambda a, b: np.float64(a) - b)
         mul = dev(lambda a, b: np.float64(a) * b)
         div = dev(lambda a, b: np.float64(a) / b)
+        sqrt = dev(lambda a: np.sqrt(np.float64(a)))
     else:
         from numba.cuda import libdevice
 
@@ -90,6 +89,7 @@ def _primitives():
         sub = dev(lambda a, b: libdevice.dadd_rn(a, -b))  # a - b is a + (-b) in IEEE; libdevice has no dsub_rn
         mul = dev(lambda a, b: libdevice.dmul_rn(a, b))
         div = dev(lambda a, b: libdevice.ddiv_rn(a, b))
+        sqrt = dev(lambda a: libdevice.dsqrt_rn(a))
     where = dev(lambda c, a, b: a if c else b)
     pow2, off = ieee_math.POW2, ieee_math.POW2_OFFSET
 
@@ -100,139 +100,194 @@ def _primitives():
         return mul(mul(p, pow2[k1 + off]), pow2[ki - k1 + off])
 
     exp, expm1, tanh = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
-    return add, sub, mul, div, exp, expm1, tanh
+    f = formulas.build(add, sub, mul, div, sqrt, exp, expm1, tanh, const=float, jit=dev)
+    f.add, f.sub, f.mul, f.div = add, sub, mul, div
+    return f
+
+
+_GAMMA, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(sizes: tuple, codes: tuple, posted: bool, momentum: bool):
-    """The training kernel for one architecture, activation codes per layer, update and optimizer."""
-    _import_cuda()
-    from numba import float64
+def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: int):
+    """The training kernel for one architecture, activation names per layer, update, optimizer and data size.
 
-    add, sub, mul, div, exp, expm1, tanh = _primitives()
+    The arithmetic is :mod:`.formulas`' (activations, derivatives, optimizer steps); the sums
+    over a layer's inputs and outputs run in the reference's order, each term through the
+    unfused primitives. ``shuffled`` and ``track`` are run-time flags.
+    """
+    _import_cuda()
+    from numba import float64, int64, uint64
+
+    F = _formulas()
+    add, sub, mul, div = F.add, F.sub, F.mul, F.div
+    f_hid, d_hid = getattr(F, f"f_{acts[0]}"), getattr(F, f"d_{acts[0]}")
+    f_out, d_out = getattr(F, f"f_{acts[-1]}"), getattr(F, f"d_{acts[-1]}")
+    sgd_step, momentum_step, adam_step, adam_scales, loss_grad = F.sgd, F.momentum, F.adam, F.adam_scales, F.loss_grad
+    BETA1, BETA2 = F.BETA1, F.BETA2
     lay = Layout.of(sizes)
     L = len(sizes) - 1
-    W_OFF, B_OFF, A_OFF, SIZES, CODES = lay.w_off, lay.b_off, lay.a_off, lay.sizes, np.array(codes, dtype=np.int64)
+    W_OFF, B_OFF, A_OFF, SIZES = lay.w_off, lay.b_off, lay.a_off, lay.sizes
     PW, PB, U = int(lay.w_off[-1]), int(lay.b_off[-1]), lay.n_units
-    NV = PW if momentum else 1  # velocity arrays only when they are used
+    MOM, ADAM = optimizer == "momentum", optimizer == "adam"
+    NV = PW if (MOM or ADAM) else 1  # optimizer state only when it is used
+    NVB = PB if (MOM or ADAM) else 1
+    NM = PW if ADAM else 1
+    NMB = PB if ADAM else 1
+    S = n_samples
+    TRACKABLE = acts[-1] in ("relu", "leaky_relu")
 
     @cuda.jit(device=True)
-    def forward(code, z):
-        if code == RELU:
-            return 0.0 if z <= 0.0 else z  # np.maximum(z, 0)
-        if code == LEAKY:
-            s = mul(z, LEAKY_SLOPE)
-            return s if z <= s else z  # np.maximum(z, 0.01 z)
-        if code == TANH:
-            return tanh(z)
-        if code == SIGMOID:
-            return div(1.0, add(exp(-z), 1.0))
-        if code == ELU:
-            m = 0.0 if z >= 0.0 else z  # np.minimum(z, 0)
-            return z if z > 0.0 else mul(expm1(m), ELU_ALPHA)
-        return z
+    def act(l, z):
+        return f_out(z) if l == L - 1 else f_hid(z)
 
     @cuda.jit(device=True)
-    def backward(code, g, z, a):
-        if code == RELU:
-            return mul(g, 1.0 if z > 0.0 else 0.0)
-        if code == LEAKY:
-            return mul(g, add(mul(1.0 if z > 0.0 else 0.0, LEAKY_STEP), LEAKY_SLOPE))
-        if code == TANH:
-            return mul(g, sub(1.0, mul(a, a)))
-        if code == SIGMOID:
-            return mul(g, mul(a, sub(1.0, a)))
-        if code == ELU:
-            return mul(g, 1.0 if z > 0.0 else add(a, ELU_ALPHA))
-        return g
+    def dact(l, g, z, a):
+        return d_out(g, z, a) if l == L - 1 else d_hid(g, z, a)
 
     @cuda.jit(device=True)
-    def pass_down(l, W, G):
+    def forward(W, B, Z, A):
+        for l in range(L):  # z = (w0 a0 + w1 a1 + ...) + b
+            n_in, ai = SIZES[l], A_OFF[l]
+            for j in range(SIZES[l + 1]):
+                row = W_OFF[l] + j * n_in
+                z = mul(W[row], A[ai])
+                for i in range(1, n_in):
+                    z = add(z, mul(W[row + i], A[ai + i]))
+                z = add(z, B[B_OFF[l] + j])
+                Z[A_OFF[l + 1] + j] = z
+                A[A_OFF[l + 1] + j] = act(l, z)
+
+    @cuda.jit(device=True)
+    def pass_down(l, W, G, Z, A):
+        """G[inputs of l] = W_l^T G[l] (over the units in order), times layer l-1's derivative."""
         n_in, n_out, go = SIZES[l], SIZES[l + 1], A_OFF[l + 1]
         for i in range(n_in):
             row = W_OFF[l] + i
             gd = mul(W[row], G[go])
             for j in range(1, n_out):
                 gd = add(gd, mul(W[row + j * n_in], G[go + j]))
-            G[A_OFF[l] + i] = gd
+            u = A_OFF[l] + i
+            G[u] = dact(l - 1, gd, Z[u], A[u])
+
+    @cuda.jit(device=True)
+    def step(P, p, VP, MP, d, lr, lrb, sqb):
+        if ADAM:
+            P[p], MP[p], VP[p] = adam_step(P[p], MP[p], VP[p], d, lrb, sqb)
+        elif MOM:
+            P[p], VP[p] = momentum_step(P[p], VP[p], d, lr)
+        else:
+            P[p] = sgd_step(P[p], d, lr)
+
+    @cuda.jit(device=True)
+    def output_dead(W, B, Z, A, x):
+        dead = True
+        for s in range(S):
+            A[0] = x[s, 0]
+            A[1] = x[s, 1]
+            forward(W, B, Z, A)
+            if not (Z[A_OFF[L]] <= 0.0):
+                dead = False
+        return dead
 
     @cuda.jit
-    def kernel(w, b, lr_all, x, y, epochs, points, curve, first_below, last_err):
+    def kernel(w, b, lr_all, order, x, y, epochs, points, curve, first_below, last_err, death, changes, shuffled,
+               track):
         r = cuda.grid(1)
         if r >= w.shape[1]:
             return
         W = cuda.local.array(PW, float64)
         B = cuda.local.array(PB, float64)
         VW = cuda.local.array(NV, float64)
-        VB = cuda.local.array(PB, float64)
+        VB = cuda.local.array(NVB, float64)
+        MW = cuda.local.array(NM, float64)
+        MB = cuda.local.array(NMB, float64)
         Z = cuda.local.array(U, float64)
         A = cuda.local.array(U, float64)
         G = cuda.local.array(U, float64)
+        perm = cuda.local.array(S, int64)
         for p in range(PW):
             W[p] = w[p, r]
-            if momentum:
-                VW[p] = 0.0
+        for p in range(NV):
+            VW[p] = 0.0
+        for p in range(NM):
+            MW[p] = 0.0
         for p in range(PB):
             B[p] = b[p, r]
+        for p in range(NVB):
             VB[p] = 0.0
+        for p in range(NMB):
+            MB[p] = 0.0
+        for s in range(S):
+            perm[s] = s
         lr = lr_all[r]
-        n_samples = y.shape[0]
+        state = order[r]
+        b1t, b2t, lrb, sqb = 1.0, 1.0, 0.0, 0.0
         out = A_OFF[L]
-        first = -1
+        first, dth, chg, was_dead = -1, -1, 0, False
+        if track and TRACKABLE:
+            was_dead = output_dead(W, B, Z, A, x)
+            if was_dead:
+                dth = 0
         err = 0.0
         next_point = 0
         for epoch in range(1, epochs + 1):
             err = 0.0
-            for s in range(n_samples):
-                A[0] = x[s, 0]
-                A[1] = x[s, 1]
-                for l in range(L):  # forward: z = (w0 a0 + w1 a1 + ...) + b
-                    n_in, ai = SIZES[l], A_OFF[l]
-                    for j in range(SIZES[l + 1]):
-                        row = W_OFF[l] + j * n_in
-                        z = mul(W[row], A[ai])
-                        for i in range(1, n_in):
-                            z = add(z, mul(W[row + i], A[ai + i]))
-                        z = add(z, B[B_OFF[l] + j])
-                        Z[A_OFF[l + 1] + j] = z
-                        A[A_OFF[l + 1] + j] = forward(CODES[l], z)
-                d = sub(A[out], y[s])
+            if shuffled:  # the run's splitmix64 stream, Fisher-Yates from the identity (reference.OrderStream)
+                for s in range(S):
+                    perm[s] = s
+                for i in range(S - 1, 0, -1):
+                    state = uint64(state + _GAMMA)
+                    z = state
+                    z = uint64((z ^ (z >> _S30)) * _M1)
+                    z = uint64((z ^ (z >> _S27)) * _M2)
+                    z = z ^ (z >> _S31)
+                    j = int64(z % uint64(i + 1))
+                    t = perm[i]
+                    perm[i] = perm[j]
+                    perm[j] = t
+            for s in range(S):
+                q = perm[s]
+                A[0] = x[q, 0]
+                A[1] = x[q, 1]
+                forward(W, B, Z, A)
+                d = sub(A[out], y[q])
                 err = add(err, mul(d, d))
-                G[out] = mul(d, 2.0)
+                G[out] = dact(L - 1, loss_grad(d), Z[out], A[out])
+                if ADAM:  # one step counter per run, shared by every parameter
+                    b1t = mul(b1t, BETA1)
+                    b2t = mul(b2t, BETA2)
+                    lrb, sqb = adam_scales(lr, b1t, b2t)
                 for l in range(L - 1, -1, -1):  # backward, top layer first
                     n_in, n_out, ai = SIZES[l], SIZES[l + 1], A_OFF[l]
-                    for j in range(n_out):
-                        u = A_OFF[l + 1] + j
-                        G[u] = backward(CODES[l], G[u], Z[u], A[u])
                     if not posted and l > 0:
-                        pass_down(l, W, G)  # corrected: through the old W
+                        pass_down(l, W, G, Z, A)  # corrected: through the old W
                     for j in range(n_out):
                         g = G[A_OFF[l + 1] + j]
                         for i in range(n_in):
-                            p = W_OFF[l] + j * n_in + i
-                            st = mul(mul(A[ai + i], g), lr)
-                            if momentum:
-                                VW[p] = add(mul(VW[p], MOMENTUM), st)
-                                W[p] = sub(W[p], VW[p])
-                            else:
-                                W[p] = sub(W[p], st)
-                        q = B_OFF[l] + j
-                        st = mul(B[q] if posted else g, lr)  # posted: b decays; corrected: dL/db
-                        if momentum:
-                            VB[q] = add(mul(VB[q], MOMENTUM), st)
-                            B[q] = sub(B[q], VB[q])
-                        else:
-                            B[q] = sub(B[q], st)
+                            step(W, W_OFF[l] + j * n_in + i, VW, MW, mul(A[ai + i], g), lr, lrb, sqb)
+                        qb = B_OFF[l] + j
+                        step(B, qb, VB, MB, B[qb] if posted else g, lr, lrb, sqb)  # posted: b decays
                     if posted and l > 0:
-                        pass_down(l, W, G)  # as posted: through the *updated* W
-            err = div(err, float(n_samples))
+                        pass_down(l, W, G, Z, A)  # as posted: through the *updated* W
+            err = div(err, float(S))
             if next_point < points.shape[0] and epoch == points[next_point]:
                 curve[next_point, r] = err
                 next_point += 1
             if err < EPOCH_ERROR_TARGET and first < 0:  # NaN compares False
                 first = epoch
+            if track and TRACKABLE:
+                dead = output_dead(W, B, Z, A, x)
+                if dead != was_dead:
+                    chg += 1
+                if dead and dth < 0:
+                    dth = epoch
+                was_dead = dead
         last_err[r] = err
         first_below[r] = first
+        death[r] = dth
+        changes[r] = chg
         for p in range(PW):
             w[p, r] = W[p]
         for p in range(PB):
@@ -241,26 +296,37 @@ def _kernel(sizes: tuple, codes: tuple, posted: bool, momentum: bool):
     return kernel
 
 
-def sgd(params, acts, lr, cell, x_train, y_train):
+FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+
+
+def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
     """The CUDA engine behind :func:`relustudy.engines.run_engine` (same arguments and returns)."""
     _import_cuda()
+    if cell.dtype != "float64":
+        raise ValueError(f"the cuda engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
-    kernel = _kernel(sizes, tuple(int(c) for c in activation_codes(acts)), cell.update == "as_posted",
-                     cell.optimizer == "momentum")
+    x = np.ascontiguousarray(x_train, dtype=np.float64)
+    kernel = _kernel(sizes, tuple(a.name for a in acts), cell.update == "as_posted", cell.optimizer, int(x.shape[0]))
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
+    order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     d_w, d_b = cuda.to_device(w), cuda.to_device(b)
     d_curve = cuda.to_device(np.zeros((len(points), R)))
     d_first = cuda.to_device(np.zeros(R, dtype=np.int64))
     d_last = cuda.to_device(np.zeros(R))
+    d_death = cuda.to_device(np.full(R, -1, dtype=np.int64))
+    d_changes = cuda.to_device(np.zeros(R, dtype=np.int64))
     blocks = (R + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
     with np.errstate(all="ignore"):  # the simulator computes on NumPy scalars; inf/NaN are expected
         kernel[blocks, THREADS_PER_BLOCK](
-            d_w, d_b, cuda.to_device(np.ascontiguousarray(lr, dtype=np.float64)),
-            cuda.to_device(np.ascontiguousarray(x_train, dtype=np.float64)),
-            cuda.to_device(np.ascontiguousarray(y_train, dtype=np.float64)), int(cell.epochs),
-            cuda.to_device(points), d_curve, d_first, d_last,
+            d_w, d_b, cuda.to_device(np.ascontiguousarray(lr, dtype=np.float64)), cuda.to_device(order),
+            cuda.to_device(x), cuda.to_device(np.ascontiguousarray(y_train, dtype=np.float64)), int(cell.epochs),
+            cuda.to_device(points), d_curve, d_first, d_last, d_death, d_changes,
+            cell.data_order == "shuffled", track is not None and acts[-1].relu_family,
         )
     unflatten_into(params, d_w.copy_to_host(), d_b.copy_to_host())
+    if track is not None:
+        track[0][:] = d_death.copy_to_host()
+        track[1][:] = d_changes.copy_to_host()
     return points, d_curve.copy_to_host(), d_first.copy_to_host(), d_last.copy_to_host()

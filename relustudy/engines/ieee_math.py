@@ -75,7 +75,8 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     the plain operators.
     """
 
-    def exp(x):
+    def _exp_parts(x):
+        """exp(x) up to its one division: (num, den, hi, lo, k); exp(x) = _exp_finish(num / den, ...)."""
         nan = x != x
         # Clamp (and neutralise NaN) so that k indexes the table; overflow/underflow still
         # come out of the final scaling with IEEE semantics.
@@ -86,8 +87,18 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         r = sub(hi, lo)
         t = mul(r, r)
         c = sub(r, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
-        y = sub(1.0, sub(sub(lo, div(mul(r, c), sub(2.0, c))), hi))
-        return where(nan, x, scale2(y, k))
+        return mul(r, c), sub(2.0, c), hi, lo, k
+
+    _exp_parts = jit(_exp_parts)
+
+    def _exp_finish(q, hi, lo, k):
+        return scale2(sub(1.0, sub(sub(lo, q), hi)), k)
+
+    _exp_finish = jit(_exp_finish)
+
+    def exp(x):
+        num, den, hi, lo, k = _exp_parts(x)
+        return where(x != x, x, _exp_finish(div(num, den), hi, lo, k))
 
     exp = jit(exp)
 
@@ -98,9 +109,14 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         hxs = mul(xs, hfx)
         r1 = add(1.0, mul(hxs, add(Q1, mul(hxs, add(Q2, mul(hxs, add(Q3, mul(hxs, add(Q4, mul(hxs, Q5))))))))))
         t = sub(3.0, mul(r1, hfx))
-        e = mul(hxs, div(sub(r1, t), sub(6.0, mul(xs, t))))
-        near = sub(xs, sub(mul(xs, e), hxs))
-        far = sub(exp(where(small, 0.0, x)), 1.0)  # NaN is not small: NaN - 1 = NaN
+        # Each lane needs one of two divisions (the rational's near 0, exp's beyond): select
+        # its operands and divide once. The selected branch gets exactly the operands it
+        # would have had alone, so the bits are those of computing both.
+        xf = where(small, 0.0, x)
+        num, den, hi, lo, k = _exp_parts(xf)
+        q = div(where(small, sub(r1, t), num), where(small, sub(6.0, mul(xs, t)), den))
+        near = sub(xs, sub(mul(xs, mul(hxs, q)), hxs))
+        far = sub(where(xf != xf, xf, _exp_finish(q, hi, lo, k)), 1.0)  # NaN is not small: NaN - 1 = NaN
         return where(small, near, far)
 
     expm1 = jit(expm1)
@@ -109,8 +125,10 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         ax = where(x < 0.0, -x, x)
         big = ax >= 1.0
         # |x| >= 1: 1 - 2/(expm1(2|x|) + 2); |x| < 1: -t/(t + 2) with t = expm1(-2|x|)
+        # (one division with the numerator selected: the same operands as either alone)
         t = expm1(where(big, mul(2.0, ax), mul(-2.0, ax)))
-        z = where(big, sub(1.0, div(2.0, add(t, 2.0))), div(-t, add(t, 2.0)))
+        q = div(where(big, 2.0, -t), add(t, 2.0))
+        z = where(big, sub(1.0, q), q)
         z = where(ax >= TANH_ONE, 1.0, where(ax < TANH_TINY, ax, z))
         return where(x != x, x, where(x < 0.0, -z, z))
 

@@ -1,56 +1,54 @@
-"""The fused CPU engine: the reference loop compiled with numba, bit for bit.
+"""The fused CPU engine: one specialised numba kernel per cell structure, bit for bit the reference.
 
-Runs are cut into blocks of ``lanes`` runs (:func:`lanes_for`); a block's parameters and
-unit buffers are ``(rows, lanes)`` arrays, and every operation is a loop over the block's runs innermost,
-so LLVM turns it into SIMD without changing any single run's arithmetic: each lane does
-exactly the scalar operations of :mod:`.reference`, in the same order (sums over the
-layer axes sequential in input order, ``(w0 a0 + w1 a1 + ...) + b``), with no FMA
-contraction (numba compiles without fast-math) and the shared ``exp``/``tanh`` of
+Runs are cut into blocks of ``lanes`` runs (:func:`lanes_for`); the kernel for a structure
+(architecture, activations, update rule, optimizer, data order, dtype; a
+:class:`.kernel_source.KernelSpec`) is generated as text by :mod:`.kernel_source`, written
+to a module file under :func:`kernel_dir` and imported, so numba compiles it once per
+machine (``cache=True`` caches only functions that live in a real file). Inside a block
+every operation is a loop over the lanes innermost, which LLVM turns into SIMD without
+changing any single run's arithmetic: each lane does exactly the scalar operations of
+:mod:`.reference`, in the same order, with no FMA contraction (numba compiles without
+fast-math) and the formulas of :mod:`.formulas` over the shared ``exp``/``tanh`` of
 :mod:`.ieee_math`. Blocks are independent, so they run on Python threads (the kernel
 releases the GIL; :func:`threads` sets how many); a run's result does not depend on its
 block, its lane or the thread count.
-
-Compiled once per machine: ``cache=True`` keeps the machine code next to this file, so
-only the first run after installing pays the compile time. Activations, update rule and
-optimizer are runtime codes (one compiled kernel serves every cell); the switch on them
-sits outside the run loop.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Iterator
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from ..activations import ELU_ALPHA, LEAKY_SLOPE
-from ..config import MOMENTUM
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import ieee_math, usable_cores
-from .layout import ACT_CODES, Layout, activation_codes, curve_epochs, flatten, unflatten_into
+from . import formulas, ieee_math, kernel_source, usable_cores
+from .kernel_source import KernelSpec
+from .layout import curve_epochs, flatten, unflatten_into
 
-# Runs per block (the SIMD loop's trip count): as many as keep a block's state within
-# ~256 KiB (L2). Measured on the 2-4-4-1 cell, 1 thread: 32 lanes 753 runs/s, 64 966,
-# 128 1066, 256 1329 (CPU time): each lane loop has a fixed cost (address set-up, alias
-# checks), so longer loops win until the state spills out of the cache.
-MAX_LANES, MIN_LANES = 256, 8
-CACHE_BYTES = 256 * 1024
-RELU, LEAKY, TANH, SIGMOID, ELU, IDENTITY = (ACT_CODES[k] for k in
-                                              ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity"))
-LEAKY_STEP = 1.0 - LEAKY_SLOPE  # the reference's `tmp *= 1.0 - LEAKY_SLOPE`, the same double
+# Runs per block, a compile-time constant of each kernel: as many as keep a block's state
+# within ~CACHE_BYTES, between MIN_LANES and MAX_LANES (measured, README's engine table).
+MAX_LANES, MIN_LANES = 32, 8
+CACHE_BYTES = 192 * 1024
 
 # error_model="numpy": x / 0 is IEEE inf/NaN, as in the reference, not a ZeroDivisionError
 # check, whose branch also kept every loop with a division from vectorizing.
 _OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
-_jit = njit(**_OPTIONS)
 # The scalar math is inlined at numba's level, so the lane loops that call it stay simple
 # loops for LLVM to vectorize.
 _inline = njit(inline="always", **_OPTIONS)
-
-
 # ---- the primitives of the shared math: plain IEEE operations (numba never contracts them)
 @_inline
 def _add(a, b):
@@ -70,6 +68,11 @@ def _mul(a, b):
 @_inline
 def _div(a, b):
     return a / b
+
+
+@_inline
+def _sqrt(a):
+    return np.sqrt(a)  # correctly rounded (IEEE), float32 in float32
 
 
 @_inline
@@ -114,187 +117,130 @@ def _scale2(p, k):
 _exp, _expm1, _tanh = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_inline)
 
 
-# ---- activations on one row of a block: the reference's formulas, lane by lane. Rows are
-# addressed as (array, row index), never as views: a view costs a reference count per use.
-@_jit
-def _forward(code, Z, A, u, nl):
-    """A[u, :] = f(Z[u, :]); the code switch sits outside the lane loop."""
-    if code == RELU:
-        for r in range(nl):
-            v = Z[u, r]
-            A[u, r] = 0.0 if v <= 0.0 else v  # np.maximum(z, 0): NaN propagates, -0.0 -> 0.0
-    elif code == LEAKY:
-        for r in range(nl):
-            v = Z[u, r]
-            s = v * LEAKY_SLOPE
-            A[u, r] = s if v <= s else v  # np.maximum(z, 0.01 z)
-    elif code == TANH:
-        for r in range(nl):
-            A[u, r] = _tanh(Z[u, r])
-    elif code == SIGMOID:
-        for r in range(nl):
-            A[u, r] = 1.0 / (_exp(-Z[u, r]) + 1.0)
-    elif code == ELU:
-        for r in range(nl):
-            v = Z[u, r]
-            m = 0.0 if v >= 0.0 else v  # np.minimum(z, 0)
-            A[u, r] = v if v > 0.0 else _expm1(m) * ELU_ALPHA
-    else:
-        for r in range(nl):
-            A[u, r] = Z[u, r]
+# Small formulas are compiled once and inlined by LLVM (cheaper to compile than numba's IR
+# inlining at every call site).
+_small = njit(**_OPTIONS)
+# The activations built on exp/expm1/tanh are too large for LLVM's inliner (a call per lane
+# keeps the loop scalar: measured 4x slower), and inlining them into every layer of every
+# kernel made one kernel cost ~30 s to compile. So they run as whole-layer loops
+# ``rows_<act>(Z, A)``, compiled (and cached) once per machine here, which the kernels call.
+BIG = ("tanh", "sigmoid", "elu")
 
 
-@_jit
-def _backward(code, G, Z, A, u, nl):
-    """G[u, :] *= f'(Z[u, :]), the factor computed as the reference computes it."""
-    if code == RELU:
-        for r in range(nl):
-            G[u, r] = G[u, r] * (1.0 if Z[u, r] > 0.0 else 0.0)
-    elif code == LEAKY:
-        for r in range(nl):
-            G[u, r] = G[u, r] * ((1.0 if Z[u, r] > 0.0 else 0.0) * LEAKY_STEP + LEAKY_SLOPE)
-    elif code == TANH:
-        for r in range(nl):
-            G[u, r] = G[u, r] * (1.0 - A[u, r] * A[u, r])
-    elif code == SIGMOID:
-        for r in range(nl):
-            G[u, r] = G[u, r] * (A[u, r] * (1.0 - A[u, r]))
-    elif code == ELU:
-        for r in range(nl):
-            G[u, r] = G[u, r] * (1.0 if Z[u, r] > 0.0 else A[u, r] + ELU_ALPHA)
+def _bind_float64():
+    f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+    for k, fn in list(vars(f).items()):
+        if callable(fn):
+            setattr(f, k, (_inline if k[2:] in BIG else _small)(fn))
+    f.TARGET = EPOCH_ERROR_TARGET
+    return f
 
 
-@_jit
-def _pass_down(l, W, G, sizes, w_off, a_off, nl):
-    """G[inputs of layer l] = W_l^T G[layer l], summed over the output units in order."""
-    n_in, n_out = sizes[l], sizes[l + 1]
-    go = a_off[l + 1]
-    for i in range(n_in):
-        gi = a_off[l] + i
-        row = w_off[l] + i
-        for r in range(nl):
-            G[gi, r] = W[row, r] * G[go, r]
-        for j in range(1, n_out):
-            wj = row + j * n_in
-            for r in range(nl):
-                G[gi, r] = G[gi, r] + W[wj, r] * G[go + j, r]
+F64 = _bind_float64()
+_f_tanh, _f_sigmoid, _f_elu = F64.f_tanh, F64.f_sigmoid, F64.f_elu
 
 
-@_jit
-def _train_block(w, b, lr, r0, n, nl, sizes, w_off, b_off, a_off, codes, x, y, epochs, points,
-                 posted, momentum, curve, first_below, last_err):
-    """Train runs r0 .. r0+n-1 (n <= nl) of the flat arrays in place, in nl lanes; see :func:`sgd`.
-
-    ``nl`` (:func:`lanes_for`) arrives at run time on purpose: with a constant trip count LLVM
-    unrolls the lane loops fully and leaves them scalar; with a runtime one it vectorizes them.
-    """
-    L = sizes.shape[0] - 1
-    PW, PB = w.shape[0], b.shape[0]
-    U = a_off[L + 1]
-    # Unused lanes (n < nl) train zeros at lr 0: finite, and never copied back.
-    W = np.zeros((PW, nl))
-    Bv = np.zeros((PB, nl))
-    LR = np.zeros(nl)
-    for r in range(n):
-        LR[r] = lr[r0 + r]
-        for p in range(PW):
-            W[p, r] = w[p, r0 + r]
-        for p in range(PB):
-            Bv[p, r] = b[p, r0 + r]
-    VW = np.zeros((PW, nl))
-    VB = np.zeros((PB, nl))
-    Z = np.zeros((U, nl))
-    A = np.zeros((U, nl))
-    G = np.zeros((U, nl))
-    ERR = np.zeros(nl)
-    FIRST = np.full(nl, -1, dtype=np.int64)
-    n_samples = y.shape[0]
-    out = a_off[L]
-    next_point = 0
-    for epoch in range(1, epochs + 1):
-        for r in range(nl):
-            ERR[r] = 0.0
-        for s in range(n_samples):
-            x0, x1, ys = x[s, 0], x[s, 1], y[s]
-            for r in range(nl):
-                A[0, r] = x0
-                A[1, r] = x1
-            # ---- forward: z = (w0 a0 + w1 a1 + ...) + b, then the activation
-            for l in range(L):
-                n_in, n_out, ai = sizes[l], sizes[l + 1], a_off[l]
-                for j in range(n_out):
-                    u = a_off[l + 1] + j
-                    row = w_off[l] + j * n_in
-                    for r in range(nl):
-                        Z[u, r] = W[row, r] * A[ai, r]
-                    for i in range(1, n_in):
-                        for r in range(nl):
-                            Z[u, r] = Z[u, r] + W[row + i, r] * A[ai + i, r]
-                    bj = b_off[l] + j
-                    for r in range(nl):
-                        Z[u, r] = Z[u, r] + Bv[bj, r]
-                    _forward(codes[l], Z, A, u, nl)
-            # ---- loss: (out - y)^2 accumulated in sample order; dL/dout = 2 (out - y)
-            for r in range(nl):
-                d = A[out, r] - ys
-                ERR[r] = ERR[r] + d * d
-                G[out, r] = d * 2.0
-            # ---- backward, top layer first
-            for l in range(L - 1, -1, -1):
-                n_in, n_out, ai = sizes[l], sizes[l + 1], a_off[l]
-                for j in range(n_out):
-                    _backward(codes[l], G, Z, A, a_off[l + 1] + j, nl)
-                if not posted and l > 0:
-                    _pass_down(l, W, G, sizes, w_off, a_off, nl)  # corrected: through the old W
-                for j in range(n_out):
-                    gj = a_off[l + 1] + j
-                    for i in range(n_in):
-                        p = w_off[l] + j * n_in + i
-                        if momentum:
-                            for r in range(nl):
-                                VW[p, r] = VW[p, r] * MOMENTUM + (A[ai + i, r] * G[gj, r]) * LR[r]
-                                W[p, r] = W[p, r] - VW[p, r]
-                        else:
-                            for r in range(nl):
-                                W[p, r] = W[p, r] - (A[ai + i, r] * G[gj, r]) * LR[r]
-                    # bias step: the posted rule decays b; the corrected rule follows dL/db
-                    q = b_off[l] + j
-                    if momentum:
-                        for r in range(nl):
-                            VB[q, r] = VB[q, r] * MOMENTUM + (Bv[q, r] if posted else G[gj, r]) * LR[r]
-                            Bv[q, r] = Bv[q, r] - VB[q, r]
-                    else:
-                        for r in range(nl):
-                            Bv[q, r] = Bv[q, r] - (Bv[q, r] if posted else G[gj, r]) * LR[r]
-                if posted and l > 0:
-                    _pass_down(l, W, G, sizes, w_off, a_off, nl)  # as posted: through the *updated* W
-        for r in range(nl):
-            ERR[r] = ERR[r] / n_samples
-        if next_point < points.shape[0] and epoch == points[next_point]:
-            for r in range(n):
-                curve[next_point, r0 + r] = ERR[r]
-            next_point += 1
-        for r in range(nl):  # NaN compares False: a diverged run never counts as below
-            if ERR[r] < EPOCH_ERROR_TARGET and FIRST[r] < 0:
-                FIRST[r] = epoch
-    for r in range(n):
-        last_err[r0 + r] = ERR[r]
-        first_below[r0 + r] = FIRST[r]
-        for p in range(PW):
-            w[p, r0 + r] = W[p, r]
-        for p in range(PB):
-            b[p, r0 + r] = Bv[p, r]
+@njit(**_OPTIONS)
+def rows_tanh(Z, A):
+    """A = tanh(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_tanh(Z[j, k])
 
 
-@_jit
-def _train_blocks(w, b, lr, nl, k0, k1, sizes, w_off, b_off, a_off, codes, x, y, epochs, points, posted, momentum,
-                  curve, first_below, last_err):
-    """Train blocks k0 .. k1-1 of nl runs each (the last may be partial), one after the other."""
-    R = w.shape[1]
-    for k in range(k0, k1):
-        r0 = k * nl
-        _train_block(w, b, lr, r0, min(nl, R - r0), nl, sizes, w_off, b_off, a_off, codes, x, y, epochs,
-                     points, posted, momentum, curve, first_below, last_err)
+@njit(**_OPTIONS)
+def rows_sigmoid(Z, A):
+    """A = sigmoid(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_sigmoid(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_elu(Z, A):
+    """A = elu(Z) elementwise, (n, lanes)."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_elu(Z[j, k])
+
+
+F64.rows_tanh, F64.rows_sigmoid, F64.rows_elu = rows_tanh, rows_sigmoid, rows_elu
+
+
+def formulas_for(dtype: str):
+    """The :mod:`.formulas` namespace bound to numba, plus ``TARGET`` and the ``rows_<act>`` loops."""
+    if dtype != "float64":
+        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: float64")
+    return F64
+
+
+# ---- the shuffled data order: the reference's stream (splitmix64, Fisher-Yates per epoch)
+_GAMMA, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+@_inline
+def next_order(state, perm, k, ns):
+    """Write one epoch's visiting order into ``perm[:, k]`` (ns samples); returns the new stream state."""
+    for s in range(ns):
+        perm[s, k] = s
+    for i in range(ns - 1, 0, -1):
+        state = state + _GAMMA
+        z = state
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        z = z ^ (z >> _S31)
+        j = np.int64(z % np.uint64(i + 1))
+        t = perm[i, k]
+        perm[i, k] = perm[j, k]
+        perm[j, k] = t
+    return state
+
+
+# ---- generated kernels: one module file per KernelSpec, imported so numba can cache it
+def _engine_hash() -> str:
+    """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
+    h = hashlib.sha256(numba.__version__.encode())
+    here = Path(__file__).resolve().parent
+    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py", "kernel_source.py", "layout.py"):
+        h.update((here / name).read_bytes())
+    h.update((here.parent / "activations.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def kernel_dir() -> Path:
+    """Where generated kernel modules live: $RELUSTUDY_KERNEL_DIR, else the package's __pycache__, else a temp dir."""
+    env = os.environ.get("RELUSTUDY_KERNEL_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent / "__pycache__" / "relustudy_kernels"
+    try:
+        here.mkdir(parents=True, exist_ok=True)
+        if os.access(here, os.W_OK):
+            return here
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"relustudy_kernels_{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+@functools.lru_cache(maxsize=None)
+def kernel(spec: KernelSpec):
+    """The compiled-on-first-call ``train_blocks`` of ``spec``'s generated module."""
+    source = kernel_source.generate(spec)
+    digest = hashlib.sha256((source + _engine_hash()).encode()).hexdigest()[:12]
+    name = f"{spec.name()[:120]}_{digest}".replace(".", "_")
+    folder = kernel_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    if not path.exists():  # never rewrite: a new mtime would invalidate numba's cache of it
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: concurrent processes write the same text
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    module_spec.loader.exec_module(module)
+    return module.train_blocks
 
 
 _threads: int | None = None  # None: every usable core
@@ -311,43 +257,67 @@ def threads(n: int | None) -> Iterator[None]:
         _threads = before
 
 
-def lanes_for(lay: Layout) -> int:
+def lanes_for(sizes, optimizer: str = "sgd") -> int:
     """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state fits the cache."""
-    rows = 2 * (int(lay.w_off[-1]) + int(lay.b_off[-1])) + 3 * lay.n_units  # W, b, velocities, Z, A, G
+    sizes = list(sizes)
+    pw = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    pb = sum(sizes[1:])
+    copies = {"sgd": 1, "momentum": 2, "adam": 3}[optimizer]
+    rows = copies * (pw + pb) + 3 * pb  # parameters and optimizer state, Z, A, G
     lanes = MAX_LANES
     while lanes > MIN_LANES and rows * lanes * 8 > CACHE_BYTES:
         lanes //= 2
     return lanes
 
 
-def sgd(params, acts, lr, cell, x_train, y_train):
-    """The numba engine behind :func:`relustudy.engines.run_engine` (same arguments and returns)."""
+FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+
+
+def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
+    """The numba engine behind :func:`relustudy.engines.run_engine` (same arguments and returns).
+
+    ``order_seed`` (R,) uint64: each run's stream for ``data_order="shuffled"``; ``track``:
+    two (R,) int32 arrays filled with the output's death epoch and state changes (see
+    :func:`.reference.sgd`).
+    """
+    if cell.dtype != "float64":
+        raise ValueError(f"the numba engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
     R = lr.shape[0]
-    lay = Layout.of([params[0][0].shape[1]] + [w.shape[0] for w, _ in params])
+    sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
+    spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
+                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer))
+    train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
     curve = np.empty((len(points), R))
     first_below = np.empty(R, dtype=np.int64)
     last_err = np.empty(R)
-    nl = lanes_for(lay)
+    death = np.full(R, -1, dtype=np.int64)
+    changes = np.zeros(R, dtype=np.int64)
+    shuffled = cell.data_order == "shuffled"
+    order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
+    nl = spec.lanes
     n_blocks = (R + nl - 1) // nl
-    args = (lay.sizes, lay.w_off, lay.b_off, lay.a_off, activation_codes(acts),
-            np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
-            int(cell.epochs), points, cell.update == "as_posted", cell.optimizer == "momentum",
-            curve, first_below, last_err)
     lr = np.ascontiguousarray(lr, dtype=np.float64)
+    args = (np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
+            int(cell.epochs), points, curve, first_below, last_err, death, changes, shuffled,
+            track is not None and acts[-1].relu_family)
     n_threads = min(n_blocks, _threads or usable_cores())
     # Blocks write disjoint columns, and the kernel releases the GIL (nogil), so plain
     # Python threads run them in parallel without numba's threading layer (whose
     # workqueue refuses concurrent callers) and without a second, parallel compile.
     edges = np.linspace(0, n_blocks, n_threads + 1).round().astype(int)
     if n_threads == 1:
-        _train_blocks(w, b, lr, nl, 0, n_blocks, *args)
+        train_blocks(w, b, lr, order, 0, n_blocks, *args)
     else:
+        train_blocks(w, b, lr, order, 0, 0, *args)  # compile (or load) once, before the threads race to
         with ThreadPoolExecutor(n_threads) as pool:
-            jobs = [pool.submit(_train_blocks, w, b, lr, nl, int(k0), int(k1), *args)
+            jobs = [pool.submit(train_blocks, w, b, lr, order, int(k0), int(k1), *args)
                     for k0, k1 in zip(edges[:-1], edges[1:])]
             for job in jobs:
                 job.result()
     unflatten_into(params, w, b)
+    if track is not None:
+        track[0][:] = death
+        track[1][:] = changes
     return points, curve, first_below, last_err

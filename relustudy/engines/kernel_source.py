@@ -1,0 +1,324 @@
+"""Source of one specialised CPU training kernel: text generated per architecture and options.
+
+:mod:`.numba_cpu` writes this text to a module file and imports it, so numba compiles (and
+caches, ``cache=True`` needs a real file) one kernel per :class:`KernelSpec`. What makes it
+fast, all measured on the posted cell (``benchmarks/bench_engines.py``, README):
+
+* the block of ``lanes`` runs is a compile-time constant and is copied into small local
+  ``(rows, lanes)`` arrays, so every lane loop has a known trip count and no aliasing;
+* each unit's sum over its inputs is written out (unrolled, in the reference's order
+  ``((w0 a0 + w1 a1) + ...) + b``) inside *one* lane loop, with the running sum in a
+  register, followed in the same loop by the activation: one pass over the lanes per unit,
+  not one per term (the earlier engine's lane loops each did one ``z = z + w a``);
+* layer sizes, activations, update rule and optimizer are constants, so nothing switches
+  at run time. Wide layers are summed in chunks of :data:`CHUNK` terms per lane loop (a
+  compile-time loop over the chunks), which keeps the source and compile time linear in
+  the layer width.
+
+The arithmetic itself is not here: every activation, derivative and optimizer step is a
+call into :mod:`.formulas` (bound into the generated module's globals); the generated text
+only fixes which formula runs on which element and the order of the sums, which is
+:mod:`.reference`'s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .layout import Layout
+
+RELU_FAMILY = ("relu", "leaky_relu")  # activations.Activation.relu_family
+BIG = ("tanh", "sigmoid", "elu")  # activations applied by whole-layer loops rows_<act> (numba_cpu.BIG)
+CHUNK = 8  # terms of a sum written out per lane loop; wider sums loop over chunks
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """Everything a kernel is specialised to (one compiled kernel per distinct value)."""
+
+    sizes: tuple  # (L + 1,) layer sizes, input and output included
+    acts: tuple  # (L,) activation names per layer
+    posted: bool  # update rule: as_posted (True) or corrected
+    optimizer: str  # "sgd", "momentum" or "adam"
+    lanes: int  # runs per block, a compile-time constant
+    dtype: str = "float64"
+
+    def name(self) -> str:
+        """A file-name-safe id (the module also carries a hash of the engine sources)."""
+        acts = "_".join(self.acts)
+        opts = f"{'posted' if self.posted else 'corrected'}_{self.optimizer}_B{self.lanes}_{self.dtype}"
+        return f"k_{'x'.join(map(str, self.sizes))}_{acts}_{opts}"
+
+
+class _Out:
+    """Indented source lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+
+    def __call__(self, *lines: str) -> None:
+        self.lines += ["    " * self.depth + s for s in lines]
+
+    def block(self, header: str):
+        out = self
+
+        class _Block:
+            def __enter__(self):
+                out(header)
+                out.depth += 1
+
+            def __exit__(self, *exc):
+                out.depth -= 1
+
+        return _Block()
+
+
+def _sum(o: _Out, n: int, term, finish) -> None:
+    """Emit lane loops computing t = term(0) + term(1) + ... + term(n-1) (in that order), then finish(t).
+
+    ``term(i)`` gets an index expression (a literal or ``c * CHUNK + m``) and returns the
+    term's source; ``finish`` is a list of lines that use ``t`` inside the last lane loop.
+    """
+    if n <= CHUNK:
+        with o.block("for k in range(B):"):
+            o(f"t = {term(0)}", *[f"t = t + {term(i)}" for i in range(1, n)], *finish)
+        return
+    full = n // CHUNK
+    with o.block("for k in range(B):"):
+        o(f"t = {term(0)}", *[f"t = t + {term(i)}" for i in range(1, CHUNK)], "ACC[k] = t")
+    if full > 1:
+        with o.block(f"for c in range(1, {full}):"):
+            with o.block("for k in range(B):"):
+                o("t = ACC[k]", *[f"t = t + {term(f'c * {CHUNK} + {m}')}" for m in range(CHUNK)], "ACC[k] = t")
+    with o.block("for k in range(B):"):
+        o("t = ACC[k]", *[f"t = t + {term(i)}" for i in range(full * CHUNK, n)], *finish)
+
+
+def _each(o: _Out, n: int, body, prologue=(), epilogue=()) -> None:
+    """Emit lane loops running ``body(i)`` (a list of lines using k) for i in 0..n-1, chunked like
+    :func:`_sum`, then ``epilogue`` in the last lane loop.
+
+    Each lane loop starts with ``prologue``: values read once into locals, which LLVM then
+    keeps in registers (it cannot prove that the stores of ``body`` leave the arrays they
+    come from alone, so an array read in every statement is re-read after every store:
+    measured -20 % on the posted cell).
+    """
+    full = n // CHUNK if n > CHUNK else 0
+    if full:
+        with o.block(f"for c in range({full}):"):
+            with o.block("for k in range(B):"):
+                o(*prologue)
+                for m in range(CHUNK):
+                    o(*body(f"c * {CHUNK} + {m}"))
+    with o.block("for k in range(B):"):
+        o(*prologue)
+        for i in range(full * CHUNK, n):
+            o(*body(i))
+        o(*epilogue)
+
+
+def generate(spec: KernelSpec) -> str:
+    """The kernel module's source (see the module docstring); entry point ``train_blocks``."""
+    lay = Layout.of(spec.sizes)
+    sizes, L = spec.sizes, len(spec.sizes) - 1
+    PW, PB = int(lay.w_off[-1]), int(lay.b_off[-1])
+    opt = spec.optimizer
+    o = _Out()
+    o('"""Generated by relustudy.engines.kernel_source: do not edit (see that module)."""',
+      "import numpy as np",
+      "from numba import njit",
+      "from relustudy.engines.numba_cpu import formulas_for, next_order",
+      f"globals().update(vars(formulas_for({spec.dtype!r})))  # f_relu, d_relu, sgd, adam, BETA1, ...",
+      f"DT = np.{spec.dtype}",
+      f"B = {spec.lanes}",
+      "ZERO = DT(0.0)",
+      "")
+
+    def inp(l: int, i, shuffled: bool = True) -> str:
+        """Source of input i of layer l inside a lane loop: the layer below's activation, or the
+        sample's input (a per-lane array in the shuffled order, a scalar in the fixed one:
+        measured 10 % faster than reading it from an array)."""
+        return f"A{l - 1}[{i}, k]" if l > 0 else f"XS[{i}, k]" if shuffled else f"x{i}"
+
+    def forward(inputs, output_finish: list[str], layers=None) -> None:
+        for l in range(L) if layers is None else layers:
+            n_in, n_out = sizes[l], sizes[l + 1]
+            wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+            big = spec.acts[l] in BIG  # applied by a separate whole-layer loop (see numba_cpu.BIG)
+            with o.block(f"for j in range({n_out}):"):
+                finish = [f"t = t + Bb[{bo} + j, k]", f"Z{l}[j, k] = t"]
+                if not big:
+                    finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t)")
+                    if l == L - 1:
+                        finish += output_finish
+                _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{wo} + j * {n_in} + {i}, k] * {inputs(l, i)}",
+                     finish)
+            if big:
+                o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                if l == L - 1:
+                    with o.block("for j in range(1):"):
+                        with o.block("for k in range(B):"):
+                            o(f"t = Z{l}[j, k]", *output_finish)
+
+    def pass_down(l: int) -> None:
+        """G_{l-1} = W_l^T G_l (summed over units in order), times layer l-1's derivative."""
+        n_in, n_out, wo = sizes[l], sizes[l + 1], int(lay.w_off[l])
+        with o.block(f"for i in range({n_in}):"):
+            _sum(o, n_out, lambda j: f"W[{wo} + {n_in} * ({j}) + i, k] * G{l}[{j}, k]",
+                 [f"G{l - 1}[i, k] = d_{spec.acts[l - 1]}(t, Z{l - 1}[i, k], A{l - 1}[i, k])"])
+
+    # the per-lane values every step of one lane loop reads, loaded once (see _each)
+    rates = ["lr = LR[k]"] if opt != "adam" else ["lrb = LRB[k]", "sqb = SQB[k]"]
+
+    def step(arr: str, p: str, d: str) -> str:
+        if opt == "sgd":
+            return f"{arr}[{p}, k] = sgd({arr}[{p}, k], {d}, lr)"
+        if opt == "momentum":
+            return f"{arr}[{p}, k], V{arr}[{p}, k] = momentum({arr}[{p}, k], V{arr}[{p}, k], {d}, lr)"
+        return (f"{arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k] = "
+                f"adam({arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k], {d}, lrb, sqb)")
+
+    def update(l: int, fused_pass: bool = False, shuffled: bool = True) -> None:
+        """Step layer l's parameters; with ``fused_pass`` (a one-unit layer) also pass the gradient
+        down in the same lane loop, before the step (corrected) or after it (as posted)."""
+        n_in, n_out = sizes[l], sizes[l + 1]
+        wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+
+        def body(i):
+            p = f"{wo} + j * {n_in} + {i}"
+            lines = [step("W", p, f"{inp(l, i, shuffled)} * g")]
+            if fused_pass:
+                down = f"G{l - 1}[{i}, k] = d_{spec.acts[l - 1]}(W[{p}, k] * g, Z{l - 1}[{i}, k], A{l - 1}[{i}, k])"
+                lines = lines + [down] if spec.posted else [down] + lines
+            return lines
+
+        with o.block(f"for j in range({n_out}):"):
+            # weights: direction (input * g) for W[j, i]; every element's step is independent
+            # bias (in the last lane loop): the posted rule decays b (direction b), the
+            # corrected one follows dL/db = g
+            _each(o, n_in, body,
+                  [f"g = G{l}[j, k]", *rates], [step("Bb", f"{bo} + j", f"Bb[{bo} + j, k]" if spec.posted else "g")])
+
+    def output_dead() -> None:
+        """DEADNOW[k] = 1 if the output's pre-activation is <= 0 on every sample (current weights)."""
+        with o.block("for k in range(B):"):
+            o("DEADNOW[k] = 1")
+        with o.block("for s in range(ns):"):
+            o("x0 = x[s, 0]", "x1 = x[s, 1]")
+            forward(lambda l, i: inp(l, i) if l > 0 else f"x{i}",
+                    [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
+
+    o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
+      "def train_block(w, b, lr, order, r0, n, x, y, epochs, points, curve, first_below, last_err, death, changes,",
+      "                shuffled, track):")
+    o.depth += 1
+    o("ns = y.shape[0]",
+      "NS = DT(ns)",
+      f"W = np.zeros(({PW}, B), DT)",
+      f"Bb = np.zeros(({PB}, B), DT)",
+      "LR = np.zeros(B, DT)")
+    vel = {"sgd": [], "momentum": ["V"], "adam": ["M", "V"]}[opt]
+    for pre in vel:
+        o(f"{pre}W = np.zeros(({PW}, B), DT)", f"{pre}Bb = np.zeros(({PB}, B), DT)")
+    for l in range(L):
+        o(*[f"{buf}{l} = np.zeros(({sizes[l + 1]}, B), DT)" for buf in "ZAG"])
+    o("ACC = np.zeros(B, DT)", "ERR = np.zeros(B, DT)", "FIRST = np.full(B, -1, np.int64)")
+    if opt == "adam":
+        o("LRB = np.zeros(B, DT)", "SQB = np.zeros(B, DT)", "b1t = DT(1.0)", "b2t = DT(1.0)")
+    # the inputs and target each lane visits at the current step (the same for all lanes in
+    # the fixed order; a per-lane permutation of the samples in the shuffled one)
+    o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
+      "ST = np.zeros(B, np.uint64)")
+    with o.block("for r in range(n):"):
+        o("LR[r] = lr[r0 + r]")
+        o("ST[r] = order[r0 + r]")
+        with o.block(f"for p in range({PW}):"):
+            o("W[p, r] = w[p, r0 + r]")
+        with o.block(f"for p in range({PB}):"):
+            o("Bb[p, r] = b[p, r0 + r]")
+    o("DEADNOW = np.zeros(B, np.int64)", "DEADPREV = np.zeros(B, np.int64)",
+      "DEATH = np.full(B, -1, np.int64)", "CHANGES = np.zeros(B, np.int64)")
+    # only a ReLU-family output can die; for any other the caller reports -1 / 0
+    trackable = spec.acts[L - 1] in RELU_FAMILY
+    with o.block("if track:" if trackable else "if False:"):
+        output_dead()
+        with o.block("for k in range(B):"):
+            o("DEADPREV[k] = DEADNOW[k]", "if DEADNOW[k]:", "    DEATH[k] = 0")
+    o("next_point = 0")
+    with o.block("for epoch in range(1, epochs + 1):"):
+        with o.block("for k in range(B):"):
+            o("ERR[k] = ZERO")
+        with o.block("if shuffled:"):
+            with o.block("for k in range(B):"):
+                o("ST[k] = next_order(ST[k], PERM, k, ns)")
+        with o.block("for s in range(ns):"):
+            with o.block("if shuffled:"):
+                with o.block("for k in range(B):"):
+                    o("q = PERM[s, k]", "XS[0, k] = x[q, 0]", "XS[1, k] = x[q, 1]", "YS[k] = y[q]")
+            with o.block("else:"):
+                o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
+                with o.block("for k in range(B):"):
+                    o("YS[k] = ys")
+            ys = "YS[k]"
+            if opt == "adam":  # one step counter per run, shared by every parameter
+                o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
+                with o.block("for k in range(B):"):
+                    o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
+            # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
+            out_act = spec.acts[L - 1]
+            loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d",
+                    f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
+            with o.block("if shuffled:"):  # the first layer reads per-lane inputs
+                forward(inp, loss, layers=[0])
+            with o.block("else:"):
+                forward(lambda l, i: inp(l, i, False), loss, layers=[0])
+            forward(inp, loss, layers=range(1, L))
+            # ---- backward, top layer first
+            for l in range(L - 1, -1, -1):
+                if sizes[l + 1] == 1 and l > 0:
+                    update(l, fused_pass=True)  # one unit: its pass-down is one product per input
+                    continue
+                if not spec.posted and l > 0:
+                    pass_down(l)  # corrected: through the old W
+                if l == 0:
+                    with o.block("if shuffled:"):
+                        update(0)
+                    with o.block("else:"):
+                        update(0, shuffled=False)
+                else:
+                    update(l)
+                if spec.posted and l > 0:
+                    pass_down(l)  # as posted: through the *updated* W
+        with o.block("for k in range(B):"):
+            o("ERR[k] = ERR[k] / NS")
+        with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):
+            with o.block("for r in range(n):"):
+                o("curve[next_point, r0 + r] = ERR[r]")
+            o("next_point += 1")
+        with o.block("for k in range(B):"):  # NaN compares False: a diverged run never counts as below
+            o("if ERR[k] < TARGET and FIRST[k] < 0:", "    FIRST[k] = epoch")
+        with o.block("if track:" if trackable else "if False:"):
+            output_dead()
+            with o.block("for k in range(B):"):
+                o("if DEADNOW[k] != DEADPREV[k]:", "    CHANGES[k] += 1",
+                  "if DEADNOW[k] and DEATH[k] < 0:", "    DEATH[k] = epoch", "DEADPREV[k] = DEADNOW[k]")
+    with o.block("for r in range(n):"):
+        o("last_err[r0 + r] = ERR[r]", "first_below[r0 + r] = FIRST[r]")
+        o("death[r0 + r] = DEATH[r]", "changes[r0 + r] = CHANGES[r]")
+        with o.block(f"for p in range({PW}):"):
+            o("w[p, r0 + r] = W[p, r]")
+        with o.block(f"for p in range({PB}):"):
+            o("b[p, r0 + r] = Bb[p, r]")
+    o.depth -= 1
+    o("",
+      "",
+      "@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
+      "def train_blocks(w, b, lr, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death, changes,",
+      "                 shuffled, track):",
+      "    R = w.shape[1]",
+      "    for kb in range(k0, k1):",
+      "        r0 = kb * B",
+      "        train_block(w, b, lr, order, r0, min(B, R - r0), x, y, epochs, points, curve, first_below, last_err,",
+      "                    death, changes, shuffled, track)",
+      "")
+    return "\n".join(o.lines)
