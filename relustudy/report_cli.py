@@ -9,7 +9,9 @@ from typing import Sequence
 
 from . import paths, report
 from .dataset import content_hash, load_curves, load_runs, read_info
-from .chaos import CHAOS_FILE, load_chaos
+from .chaos_tables import CHAOS_FILE, load_chaos
+from .chaos_tables import TABLES as CHAOS_TABLES
+from .init_curve import load_init_curve
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .gradient_trace import GRADIENTS_FILE
 from .gradient_trace import load as load_gradients
@@ -65,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras = {}
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
     for name, names, loader in (("forensics", (FORENSICS_FILE, TRACES_FILE), load_forensics),
-                                ("chaos", (CHAOS_FILE,), load_chaos),
+                                ("chaos", (CHAOS_FILE, *[f"{t}.parquet" for t in CHAOS_TABLES if f"{t}.parquet" != CHAOS_FILE]),
+                                 load_chaos),
+                                ("init_curve", ("curve.parquet", "fit.parquet", "scores.parquet"), load_init_curve),
                                 ("q1_gradients", (GRADIENTS_FILE,), load_gradients),
                                 ("optim_probes", (PROBES_FILE,), load_probes)):
         folder_x = root / name

@@ -1,13 +1,12 @@
 """The registry of questions, the Study contract, and verdict rules on both sides of their thresholds."""
 import dataclasses
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from relustudy import figures
 from relustudy.report.common import Context, Skip
-from relustudy.studies import STUDIES, Study, Verdict, basins, render
+from relustudy.studies import STUDIES, Study, Verdict, render
 
 
 def test_registry_names_are_unique_anchors():
@@ -51,26 +50,6 @@ def figures_facet_example(f):
     fig = figures.facet(data, lambda sub, ax: ax.plot(sub["x"], sub["y"]), col="p")
     assert [ax.get_title() for ax in fig.axes] == ["p=a", "p=b"]
     return Figure("toy.png", fig, "toy")
-
-
-def _rates(flips, n=4000, eps=(1e-12, 1e-6, 1e-2, 1e-1)):
-    from relustudy.stats import proportion_ci
-
-    rows = []
-    for e, k in zip(eps, flips):
-        p = proportion_ci(k, n)
-        rows.append(dict(eps=e, n=n, flips=k, rate=p.rate, ci_low=p.ci_low, ci_high=p.ci_high, label_changed=k / n))
-    return basins.BasinsFinding(pd.DataFrame(rows), 1000, 4)
-
-
-def test_basins_verdict_on_both_sides():
-    assert basins.verdict(_rates([0, 0, 1, 36])).key == "smooth"
-    assert basins.verdict(_rates([12, 15, 20, 36])).key == "chaotic"
-    # few pairs: no flip, but the upper bound is not below CHAOS_BOUND
-    assert basins.verdict(_rates([0, 0, 1, 36], n=200)).key == "undecided"
-    a, b, slope = _rates([0, 0, 1, 36]).growth
-    assert (a, b) == (1e-2, 1e-1) and slope == pytest.approx(np.log10(36))
-    assert _rates([0, 0, 0, 36]).growth is None
 
 
 def test_posted_cell_verdict_on_both_sides_of_its_thresholds():

@@ -1,9 +1,10 @@
-"""Smooth basins or chaos? Outcome flips under tiny perturbations of the initial weights.
+"""Smooth basins or chaos? The flip rate against the size of a perturbation of the init (issue 16, §2, §4).
 
-Data: the chaos table (``data/chaos``, ``scripts/run_chaos.py``): seeds of the posted cell,
-each init moved by eps along frozen random unit directions and retrained. The finding is the
-flip rate per eps; replace :func:`finding` to change the analysis, the verdict reads only
-:class:`BasinsFinding`.
+Data: the perturbation experiment's tables (``data/chaos``, ``scripts/run_chaos.py``): every
+(seed, k) pair gets its own random unit direction, its init moves by eps along it and it is
+retrained; a flip is solved <-> not solved against the unperturbed run. The finding is the
+flip rate per cell and eps with CIs clustered by seed, the power-law exponent where flips are
+seen, the permanent share, and the continuous response of the pairs that keep their outcome.
 """
 from __future__ import annotations
 
@@ -12,106 +13,96 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..chaos import flip_rates
+from ..chaos import LONG_FACTOR
+from ..chaos_tables import FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent, flip_rates
 from ..report.common import ci, md_table, pct
 from .base import Context, Figure, Skip, Study, Verdict
 
-CHAOS_BOUND = 0.01  # "not chaotic at rounding scale" needs the smallest eps's flip rate bounded below 1% (95% upper CI)
+EXPONENT_SEED = 20261129  # the seed bootstrap of the exponent
 
 
 @dataclass(frozen=True)
 class BasinsFinding:
-    """Flip rates per eps (``chaos.flip_rates``: eps, n, flips, rate, ci_low, ci_high,
-    label_changed; one row per eps > 0, ascending) and the design's size."""
+    """rates : per (cell, eps) the rows of :func:`~relustudy.chaos_tables.flip_rates` plus ``cell``;
+    fits : per cell the :class:`~relustudy.chaos_tables.FlipExponent` fields plus ``cell``;
+    counts : the stored counts (|Δ| quantiles per cell and eps); verdicts : cell -> (key, sentence)."""
 
     rates: pd.DataFrame
-    n_seeds: int
-    n_directions: int
-
-    @property
-    def growth(self) -> tuple[float, float, float] | None:
-        """(eps_a, eps_b, log-log slope) between the two largest eps with flips, or None."""
-        hit = self.rates[self.rates["flips"] > 0]
-        if len(hit) < 2:
-            return None
-        a, b = hit.iloc[-2], hit.iloc[-1]
-        return float(a["eps"]), float(b["eps"]), float(np.log(b["rate"] / a["rate"]) / np.log(b["eps"] / a["eps"]))
+    fits: pd.DataFrame
+    counts: pd.DataFrame
+    verdicts: dict
 
 
-def select(ctx: Context) -> pd.DataFrame:
-    table = ctx.extras.get("chaos")
-    if table is None:
+def select(ctx: Context) -> dict:
+    tables = ctx.extras.get("chaos")
+    if tables is None:
         raise Skip("no perturbation data (data/chaos); run `python scripts/run_chaos.py`")
-    return table
+    return tables
 
 
-def finding(table: pd.DataFrame) -> BasinsFinding:
-    return BasinsFinding(flip_rates(table), int(table["seed"].nunique()),
-                         int(table.loc[table["direction"] >= 0, "direction"].nunique()))
+def finding(tables: dict) -> BasinsFinding:
+    rates, fits, verdicts = [], [], {}
+    for k, cell in enumerate(dict.fromkeys(tables["counts"]["cell"].astype(str))):
+        r = flip_rates(tables, cell)
+        fit = flip_exponent(tables, cell, rng=np.random.default_rng([EXPONENT_SEED, k]))
+        rates.append(r.assign(cell=cell))
+        fits.append({"cell": cell, **fit.__dict__})
+        verdicts[cell] = chaos_verdict(r, fit)
+    return BasinsFinding(pd.concat(rates, ignore_index=True), pd.DataFrame(fits), tables["counts"], verdicts)
 
 
 def verdict(f: BasinsFinding) -> Verdict:
-    """Chaos means outcomes flip at rounding-size perturbations; bounded away means it is not.
-
-    * ``chaotic``: the smallest eps already flips a measurable share (CI above 0);
-    * ``smooth``: it flips none beyond a bound below :data:`CHAOS_BOUND` (95% upper CI);
-    * ``undecided``: too few pairs to bound it below :data:`CHAOS_BOUND`.
-    """
-    small = f.rates.iloc[0]
-    eps0 = f"{small['eps']:.0e}"
-    if small["ci_low"] > 0:
-        return Verdict("chaotic", f"Outcomes flip already at eps = {eps0} ({pct(small['rate'], 2)} "
-                                  f"{ci(small['ci_low'], small['ci_high'], 2)} of {int(small['n']):,} pairs): the "
-                                  "dynamics are chaotic at the scale of rounding.")
-    if small["ci_high"] < CHAOS_BOUND:
-        calm = f.rates[f.rates["flips"] == 0]
-        return Verdict("smooth", f"Not chaotic at the scale of rounding: at eps = {eps0}, {int(small['flips'])} of "
-                                 f"{int(small['n']):,} pairs flip (95% upper bound {pct(small['ci_high'], 2)}, below "
-                                 f"{pct(CHAOS_BOUND, 0)}); no flip at all up to eps = {calm['eps'].max():.0e}.")
-    return Verdict("undecided", f"Too few pairs to tell: at eps = {eps0} the flip rate's 95% upper bound is "
-                                f"{pct(small['ci_high'], 2)}, not below {pct(CHAOS_BOUND, 0)}.")
-
-
-def _growth_text(f: BasinsFinding) -> str:
-    g = f.growth
-    if g is None:
-        return ""
-    a, b, slope = g
-    ra, rb = (f.rates.set_index("eps").loc[e, "rate"] for e in (a, b))
-    expect = rb * (a / b)  # a share of seeds within distance eps of a smooth boundary grows like eps
-    n_a = int(f.rates.set_index("eps").loc[a, "n"])
-    return (f" Between eps = {a:.0e} and {b:.0e} the flip share grows from {pct(ra, 3)} to {pct(rb, 2)} (log-log slope "
-            f"{slope:.2f}). A smooth basin boundary predicts growth in proportion to eps (slope 1: the seeds within "
-            f"eps of the boundary); extrapolated that way, {pct(expect, 3)} would flip at {a:.0e}, about "
-            f"{expect * n_a:.1f} of {n_a:,} pairs, so zero or one flip below {b:.0e} is what smooth basins predict "
-            "at this sample size, not evidence of a larger calm region.")
+    """Per cell :func:`~relustudy.chaos_tables.chaos_verdict`; the key lists each cell's branch."""
+    return Verdict("; ".join(f"{c}: {k}" for c, (k, _) in f.verdicts.items()),
+                   " ".join(f"**{c}**: {s}." for c, (_, s) in f.verdicts.items()))
 
 
 def figures(f: BasinsFinding):
-    from ..figures_forensics import flip_figure
+    from ..figures_curve import flip_curves
 
-    return [Figure("chaos_flips.png", flip_figure(f.rates),
-                   "Share of outcomes that flip against the size of the perturbation of the initial weights (log-log).")]
+    return [Figure("chaos_flips.png", flip_curves(f.rates, fits=f.fits, response=f.counts.assign(cell=f.counts["cell"].astype(str))),
+                   "Share of (seed, direction) pairs whose outcome flips against eps (log-log, seed-clustered 95% CIs, "
+                   "permanent flips, fitted power law), and the median change of final weights and MSE of the rest.")]
+
+
+def _rates_table(rates: pd.DataFrame) -> str:
+    rows = [(r["cell"], f"{r['eps']:.0e}", f"{int(r['pairs']):,}", f"{int(r['flips']):,}",
+             f"{pct(r['rate'], 3)} {ci(r['ci_low'], r['ci_high'], 3)}", f"{r['deff']:.2f}",
+             f"{int(r['permanent']):,}", f"{int(r['to_fail']):,}") for _, r in rates.iterrows()]
+    return md_table(pd.DataFrame(rows, columns=["cell", "eps", "pairs", "flips", "P(flip) [95% CI, clustered]",
+                                                "design effect", f"permanent (still flipped at {LONG_FACTOR}x epochs)",
+                                                "solved -> failed"]))
+
+
+def _response_table(counts: pd.DataFrame) -> str:
+    rows = [(str(r["cell"]), f"{r['eps']:.0e}", f"{r['dweights_q50']:.2e} [{r['dweights_q10']:.1e}, {r['dweights_q90']:.1e}]",
+             f"{r['dmse_rel_q50']:.2e} [{r['dmse_rel_q10']:.1e}, {r['dmse_rel_q90']:.1e}]") for _, r in counts.iterrows()]
+    return md_table(pd.DataFrame(rows, columns=["cell", "eps", "|Δ final weights| median [10%, 90%]",
+                                                "|Δ final MSE| / final MSE, runs that solve: median [10%, 90%]"]))
 
 
 def section(f: BasinsFinding, v: Verdict, links) -> str:
-    rates = f.rates
-    shown = pd.DataFrame({
-        "eps": [f"{e:.0e}" for e in rates["eps"]],
-        "pairs": rates["n"],
-        "flips": rates["flips"],
-        "P(flip) [95% CI]": [f"{pct(r, 2)} {ci(lo, hi, 2)}" for r, lo, hi in
-                             zip(rates["rate"], rates["ci_low"], rates["ci_high"])],
-        "outcome label changed": [pct(x, 2) for x in rates["label_changed"]],
-    })
+    c = f.counts
     return "\n".join([
-        f"The initial weights of seeds 0..{f.n_seeds - 1} of the posted cell were moved by eps along "
-        f"{f.n_directions} random unit directions in the 37-dimensional parameter space (frozen legacy streams, "
-        "`relustudy/chaos.py`) and retrained; a *flip* is a change between solved and not solved against the "
-        "unperturbed run of the same seed. CIs are Clopper-Pearson 95 % over seed x direction pairs.\n",
-        md_table(shown), "",
-        f"**Answer.** {v.text}{_growth_text(f)}\n",
-        links["chaos_flips.png"],
+        f"Each (seed, k) pair gets its own random unit direction in the 37-dimensional parameter space (the legacy "
+        f"`RandomState([key, seed, k])` stream, `relustudy/chaos.py`); its initial weights move by eps along it "
+        f"(eps from {c['eps'].min():.0e} to {c['eps'].max():.0e}, the same direction at every eps) and it is "
+        f"retrained. A *flip* is a change between solved and not solved against the unperturbed run of the same "
+        f"seed. CIs are clustered by seed (Korn-Graubard: Clopper-Pearson at the effective sample size; the design "
+        f"effect says how much flips of one seed travel together). Flipped pairs were retrained with their "
+        f"unperturbed run for {LONG_FACTOR}x the epochs: a flip is *permanent* if the outcomes still differ then.\n",
+        _rates_table(f.rates), "",
+        f"The exponent alpha of P(flip) ~ eps^alpha is fitted by Poisson maximum likelihood over the eps from the "
+        f"smallest with a flip up to where P(flip) passes {FIT_MAX_RATE:.0%}, with a 95% CI from a bootstrap over "
+        f"seeds. A smooth boundary between basins, crossed along a random ray, gives alpha = 1; the rules call "
+        f"alpha's CI below {NON_VANISHING} \"not vanishing\" (chaotic), below {FRACTAL} \"rough\", above {SMOOTH} "
+        f"\"smooth\".\n",
+        links["chaos_flips.png"], "",
+        "**The runs that keep their outcome** (pairs whose unperturbed run was trained here): how far their final "
+        "weights move, and their final MSE relative to the unperturbed one among the runs that solve (dead and "
+        "collapsed runs end at exactly mean(Y²) whatever eps). Proportional to eps means a smooth response.\n",
+        _response_table(c), "",
+        f"**Answer.** {v.text}",
     ])
 
 
@@ -120,4 +111,5 @@ def answer(f: BasinsFinding, v: Verdict) -> str:
 
 
 STUDY = Study(name="basins", title="Smooth basins or chaos?", select=select, finding=finding, verdict=verdict,
-              figures=figures, section=section, answer=answer)
+              figures=figures, section=section, answer=answer,
+              notes={"data": "data/chaos (scripts/run_chaos.py)"})
