@@ -15,10 +15,6 @@ import numpy as np
 
 from ..inits import Params
 
-# Activation codes the kernels switch on; the order is arbitrary but fixed.
-ACT_CODES = {"relu": 0, "leaky_relu": 1, "tanh": 2, "sigmoid": 3, "elu": 4, "identity": 5}
-
-
 def curve_epochs(epochs: int) -> np.ndarray:
     """Log-spaced epochs 1, 2, 5, 10, 20, 50, ... up to and including ``epochs``.
 
@@ -82,8 +78,3 @@ def unflatten_into(params: Params, w_flat: np.ndarray, b_flat: np.ndarray) -> No
         b[...] = b_flat[bo : bo + b.shape[0]]
         wo += w.shape[0] * w.shape[1]
         bo += b.shape[0]
-
-
-def activation_codes(acts) -> np.ndarray:
-    """(L,) int64 kernel code per layer from a list of Activation objects."""
-    return np.array([ACT_CODES[a.name] for a in acts], dtype=np.int64)

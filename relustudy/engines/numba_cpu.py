@@ -202,7 +202,7 @@ def _engine_hash() -> str:
     """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
     h = hashlib.sha256(numba.__version__.encode())
     here = Path(__file__).resolve().parent
-    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py", "kernel_source.py", "layout.py"):
+    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py"):  # kernel_source's part is in the text itself
         h.update((here / name).read_bytes())
     h.update((here.parent / "activations.py").read_bytes())
     return h.hexdigest()[:16]
