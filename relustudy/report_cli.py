@@ -15,6 +15,7 @@ from .init_curve import load_init_curve
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .gradient_trace import GRADIENTS_FILE
 from .gradient_trace import load as load_gradients
+from .probes import PROBES_FILE, load_probes
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -72,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 ("chaos", (CHAOS_FILE, *[f"{t}.parquet" for t in CHAOS_TABLES if f"{t}.parquet" != CHAOS_FILE]),
                                  load_chaos),
                                 ("init_curve", ("curve.parquet", "fit.parquet", "scores.parquet"), load_init_curve),
-                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients)):
+                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients),
+                                ("optim_probes", (PROBES_FILE,), load_probes)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():
             continue

@@ -6,7 +6,7 @@ contract) and one line in :data:`STUDIES`.
 from __future__ import annotations
 
 from . import (basins, born_dead, failure_rates, final_mse, how_runs_die, init_predictability, inits, local_minimum,
-               million, momentum, phase, posted_cell, q1, q1_long, quirks, remedies, depth_width, relu_speed, seed_lottery, the_data, theory,
+               million, momentum, optimizer_mechanism, optimizer_remedies, optimizer_tuned, phase, posted_cell, q1, q1_long, quirks, randomness, remedies, depth_width, relu_speed, seed_lottery, the_data, theory,
                thresholds, vanishing)
 from .base import Context, Figure, Skip, Study, Verdict, render
 
@@ -18,6 +18,8 @@ STUDIES: list[Study] = [
     relu_speed.STUDY,
     local_minimum.STUDY,
     momentum.STUDY,
+    optimizer_tuned.STUDY,
+    optimizer_mechanism.STUDY,
     q1.STUDY,
     vanishing.STUDY,
     quirks.STUDY,
@@ -27,11 +29,13 @@ STUDIES: list[Study] = [
     seed_lottery.STUDY,
     how_runs_die.STUDY,
     basins.STUDY,
+    randomness.STUDY,
     init_predictability.STUDY,
     thresholds.STUDY,
     q1_long.STUDY,
     born_dead.STUDY,
     remedies.STUDY,
+    optimizer_remedies.STUDY,
     phase.STUDY,
     depth_width.STUDY,
 ]
