@@ -54,6 +54,8 @@ def facet(
     *,
     col: str | None = None,
     row: str | None = None,
+    col_order: list | None = None,
+    row_order: list | None = None,
     width: float = 4.4,
     height: float = 3.4,
     figsize: tuple[float, float] | None = None,
@@ -68,7 +70,8 @@ def facet(
     """One panel per level of ``row`` x ``col``: ``draw(sub, ax)`` draws each panel's rows.
 
     The one row x column loop of the figures (as seaborn's FacetGrid, for drawings that are not
-    one seaborn call). Panels are titled "row=r | col=c" (the values alone with
+    one seaborn call). Levels come in order of appearance unless ``row_order``/``col_order``
+    give them. Panels are titled "row=r | col=c" (the values alone with
     ``label_panels=False``; ``titles(r, c)`` returns any other title); an empty value is left
     out. Axis labels are kept on the bottom row (x) and the left column (y) only. The figure is
     ``figsize`` (default ``width`` x ``height`` per panel); ``layout=False`` leaves
@@ -76,7 +79,7 @@ def facet(
     whose ``axes`` are the panels row by row.
     """
     _setup()
-    rows, cols = levels(data, row), levels(data, col)
+    rows, cols = row_order or levels(data, row), col_order or levels(data, col)
     size = figsize or (width * len(cols), height * len(rows) + 0.4)
     fig, axes = plt.subplots(len(rows), len(cols), figsize=size, sharex=sharex, sharey=sharey, squeeze=False)
     for i, rv in enumerate(rows):

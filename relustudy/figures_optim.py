@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .figures import PALETTE, _setup  # noqa: E402
+from .figures import PALETTE, _setup, facet  # noqa: E402
 
 _CB = sns.color_palette(PALETTE, 10)
 OPTIMIZER_COLORS = {"sgd": _CB[0], "momentum": _CB[1], "adam": _CB[2]}
@@ -44,19 +44,11 @@ def tuned_curves(curves: pd.DataFrame, *, rate: str = "held_out_rate", ax=None, 
 
 
 def tuned_curves_grid(curves: pd.DataFrame, *, row: str = "update", col: str = "init_gain") -> plt.Figure:
-    """:func:`tuned_curves` per (row, col) stratum."""
+    """:func:`tuned_curves` per (row, col) stratum, laid out by :func:`relustudy.figures.facet`."""
     rows, cols = list(dict.fromkeys(curves[row])), sorted(curves[col].unique())
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(3.2 * len(cols), 2.7 * len(rows)), squeeze=False,
-                             sharex=True, sharey=True)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            sub = curves[(curves[row] == r) & (curves[col] == c)]
-            tuned_curves(sub, ax=axes[i, j], title=f"{r}, gain {c:g}")
-            if i < len(rows) - 1:
-                axes[i, j].set_xlabel("")
-            if j:
-                axes[i, j].set_ylabel("")
-    axes[0, 0].legend(fontsize=8, loc="lower left")
+    fig = facet(curves, lambda sub, ax: tuned_curves(sub, ax=ax), row=row, col=col, row_order=rows, col_order=cols,
+                figsize=(3.2 * len(cols), 2.7 * len(rows)), titles=lambda r, c: f"{r}, gain {c:g}", layout=False)
+    fig.axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 

@@ -2,8 +2,9 @@
 
 Like :mod:`relustudy.figures`: each panel function takes a long-form DataFrame and column
 names (keyword-only), draws on ``ax`` (a new one when None) and returns the Axes; the
-multi-panel figures are made by :func:`relustudy.figures.facet` and return the Figure; the rates and CIs come in computed
-(the studies ``million``, ``phase``, ``depth_width``, ``remedies``), nothing statistical happens here.
+multi-panel figures are made by :func:`relustudy.figures.facet` and return the Figure; the
+rates and CIs come in computed (the studies ``million``, ``phase``, ``depth_width``,
+``remedies``), nothing statistical happens here.
 """
 from __future__ import annotations
 

@@ -74,3 +74,15 @@ def test_death_figure_panels_draw_on_given_axes():
     assert figures_forensics.margin_traces(traces, variant="v", ax=b) is b
     assert len(b.lines) == 3  # two seeds and the zero line
     plt.close("all")
+
+
+def test_tuned_curves_grid_orders_gains_numerically():
+    from relustudy import figures_optim
+
+    curves = pd.DataFrame([(u, g, o, lr, 0.5, lr == 0.1) for u in ("posted", "fixed") for g in (2.0, 0.5)
+                           for o in ("sgd", "adam") for lr in (0.01, 0.1)],
+                          columns=["update", "init_gain", "optimizer", "lr", "held_out_rate", "chosen"])
+    fig = figures_optim.tuned_curves_grid(curves)
+    assert [ax.get_title() for ax in fig.axes] == ["posted, gain 0.5", "posted, gain 2", "fixed, gain 0.5", "fixed, gain 2"]
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    plt.close("all")
