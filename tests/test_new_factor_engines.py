@@ -48,6 +48,18 @@ def test_an_engine_refuses_what_it_lacks_in_one_line(engine, feature):
 
 
 @pytest.mark.parametrize("feature", NEW_FEATURES)
+def test_numba_gives_the_reference_bits_on_a_subset(feature):
+    """A representative subset (one piecewise-linear and one exp-based activation, both updates,
+    momentum and adam): 8 kernels per dtype, most shared with the other features."""
+    _lacking("numba", feature)
+    optimizers = ["adam"] if feature == "adam" else ["momentum", "adam"]
+    n, bad = compare_new_factors("numba", feature, seeds=range(16), epochs=40, activations=("relu", "tanh"),
+                                 outputs=("same",), optimizers=optimizers)
+    assert n == 2 * 2 * len(optimizers) and bad == []
+
+
+@pytest.mark.slow  # the whole matrix compiles ~66 kernels on a fresh machine
+@pytest.mark.parametrize("feature", NEW_FEATURES)
 def test_numba_gives_the_reference_bits(feature):
     _lacking("numba", feature)
     n, bad = compare_new_factors("numba", feature, seeds=range(16), epochs=40)

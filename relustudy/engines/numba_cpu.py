@@ -25,6 +25,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import numba
@@ -34,7 +35,7 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import formulas, ieee_math, kernel_source, usable_cores
+from . import formulas, ieee_math, ieee_math32, kernel_source, usable_cores
 from .kernel_source import KernelSpec
 from .layout import curve_epochs, flatten, unflatten_into
 
@@ -127,51 +128,87 @@ _small = njit(**_OPTIONS)
 BIG = ("tanh", "sigmoid", "elu")
 
 
-def _bind_float64():
-    f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+# ---- float32: the same primitives (numba keeps float32 + float32 in float32) and the
+# float32 exp/expm1/tanh of ieee_math32, every constant an np.float32 (a Python float
+# literal would promote the lane's arithmetic to float64)
+@intrinsic
+def _bits32(typingctx, x):
+    """The IEEE bits of a float32 as an int32."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _from_bits32(typingctx, i):
+    """The float32 whose IEEE bits are the int32 ``i``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+SHIFT32 = np.float32(ieee_math32.ROUND_SHIFT)
+SHIFT32_BITS = np.int32(SHIFT32.view(np.int32))
+_ONE27, _SH23 = np.int32(127), np.int32(23)
+
+
+@_inline
+def _scale2_32(p, k):
+    # As _scale2: k (integral, |k| <= 160) + 1.5 * 2**23 is exact and holds k in its low bits;
+    # the factors 2**k1, 2**(k - k1) (|.| <= 80, normal float32) built from their bits.
+    ki = _bits32(k + SHIFT32) - SHIFT32_BITS
+    k1 = ki >> np.int32(1)
+    return p * _from_bits32((k1 + _ONE27) << _SH23) * _from_bits32((ki - k1 + _ONE27) << _SH23)
+
+
+_exp32, _expm1_32, _tanh32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _scale2_32, np.float32, jit=_inline)
+
+
+def _bind(dtype: str):
+    """formulas.build over numba's primitives and ``dtype``'s math, each formula jitted (see BIG)."""
+    if dtype == "float64":
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+    else:
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp32, _expm1_32, _tanh32, const=np.float32,
+                           jit=lambda fn: fn)
     for k, fn in list(vars(f).items()):
         if callable(fn):
             setattr(f, k, (_inline if k[2:] in BIG else _small)(fn))
-    f.TARGET = EPOCH_ERROR_TARGET
+    f.TARGET = EPOCH_ERROR_TARGET  # a float32 error compares exactly with it (see reference.sgd)
     return f
 
 
-F64 = _bind_float64()
-_f_tanh, _f_sigmoid, _f_elu = F64.f_tanh, F64.f_sigmoid, F64.f_elu
+def _rows(f: SimpleNamespace) -> SimpleNamespace:
+    """``f.rows_<act>(Z, A)``: A = act(Z) elementwise over (n, lanes), one compiled loop per activation
+    and dtype (a closure over its own formula, so float32 and float64 never share a compile)."""
+    for act in BIG:
+        fn = getattr(f, f"f_{act}")
+
+        def rows(Z, A, fn=fn):
+            for j in range(Z.shape[0]):
+                for k in range(Z.shape[1]):
+                    A[j, k] = fn(Z[j, k])
+
+        rows.__name__ = rows.__qualname__ = f"rows_{act}"
+        rows.__doc__ = f"A = {act}(Z) elementwise, (n, lanes)."
+        setattr(f, f"rows_{act}", njit(**_OPTIONS)(rows))
+    return f
 
 
-@njit(**_OPTIONS)
-def rows_tanh(Z, A):
-    """A = tanh(Z) elementwise, (n, lanes)."""
-    for j in range(Z.shape[0]):
-        for k in range(Z.shape[1]):
-            A[j, k] = _f_tanh(Z[j, k])
-
-
-@njit(**_OPTIONS)
-def rows_sigmoid(Z, A):
-    """A = sigmoid(Z) elementwise, (n, lanes)."""
-    for j in range(Z.shape[0]):
-        for k in range(Z.shape[1]):
-            A[j, k] = _f_sigmoid(Z[j, k])
-
-
-@njit(**_OPTIONS)
-def rows_elu(Z, A):
-    """A = elu(Z) elementwise, (n, lanes)."""
-    for j in range(Z.shape[0]):
-        for k in range(Z.shape[1]):
-            A[j, k] = _f_elu(Z[j, k])
-
-
-F64.rows_tanh, F64.rows_sigmoid, F64.rows_elu = rows_tanh, rows_sigmoid, rows_elu
+F64 = _rows(_bind("float64"))
+F32 = _rows(_bind("float32"))
+_BOUND = {"float64": F64, "float32": F32}
 
 
 def formulas_for(dtype: str):
-    """The :mod:`.formulas` namespace bound to numba, plus ``TARGET`` and the ``rows_<act>`` loops."""
-    if dtype != "float64":
-        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: float64")
-    return F64
+    """The :mod:`.formulas` namespace bound to numba for ``dtype``, plus ``TARGET`` and the ``rows_<act>`` loops."""
+    if dtype not in _BOUND:
+        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: {', '.join(_BOUND)}")
+    return _BOUND[dtype]
 
 
 # ---- the shuffled data order: the reference's stream (splitmix64, Fisher-Yates per epoch)
@@ -202,7 +239,7 @@ def _engine_hash() -> str:
     """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
     h = hashlib.sha256(numba.__version__.encode())
     here = Path(__file__).resolve().parent
-    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py"):  # kernel_source's part is in the text itself
+    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py", "ieee_math32.py"):  # kernel_source's part is in the text itself
         h.update((here / name).read_bytes())
     h.update((here.parent / "activations.py").read_bytes())
     return h.hexdigest()[:16]
@@ -257,7 +294,7 @@ def threads(n: int | None) -> Iterator[None]:
         _threads = before
 
 
-def lanes_for(sizes, optimizer: str = "sgd") -> int:
+def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8) -> int:
     """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state fits the cache."""
     sizes = list(sizes)
     pw = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -265,12 +302,12 @@ def lanes_for(sizes, optimizer: str = "sgd") -> int:
     copies = {"sgd": 1, "momentum": 2, "adam": 3}[optimizer]
     rows = copies * (pw + pb) + 3 * pb  # parameters and optimizer state, Z, A, G
     lanes = MAX_LANES
-    while lanes > MIN_LANES and rows * lanes * 8 > CACHE_BYTES:
+    while lanes > MIN_LANES and rows * lanes * itemsize > CACHE_BYTES:
         lanes //= 2
     return lanes
 
 
-FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
 
 
 def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
@@ -280,26 +317,28 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     two (R,) int32 arrays filled with the output's death epoch and state changes (see
     :func:`.reference.sgd`).
     """
-    if cell.dtype != "float64":
-        raise ValueError(f"the numba engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
+    if cell.dtype not in _BOUND:
+        raise ValueError(f"the numba engine trains float64 or float32 cells; got dtype {cell.dtype!r}")
+    dt = np.dtype(cell.dtype)
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
-                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer))
+                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer, dt.itemsize),
+                      dtype=cell.dtype)
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
-    curve = np.empty((len(points), R))
+    curve = np.empty((len(points), R), dt)
     first_below = np.empty(R, dtype=np.int64)
-    last_err = np.empty(R)
+    last_err = np.empty(R, dt)
     death = np.full(R, -1, dtype=np.int64)
     changes = np.zeros(R, dtype=np.int64)
     shuffled = cell.data_order == "shuffled"
     order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     nl = spec.lanes
     n_blocks = (R + nl - 1) // nl
-    lr = np.ascontiguousarray(lr, dtype=np.float64)
-    args = (np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
+    lr = np.ascontiguousarray(lr, dtype=dt)  # the caller's lr is already in the cell's dtype
+    args = (np.ascontiguousarray(x_train, dtype=dt), np.ascontiguousarray(y_train, dtype=dt),
             int(cell.epochs), points, curve, first_below, last_err, death, changes, shuffled,
             track is not None and acts[-1].relu_family)
     n_threads = min(n_blocks, _threads or usable_cores())
