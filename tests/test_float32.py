@@ -208,19 +208,22 @@ def test_numba_float32_formulas_compile_to_float32_arithmetic_only():
     from relustudy.engines.numba_cpu import formulas_for
 
     f = formulas_for("float32")
+    f_relu, f_leaky, f_tanh, f_sigmoid, f_elu = f.f_relu, f.f_leaky_relu, f.f_tanh, f.f_sigmoid, f.f_elu
+    d_relu, d_leaky, d_tanh, d_sigmoid, d_elu = f.d_relu, f.d_leaky_relu, f.d_tanh, f.d_sigmoid, f.d_elu
+    loss_grad, sgd, momentum, adam_scales, adam, beta1, beta2 = (f.loss_grad, f.sgd, f.momentum, f.adam_scales,
+                                                                  f.adam, f.BETA1, f.BETA2)
 
     @njit(error_model="numpy")
     def every_formula(z, out):
         s = F32(0.0)
         for i in range(z.size):
             x = z[i]
-            for a in (f.f_relu(x), f.f_leaky_relu(x), f.f_tanh(x), f.f_sigmoid(x), f.f_elu(x)):
-                s = s + a
-            s = s + f.d_relu(x, x, x) + f.d_leaky_relu(x, x, x) + f.d_tanh(x, x, x) + f.d_sigmoid(x, x, x)
-            s = s + f.d_elu(x, x, x) + f.loss_grad(x) + f.sgd(x, x, x)
-            p, v = f.momentum(x, x, x, x)
-            lrb, sqb = f.adam_scales(x, x * f.BETA1, x * f.BETA2)
-            q, m, w = f.adam(p, v, x, x, lrb, sqb)
+            s = s + f_relu(x) + f_leaky(x) + f_tanh(x) + f_sigmoid(x) + f_elu(x)
+            s = s + d_relu(x, x, x) + d_leaky(x, x, x) + d_tanh(x, x, x) + d_sigmoid(x, x, x) + d_elu(x, x, x)
+            s = s + loss_grad(x) + sgd(x, x, x)
+            p, v = momentum(x, x, x, x)
+            lrb, sqb = adam_scales(x, x * beta1, x * beta2)
+            q, m, w = adam(p, v, x, x, lrb, sqb)
             s = s + q + m + w
         out[0] = s
 
