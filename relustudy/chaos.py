@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import sharded
 from .config import Cell, check_seeds
-from .inits import Params, init_params
+from .inits import Params, flatten_runs, init_params, unflatten_runs  # noqa: F401 (flatten_runs: public here too)
 from .train import train
 from .chaos_tables import CHAOS_FILE, flip_rates, load_chaos  # noqa: F401  (the report's entry points)
 
@@ -84,24 +84,6 @@ def directions(seeds, k: Sequence[int] | int, n_params: int) -> np.ndarray:
     for i in range(n_params):  # sequential sum: the same bits whatever the batch (np.sum's order is not fixed)
         norm2 += out[i] * out[i]
     return out / np.sqrt(norm2)
-
-
-def flatten_runs(params: Params) -> np.ndarray:
-    """(P, R) matrix of every parameter per run, in the posted order W1, b1, W2, b2, ..."""
-    parts = []
-    for w, b in params:
-        parts += [w.reshape(-1, w.shape[-1]), b]
-    return np.concatenate(parts, axis=0)
-
-
-def unflatten_runs(theta: np.ndarray, like: Params) -> Params:
-    """The inverse of :func:`flatten_runs`: (P, R) back into per-layer (W, b) shaped like ``like``."""
-    out, i = [], 0
-    for w, b in like:
-        nw, nb = w.shape[0] * w.shape[1], b.shape[0]
-        out.append((theta[i : i + nw].reshape(w.shape[0], w.shape[1], -1).copy(), theta[i + nw : i + nw + nb].copy()))
-        i += nw + nb
-    return out
 
 
 def perturbed_init(cell: Cell, seeds, k, eps: float, u: np.ndarray | None = None) -> Params:

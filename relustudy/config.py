@@ -23,6 +23,9 @@ UPDATES = ("as_posted", "corrected")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DATA_ORDERS = ("fixed", "shuffled")  # fixed: the six pairs in the posted order every epoch
 DTYPES = ("float64", "float32")  # the arithmetic of training (evaluation is always float64)
+# one_ulp: one initial parameter per run, chosen by a stream of the seed, moved to the next float
+# up or down in the run's dtype (inits.one_ulp): Summers & Dinneen's single-bit change (issue 19.2)
+INIT_PERTURBS = ("none", "one_ulp")
 
 MOMENTUM = 0.9  # heavy-ball coefficient applied to the step the update rule produces
 # Adam (torch.optim.Adam's defaults), applied to the direction the update rule produces.
@@ -182,6 +185,9 @@ FACTOR_REGISTRY: dict[str, Factor] = {f.name: f for f in (
            "the init seeds; implies --data-orders shuffled"),
     Factor("dtype", "float64", _choice("dtype", DTYPES), DTYPES, "dtypes", "category", optional=True,
            batched=False, help="arithmetic of training"),
+    Factor("init_perturb", "none", _choice("init_perturb", INIT_PERTURBS), INIT_PERTURBS, "init_perturbs", "category",
+           optional=True, help="change of the seeded init (one_ulp: one parameter, chosen by a stream of the seed, "
+           "moved to the next float up or down)"),
 )}
 FACTOR_NAMES = tuple(FACTOR_REGISTRY)  # every factor column, in the runs table's order
 # The original factors (always in a cell's JSON); the optional ones with their defaults.
@@ -213,6 +219,7 @@ class Cell:
     data_order: str = "fixed"  # "fixed": the posted order every epoch; "shuffled": a permutation per epoch
     order_seed: int = 0  # seeds the shuffled order's stream (engines.reference.order_perms); 0 when fixed
     dtype: str = "float64"  # arithmetic of training; float32: init rounded once, every operation in float32
+    init_perturb: str = "none"  # "one_ulp": one initial parameter moved by one ulp (inits.perturb_init)
 
     def __post_init__(self) -> None:
         for name, factor in FACTOR_REGISTRY.items():

@@ -16,13 +16,20 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
 * ``phase`` -- the phase diagram: failure over learning rate x init gain, both updates,
   SGD and momentum;
 * ``depth_width`` -- born dead and died in training over depth x width with both updates at
-  5000 epochs, with the published remedies RAI and small positive biases as inits.
+  5000 epochs, with the published remedies RAI and small positive biases as inits;
+* ``noise`` -- which randomness makes runs inconsistent (issue 19.2): the posted cell, the
+  corrected update and lr 0.1 in a crossed design (init seeds x order seeds, shuffled), in
+  float32 and from a one-ulp perturbed init, each paired by seed with the float64 runs;
+* ``tuning`` -- each optimizer (SGD, momentum, Adam) over a log lr grid, per update and init
+  gain, on enough seeds to tune lr on the even ones and evaluate on the odd ones (compact);
+* ``remedies_optim`` -- the remedies under both updates, with momentum at the matched step and
+  Adam beside SGD and momentum at equal lr (compact).
 
 Examples
 --------
 >>> from relustudy import experiments
 >>> experiments.names()
-['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width']
+['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim']
 >>> experiments.get("q1_long").n_runs
 1600
 """
@@ -75,6 +82,21 @@ DEPTH_WIDTH_INITS = ("randn", "he", "rai", "he_b0.01", "he_b0.1")
 DEPTH_WIDTH_SEEDS = 300  # 20 archs x 5 inits x 2 updates x 300 = 60,000 runs, ~10 min on 2 cores
 
 
+# tuning (issue 17.2): lr on a half-decade grid 1e-4 .. 0.3162 (8 values, PHASE_LRS' values where
+# they overlap; the matched step lr (1 - 0.9) is two columns left, and 1e-4 is there because
+# momentum's best lr at gain >= 1 sits on phase's lower edge, 1e-3); the four gains the issue
+# names; 2000 seeds: even ones tune, odd ones evaluate (1000 each, a rate to +-3 pp).
+# 2 updates x 4 gains x 3 optimizers x 8 lrs x 2000 = 384,000 runs (compact, ~3 MB).
+TUNING_LRS = tuple(float(f"{10 ** (k / 2 - 4):.4g}") for k in range(8))
+TUNING_GAINS = (0.25, 0.5, 1.0, 2.0)
+TUNING_SEEDS = 2000
+OPTIM_OPTIMIZERS = ("sgd", "momentum", "adam")
+# remedies_optim (issue 17.4): the remedies grid of `remedies` under both updates, with
+# momentum at the matched step (lr 0.001 = 0.01 (1 - 0.9)) and Adam at torch's default lr 0.001
+# (what a practitioner reaches for) beside SGD and momentum at the posted lr 0.01.
+REMEDY_SEEDS = 3000  # the remedies table's seeds: its cells reproduce `remedies` run for run
+ADAM_LR = 0.001
+
 REDUCED_DIR = experiment_dir("quick")  # default parent of reduced runs (gitignored, like --quick's)
 
 
@@ -124,6 +146,57 @@ def _million() -> Experiment:
         "million",
         f"a million seeds of the posted cell, plus corrected and momentum at lr 0.001 "
         f"({MILLION_CONTRAST_SEEDS:,} seeds each); compact columns, no curves ({full.n_runs:,} runs)",
+        full,
+        reduced,
+    )
+
+
+# noise: which randomness makes runs inconsistent (issue 19.2). Three cells -- posted, corrected,
+# lr 0.1 -- in three designs: the crossed design (init seeds x order seeds, shuffled, float64),
+# fixed order in float32, fixed order from a one-ulp perturbed init; plus lr 0.1's fixed-order
+# float64 runs (posted's and corrected's are million's: the same runs bit for bit, not retrained).
+NOISE_CROSSED_SEEDS = 4000
+NOISE_ORDER_SEEDS = 16
+NOISE_SEEDS = 100_000  # float32 and one-ulp runs per cell
+
+
+def _noise() -> Experiment:
+    """The designs of issue 19.2 on three cells; compact columns."""
+    posted = Grid(seeds=(0, NOISE_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                  updates=("as_posted",), optimizers=("sgd",), lrs=(0.01,), block=MILLION_BLOCK)
+    cells = (posted, dataclasses.replace(posted, updates=("corrected",)), dataclasses.replace(posted, lrs=(0.1,)))
+    crossed = tuple(dataclasses.replace(c, seeds=(0, NOISE_CROSSED_SEEDS), data_orders=("shuffled",),
+                                        order_seeds=tuple(range(NOISE_ORDER_SEEDS)), block=NOISE_CROSSED_SEEDS)
+                    for c in cells)
+    f32 = tuple(dataclasses.replace(c, dtypes=("float32",)) for c in cells)
+    ulp = tuple(dataclasses.replace(c, init_perturbs=("one_ulp",)) for c in cells)
+    parts = (*crossed, *f32, *ulp, cells[2])
+    full = GridUnion(parts, out=experiment_dir("noise"), columns="compact", name="noise")
+    small = tuple(dataclasses.replace(p, seeds=(0, 40), epochs=(200,), block=20,
+                                      order_seeds=p.order_seeds[:4]) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / "noise", columns="compact", name="noise")
+    return Experiment("noise", f"which randomness makes runs inconsistent: posted, corrected, lr 0.1 x crossed "
+                      f"init ({NOISE_CROSSED_SEEDS:,}) x order seeds ({NOISE_ORDER_SEEDS}, shuffled), float32 and one "
+                      f"ulp ({NOISE_SEEDS:,} seeds each); compact columns ({full.n_runs:,} runs)", full, reduced)
+
+
+def _remedies_optim() -> Experiment:
+    """Remedies x {as_posted, corrected} x {sgd 0.01, momentum 0.01, momentum 0.001, adam 0.001}."""
+    base = Grid(seeds=(0, REMEDY_SEEDS), activations=("relu", "leaky_relu"), outputs=("same", "identity"),
+                inits=("randn", "he", "xavier"), updates=("as_posted", "corrected"), optimizers=("sgd", "momentum"),
+                lrs=(0.01,), epochs=(5000,), hidden=((4, 4),), block=1000)
+    parts = [base, dataclasses.replace(base, optimizers=("momentum",), lrs=(0.001,)),
+             dataclasses.replace(base, optimizers=("adam",), lrs=(ADAM_LR,))]
+    full = GridUnion(tuple(parts), out=experiment_dir("remedies_optim"), columns="compact", name="remedies_optim")
+    # CI version: the ReLU/same remedies only (6 kernel structures instead of 24: a numba kernel
+    # compiles in ~7-30 s, which dominates a reduced run); the other remedies are the same code.
+    small = tuple(dataclasses.replace(p, seeds=(0, 4), epochs=(200,), block=4, activations=("relu",),
+                                      outputs=("same",)) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / "remedies_optim", columns="compact", name="remedies_optim")
+    return Experiment(
+        "remedies_optim",
+        f"remedies under both updates: sgd and momentum at lr 0.01, momentum at the matched step 0.001"
+        f", adam at {ADAM_LR:g} ({len(full.cells())} cells x {REMEDY_SEEDS} seeds); compact",
         full,
         reduced,
     )
@@ -186,6 +259,19 @@ EXPERIMENTS: dict[str, Experiment] = {
             dict(seeds=(0, 6), epochs=(100,), hidden=((2,), (2,) * 10, (8, 8))),
             block=DEPTH_WIDTH_SEEDS,  # the five inits share a task: R = 1500
         ),
+        _noise(),
+        _experiment(
+            "tuning",
+            f"each optimizer at its best lr: ReLU 2-4-4-1, randn, {'/'.join(OPTIM_OPTIMIZERS)} x lr "
+            f"{TUNING_LRS[0]:g}..{TUNING_LRS[-1]:g} ({len(TUNING_LRS)}) x init gain {'/'.join(f'{g:g}' for g in TUNING_GAINS)} "
+            f"x as_posted/corrected, {TUNING_SEEDS} seeds (even tune, odd evaluate); compact columns",
+            dict(seeds=(0, TUNING_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                 updates=("as_posted", "corrected"), optimizers=OPTIM_OPTIMIZERS, lrs=TUNING_LRS, epochs=(5000,),
+                 hidden=((4, 4),), init_gains=TUNING_GAINS, columns="compact"),
+            dict(seeds=(0, 8), epochs=(200,), lrs=TUNING_LRS[2:7:2], init_gains=(0.25, 2.0)),
+            block=1000,  # the 4 gains share a task: R = 4000
+        ),
+        _remedies_optim(),
     )
 }
 

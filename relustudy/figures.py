@@ -129,7 +129,7 @@ def failure_rate_dots(
     colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
     fig, axes = plt.subplots(
         len(rows), len(cols), figsize=(4.2 * len(cols), 0.33 * len(ylev) * len(rows) + 1.5),
-        sharex=True, sharey=True, squeeze=False,
+        sharex=not zoom, sharey=True, squeeze=False,
     )
     offsets = np.linspace(-0.3, 0.3, len(hlev)) if len(hlev) > 1 else np.zeros(1)
     for i, rv in enumerate(rows):
@@ -145,13 +145,13 @@ def failure_rate_dots(
                 )
             ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
             if zoom:
-                lo, hi = float(rates["ci_low"].min()), float(rates["ci_high"].max())
+                lo, hi = float(sub["ci_low"].min()), float(sub["ci_high"].max())
                 ax.set_xlim(max(0.0, lo - 0.05 * (hi - lo)), hi + 0.05 * (hi - lo))
             else:
                 ax.set_xlim(-0.02, 1.02)
             ax.invert_yaxis()
             if rv != "" or cv != "":
-                ax.set_title(f"{row}={rv} | {col}={cv}", fontsize=9)
+                ax.set_title(" | ".join(str(v) for v in (rv, cv) if v != ""), fontsize=9)
             if i == len(rows) - 1:
                 ax.set_xlabel(xlabel)
     height = fig.get_figheight()
@@ -240,11 +240,12 @@ def learning_curves(
                 sub = sub[sub[row] == rv]
             for h in hlev:
                 s = sub[sub[hue] == h].sort_values("epoch")
-                if s.empty:
-                    continue
+                if s.empty or ("n" in s and int(s["n"].max()) < 2):
+                    continue  # one run is no distribution: no median or band
                 any_inf |= bool((s[["q25", "q50", "q75"]].to_numpy() > DIVERGED_CEILING).any())
                 label = f"{h} (n={int(s['n'].max())})" if "n" in s else h
-                ax.plot(s["epoch"], shown(s["q50"]), color=colors[h], lw=1.6, label=label)
+                # Markers at the recorded epochs (1, 2, 5, 10, ...): the lines between them interpolate.
+                ax.plot(s["epoch"], shown(s["q50"]), color=colors[h], lw=1.6, marker="o", ms=3, label=label)
                 ax.fill_between(s["epoch"], shown(s["q25"]), shown(s["q75"]), color=colors[h], alpha=0.2)
             if reference is not None:
                 e = np.array([sub["epoch"].min(), sub["epoch"].max()], dtype=float)

@@ -2,7 +2,7 @@
 
 Like :mod:`relustudy.figures`: each function takes a long-form DataFrame and column names
 (keyword-only) and returns the Figure it made; the rates and CIs come in computed
-(``relustudy.report.scale``), nothing statistical happens here.
+(the studies ``million``, ``phase``, ``depth_width``, ``remedies``), nothing statistical happens here.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .figures import PALETTE, _setup
+from .figures import PALETTE, _setup, facet
 
 
 def _edges(centers: np.ndarray) -> np.ndarray:
@@ -21,6 +21,18 @@ def _edges(centers: np.ndarray) -> np.ndarray:
     first = c[0] - (mid[0] - c[0]) if len(c) > 1 else c[0] - 0.5
     last = c[-1] + (c[-1] - mid[-1]) if len(c) > 1 else c[-1] + 0.5
     return np.exp(np.concatenate([[first], mid, [last]]))
+
+
+def _smooth(z: np.ndarray) -> np.ndarray:
+    """Mean over each cell's 3 x 3 neighbourhood (NaN and the border ignored): z (ny, nx)."""
+    pad = np.pad(z, 1, constant_values=np.nan)
+    stack = np.stack([pad[i:i + z.shape[0], j:j + z.shape[1]] for i in range(3) for j in range(3)])
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(stack, axis=0)
 
 
 def phase_heatmaps(
@@ -35,11 +47,15 @@ def phase_heatmaps(
     level: float | None = 0.5,
     title: str = "",
     cbar_label: str = "P(fail)",
+    annotate_min: bool = False,
 ) -> plt.Figure:
     """Heatmaps of ``value`` over ``x`` x ``y`` (both log axes), one panel per ``col`` (x ``row``).
 
     rates: one row per (x, y, col[, row]) with the ``value`` column in [0, 1].
-    mark: (x, y) drawn as a star (e.g. the posted program); level: the contour drawn (e.g. 50 %).
+    mark: (x, y) drawn as a star (e.g. the posted program); level: the contour drawn (e.g. 50 %)
+    through the field smoothed over each cell's 3 x 3 neighbourhood (sampling noise would
+    fragment it), and only where the field spans at least 20 points around it (no contour in
+    a flat field). annotate_min: circle and label each panel's lowest value.
     """
     _setup()
     cols = list(dict.fromkeys(rates[col]))
@@ -57,9 +73,15 @@ def phase_heatmaps(
             grid = sub.pivot_table(index=y, columns=x, values=value, aggfunc="mean").reindex(index=ys, columns=xs)
             z = grid.to_numpy(dtype=float)
             mesh = ax.pcolormesh(_edges(xs), _edges(ys), np.ma.masked_invalid(z), cmap="rocket_r", vmin=0, vmax=1)
-            if level is not None and np.nanmin(z) < level < np.nanmax(z):
-                cs = ax.contour(xs, ys, z, levels=[level], colors="white", linewidths=1.6)
+            zs = _smooth(z)
+            if level is not None and np.nanmin(zs) < level - 0.1 and np.nanmax(zs) > level + 0.1:
+                cs = ax.contour(xs, ys, zs, levels=[level], colors="white", linewidths=1.6)
                 ax.clabel(cs, fmt=lambda v: f"{100 * v:.0f}%", fontsize=7)
+            if annotate_min and np.isfinite(z).any():
+                k = np.unravel_index(np.nanargmin(z), z.shape)
+                ax.plot(xs[k[1]], ys[k[0]], marker="o", ms=12, mfc="none", mec="#56B4E9", mew=1.8)
+                ax.annotate(f"lowest {100 * z[k]:.1f}%", (xs[k[1]], ys[k[0]]), textcoords="offset points",
+                            xytext=(6, 8), fontsize=7, color="white", fontweight="bold")
             if mark is not None:
                 ax.plot(*mark, marker="*", ms=11, color="#56B4E9", mec="black", mew=0.6)
             ax.set_xscale("log")
@@ -119,7 +141,7 @@ def stacked_shares(
     xlev = list(dict.fromkeys(shares[x]))
     colors = dict(zip(levels, sns.color_palette(PALETTE, len(levels))))
     fig, axes = plt.subplots(
-        len(rows), len(cols), figsize=(max(3.2, 0.28 * len(xlev)) * len(cols), 2.9 * len(rows) + 0.9),
+        len(rows), len(cols), figsize=(max(3.2, 0.3 * len(xlev)) * len(cols), 3.2 * len(rows) + 1.0),
         sharey=True, squeeze=False,
     )
     for i, rv in enumerate(rows):
@@ -132,12 +154,51 @@ def stacked_shares(
                 ax.bar(range(len(xlev)), vals, bottom=bottom, color=colors[lev], width=0.85,
                        label=lev if (i, j) == (0, 0) else None)
                 bottom += vals
-            ax.set_xticks(range(len(xlev)), xlev, rotation=90, fontsize=7)
+            ax.set_xticks(range(len(xlev)), xlev, rotation=60, ha="right", fontsize=8)
             ax.set_ylim(0, 1)
             ax.set_title(f"{cv}" + (f" | {rv}" if row else ""), fontsize=9)
-        axes[i, 0].set_ylabel("share of runs")
+        axes[i, 0].set_ylabel("failed runs, share of all")
     fig.legend(loc="upper center", ncol=len(levels), frameon=False, bbox_to_anchor=(0.5, 1.02))
     if title:
         fig.suptitle(title, y=1.07)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_shares(
+    shares: pd.DataFrame, *, y: str, hue: str, col: str | None = None, title: str = "", xlabel: str = "share",
+    note: str = "",
+) -> plt.Figure:
+    """Horizontal grouped bars of ``rate`` with 95% CI whiskers: one group per ``y`` level, one
+    bar per ``hue`` level, one panel per ``col`` level, each panel's x axis fitted to its data.
+
+    shares: one row per (y, hue[, col]) with columns rate, ci_low, ci_high.
+    """
+    ylev, hlev = list(dict.fromkeys(shares[y])), list(dict.fromkeys(shares[hue]))
+    colors = dict(zip(hlev, sns.color_palette(PALETTE, len(hlev))))
+    per_panel = 1 if hue == col else len(hlev)  # a panel per hue level: one full-width bar per group
+    height = 0.2 * per_panel * len(ylev) + 1.0
+    width = 0.8 / per_panel
+
+    def draw(sub: pd.DataFrame, ax) -> None:
+        for k, h in enumerate(h for h in hlev if (sub[hue] == h).any()):
+            s = sub[sub[hue] == h].set_index(y).reindex(ylev)
+            pos = np.arange(len(ylev)) - 0.4 + width * (k + 0.5)
+            rate = s["rate"].to_numpy(float)
+            ax.barh(pos, rate, height=width * 0.92, color=colors[h], label=h)
+            ax.errorbar(rate, pos, xerr=[rate - s["ci_low"].to_numpy(float), s["ci_high"].to_numpy(float) - rate],
+                        fmt="none", ecolor="0.15", capsize=2, lw=1)
+        ax.set_yticks(range(len(ylev)), ylev, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, float(sub["ci_high"].max()) * 1.08)
+        ax.set_xlabel(xlabel, fontsize=9)
+
+    fig = facet(shares, draw, col=col, width=5.2, height=height, sharex=False, sharey=True, label_panels=False)
+    if hue != col:  # panel titles already name a hue that has its own panels
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8,
+                   bbox_to_anchor=(0.5, -0.04 - 0.05 * len(hlev)))
+    if title or note:
+        fig.suptitle(title + (f"\n({note})" if note else ""), fontsize=10)
     fig.tight_layout()
     return fig

@@ -32,7 +32,7 @@ import pandas as pd
 from . import sharded
 from .config import Cell, check_seeds
 from .engines import reference
-from .inits import Params, init_params
+from .inits import Params, init_params, perturb_init
 from .problem import X_TRAIN, Y_TRAIN
 from .schema import cell_id
 from .train import _activations, forward_all
@@ -153,6 +153,7 @@ def replay(cell: Cell, seeds: Sequence[int], *, trace_seeds: Sequence[int] = (),
     params = init_params(cell.init, seeds, cell.layer_sizes, cell.init_gain) if init is None else init
     dtype = np.dtype(cell.dtype)  # a float32 cell's init is rounded once, as train() does
     params = [(w.astype(dtype), b.astype(dtype)) for w, b in params]  # copies: the caller's init stays
+    params = perturb_init(cell.init_perturb, params, seeds)  # as train() does, in the run's dtype
     acts = _activations(cell)
     missing = sorted(set(trace_seeds) - set(seeds.tolist()))
     if missing:

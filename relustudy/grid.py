@@ -78,6 +78,7 @@ class Grid:
     # Crossed with the seeds: every shuffled cell once per order seed (a fixed-order cell has none: order_seed 0).
     order_seeds: tuple[int, ...] = (0,)
     dtypes: tuple[str, ...] = ("float64",)  # arithmetic of training
+    init_perturbs: tuple[str, ...] = ("none",)  # "one_ulp": each seed's init moved by one ulp in one parameter
     # "full": every column and the curves; "compact": the runs table's COMPACT_COLUMNS only,
     # float32 where that keeps the information, no curves (for million-run grids).
     columns: str = "full"

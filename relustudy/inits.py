@@ -11,6 +11,11 @@ axis last, as the training core wants them.
 ``gain`` (``Cell.init_gain``) multiplies whatever a scheme makes, weights and biases alike
 (randn: W, b ~ N(0, gain^2); He/Xavier biases stay 0). At gain 1 nothing is multiplied.
 
+``Cell.init_perturb`` changes the drawn init afterwards (:func:`perturb_init`, applied by
+``train`` in the run's dtype): ``one_ulp`` moves one of the run's parameters, chosen uniformly
+by a splitmix64 stream of its seed, to the next representable number up or down
+(:func:`ulp_choice`, :func:`one_ulp`); parameters are indexed in :func:`flatten_runs` order.
+
 Schemes beyond the posted program's:
 
 * ``rai`` -- randomized asymmetric initialization (Lu, Shin, Su, Karniadakis, "Dying ReLU
@@ -37,7 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from .config import check_init_gain
+from .config import INIT_PERTURBS, check_choice, check_init_gain, check_seeds
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 
@@ -163,3 +168,106 @@ def transform(name: str, normals: Params, gain: float = 1.0) -> Params:
 def init_params(name: str, seeds: Sequence[int], layer_sizes: Sequence[int], gain: float = 1.0) -> Params:
     """Initial parameters of R networks: ``transform(name, draw_normals(seeds, layer_sizes), gain)``."""
     return transform(name, draw_normals(seeds, layer_sizes), gain)
+
+
+def flatten_runs(params: Params) -> np.ndarray:
+    """(P, R) matrix of every parameter per run, in the posted order W1, b1, W2, b2, ..."""
+    parts = []
+    for w, b in params:
+        parts += [w.reshape(-1, w.shape[-1]), b]
+    return np.concatenate(parts, axis=0)
+
+
+def unflatten_runs(theta: np.ndarray, like: Params) -> Params:
+    """The inverse of :func:`flatten_runs`: (P, R) back into per-layer (W, b) shaped like ``like`` (copies)."""
+    out, i = [], 0
+    for w, b in like:
+        nw, nb = w.shape[0] * w.shape[1], b.shape[0]
+        out.append((theta[i : i + nw].reshape(w.shape[0], w.shape[1], -1).copy(), theta[i + nw : i + nw + nb].copy()))
+        i += nw + nb
+    if i != theta.shape[0]:
+        raise ValueError(f"theta holds {theta.shape[0]} parameters; the layers hold {i}")
+    return out
+
+
+# One ulp (``Cell.init_perturb = "one_ulp"``; Summers & Dinneen's single-bit experiment, issue 19.2): per seed, one of the P
+# initial parameters, chosen uniformly, moves to the next representable number up or down.
+# The choice comes from a splitmix64 stream of the seed alone (uint64 wrap-around, the
+# constants of SPEC_NEW_FACTORS' order stream), so it is the same on every machine and NumPy
+# version and independent of the batch; ULP_STREAM_KEY keeps it apart from order streams.
+ULP_STREAM_KEY = 0x1F5E_ED00_0000_0019  # xor-ed into the seed: the stream's starting state
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(state: np.ndarray, n: int) -> np.ndarray:
+    """(n, R) uint64: the first n outputs of splitmix64 from each starting state (R,) uint64."""
+    out = np.empty((n, state.size), dtype=np.uint64)
+    s = state.copy()
+    with np.errstate(over="ignore"):
+        for t in range(n):
+            s += _GAMMA
+            z = s.copy()
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            out[t] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def ulp_choice(seeds: Sequence[int], n_params: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which parameter each seed's one-ulp perturbation moves, and which way.
+
+    Parameters
+    ----------
+    seeds : R run seeds in [0, 2**32).
+    n_params : P, parameters per run (37 for 2-4-4-1), indexed in :func:`flatten_runs` order.
+
+    Returns
+    -------
+    index (R,) int64 in [0, P): the first stream output mod P (bias < P / 2**64);
+    up (R,) bool: the second output's top bit (True = toward +inf).
+
+    Examples
+    --------
+    >>> idx, up = ulp_choice([0, 1, 2], 37)
+    >>> idx.shape, bool(((0 <= idx) & (idx < 37)).all())
+    ((3,), True)
+    """
+    if isinstance(n_params, bool) or not isinstance(n_params, (int, np.integer)) or n_params < 1:
+        raise ValueError(f"invalid n_params {n_params!r}; allowed: an integer >= 1")
+    state = np.asarray(check_seeds(seeds), dtype=np.uint64) ^ np.uint64(ULP_STREAM_KEY)
+    z = _splitmix64(state, 2)
+    return (z[0] % np.uint64(n_params)).astype(np.int64), (z[1] >> np.uint64(63)).astype(bool)
+
+
+def one_ulp(params: Params, seeds: Sequence[int]) -> Params:
+    """``params`` with one parameter per run moved by one ulp (in the arrays' own dtype).
+
+    Parameters
+    ----------
+    params : per layer (W: (n_out, n_in, R), b: (n_out, R)), run r drawn for ``seeds[r]``.
+    seeds : R seeds; :func:`ulp_choice` picks each run's parameter and direction.
+
+    Returns
+    -------
+    A new Params (the input is not modified): ``np.nextafter`` toward +inf or -inf of the
+    chosen entry, every other entry the same bits.
+    """
+    flat = flatten_runs(params)
+    seeds = check_seeds(seeds)
+    if len(seeds) != flat.shape[1]:
+        raise ValueError(f"params hold {flat.shape[1]} runs; got {len(seeds)} seeds")
+    idx, up = ulp_choice(seeds, flat.shape[0])
+    runs = np.arange(flat.shape[1])
+    toward = np.where(up, np.inf, -np.inf).astype(flat.dtype)
+    flat[idx, runs] = np.nextafter(flat[idx, runs], toward)
+    return unflatten_runs(flat, params)
+
+
+def perturb_init(name: str, params: Params, seeds: Sequence[int]) -> Params:
+    """``Cell.init_perturb`` ``name`` applied to R runs' initial parameters, in their own dtype.
+
+    "none" returns ``params`` unchanged; "one_ulp" is :func:`one_ulp` (a float32 run's init is
+    rounded first, then moved by one float32 ulp). ``seeds`` (R,) are the runs' seeds.
+    """
+    check_choice("init_perturb", name, INIT_PERTURBS)
+    return params if name == "none" else one_ulp(params, seeds)

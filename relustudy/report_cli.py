@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import paths, report
+from . import paths, report, stored
 from .dataset import content_hash, load_curves, load_runs, read_info
 from .chaos_tables import CHAOS_FILE, load_chaos
 from .chaos_tables import TABLES as CHAOS_TABLES
@@ -15,6 +15,7 @@ from .init_curve import load_init_curve
 from .forensics import FORENSICS_FILE, TRACES_FILE, load_forensics
 from .gradient_trace import GRADIENTS_FILE
 from .gradient_trace import load as load_gradients
+from .probes import PROBES_FILE, load_probes
 from .paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
 
 
@@ -28,12 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"dataset folder holding {RUNS_FILE} and {CURVES_FILE} (default data/default)")
     p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR",
                    help="report folder: DIR/REPORT.md and DIR/figures/ (default reports/)")
+    p.add_argument("--store", action="store_true",
+                   help="write the expensive results the report computes (Monte Carlo of the init theory) to "
+                        "data/stored/, so later reports only read them")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     data, out = Path(args.data), Path(args.out)
     if paths.CHECKOUT is None and data == paths.DEFAULT_GRID_DIR and not data.exists():  # a non-editable install
         print(f"make_report.py: error: no dataset at {data} (relustudy is installed without its repository's "
@@ -69,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 ("chaos", (CHAOS_FILE, *[f"{t}.parquet" for t in CHAOS_TABLES if f"{t}.parquet" != CHAOS_FILE]),
                                  load_chaos),
                                 ("init_curve", ("curve.parquet", "fit.parquet", "scores.parquet"), load_init_curve),
-                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients)):
+                                ("q1_gradients", (GRADIENTS_FILE,), load_gradients),
+                                ("optim_probes", (PROBES_FILE,), load_probes)):
         folder_x = root / name
         if not (folder_x / names[0]).exists():
             continue
@@ -83,19 +88,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
     ctx = report.Context(timings={"load data": time.perf_counter() - start}, runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments, extras=extras)
-    text = report.build(ctx)
+    with stored.configure(root / "stored", write=args.store):  # beside the data it was computed from
+        text = report.build(ctx)
+        missing = stored.computed()
     out.mkdir(parents=True, exist_ok=True)
     target = out / "REPORT.md"
     tmp = target.with_name(".tmp-REPORT.md")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     print(f"wrote {target} and {len(ctx.figure_files)} figures in {out / 'figures'}")
-    print_timings(ctx.timings, time.perf_counter() - start)
+    print_timings(ctx.timings, time.perf_counter() - start, time.process_time() - cpu)
+    if missing:
+        verb = "stored" if args.store else "computed (not stored; `make_report.py --store` stores them)"
+        print(f"{len(missing)} expensive results {verb}: {', '.join(missing)}")
     return 0
 
 
-def print_timings(timings: dict, total: float, top: int = 12) -> None:
-    """Where the report's time went: the slowest steps (seconds), to stdout, never into the report."""
-    print(f"time: {total:.1f} s in all; slowest steps:")
+def print_timings(timings: dict, total: float, cpu: float, top: int = 12) -> None:
+    """Where the report's time went: the slowest steps (wall seconds), to stdout, never into the report."""
+    print(f"time: {total:.1f} s wall, {cpu:.1f} s CPU in all; slowest steps (wall):")
     for what, sec in sorted(timings.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {sec:6.1f} s  {what}")

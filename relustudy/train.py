@@ -48,7 +48,7 @@ from .activations import Activation, get_activation
 from .config import STRUCTURE, Cell, check_seeds
 from .engines import engine_for, run_engine
 from .engines.layout import curve_epochs
-from .inits import Params, init_params
+from .inits import Params, init_params, perturb_init
 from .outcomes import classify
 from .problem import X_TEST, X_TRAIN, Y_TRAIN
 from .schema import TRACK_OUTPUT_COLUMNS
@@ -228,7 +228,7 @@ def train_group(
 ) -> list[TrainResult]:
     """Train several cells that share a structure (see ``Cell.structure``) in one batch.
 
-    Cells may differ in ``init``, ``init_gain``, ``lr`` and ``order_seed``; the batch holds
+    Cells may differ in ``init``, ``init_gain``, ``init_perturb``, ``lr`` and ``order_seed``; the batch holds
     ``len(cells) * len(seeds)`` runs. Results are bitwise identical to training each cell alone.
 
     Returns
@@ -259,6 +259,14 @@ def train_group(
         raise ValueError(f"init parameters hold {R} runs; expected {len(cells) * len(seeds)}")
     # float32: the float64 init, lr and data rounded once; the engine trains in the cell's dtype.
     params = [(w.astype(dtype, copy=False), b.astype(dtype, copy=False)) for w, b in params]
+    # Cell.init_perturb moves the init in the run's own dtype (after float32's rounding).
+    n = len(seeds)
+    for k, c in enumerate(cells):
+        if c.init_perturb != "none":
+            sl = slice(k * n, (k + 1) * n)
+            moved = perturb_init(c.init_perturb, [(w[..., sl], b[..., sl]) for w, b in params], seeds)
+            for (w, b), (mw, mb) in zip(params, moved):  # params are this call's own arrays (concatenated)
+                w[..., sl], b[..., sl] = mw, mb
     lr = np.concatenate([np.full(len(seeds), c.lr) for c in cells]).astype(dtype)
     order_seed = None
     if cell0.data_order == "shuffled":
@@ -282,7 +290,6 @@ def train_group(
     if track is not None:
         metrics.update(zip(TRACK_OUTPUT_COLUMNS, track))
     results = []
-    n = len(seeds)
     for k, c in enumerate(cells):
         sl = slice(k * n, (k + 1) * n)
         results.append(

@@ -21,7 +21,7 @@ from relustudy.problem import X_TRAIN
 from test_cli import snapshot
 from test_grid import assert_bitwise_equal
 
-NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width"]
+NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim"]
 GRIDS = NAMES[:3] + ["depth_width"]  # Grids with curves (million, phase: compact tables, tests/test_scale.py)
 
 
@@ -192,3 +192,29 @@ def test_experiment_in_a_config_file(tmp_path):
     cfg.write_text('experiment = "remedies"\nseeds = "0:10"\n')
     with pytest.raises(Exception, match="fixes its grid; drop --seeds"):
         resolve(["--config", str(cfg)])
+
+
+def test_noise_experiment_holds_the_designs_of_issue_19():
+    g = experiments.get("noise")
+    cells = g.cells()
+    base = {Cell(), Cell(update="corrected"), Cell(lr=0.1)}
+    strip = lambda c: dataclasses.replace(c, data_order="fixed", order_seed=0, dtype="float64", init_perturb="none")  # noqa: E731
+    assert {strip(c) for c in cells} == base
+    runs = {}
+    for part in g.parts:
+        for c in part.cells():
+            key = ("crossed" if c.data_order == "shuffled" else "float32" if c.dtype == "float32"
+                   else "ulp" if c.init_perturb == "one_ulp" else "float64")
+            runs.setdefault((key, strip(c)), set()).add((c.order_seed, part.seeds))
+    for cell in base:
+        crossed = runs[("crossed", cell)]
+        assert {o for o, _ in crossed} == set(range(16)) and all(s[1] - s[0] >= 4000 for _, s in crossed)
+        for key in ("float32", "ulp"):
+            assert all(s[1] - s[0] >= 100_000 for _, s in runs[(key, cell)])
+    # float64 fixed order: only lr 0.1 is trained; posted and corrected are million's runs (same cell ids)
+    assert {c for k, c in runs if k == "float64"} == {Cell(lr=0.1)}
+    million = set(experiments.get("million").cells())
+    assert Cell() in million and Cell(update="corrected") in million
+    assert g.columns == "compact"
+    small = experiments.get("noise", reduced=True)
+    assert small.n_runs <= 1000 and {c.epochs for c in small.cells()} == {200}

@@ -31,7 +31,8 @@ def test_every_reader_of_factors_reads_the_registry():
         assert getattr(Grid(), f.grid_field)[0] == getattr(Cell(), f.name) or f.grid_field in ("lrs", "init_gains")
         assert (f.column in CATEGORICAL_COLUMNS) == (f.column_dtype == "category")
         assert f.column in COMPACT_COLUMNS
-    assert OPTIONAL_FACTORS == {"init_gain": 1.0, "data_order": "fixed", "order_seed": 0, "dtype": "float64"}
+    assert OPTIONAL_FACTORS == {"init_gain": 1.0, "data_order": "fixed", "order_seed": 0, "dtype": "float64",
+                                "init_perturb": "none"}
 
 
 def test_new_factors_at_their_defaults_leave_the_json_alone():
@@ -88,8 +89,10 @@ def test_ids_of_every_shipped_experiment_are_unchanged(name):
 def test_the_shipped_default_dataset_loads_with_the_new_columns_at_their_defaults():
     runs = load_runs(DATA_DIR / "default")
     cols = list(runs.columns)
-    assert cols[cols.index("hidden") + 1 : cols.index("hidden") + 5] == list(OPTIONAL_FACTOR_COLUMNS)
+    h = cols.index("hidden")
+    assert cols[h + 1 : h + 1 + len(OPTIONAL_FACTOR_COLUMNS)] == list(OPTIONAL_FACTOR_COLUMNS)
     assert (runs["data_order"] == "fixed").all() and (runs["dtype"] == "float64").all()
+    assert (runs["init_perturb"] == "none").all()
     assert (runs["order_seed"] == 0).all() and runs["order_seed"].dtype == np.int64
     assert list(runs["data_order"].cat.categories) == ["fixed", "shuffled"]
     assert len(runs) == 288_000 and runs["cell_id"].nunique() == 288

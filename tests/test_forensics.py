@@ -107,7 +107,7 @@ def test_summary_and_section_without_any_death_in_training(tmp_path):
 
     from relustudy.forensics import death_summary
     from relustudy.report.common import Context
-    from relustudy.report.forensics import section_forensics
+    from relustudy.studies import how_runs_die, render
 
     runs = pd.DataFrame({"variant": pd.Categorical(["as posted"] * 3), "output_death_epoch": [0, -1, -1],
                          "output_killer_layer": [0, -1, -1], "output_revival_epoch": [-1, -1, -1],
@@ -118,5 +118,6 @@ def test_summary_and_section_without_any_death_in_training(tmp_path):
     traces = pd.DataFrame({"variant": [], "seed": [], "step": [], "output_margin": []})
     ctx = Context(runs=None, curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path,
                   extras={"forensics": (runs, traces)})
-    text = section_forensics(ctx)
-    assert "No output of the posted cell died during training in these 3 runs; 1 were born dead." in text
+    out = render(how_runs_die.STUDY, ctx)
+    assert out.verdict.key == "none"
+    assert "No output of the posted cell dies during training (0.0% (0 of 2 outputs alive at init" in out.section

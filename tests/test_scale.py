@@ -284,27 +284,26 @@ def _context(tmp_path, experiments_loaded, default=None):
 def test_sections_say_not_generated_yet_without_data(tmp_path):
     import pandas as pd
 
-    from relustudy.report import scale
-    from relustudy.report.common import Context
-    from relustudy.studies import STUDIES
+    from relustudy.report.common import Context, Skip
+    from relustudy.studies import STUDIES, render
 
     ctx = Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "f", report_dir=tmp_path)
-    for fn, name in ((scale.section_million, "million"), (scale.section_phase, "phase"),
-                     (scale.section_depth_width, "depth_width")):
-        text = fn(ctx)
-        assert "Not generated yet" in text and f"--experiment {name}" in text and text.startswith("## ")
-        assert fn in [s.select for s in STUDIES]
+    by_name = {s.name: s for s in STUDIES}
+    for study, name in (("million", "million"), ("phase", "phase"), ("depth-width", "depth_width")):
+        with pytest.raises(Skip, match=rf"not generated yet.*--experiment {name}"):
+            render(by_name[study], ctx)
     assert not (tmp_path / "f").exists()  # no figures for missing data
 
 
 @pytest.mark.slow
 def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkeypatch):
-    from relustudy.report import scale
+    from relustudy.studies import STUDIES, depth_width, million, phase, render
 
-    monkeypatch.setattr(scale, "THEORY_DRAWS", 2_000)
-    monkeypatch.setattr(scale, "DEPTH_WIDTH_DRAWS", 500)
+    monkeypatch.setattr(million, "THEORY_DRAWS", 2_000)
+    monkeypatch.setattr(depth_width, "DEPTH_WIDTH_DRAWS", 500)
     ctx = _context(tmp_path, reduced_scale)
-    texts = [scale.section_million(ctx), scale.section_phase(ctx), scale.section_depth_width(ctx)]
+    by_name = {s.name: s for s in STUDIES}
+    texts = [render(by_name[n], ctx).section for n in ("million", "phase", "depth-width")]
     assert all("Not generated" not in t for t in texts)
     assert {p.name for p in ctx.figure_files} == {
         "million_outcomes.png", "phase_fail.png", "phase_modes.png", "depth_width_fail.png",
@@ -313,21 +312,21 @@ def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkey
     # The numbers are the data's: the posted cell's failure rate, by an independent pandas computation.
     runs = reduced_scale["million"][0]
     posted = runs[runs["cell_id"].astype(str) == cell_id(dataclasses.replace(Cell(), epochs=200))]
-    m = ctx.finding(scale.million)
+    m = ctx.finding(million.STUDY)
     assert m.cells.iloc[0]["n"] == len(posted) and m.cells.iloc[0]["k"] == int((posted["outcome"] != "solved").sum())
     dead = posted["output_dead_init"].to_numpy(bool)
     assert m.cells.iloc[0]["fail_dead"] == pytest.approx((posted["outcome"][dead] != "solved").mean())
-    ph = ctx.finding(scale.phase)
+    ph = ctx.finding(phase.phase)
     assert len(ph.rates) == len(experiments.get("phase", reduced=True).cells())
     assert ph.posted["n"] == 8 and set(ph.moves["direction"]) <= {"lr up", "lr down", "gain up", "gain down"}
     assert ph.bitwise is None  # no default grid loaded: nothing to compare with
-    dw = ctx.finding(scale.depth_width)
+    dw = ctx.finding(depth_width.depth_width)
     assert len(dw) == len(experiments.get("depth_width", reduced=True).cells()) and dw["theory"].notna().all()
 
 
 def test_phase_finding_compares_the_posted_point_with_the_default_grid(tmp_path, reduced_scale):
     """The report's check: the map's posted point (compact, float32) against a full table of the same cell."""
-    from relustudy.report import scale
+    from relustudy.studies import phase
 
     phase_grid = experiments.get("phase", reduced=True)
     assert phase_grid.columns == "compact" and experiments.get("phase").columns == "compact"
@@ -338,4 +337,4 @@ def test_phase_finding_compares_the_posted_point_with_the_default_grid(tmp_path,
     run_grid(ref, jobs=1, progress=False, log=lambda m: None)
     ctx = _context(tmp_path, {"phase": reduced_scale["phase"]}, default=load_runs(ref.out))
     n = phase_grid.seeds[1] - phase_grid.seeds[0]
-    assert ctx.finding(scale.phase).bitwise == (n, n, "float32")
+    assert ctx.finding(phase.phase).bitwise == (n, n, "float32")

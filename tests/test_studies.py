@@ -1,6 +1,7 @@
 """The registry of questions, the Study contract, and verdict rules on both sides of their thresholds."""
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,133 @@ def test_posted_cell_verdict_on_both_sides_of_its_thresholds():
     assert pc.verdict(f(pc.DECIDES - 0.001)).key == "partly"
     assert pc.verdict(f(pc.PARTLY - 0.001)).key == "weak"
     assert "right for 90.1% of the seeds" in pc.verdict(f(0.901)).text
+
+
+# --------------------------------------------------------------------------- verdict rules, both sides
+
+
+def _ns(**kw):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**kw)
+
+
+def test_million_verdict_on_both_sides_of_its_gaps():
+    from relustudy.studies import million as m
+
+    def f(fd, fa):
+        return _ns(posted=pd.Series(dict(fail_dead=fd, fail_alive=fa, dead=0.45)))
+
+    assert m.verdict(f(0.66, 0.66 - m.DECISIVE_GAP - 0.01)).key == "decisive"
+    assert m.verdict(f(0.66, 0.66 - m.DECISIVE_GAP + 0.01)).key == "partial"
+    assert m.verdict(f(0.30, 0.30 - m.MINOR_GAP + 0.01)).key == "minor"
+
+
+def test_local_minimum_verdict_on_both_sides():
+    from relustudy.studies import local_minimum as lm
+
+    def f(n_edge, solved):
+        esc = pd.DataFrame(dict(update=["corrected"], family=["equal lr"], lr_momentum=[0.01], n=[100], solved=[solved]))
+        return _ns(n_dead=1000, n_edge=n_edge, edge_inits=pd.Series({"he": n_edge}), escape=esc)
+
+    assert lm.verdict(f(int(1000 * lm.EDGE_SHARE) + 1, 0.0)).key == "qualified"
+    assert lm.verdict(f(int(1000 * lm.EDGE_SHARE) - 1, 0.0)).key == "minimum"
+    assert lm.verdict(f(0, lm.ESCAPE + 0.01)).key == "minimum+escape"
+    assert "does not leave it" in lm.verdict(f(0, lm.ESCAPE - 0.01)).text
+
+
+def test_quirks_verdict_on_both_sides():
+    from relustudy.studies import quirks as q
+
+    def f(born):
+        mc = _ns(n01=233, n10=28, rate_a=0.384, rate_b=0.589, diff=0.205, diff_low=0.17, diff_high=0.23, pvalue=1e-9)
+        return _ns(mc=mc, broken_born_dead=born, rescued_born_dead=0)
+
+    need = int(np.ceil(q.REVIVAL_SHARE * 205))
+    assert q.verdict(f(need)).key == "revival" and "205 extra failures" in q.verdict(f(need)).text
+    assert q.verdict(f(need - 1)).key == "other"
+
+
+def test_how_runs_die_verdict_on_both_sides():
+    from relustudy import stats, vocabulary as vocab
+    from relustudy.forensics import EARLY_EPOCHS, LATE_EPOCHS
+    from relustudy.studies import how_runs_die as hd
+
+    def f(epochs):
+        m = stats.median_ci(np.asarray(epochs, float))
+        h = vocab.Rate(len(epochs), 500, len(epochs) / 500, 0, 1, "outputs alive at init")
+        return _ns(median={hd.POSTED: m}, hazard={hd.POSTED: h})
+
+    assert hd.verdict(f([1] * 30)).key == "early"
+    assert hd.verdict(f([2] * 16 + [EARLY_EPOCHS + 50] * 14)).key == "early-uncertain"
+    assert hd.verdict(f([LATE_EPOCHS + 5] * 30)).key == "late"
+    assert hd.verdict(f([50] * 30)).key == "spread"
+    assert hd.verdict(f([])).key == "none"
+
+
+def test_relu_speed_verdict_on_both_sides():
+    from relustudy.studies import relu_speed as rs
+
+    def f(share):
+        return _ns(linear=pd.DataFrame(dict(output=["same"], n_solved=[100], n_linear=[int(100 * share)], share=[share])))
+
+    assert rs.verdict(f(rs.MOSTLY_LINEAR + 0.01)).key == "linear"
+    assert rs.verdict(f(rs.MOSTLY_LINEAR - 0.01)).key == "mixed"
+    assert rs.verdict(_ns(linear=None)).key == "untested"
+
+
+def test_inits_and_momentum_verdicts_follow_significance():
+    from relustudy.studies import inits, momentum
+
+    def mc(diff):
+        return _ns(diff=diff, diff_low=diff - 0.01, diff_high=diff + 0.01, rate_a=0.4, rate_b=0.4 + diff)
+
+    rows = pd.DataFrame(dict(update=["as_posted"] * 2 + ["corrected"] * 2, init=["he", "xavier"] * 2,
+                             mc=[mc(0.1), mc(0.1), mc(-0.1), mc(0.01)], p_fail_holm=[1e-5, 1e-5, 1e-5, 0.5]))
+    assert inits.verdict(_ns(rows=rows)).key == "as_posted:worse,corrected:mixed"
+    post = pd.DataFrame(dict(family=["equal lr", "matched step"], lr=[0.01, 0.01], lr_momentum=[0.01, 0.001],
+                             rate_a=[0.38, 0.38], rate_b=[0.5, 0.3], rate_diff=[0.12, -0.08], diff_low=[0.1, -0.1],
+                             diff_high=[0.14, -0.06], p_fail_holm=[1e-6, 1e-3]))
+    v = momentum.verdict(_ns(posted=post))
+    assert v.key == "equal lr:hurts,matched step:helps" and v.text.startswith("Momentum helps the posted cell only")
+    post["p_fail_holm"] = [0.2, 0.3]
+    assert momentum.verdict(_ns(posted=post)).key == "equal lr:no change,matched step:no change"
+
+
+def test_vanishing_verdict_on_all_three_sides():
+    from relustudy.studies import vanishing as va
+
+    def f(deriv, layer1):
+        rows = [dict(activation=a, output=o, epoch=5000, grad_layer1=layer1, grad_layer2=0.01, grad_output=0.01,
+                     output_derivative=deriv if o == "same" else 1.0, residual_rms=0.02, n=200)
+                for a in ("tanh", "sigmoid") for o in ("same", "identity")]
+        return va.VanishingFinding(pd.DataFrame(rows), pd.DataFrame())
+
+    assert va.verdict(f(va.VANISHED - 0.01, 0.01)).key == "output"
+    assert va.verdict(f(va.VANISHED + 0.01, 0.01 * va.DEPTH_VANISHING / 2)).key == "depth"
+    assert va.verdict(f(va.VANISHED + 0.01, 0.01)).key == "error"
+    with pytest.raises(Skip, match="run_gradient_trace"):
+        va.verdict(va.VanishingFinding(None, pd.DataFrame()))
+
+
+def test_remedies_verdict_on_both_sides():
+    from relustudy.studies import remedies as rm
+
+    def f(rate):
+        t = pd.DataFrame(dict(label=["momentum", "leaky_relu"], rate=[rate, 0.8], ci_low=[rate - 0.02, 0.78],
+                              ci_high=[rate + 0.02, 0.82], of=[1000, 1000], b_rate=[0.1, 0.01], of_solved=[2000, 2000]))
+        return rm.RemediesFinding(pd.DataFrame(), t)
+
+    assert rm.verdict(f(rm.GOOD_RESCUE + 0.01)).key == "fix"
+    v = rm.verdict(f(rm.GOOD_RESCUE - 0.01))
+    assert v.key == "weak" and "leaky_relu rescues 80.0%" in v.text
+
+
+def test_theory_and_threshold_sentences_follow_their_rules():
+    from relustudy.studies import theory, thresholds
+
+    assert "agree with the computation" in theory.agreement(theory.AGREE_P + 0.01, 1.0)
+    assert "differ from the computation" in theory.agreement(theory.AGREE_P - 0.01, 1.0)
+    assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
+    assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
+    assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)

@@ -30,6 +30,7 @@ Beyond the posted program (SPEC_NEW_FACTORS, issues 16, 17, 19):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -98,10 +99,32 @@ def order_perms(order_seed: int, epochs: int, n_samples: int = 6) -> np.ndarray:
     return np.stack([stream.perms()[:, 0] for _ in range(int(epochs))]) if epochs else np.empty((0, n_samples), np.int64)
 
 
+@dataclass(frozen=True)
+class MomentumRule:
+    """A variant of momentum for the mechanism probes (issue 17.3); the NumPy engine only.
+
+    Per parameter kind (weights W, biases b) a coefficient beta: 0 moves the parameter by the
+    plain step (SGD's bits), otherwise ``v = beta v + c step; p -= v`` with c = 1, or with
+    ``dampened`` c = 1 - beta (so the velocity's steady state is the step itself: the same
+    effective step at any beta, only the inertia differs). ``MomentumRule(MOMENTUM, MOMENTUM)``
+    is the ``momentum`` factor, bit for bit (float64 cells only).
+    """
+
+    beta_w: float
+    beta_b: float
+    dampened: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("beta_w", "beta_b"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ValueError(f"invalid {name} {v!r}; allowed: a number in [0, 1)")
+
+
 def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train, *,
         order_seed: np.ndarray | None = None, track: tuple[np.ndarray, np.ndarray] | None = None,
         observer: Callable[[int, int, int, Params], None] | None = None,
-        perms: Callable[[int], np.ndarray] | None = None):
+        perms: Callable[[int], np.ndarray] | None = None, rule: MomentumRule | None = None):
     """The training loop; updates ``params`` in place.
 
     Parameters
@@ -123,6 +146,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         unit dies this way. It reads state only, so the run's bits do not change.
     perms : optional ``perms(epoch) -> (S, R)`` int visiting order, replacing the data order
         (a test feeds the identity to check the shuffled path against the fixed one).
+    rule : optional :class:`MomentumRule` replacing the momentum factor's rule (mechanism
+        probes; needs ``cell.optimizer == "momentum"`` and float64). Other engines have no such option.
 
     Returns
     -------
@@ -138,6 +163,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         raise ValueError(f"params and lr must be {dt} for a {cell.dtype} cell; got {bad[0]}")
     posted = cell.update == "as_posted"
     momentum = cell.optimizer == "momentum"
+    if rule is not None and (not momentum or cell.dtype != "float64"):
+        raise ValueError(f"a MomentumRule needs optimizer 'momentum' in float64; got {cell.optimizer!r}, {cell.dtype}")
     adam = cell.optimizer == "adam"
     sizes = [params[0][0].shape[1]] + [w.shape[0] for w, _ in params]
 
@@ -216,7 +243,10 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     def step(l: int) -> None:
         """Apply prod[l] (weight step) and bstep[l] (bias step), with momentum if on."""
         w, b = params[l]
-        if momentum:
+        if momentum and rule is not None:
+            probe_move(w, vel_w[l], prod[l], rule.beta_w)
+            probe_move(b, vel_b[l], bstep[l], rule.beta_b)
+        elif momentum:
             vel_w[l] *= momentum_c
             vel_w[l] += prod[l]
             w -= vel_w[l]
@@ -226,6 +256,18 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         else:
             w -= prod[l]
             b -= bstep[l]
+
+    def probe_move(p: np.ndarray, vel: np.ndarray, d: np.ndarray, beta: float) -> None:
+        """A MomentumRule's move: p -= d (beta 0), else v = beta v + d (d scaled by 1 - beta if
+        dampened); p -= v."""
+        if beta == 0.0:
+            p -= d
+            return
+        vel *= beta
+        if rule.dampened:
+            d *= 1.0 - beta  # d is a scratch buffer (prod/bstep), rewritten every step
+        vel += d
+        p -= vel
 
     def adam_step(p, d, m, v, scratch, lr_bc1, sqrt_bc2) -> None:
         """Adam on parameter p with direction d (SPEC_NEW_FACTORS; one rounding per operation)."""

@@ -6,6 +6,6 @@ and provenance.
 """
 
 from .common import EXPERIMENTS, Context, Skip, md_table, pct, pval
-from .document import build, summary
+from .document import build
 
-__all__ = ["EXPERIMENTS", "Context", "Skip", "build", "md_table", "pct", "pval", "summary"]
+__all__ = ["EXPERIMENTS", "Context", "Skip", "build", "md_table", "pct", "pval"]

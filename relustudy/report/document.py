@@ -1,33 +1,15 @@
-"""The whole document: summary, sections in order, methods, provenance."""
+"""The whole document: answers, glossary, contents, the studies' sections in registry order,
+methods, references, provenance."""
 
 from __future__ import annotations
 
 import json
 import time
 
-import numpy as np
-from typing import Callable
-
-from .. import analysis, stats
+from .. import stats
 from ..config import MOMENTUM
 from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
-from . import experiments as ex
-from . import scale as sc
-from . import study as st
-from .common import (
-    BOOT_SEED,
-    Q1_CELL,
-    THEORY_DRAWS,
-    THEORY_SEED,
-    Context,
-    Skip,
-    ci,
-    diff_ci,
-    mse_at,
-    num,
-    pct,
-    pval,
-)
+from .common import BOOT_SEED, THEORY_DRAWS, THEORY_SEED, Context, Skip
 
 
 def section_methods(ctx: Context) -> str:
@@ -49,7 +31,9 @@ def section_methods(ctx: Context) -> str:
   {stats.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
   ranked worst (never dropped) and tied pairs excluded; every test states its direction and the n it used.
   Unpaired fallback: Fisher exact (Newcombe CI of the difference) and Mann–Whitney U with Vargha–Delaney A. Holm
-  correction within each family (one family per table and test kind). Momentum is compared at equal lr and at the
+  correction within each family: one family per table and test kind, each table saying which rows form it; the same
+  comparison can appear in two tables (e.g. momentum on the posted cell in the momentum table and in the threshold
+  table) with two adjusted p-values, one per family. Momentum is compared at equal lr and at the
   matched step lr × (1 − {MOMENTUM}). Agreement of paired outcomes by Cohen's κ. Bootstrap 95% percentile CIs
   (seed {BOOT_SEED}); dead-at-init association by 2×2 odds ratio (Woolf CI), AUROC and accuracy; theory by Monte
   Carlo simulation ({THEORY_DRAWS:,} draws, seed {THEORY_SEED}).
@@ -82,6 +66,8 @@ def section_provenance(ctx: Context) -> str:
 pip install -e .
 python scripts/run_grid.py
 python scripts/run_grid.py --experiment all
+python scripts/run_forensics.py && python scripts/run_chaos.py && python scripts/run_gradient_trace.py
+python scripts/make_report.py --store   # computes and stores the expensive results (data/stored/) once
 python scripts/make_report.py
 ```
 """
@@ -93,85 +79,12 @@ def _compact(d) -> str:
 
 
 
-POSTED_LR = st.POSTED["lr"]
-
-
-def summary(ctx: Context) -> str:
-    """The few sentences at the top: they format the findings the sections report, never recompute them."""
-    lines = []
-    try:
-        m = ctx.finding(st.momentum)
-        parts = [
-            f"{d.family} (sgd lr {float(d.lr):g} vs momentum lr {float(d.lr_momentum):g}): "
-            f"{pct(d.rate_a)} → {pct(d.rate_b)}, {diff_ci(d.rate_diff, d.diff_low, d.diff_high)}, McNemar (Holm) {pval(d.p_fail_holm)}"
-            for d in m.posted.itertuples(index=False)
-            if POSTED_LR in (float(d.lr), float(d.lr_momentum))  # the posted lr, as A or as B
-        ]
-        lines.append(
-            "- **The posted answer** (local minimum; use momentum). A dead output is a flat, non-strict local minimum "
-            "at the zero-output loss, which a zero gradient gives momentum no way out of. Momentum, paired by seed on "
-            "the posted stratum, changes the failure rate: " + "; ".join(parts) + ". At equal lr momentum also takes "
-            "a ten times larger step; at the matched step lr × (1 − 0.9) the comparison is fair."
-        )
-    except Skip as e:
-        lines.append(f"- Momentum summary not available: {e}.")
-    try:
-        _, q1 = ctx.finding(st.q1_mse)
-        med = {(d.activation, d.update, d.output): d.median for d in q1.itertuples(index=False)}
-        keys = [(a, u, o) for u in ("as_posted", "corrected") for o in ("same", "identity") for a in ("tanh", "sigmoid")]
-        if any(k not in med for k in keys):
-            raise Skip("needs tanh and sigmoid with both outputs and both updates at randn, sgd, lr 0.1")
-
-        def both(u, o):
-            return f"{mse_at(med[('tanh', u, o)])} / {mse_at(med[('sigmoid', u, o)])}"
-
-        ep = int(analysis.select(ctx.runs, {**Q1_CELL, "activation": "tanh"})["epochs"].max())
-        lines.append(
-            f"- **Q1 (tanh/sigmoid are slow).** After {ep} epochs at lr 0.1, the posted tanh/sigmoid networks reach a "
-            f"median MSE of {both('as_posted', 'same')}; with a linear output unit {both('as_posted', 'identity')}, "
-            f"with the corrected update {both('corrected', 'same')}, with both {both('corrected', 'identity')} "
-            f"(same seeds). The targets of 1.0 sit on tanh's asymptote and outside sigmoid's range, so the gradient "
-            f"vanishes at the output unit; the posted update, which never trains the biases, slows it further."
-        )
-    except Skip as e:
-        lines.append(f"- Q1 summary not available: {e}.")
-    if "remedies" in ctx.experiments:
-        lines.append(_remedies_summary(ctx))
-    return "\n".join(lines) + "\n"
-
-
-def _modes(m) -> str:
-    """'born dead 33.3%, died in training 4.1%, ...' of all the cell's runs."""
-    return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in analysis.FAILURE_MODES) + " of its runs"
-
-
-def _remedies_summary(ctx: Context) -> str:
-    """One sentence: what rescues the posted cell's failing seeds, from the remedies experiment."""
-    try:
-        base, df = ctx.finding(ex.remedies)
-    except Skip as e:
-        return f"- Remedies summary not available: {e}."
-    df = df.sort_values("rate", ascending=False, kind="stable")
-    best = df.iloc[0]
-    mom = df[df["label"] == "momentum"]
-    mom_txt = (
-        f"; momentum rescues {pct(mom['rate'].iloc[0])} and breaks {mom['broken'].iloc[0]:,} seeds that plain SGD solves"
-        if len(mom)
-        else ""
-    )
-    top = "; ".join(f"{d.label} rescues {pct(d.rate)}" for d in df.head(3).itertuples())
-    return (
-        f"- **What does fix it** ({len(base):,} seeds, paired). Of the posted cell's failing seeds, {top}{mom_txt}. "
-        f"The best, {best['label']}, leaves {pct(best['fail_b'])} of all seeds unsolved."
-    )
-
-
 def build(ctx: Context, studies=None) -> str:
     """Render the whole report as markdown: title, answers, glossary, contents, the studies'
     sections in registry order, methods, references, provenance; studies whose data are
     missing are listed under "Skipped sections"."""
     from ..studies import STUDIES
-    from ..studies.base import render
+    from ..studies.base import render  # the studies import the report's Context: imported here, not at the top
 
     rendered, skipped = [], []
     for study in STUDIES if studies is None else studies:
@@ -186,7 +99,7 @@ def build(ctx: Context, studies=None) -> str:
         "# Why does a tiny ReLU network sometimes never learn to add two numbers?\n",
         "Generated by `python scripts/make_report.py` from the dataset; every number below is computed from it. "
         "The question and the posted answer: `shared/seed/` (see STUDY.md §1).\n",
-        "## Answers\n\n" + "\n".join(answers) + "\n" + summary(ctx),
+        "## Answers\n\n" + "\n".join(answers) + "\n",
         section_glossary(),
         "## Contents\n\n" + "\n".join(f"- [{r.study.title}](#{r.study.name})" for r in rendered)
         + "\n- [Methods](#methods)\n- [References](#references)\n- [Provenance](#provenance)\n",

@@ -35,6 +35,8 @@ def finding(runs: pd.DataFrame) -> InitsFinding:
     for upd in UPDATES:
         base = {**POSTED, "update": upd}
         for alt in SCHEMES:
+            if analysis.select(runs, base).empty or analysis.select(runs, {**base, "init": alt}).empty:
+                continue  # the screen lacks this cell
             t = analysis.paired_table(runs, base, {**base, "init": alt})
             if t.empty:
                 continue

@@ -1,5 +1,5 @@
-"""Sections not yet split into a study module: each old section function wrapped as a
-:class:`Study` (its finding is the section's markdown; no verdict rule of its own yet)."""
+"""A study whose finding is its section's text: for descriptive sections that compute what
+they show in one pass (their sentences are chosen by rules inside the section function)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,11 +7,16 @@ from typing import Callable
 from .base import Context, Study
 
 
-def legacy(name: str, title: str, fn: Callable[[Context], str]) -> Study:
-    """Wrap ``fn(ctx) -> markdown`` (which starts with its own '## ' heading) as a Study."""
-    def section(text: str, verdict, links) -> str:
-        lines = text.strip().splitlines()
+def text_study(name: str, title: str, fn: Callable[[Context], str],
+               answer: Callable[[Context], str] | None = None) -> Study:
+    """Wrap ``fn(ctx) -> markdown`` (which may start with its own '## ' heading) as a Study;
+    ``answer(ctx)``, if given, is its paragraph in the report's opening."""
+    def section(found: tuple, verdict, links) -> str:
+        lines = found[0].strip().splitlines()
         return "\n".join(lines[1:] if lines and lines[0].startswith("## ") else lines)
 
-    select = fn
-    return Study(name=name, title=title, select=select, finding=lambda text: text, section=section)
+    def select(ctx: Context) -> tuple:
+        return fn(ctx), (answer(ctx) if answer else None)
+
+    return Study(name=name, title=title, select=select, finding=lambda found: found, section=section,
+                 answer=(lambda found, verdict: found[1]) if answer else None)

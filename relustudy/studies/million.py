@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures, figures_scale, stats, theory, vocabulary as vocab
+from .. import analysis, figures_scale, stats, theory, vocabulary as vocab
 from ..config import MOMENTUM
 from ..outcomes import OUTCOMES
 from ..report.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
+from . import stored_theory
 from .base import Context, Figure, Skip, Study, Verdict
 
 BLOCK = 1000  # seeds per block: the size of the default grid's estimate
@@ -44,6 +45,9 @@ class MillionFinding:
     default_fail_dead: stats.ProportionResult | None  # P(fail | output dead at init) there
     default_fail_alive: stats.ProportionResult | None
     same_seeds: tuple[int, int]  # (identical outcomes, shared runs: same cell id and seed) with data/default
+    deaths: pd.DataFrame  # per cell (when the table has the death-timing columns): label, hazard_ever (vocab.Rate:
+    # deaths in training at any epoch over the outputs alive at init), at_end (the same, dead at the end),
+    # permanent (vocab.Rate: never alive again, over the outputs ever dead)
 
     @property
     def posted(self) -> pd.Series:
@@ -76,7 +80,7 @@ def _shared(default: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 
 def finding(d: dict) -> MillionFinding:
     runs = d["runs"]
-    cells, outcomes, modes, subs = [], [], [], {}
+    cells, outcomes, modes, subs, deaths = [], [], [], {}, []
     for label, change in CELLS:
         sub = analysis.select(runs, {**POSTED, **change})
         if sub.empty:
@@ -94,6 +98,13 @@ def finding(d: dict) -> MillionFinding:
             outcomes.append(dict(label=label, outcome=o, n=len(sub), k=p.k, rate=p.rate, ci_low=p.ci_low,
                                  ci_high=p.ci_high))
         modes.append(analysis.failure_mode_table(sub, by=()).assign(label=label))
+        if {"output_death_epoch", "output_state_changes"} <= set(sub.columns):
+            alive = ~vocab.output_born_dead(sub)
+            ever = vocab.output_death_ever(sub)
+            deaths.append(dict(label=label,
+                               hazard_ever=vocab.hazard(vocab.output_died_in_training(sub, ever=True), alive),
+                               at_end=vocab.hazard(vocab.output_died_in_training(sub), alive),
+                               permanent=vocab.rate(vocab.output_dead_permanent(sub), "outputs ever dead", ever)))
     if not cells or CELLS[0][0] not in subs:
         raise Skip("the million experiment lacks the posted cell")
     posted = subs[CELLS[0][0]].sort_values("seed")
@@ -113,7 +124,7 @@ def finding(d: dict) -> MillionFinding:
     paired = pd.DataFrame(paired)
     if len(paired):
         paired["p_holm"] = stats.holm(paired["p"].to_numpy())
-    mc = theory.p_output_dead_at_init("randn", rng=np.random.default_rng(THEORY_SEED), n_draws=THEORY_DRAWS)
+    mc = stored_theory.p_output_dead_at_init("randn", seed=THEORY_SEED, n_draws=THEORY_DRAWS)
     ref = d["default"]
     default = default_dead = fail_dead = fail_alive = None
     same = (0, 0)
@@ -124,7 +135,8 @@ def finding(d: dict) -> MillionFinding:
         both = _shared(ref, posted)
         same = (int((both["outcome_d"] == both["outcome_x"]).sum()), len(both))
     return MillionFinding(pd.DataFrame(cells), pd.DataFrame(outcomes), pd.concat(modes, ignore_index=True),
-                          pd.DataFrame(blocks), paired, mc, default, default_dead, fail_dead, fail_alive, same)
+                          pd.DataFrame(blocks), paired, mc, default, default_dead, fail_dead, fail_alive, same,
+                          pd.DataFrame(deaths))
 
 
 def verdict(f: MillionFinding) -> Verdict:
@@ -155,9 +167,9 @@ def figures_(f: MillionFinding):
             title=f"Posted cell: failure rate of each block of {BLOCK:,} seeds vs all {post.n:,}"),
             "1,000-seed estimates vs a million"))
     fails = f.outcomes[f.outcomes["outcome"] != "solved"]
-    out.append(Figure("million_outcomes.png", figures.failure_rate_dots(
-        fails.assign(panel="", row=""), y="outcome", hue="label", col="panel", row="row",
-        title="How the runs that fail end, per cell (95% CI)", xlabel="share of all runs", zoom=True),
+    out.append(Figure("million_outcomes.png", figures_scale.grouped_shares(
+        fails, y="outcome", hue="label", title="How the runs that fail end, per cell", xlabel="share of all runs",
+        note="95% CI whiskers: at 200,000+ runs per cell they are narrower than a bar's end is thick"),
         "outcome shares"))
     return out
 
@@ -199,6 +211,8 @@ family of {len(f.paired)}):
 
 {ptbl}
 
+{_deaths_text(f)}
+
 **Every outcome's share** (95% CI):
 
 {shares}
@@ -216,6 +230,18 @@ family of {len(f.paired)}):
 The shipped table has compact columns (factors, outcome, dead-unit columns, `final_mse` as float32; no curves). The
 full table: `python scripts/run_grid.py --experiment million --columns full --out data/million_full`.
 """
+
+
+def _deaths_text(f: MillionFinding) -> str:
+    """Deaths in training with the runs at risk as denominator (ever, at the end) and how many are permanent."""
+    if f.deaths.empty:
+        return ""
+    tbl = md_table(pd.DataFrame(
+        [(d.label, str(d.hazard_ever), str(d.at_end), str(d.permanent)) for d in f.deaths.itertuples()],
+        columns=["cell", "output dies in training, ever (of those alive at init)", "... and is dead at the end",
+                 "permanent (never alive again, of those ever dead)"]))
+    return ("**Deaths in training** (recorded at every epoch's end; see the glossary for ever / at the end / "
+            f"permanent):\n\n{tbl}")
 
 
 def _screen_text(f: MillionFinding, spread, cover) -> str:

@@ -69,7 +69,9 @@ def verdict(f: PostedFinding) -> Verdict:
     if d.accuracy >= DECIDES:
         return Verdict("decides", f"The init largely decides: {said}.")
     if d.accuracy >= PARTLY:
-        return Verdict("partly", f"The init decides in part: {said}; the rest is decided later.")
+        return Verdict("partly", f"The output's state at init decides in part: {said}; the rest is not read from "
+                                 "that state alone (the init-predictability section asks how much more the initial "
+                                 "weights tell).")
     return Verdict("weak", f"The output's state at init says little: {said}.")
 
 

@@ -1,0 +1,112 @@
+"""Stored results: what is expensive to compute is computed once by a step that writes it
+under ``data/stored/``, and the report only reads it.
+
+A stored result is a DataFrame named by ``name`` and a key (the arguments it depends on,
+JSON-able): ``data/stored/<name>-<hash of the key>.parquet``, the key kept in the file's
+metadata and checked on reading. :func:`frame` returns the stored table when there is one;
+otherwise it computes it, and writes it only while writing is switched on
+(``python scripts/make_report.py --store``, which is how the stored results are made), so
+the report never changes ``data/`` on its own. A missing stored result costs time, never
+correctness: the report computes it the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pandas as pd
+
+from .paths import DATA_DIR
+
+STORE_DIR = DATA_DIR / "stored"
+_state = {"dir": STORE_DIR, "write": False, "computed": []}
+
+
+def key_hash(key: Mapping) -> str:
+    """16 hex digits of the sha256 of the key's canonical JSON."""
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def path_of(name: str, key: Mapping) -> Path:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"invalid stored-result name {name!r}; allowed: letters, digits and '_'")
+    return Path(_state["dir"]) / f"{name}-{key_hash(key)}.parquet"
+
+
+def frame(name: str, key: Mapping, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """The stored table ``name`` for ``key``, or ``compute()`` (written when writing is on)."""
+    path = path_of(name, key)
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    if path.exists():
+        from .dataset import read_info
+
+        if read_info(path).get("key") == canonical:
+            return pd.read_parquet(path)
+    df = compute()
+    _state["computed"].append(path.name)
+    if _state["write"]:
+        from .sharded import write_frame
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_frame(df.reset_index(drop=True), path, {"kind": "stored", "name": name, "key": canonical})
+    return df
+
+
+def computed() -> list[str]:
+    """The stored results this process had to compute (not found under the store folder)."""
+    return list(_state["computed"])
+
+
+@contextmanager
+def configure(folder: Path | None = None, *, write: bool = False):
+    """Use ``folder`` as the store (default ``data/stored``) and write missing results if ``write``."""
+    old = dict(_state)
+    _state.update(dir=Path(folder) if folder is not None else STORE_DIR, write=write, computed=[])
+    try:
+        yield
+    finally:
+        _state.update(old)
+
+
+def code_hash(*modules) -> str:
+    """16 hex digits over the source of ``modules``: part of a key, so a stored result made by
+    other code is not read back."""
+    import inspect
+
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(inspect.getsource(m).encode())
+    return h.hexdigest()[:16]
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """16 hex digits over a table's values (row order included), for keys that depend on data."""
+    values = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(values.tobytes()).hexdigest()[:16]
+
+
+def pickled(name: str, key: Mapping, compute: Callable[[], object]) -> object:
+    """Like :func:`frame` for a Python object (e.g. a finding of named results and arrays),
+    stored with pickle as ``<name>-<hash>.pkl`` beside its key (``.key.json``)."""
+    import pickle
+
+    path = path_of(name, key).with_suffix(".pkl")
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    key_file = path.with_suffix(".key.json")
+    if path.exists() and key_file.exists() and key_file.read_text() == canonical:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    obj = compute()
+    _state["computed"].append(path.name)
+    if _state["write"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=5)
+        tmp.replace(path)
+        key_file.write_text(canonical)
+    return obj

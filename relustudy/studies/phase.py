@@ -1,0 +1,166 @@
+"""The phase map: failure over learning rate x init gain, both updates, SGD and momentum (the phase experiment)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import analysis, stats, figures_scale
+from ..config import MOMENTUM
+from ..report.common import ALPHA, POSTED, ci, md_table, num, paired, pct, pval
+from .base import Context, Skip, Study
+from .legacy import text_study
+
+
+PHASE_PANELS = ("update", "optimizer")
+
+
+SAFE = 0.10  # "safe" on the phase map: P(fail) below this
+
+
+def _shared_runs(default: pd.DataFrame, other: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Runs of the same cell (by cell id) and seed in two tables: ``<col>_d`` and ``<col>_x``."""
+    keys = ["cell_id", "seed"]
+    a = default[keys + cols].assign(cell_id=default["cell_id"].astype(str))
+    b = other[keys + cols].assign(cell_id=other["cell_id"].astype(str))
+    return a.merge(b, on=keys, suffixes=("_d", "_x"))
+
+
+def _not_generated(ctx: Context, name: str, title: str) -> None:
+    """Skip, with the command that makes it, when the experiment has no data yet."""
+    if name not in ctx.experiments:
+        raise Skip(f"not generated yet: `data/{name}/` holds no dataset (make it with "
+                   f"`python scripts/run_grid.py --experiment {name}`)")
+
+
+@dataclass
+class PhaseResult:
+    rates: pd.DataFrame  # per update x optimizer x lr x init_gain: n, rate, CI, failure-mode shares
+    posted: pd.Series  # the posted point's row of ``rates``
+    moves: pd.DataFrame  # one grid step from the posted point: direction, lr, gain, paired difference + CI, McNemar p
+    bitwise: tuple[int, int, str] | None  # (identical outcome and final_mse bits, shared seeds, the dtype compared)
+    safe: pd.DataFrame  # per panel: share of map points with P(fail) < SAFE, the best point
+
+
+def phase(ctx: Context) -> PhaseResult:
+    """The finding behind the phase-diagram section."""
+    runs = ctx.experiments["phase"][0]
+    by = [*PHASE_PANELS, "lr", "init_gain"]
+    rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(analysis.failure_mode_table(runs, by), on=by,
+                                                                suffixes=("", "_m"))
+    rates["panel"] = rates["update"].astype(str) + " / " + rates["optimizer"].astype(str)
+    at = (rates["update"] == "as_posted") & (rates["optimizer"] == "sgd")
+    post = rates[at & np.isclose(rates["lr"], POSTED["lr"]) & (rates["init_gain"] == 1.0)]
+    if post.empty:
+        raise Skip("the phase experiment lacks the posted point (as_posted, sgd, lr 0.01, gain 1)")
+    post = post.iloc[0]
+    lrs, gains = np.sort(rates["lr"].unique()), np.sort(rates["init_gain"].unique())
+    i, j = int(np.searchsorted(lrs, post["lr"])), int(np.searchsorted(gains, 1.0))
+    base = {"update": "as_posted", "optimizer": "sgd", "lr": post["lr"], "init_gain": 1.0}
+    moves = []
+    for name, di, dj in (("lr up", 1, 0), ("lr down", -1, 0), ("gain up", 0, 1), ("gain down", 0, -1)):
+        if not (0 <= i + di < len(lrs) and 0 <= j + dj < len(gains)):
+            continue
+        other = {**base, "lr": lrs[i + di], "init_gain": gains[j + dj]}
+        t = analysis.paired_table(runs, base, other)
+        mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+        # Per doubling of the parameter moved: lr steps are 10^(1/4), gain steps 2^(1/2) on the shipped grid.
+        doublings = abs(np.log2((lrs[i + di] / lrs[i]) if di else (gains[j + dj] / gains[j])))
+        moves.append(dict(direction=name, lr=lrs[i + di], init_gain=gains[j + dj], n=mc.n, rate=mc.rate_b,
+                          diff=mc.diff, low=mc.diff_low, high=mc.diff_high, p=mc.pvalue, per_doubling=mc.diff / doublings))
+    moves = pd.DataFrame(moves)
+    if len(moves):
+        moves["p_holm"] = stats.holm(moves["p"].to_numpy())
+    bitwise = None
+    ref = analysis.select(ctx.runs, POSTED) if "lr" in ctx.runs.columns else ctx.runs.iloc[:0]
+    mine = analysis.select(runs, {**POSTED, "init_gain": 1.0})
+    both = _shared_runs(ref, mine, ["final_mse", "outcome"]) if len(ref) and len(mine) else []
+    if len(both):
+        # The map's table may be compact (final_mse in float32): compare at the precision it keeps.
+        dtype = mine["final_mse"].dtype
+        d = both["final_mse_d"].to_numpy().astype(dtype)
+        x = both["final_mse_x"].to_numpy().astype(dtype)
+        same = (d.view(f"i{dtype.itemsize}") == x.view(f"i{dtype.itemsize}")) & (
+            both["outcome_d"].astype(str) == both["outcome_x"].astype(str)).to_numpy()
+        bitwise = (int(same.sum()), len(both), str(dtype))
+    safe = []
+    for panel, g in rates.groupby("panel", sort=False):
+        best = g.sort_values(["rate", "lr", "init_gain"]).iloc[0]
+        safe.append(dict(panel=panel, points=len(g), safe=float((g["ci_high"] < SAFE).mean()),
+                         best_rate=best["rate"], best_lr=best["lr"], best_gain=best["init_gain"]))
+    return PhaseResult(rates, post, moves, bitwise, pd.DataFrame(safe))
+
+
+def section_phase(ctx: Context) -> str:
+    title = "The phase diagram: failure over learning rate × init gain"
+    _not_generated(ctx, "phase", title)
+    f = ctx.finding(phase)
+    r, post = f.rates, f.posted
+    runs = ctx.experiments["phase"][0]
+    n_seeds = runs["seed"].nunique()
+    mark = (float(post["lr"]), 1.0)
+    fig1 = ctx.fig(
+        figures_scale.phase_heatmaps(r, x="lr", y="init_gain", col="panel", mark=mark,
+                                     title="P(fail) over lr × init gain (white: 50% contour of the 3×3-smoothed map; star: the posted "
+                                           "program; circle: each panel's lowest P(fail))", annotate_min=True),
+        "phase_fail.png", "phase diagram",
+    )
+    modes = [k for k in analysis.FAILURE_MODES]
+    shown = [k for k in modes if (r[f"share {k}"] > 0).any()]  # a mode with no run anywhere gets no empty row
+    long = pd.concat([r.assign(kind=f"failed: {k}", share=r[f"share {k}"]) for k in shown], ignore_index=True)
+    fig2 = ctx.fig(
+        figures_scale.phase_heatmaps(long, x="lr", y="init_gain", col="panel", row="kind", value="share", level=None,
+                                     mark=mark, title="Failed runs by mode, shares of all runs (\"failed: born dead\" = "
+                                     "born dead and failed)", cbar_label="share of runs"),
+        "phase_modes.png", "phase diagram by failure kind",
+    )
+    moves = md_table(pd.DataFrame(
+        [(d.direction, num(d.lr, 4), num(d.init_gain, 4), pct(d.rate), f"{100 * d.diff:+.1f} pp [{100 * d.low:+.1f}, {100 * d.high:+.1f}]",
+          f"{100 * d.per_doubling:+.1f} pp", pval(d.p_holm), f"{d.n:,}")
+         for d in f.moves.itertuples()],
+        columns=["one step", "lr", "gain", "P(fail)", "paired difference vs the posted point [95% CI]",
+                 "per doubling", "McNemar p (Holm)", "pairs"],
+    )) if len(f.moves) else "(no neighbours on the grid)"
+    best = f.moves.sort_values("per_doubling").iloc[0] if len(f.moves) else None
+    safe = md_table(pd.DataFrame(
+        [(d.panel, f"{d.points}", pct(d.safe), pct(d.best_rate), num(d.best_lr, 4), num(d.best_gain, 4)) for d in f.safe.itertuples()],
+        columns=["update / optimizer", "map points", f"share with P(fail) < {pct(SAFE, 0)} (upper CI)", "lowest P(fail)",
+                 "at lr", "at gain"],
+    ))
+    kinds = post[[f"share {k}" for k in modes]]
+    bit = (
+        f"The posted point is the default grid's posted cell (same cell id): on the {f.bitwise[1]:,} seeds both hold, "
+        f"{f.bitwise[0]:,} runs have the same outcome and bit-identical final MSEs (compared as {f.bitwise[2]}, the "
+        f"precision of this map's table; the runs themselves are equal in float64, `tests/test_scale.py`)."
+        if f.bitwise else "The loaded default grid shares no cell with this map, so the posted point is not compared with it here."
+    )
+    lr_levels = np.sort(r["lr"].unique())
+    g_levels = np.sort(r["init_gain"].unique())
+    return f"""## {title}
+
+ReLU 2-4-4-1 (output `same`), randn init with weights and biases multiplied by the init gain (W, b ~ N(0, gain²)),
+{len(lr_levels)} learning rates {num(lr_levels[0], 3)}–{num(lr_levels[-1], 3)} (log-spaced) × {len(g_levels)} gains
+{num(g_levels[0], 3)}–{num(g_levels[-1], 3)}, both updates, SGD and momentum {MOMENTUM} at equal lr, {n_seeds:,} seeds per
+point, paired by seed across the whole map. Once its velocity builds up, momentum at lr moves like SGD at lr / (1 − {MOMENTUM}),
+so the matched-step comparison reads the momentum panels one decade to the left of the SGD ones (momentum at lr 0.001
+against SGD at lr 0.01).
+
+**Where the posted program sits.** At lr {num(post["lr"], 3)}, gain 1, as posted, SGD: P(fail) = {pct(post["rate"])}
+{ci(post["ci_low"], post["ci_high"])}; of all its runs {", ".join(f"{k} {pct(v)}" for k, v in zip(modes, kinds))}. {bit}
+
+**Which way to safety.** One grid step from the posted point, paired by seed:
+
+{moves}
+
+{f"The fastest way down is {best['direction']} ({100 * best['per_doubling']:+.1f} percentage points per doubling of the parameter moved)." if best is not None else ""}
+
+{safe}
+
+{fig1}
+
+{fig2}
+"""
+
+
+STUDY = text_study('phase', 'The phase map: failure over learning rate × init gain', section_phase)

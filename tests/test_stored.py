@@ -1,0 +1,39 @@
+"""Stored results: read when present with the same key, computed (and written only when asked) otherwise."""
+import pandas as pd
+import pytest
+
+from relustudy import stored
+
+
+def test_frame_is_written_only_when_asked_and_read_back(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return pd.DataFrame({"p": [0.25], "hidden": ["4-4"]})
+
+    key = {"init": "he", "n_draws": 10}
+    with stored.configure(tmp_path):
+        assert stored.frame("toy", key, compute)["p"].iloc[0] == 0.25
+        assert stored.computed() == [stored.path_of("toy", key).name] and not list(tmp_path.iterdir())
+    with stored.configure(tmp_path, write=True):
+        stored.frame("toy", key, compute)
+    with stored.configure(tmp_path):
+        again = stored.frame("toy", key, compute)
+        assert stored.computed() == [] and len(calls) == 2  # read, not recomputed
+        pd.testing.assert_frame_equal(again, compute())
+        stored.frame("toy", {**key, "n_draws": 11}, compute)  # another key: computed
+        assert len(calls) == 4
+    with pytest.raises(ValueError, match="allowed: letters"):
+        stored.path_of("a/b", key)
+
+
+def test_pickled_checks_its_key(tmp_path):
+    with stored.configure(tmp_path, write=True):
+        assert stored.pickled("obj", {"k": 1}, lambda: {"a": [1, 2]}) == {"a": [1, 2]}
+    with stored.configure(tmp_path):
+        assert stored.pickled("obj", {"k": 1}, lambda: "recomputed") == {"a": [1, 2]}
+        assert stored.pickled("obj", {"k": 2}, lambda: "recomputed") == "recomputed"
+    assert len(stored.code_hash(stored)) == 16
+    a = pd.DataFrame({"x": [1, 2]})
+    assert stored.data_hash(a) == stored.data_hash(a.copy()) != stored.data_hash(a.iloc[::-1])
