@@ -40,7 +40,9 @@ def test_an_engine_refuses_what_it_lacks_in_one_line(engine, feature):
         pytest.skip(f"engine {engine} implements {feature}")
     with pytest.raises(EngineUnavailable, match=f"engine '{engine}' does not implement {feature} yet") as e:
         check_engine_supports(engine, CELLS[feature], track_output=feature == "track_output")
-    assert "\n" not in str(e.value) and "allowed for this cell: numpy" in str(e.value)
+    allowed = str(e.value).split("allowed for this cell: ")[1].split(", ")
+    assert "\n" not in str(e.value) and "numpy" in allowed and engine not in allowed
+    assert sorted(allowed) == sorted(name for name in _MODULES if feature in engine_features(name))
     if engine == "numba":  # asked for by name: refused; by default: the reference, with a notice
         with pytest.raises(EngineUnavailable, match="does not implement"):
             train(CELLS[feature], [0], engine="numba", track_output=feature == "track_output")

@@ -9,7 +9,8 @@ every operation is a loop over the lanes innermost, which LLVM turns into SIMD w
 changing any single run's arithmetic: each lane does exactly the scalar operations of
 :mod:`.reference`, in the same order, with no FMA contraction (numba compiles without
 fast-math) and the formulas of :mod:`.formulas` over the shared ``exp``/``tanh`` of
-:mod:`.ieee_math`. Blocks are independent, so they run on Python threads (the kernel
+:mod:`.ieee_math` (a float32 cell: float32 buffers, np.float32 constants and the float32
+math of :mod:`.ieee_math32`, so nothing is promoted to float64). Blocks are independent, so they run on Python threads (the kernel
 releases the GIL; :func:`threads` sets how many); a run's result does not depend on its
 block, its lane or the thread count.
 """
@@ -295,7 +296,8 @@ def threads(n: int | None) -> Iterator[None]:
 
 
 def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8) -> int:
-    """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state fits the cache."""
+    """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state (``itemsize``
+    bytes a number) fits the cache."""
     sizes = list(sizes)
     pw = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     pb = sum(sizes[1:])
