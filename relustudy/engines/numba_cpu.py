@@ -26,7 +26,6 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Iterator
 
 import numba
@@ -183,25 +182,64 @@ def _bind(dtype: str):
     return f
 
 
-def _rows(f: SimpleNamespace) -> SimpleNamespace:
-    """``f.rows_<act>(Z, A)``: A = act(Z) elementwise over (n, lanes), one compiled loop per activation
-    and dtype (a closure over its own formula, so float32 and float64 never share a compile)."""
-    for act in BIG:
-        fn = getattr(f, f"f_{act}")
-
-        def rows(Z, A, fn=fn):
-            for j in range(Z.shape[0]):
-                for k in range(Z.shape[1]):
-                    A[j, k] = fn(Z[j, k])
-
-        rows.__name__ = rows.__qualname__ = f"rows_{act}"
-        rows.__doc__ = f"A = {act}(Z) elementwise, (n, lanes)."
-        setattr(f, f"rows_{act}", njit(**_OPTIONS)(rows))
-    return f
+F64, F32 = _bind("float64"), _bind("float32")
+# Module-level loops over module-level formulas: numba's cache keys a function by its code and
+# closure, so a closure over (or a default argument of) a dispatcher would miss the cache in
+# every new process; globals are looked up at compile time and keep one cache entry each.
+_f_tanh, _f_sigmoid, _f_elu = F64.f_tanh, F64.f_sigmoid, F64.f_elu
+_f_tanh32, _f_sigmoid32, _f_elu32 = F32.f_tanh, F32.f_sigmoid, F32.f_elu
 
 
-F64 = _rows(_bind("float64"))
-F32 = _rows(_bind("float32"))
+@njit(**_OPTIONS)
+def rows_tanh(Z, A):
+    """A = tanh(Z) elementwise, (n, lanes) float64."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_tanh(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_sigmoid(Z, A):
+    """A = sigmoid(Z) elementwise, (n, lanes) float64."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_sigmoid(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_elu(Z, A):
+    """A = elu(Z) elementwise, (n, lanes) float64."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_elu(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_tanh32(Z, A):
+    """A = tanh(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_tanh32(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_sigmoid32(Z, A):
+    """A = sigmoid(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_sigmoid32(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_elu32(Z, A):
+    """A = elu(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_elu32(Z[j, k])
+
+
+F64.rows_tanh, F64.rows_sigmoid, F64.rows_elu = rows_tanh, rows_sigmoid, rows_elu
+F32.rows_tanh, F32.rows_sigmoid, F32.rows_elu = rows_tanh32, rows_sigmoid32, rows_elu32
 _BOUND = {"float64": F64, "float32": F32}
 
 
