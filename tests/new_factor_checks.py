@@ -28,12 +28,13 @@ def _cells(feature: str, act: str, out: str, upd: str, opt: str, epochs: int, hi
 
 
 def compare_new_factors(engine: str, feature: str, *, seeds, epochs: int, hidden=(4, 4), activations=ACTIVATIONS,
-                        outputs=OUTPUTS, updates=UPDATES) -> tuple[int, list[str]]:
+                        outputs=OUTPUTS, updates=UPDATES, optimizers=None) -> tuple[int, list[str]]:
     """Train every activation x output x update x optimizer combination of ``feature`` with the
-    reference and with ``engine``; (batches compared, differences). Optimizers: sgd and momentum,
-    and adam where the engine has it (the adam feature: adam only)."""
-    optimizers = ["adam"] if feature == "adam" else ["sgd", "momentum"] + (["adam"] if "adam" in
-                                                                              engine_features(engine) else [])
+    reference and with ``engine``; (batches compared, differences). Optimizers (None): sgd and
+    momentum, and adam where the engine has it (the adam feature: adam only)."""
+    if optimizers is None:
+        optimizers = ["adam"] if feature == "adam" else ["sgd", "momentum"] + (["adam"] if "adam" in
+                                                                                  engine_features(engine) else [])
     track = feature == "track_output"
     n, bad = 0, []
     for act, out, upd, opt in itertools.product(activations, outputs, updates, optimizers):

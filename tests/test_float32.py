@@ -172,3 +172,64 @@ def test_a_numba_binding_gives_the_numpy_bits():
     for got, (shared, _, _) in zip(outs, FUNCS.values()):
         want = shared(x)
         assert ((got.view(np.int32) == want.view(np.int32)) | (np.isnan(got) & np.isnan(want))).all()
+
+
+# ---- the numba engine: the reference's bits (the 4-4 matrix is tests/test_new_factor_engines.py's)
+def _numba_vs_numpy(cells, seeds) -> list[str]:
+    return differences(train_group(cells, seeds, engine="numpy"), train_group(cells, seeds, engine="numba"))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(activation="elu", update="corrected", optimizer="momentum"),
+    dict(activation="sigmoid", output="identity", optimizer="adam", data_order="shuffled", order_seed=3),
+])
+def test_numba_float32_gives_the_reference_bits_on_a_second_architecture(kw):
+    cells = [Cell(dtype="float32", hidden=(3, 1, 5), epochs=30, init=i, lr=lr, **kw)
+             for i, lr in (("randn", 0.1), ("he", 0.03))]
+    assert _numba_vs_numpy(cells, range(8)) == []
+
+
+@pytest.mark.slow  # 72 float32 kernels
+def test_numba_float32_gives_the_reference_bits_on_every_combination_of_a_second_architecture():
+    from new_factor_checks import compare_new_factors
+
+    n, bad = compare_new_factors("numba", "float32", seeds=range(6), epochs=20, hidden=(3, 1, 5),
+                                 optimizers=["sgd", "momentum", "adam"])
+    assert n == 6 * 2 * 2 * 3 and bad == []
+
+
+def test_numba_float32_formulas_compile_to_float32_arithmetic_only():
+    """No silent promotion in the engine's float32 formulas: their LLVM IR (a fresh, uncached
+    compile) has float32 arithmetic and not one double operation or float->double extension."""
+    import re
+
+    from numba import njit
+
+    from relustudy.engines.numba_cpu import formulas_for
+
+    f = formulas_for("float32")
+    f_relu, f_leaky, f_tanh, f_sigmoid, f_elu = f.f_relu, f.f_leaky_relu, f.f_tanh, f.f_sigmoid, f.f_elu
+    d_relu, d_leaky, d_tanh, d_sigmoid, d_elu = f.d_relu, f.d_leaky_relu, f.d_tanh, f.d_sigmoid, f.d_elu
+    loss_grad, sgd, momentum, adam_scales, adam, beta1, beta2 = (f.loss_grad, f.sgd, f.momentum, f.adam_scales,
+                                                                  f.adam, f.BETA1, f.BETA2)
+
+    @njit(error_model="numpy")
+    def every_formula(z, out):
+        s = F32(0.0)
+        for i in range(z.size):
+            x = z[i]
+            s = s + f_relu(x) + f_leaky(x) + f_tanh(x) + f_sigmoid(x) + f_elu(x)
+            s = s + d_relu(x, x, x) + d_leaky(x, x, x) + d_tanh(x, x, x) + d_sigmoid(x, x, x) + d_elu(x, x, x)
+            s = s + loss_grad(x) + sgd(x, x, x)
+            p, v = momentum(x, x, x, x)
+            lrb, sqb = adam_scales(x, x * beta1, x * beta2)
+            q, m, w = adam(p, v, x, x, lrb, sqb)
+            s = s + q + m + w
+        out[0] = s
+
+    z = np.linspace(-3, 3, 7, dtype=F32)
+    out = np.zeros(1, F32)
+    every_formula(z, out)
+    ir = "".join(every_formula.inspect_llvm().values())
+    assert re.search(r"= fadd (fast )?float ", ir)
+    assert not re.search(r"= (fadd|fsub|fmul|fdiv)[^\n]* double |= fpext |@llvm\.\w+\.f64", ir)

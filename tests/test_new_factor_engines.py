@@ -40,13 +40,27 @@ def test_an_engine_refuses_what_it_lacks_in_one_line(engine, feature):
         pytest.skip(f"engine {engine} implements {feature}")
     with pytest.raises(EngineUnavailable, match=f"engine '{engine}' does not implement {feature} yet") as e:
         check_engine_supports(engine, CELLS[feature], track_output=feature == "track_output")
-    assert "\n" not in str(e.value) and "allowed for this cell: numpy" in str(e.value)
+    allowed = str(e.value).split("allowed for this cell: ")[1].split(", ")
+    assert "\n" not in str(e.value) and "numpy" in allowed and engine not in allowed
+    assert sorted(allowed) == sorted(name for name in _MODULES if feature in engine_features(name))
     if engine == "numba":  # asked for by name: refused; by default: the reference, with a notice
         with pytest.raises(EngineUnavailable, match="does not implement"):
             train(CELLS[feature], [0], engine="numba", track_output=feature == "track_output")
         assert train(CELLS[feature], [0], track_output=feature == "track_output").metrics["final_mse"].shape == (1,)
 
 
+@pytest.mark.parametrize("feature", NEW_FEATURES)
+def test_numba_gives_the_reference_bits_on_a_subset(feature):
+    """A representative subset (one piecewise-linear and one exp-based activation, both updates,
+    momentum and adam): 8 kernels per dtype, most shared with the other features."""
+    _lacking("numba", feature)
+    optimizers = ["adam"] if feature == "adam" else ["momentum", "adam"]
+    n, bad = compare_new_factors("numba", feature, seeds=range(16), epochs=40, activations=("relu", "tanh"),
+                                 outputs=("same",), optimizers=optimizers)
+    assert n == 2 * 2 * len(optimizers) and bad == []
+
+
+@pytest.mark.slow  # the whole matrix compiles ~66 kernels on a fresh machine
 @pytest.mark.parametrize("feature", NEW_FEATURES)
 def test_numba_gives_the_reference_bits(feature):
     _lacking("numba", feature)

@@ -9,7 +9,8 @@ every operation is a loop over the lanes innermost, which LLVM turns into SIMD w
 changing any single run's arithmetic: each lane does exactly the scalar operations of
 :mod:`.reference`, in the same order, with no FMA contraction (numba compiles without
 fast-math) and the formulas of :mod:`.formulas` over the shared ``exp``/``tanh`` of
-:mod:`.ieee_math`. Blocks are independent, so they run on Python threads (the kernel
+:mod:`.ieee_math` (a float32 cell: float32 buffers, np.float32 constants and the float32
+math of :mod:`.ieee_math32`, so nothing is promoted to float64). Blocks are independent, so they run on Python threads (the kernel
 releases the GIL; :func:`threads` sets how many); a run's result does not depend on its
 block, its lane or the thread count.
 """
@@ -34,7 +35,7 @@ from numba import njit, types
 from numba.core.extending import intrinsic
 
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import formulas, ieee_math, kernel_source, usable_cores
+from . import formulas, ieee_math, ieee_math32, kernel_source, usable_cores
 from .kernel_source import KernelSpec
 from .layout import curve_epochs, flatten, unflatten_into
 
@@ -127,22 +128,71 @@ _small = njit(**_OPTIONS)
 BIG = ("tanh", "sigmoid", "elu")
 
 
-def _bind_float64():
-    f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+# ---- float32: the same primitives (numba keeps float32 + float32 in float32) and the
+# float32 exp/expm1/tanh of ieee_math32, every constant an np.float32 (a Python float
+# literal would promote the lane's arithmetic to float64)
+@intrinsic
+def _bits32(typingctx, x):
+    """The IEEE bits of a float32 as an int32."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _from_bits32(typingctx, i):
+    """The float32 whose IEEE bits are the int32 ``i``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+SHIFT32 = np.float32(ieee_math32.ROUND_SHIFT)
+SHIFT32_BITS = np.int32(SHIFT32.view(np.int32))
+_ONE27, _SH23 = np.int32(127), np.int32(23)
+
+
+@_inline
+def _scale2_32(p, k):
+    # As _scale2: k (integral, |k| <= 160) + 1.5 * 2**23 is exact and holds k in its low bits;
+    # the factors 2**k1, 2**(k - k1) (|.| <= 80, normal float32) built from their bits.
+    ki = _bits32(k + SHIFT32) - SHIFT32_BITS
+    k1 = ki >> np.int32(1)
+    return p * _from_bits32((k1 + _ONE27) << _SH23) * _from_bits32((ki - k1 + _ONE27) << _SH23)
+
+
+_exp32, _expm1_32, _tanh32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _scale2_32, np.float32, jit=_inline)
+
+
+def _bind(dtype: str):
+    """formulas.build over numba's primitives and ``dtype``'s math, each formula jitted (see BIG)."""
+    if dtype == "float64":
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+    else:
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp32, _expm1_32, _tanh32, const=np.float32,
+                           jit=lambda fn: fn)
     for k, fn in list(vars(f).items()):
         if callable(fn):
             setattr(f, k, (_inline if k[2:] in BIG else _small)(fn))
-    f.TARGET = EPOCH_ERROR_TARGET
+    f.TARGET = EPOCH_ERROR_TARGET  # a float32 error compares exactly with it (see reference.sgd)
     return f
 
 
-F64 = _bind_float64()
+F64, F32 = _bind("float64"), _bind("float32")
+# Module-level loops over module-level formulas: numba's cache keys a function by its code and
+# closure, so a closure over (or a default argument of) a dispatcher would miss the cache in
+# every new process; globals are looked up at compile time and keep one cache entry each.
 _f_tanh, _f_sigmoid, _f_elu = F64.f_tanh, F64.f_sigmoid, F64.f_elu
+_f_tanh32, _f_sigmoid32, _f_elu32 = F32.f_tanh, F32.f_sigmoid, F32.f_elu
 
 
 @njit(**_OPTIONS)
 def rows_tanh(Z, A):
-    """A = tanh(Z) elementwise, (n, lanes)."""
+    """A = tanh(Z) elementwise, (n, lanes) float64."""
     for j in range(Z.shape[0]):
         for k in range(Z.shape[1]):
             A[j, k] = _f_tanh(Z[j, k])
@@ -150,7 +200,7 @@ def rows_tanh(Z, A):
 
 @njit(**_OPTIONS)
 def rows_sigmoid(Z, A):
-    """A = sigmoid(Z) elementwise, (n, lanes)."""
+    """A = sigmoid(Z) elementwise, (n, lanes) float64."""
     for j in range(Z.shape[0]):
         for k in range(Z.shape[1]):
             A[j, k] = _f_sigmoid(Z[j, k])
@@ -158,20 +208,46 @@ def rows_sigmoid(Z, A):
 
 @njit(**_OPTIONS)
 def rows_elu(Z, A):
-    """A = elu(Z) elementwise, (n, lanes)."""
+    """A = elu(Z) elementwise, (n, lanes) float64."""
     for j in range(Z.shape[0]):
         for k in range(Z.shape[1]):
             A[j, k] = _f_elu(Z[j, k])
 
 
+@njit(**_OPTIONS)
+def rows_tanh32(Z, A):
+    """A = tanh(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_tanh32(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_sigmoid32(Z, A):
+    """A = sigmoid(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_sigmoid32(Z[j, k])
+
+
+@njit(**_OPTIONS)
+def rows_elu32(Z, A):
+    """A = elu(Z) elementwise, (n, lanes) float32."""
+    for j in range(Z.shape[0]):
+        for k in range(Z.shape[1]):
+            A[j, k] = _f_elu32(Z[j, k])
+
+
 F64.rows_tanh, F64.rows_sigmoid, F64.rows_elu = rows_tanh, rows_sigmoid, rows_elu
+F32.rows_tanh, F32.rows_sigmoid, F32.rows_elu = rows_tanh32, rows_sigmoid32, rows_elu32
+_BOUND = {"float64": F64, "float32": F32}
 
 
 def formulas_for(dtype: str):
-    """The :mod:`.formulas` namespace bound to numba, plus ``TARGET`` and the ``rows_<act>`` loops."""
-    if dtype != "float64":
-        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: float64")
-    return F64
+    """The :mod:`.formulas` namespace bound to numba for ``dtype``, plus ``TARGET`` and the ``rows_<act>`` loops."""
+    if dtype not in _BOUND:
+        raise ValueError(f"dtype {dtype!r} is not supported by the numba engine; allowed: {', '.join(_BOUND)}")
+    return _BOUND[dtype]
 
 
 # ---- the shuffled data order: the reference's stream (splitmix64, Fisher-Yates per epoch)
@@ -202,7 +278,7 @@ def _engine_hash() -> str:
     """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
     h = hashlib.sha256(numba.__version__.encode())
     here = Path(__file__).resolve().parent
-    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py"):  # kernel_source's part is in the text itself
+    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py", "ieee_math32.py"):  # kernel_source's part is in the text itself
         h.update((here / name).read_bytes())
     h.update((here.parent / "activations.py").read_bytes())
     return h.hexdigest()[:16]
@@ -257,20 +333,21 @@ def threads(n: int | None) -> Iterator[None]:
         _threads = before
 
 
-def lanes_for(sizes, optimizer: str = "sgd") -> int:
-    """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state fits the cache."""
+def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8) -> int:
+    """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state (``itemsize``
+    bytes a number) fits the cache."""
     sizes = list(sizes)
     pw = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     pb = sum(sizes[1:])
     copies = {"sgd": 1, "momentum": 2, "adam": 3}[optimizer]
     rows = copies * (pw + pb) + 3 * pb  # parameters and optimizer state, Z, A, G
     lanes = MAX_LANES
-    while lanes > MIN_LANES and rows * lanes * 8 > CACHE_BYTES:
+    while lanes > MIN_LANES and rows * lanes * itemsize > CACHE_BYTES:
         lanes //= 2
     return lanes
 
 
-FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
 
 
 def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
@@ -280,26 +357,28 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     two (R,) int32 arrays filled with the output's death epoch and state changes (see
     :func:`.reference.sgd`).
     """
-    if cell.dtype != "float64":
-        raise ValueError(f"the numba engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
+    if cell.dtype not in _BOUND:
+        raise ValueError(f"the numba engine trains float64 or float32 cells; got dtype {cell.dtype!r}")
+    dt = np.dtype(cell.dtype)
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
-                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer))
+                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer, dt.itemsize),
+                      dtype=cell.dtype)
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
-    curve = np.empty((len(points), R))
+    curve = np.empty((len(points), R), dt)
     first_below = np.empty(R, dtype=np.int64)
-    last_err = np.empty(R)
+    last_err = np.empty(R, dt)
     death = np.full(R, -1, dtype=np.int64)
     changes = np.zeros(R, dtype=np.int64)
     shuffled = cell.data_order == "shuffled"
     order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     nl = spec.lanes
     n_blocks = (R + nl - 1) // nl
-    lr = np.ascontiguousarray(lr, dtype=np.float64)
-    args = (np.ascontiguousarray(x_train, dtype=np.float64), np.ascontiguousarray(y_train, dtype=np.float64),
+    lr = np.ascontiguousarray(lr, dtype=dt)  # the caller's lr is already in the cell's dtype
+    args = (np.ascontiguousarray(x_train, dtype=dt), np.ascontiguousarray(y_train, dtype=dt),
             int(cell.epochs), points, curve, first_below, last_err, death, changes, shuffled,
             track is not None and acts[-1].relu_family)
     n_threads = min(n_blocks, _threads or usable_cores())
