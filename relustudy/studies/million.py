@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, figures_scale, stats, theory, vocabulary as vocab
+from ..intervals import median_ci
 from ..config import MOMENTUM
 from ..outcomes import OUTCOMES
 from ..report.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
@@ -104,7 +105,8 @@ def finding(d: dict) -> MillionFinding:
             deaths.append(dict(label=label,
                                hazard_ever=vocab.hazard(vocab.output_died_in_training(sub, ever=True), alive),
                                at_end=vocab.hazard(vocab.output_died_in_training(sub), alive),
-                               permanent=vocab.rate(vocab.output_dead_permanent(sub), "outputs ever dead", ever)))
+                               permanent=vocab.rate(vocab.output_dead_permanent(sub), "outputs ever dead", ever),
+                               timing=_death_timing(sub, vocab.output_died_in_training(sub, ever=True))))
     if not cells or CELLS[0][0] not in subs:
         raise Skip("the million experiment lacks the posted cell")
     posted = subs[CELLS[0][0]].sort_values("seed")
@@ -232,14 +234,25 @@ full table: `python scripts/run_grid.py --experiment million --columns full --ou
 """
 
 
+def _death_timing(sub: pd.DataFrame, died: np.ndarray) -> str:
+    """When outputs alive at init first die: the median first-death epoch with its order-statistic
+    95% CI, the share dead by epoch 10 and the latest first death, over the runs that die (n)."""
+    epochs = sub["output_death_epoch"].to_numpy()[np.asarray(died, bool)].astype(float)
+    if epochs.size == 0:
+        return "no death in training"
+    m = median_ci(epochs)
+    return (f"median epoch {m.median:g} [{m.ci_low:g}, {m.ci_high:g}] (n = {m.n:,}); "
+            f"{pct(float(np.mean(epochs <= 10)))} by epoch 10; latest {epochs.max():g}")
+
+
 def _deaths_text(f: MillionFinding) -> str:
     """Deaths in training with the runs at risk as denominator (ever, at the end) and how many are permanent."""
     if f.deaths.empty:
         return ""
     tbl = md_table(pd.DataFrame(
-        [(d.label, str(d.hazard_ever), str(d.at_end), str(d.permanent)) for d in f.deaths.itertuples()],
-        columns=["cell", "output dies in training, ever (of those alive at init)", "... and is dead at the end",
-                 "permanent (never alive again, of those ever dead)"]))
+        [(d.label, str(d.hazard_ever), d.timing, str(d.at_end), str(d.permanent)) for d in f.deaths.itertuples()],
+        columns=["cell", "output dies in training, ever (of those alive at init)", "first death (of those that die)",
+                 "... and is dead at the end", "permanent (never alive again, of those ever dead)"]))
     return ("**Deaths in training** (recorded at every epoch's end; see the glossary for ever / at the end / "
             f"permanent):\n\n{tbl}")
 
