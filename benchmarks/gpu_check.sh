@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one short device check for a session lent an NVIDIA GPU (run from the repo root):
 # the CUDA engine against the NumPy reference bit for bit (4,096 seeds of the posted cell,
-# the simulator-sized cases and the new factors: Adam, shuffled order, death tracking),
+# the simulator-sized cases and the new factors: Adam, shuffled order, float32, death tracking),
 # then the throughput benchmark at >= 2**20 runs. At most ~5 minutes (each step has a
 # timeout); give the call a timeout that leaves room for a rerun.
 set -euo pipefail

@@ -1,7 +1,8 @@
 """Compile the CUDA engine's kernels to PTX for an H100 (sm_90) without a GPU and count FMAs.
 
 Run as a script (tests/test_engines.py does): prints one line per kernel and exits 0 when
-none contains a fused multiply-add and every float64 division and square root is IEEE (.rn); exits 3
+none contains a fused multiply-add and every division and square root is IEEE (.rn), and the
+float32 kernels hold no float64 instruction at all (no promotion); exits 3
 when the CUDA toolkit's compiler libraries (NVVM, NVRTC) are not installed, so the caller
 can skip. A control kernel written with plain operators must show FMAs, or the count
 would prove nothing.
@@ -17,9 +18,10 @@ import numba.cuda.dispatcher as dispatcher  # noqa: E402
 
 # No GPU here: device functions ask the current device for its compute capability.
 dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
-SIG = ("void(float64[:, ::1], float64[:, ::1], float64[::1], uint64[::1], float64[:, ::1], float64[::1], int64, "
-       "int64[::1], float64[:, ::1], int64[::1], float64[::1], int64[::1], int64[::1], boolean, boolean)")
-FMA = re.compile(r"\b(fma|mad)\.[a-z.]*f64")
+SIG = ("void({t}[:, ::1], {t}[:, ::1], {t}[::1], uint64[::1], {t}[:, ::1], {t}[::1], int64, "
+       "int64[::1], {t}[:, ::1], int64[::1], {t}[::1], int64[::1], int64[::1], boolean, boolean)")
+FMA = re.compile(r"\b(fma|mad)\.[a-z.]*f(64|32)")
+F64 = re.compile(r"\.f64\b")
 
 
 def control(x, y, out):
@@ -28,18 +30,24 @@ def control(x, y, out):
 
 try:
     ptx, _ = cuda.compile_ptx(control, "void(float64[::1], float64[::1], float64[::1])", cc=(9, 0))
+    ptx32, _ = cuda.compile_ptx(control, "void(float32[::1], float32[::1], float32[::1])", cc=(9, 0))
 except Exception as e:  # no NVVM/NVRTC: nothing to check here
     print(f"skip: cannot compile PTX here ({type(e).__name__})")
     sys.exit(3)
-assert FMA.search(ptx), "the control kernel should contain an FMA"
+assert FMA.search(ptx) and re.search(r"\bfma\.rn\.f32", ptx32), "the control kernels should contain FMAs"
 bad = 0
-for sizes, acts, posted, optimizer in [((2, 4, 4, 1), ("relu",) * 3, True, "sgd"),
-                                       ((2, 4, 4, 1), ("tanh",) * 3, False, "momentum"),
-                                       ((2, 3, 1), ("sigmoid", "identity"), True, "adam"),
-                                       ((2, 2, 2, 1), ("elu", "elu", "leaky_relu"), False, "adam")]:
-    ptx, _ = cuda.compile_ptx(cg._kernel(sizes, acts, posted, optimizer, 6).py_func, SIG, cc=(9, 0))
+for sizes, acts, posted, optimizer, dtype in [((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64"),
+                                              ((2, 4, 4, 1), ("tanh",) * 3, False, "momentum", "float64"),
+                                              ((2, 3, 1), ("sigmoid", "identity"), True, "adam", "float64"),
+                                              ((2, 2, 2, 1), ("elu", "elu", "leaky_relu"), False, "adam", "float64"),
+                                              ((2, 4, 4, 1), ("tanh",) * 3, True, "momentum", "float32"),
+                                              ((2, 2, 2, 1), ("elu", "sigmoid", "relu"), False, "adam", "float32")]:
+    kernel = cg._kernel(sizes, acts, posted, optimizer, 6, dtype).py_func
+    ptx, _ = cuda.compile_ptx(kernel, SIG.format(t=dtype), cc=(9, 0))
     fma = len(FMA.findall(ptx))
-    loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f64", ptx))  # only .rn (IEEE) divisions and square roots
-    bad += fma + loose
-    print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer}: {fma} FMA, {loose} non-IEEE divisions")
+    loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f(64|32)", ptx))  # only .rn (IEEE) divisions and square roots
+    wide = len(F64.findall(ptx)) if dtype == "float32" else 0  # a float32 kernel promoted nowhere
+    bad += fma + loose + wide
+    print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype}: {fma} FMA, {loose} non-IEEE divisions"
+          + (f", {wide} f64 instructions" if dtype == "float32" else ""))
 sys.exit(1 if bad else 0)

@@ -161,7 +161,8 @@ def test_cuda_kernels_compile_for_an_h100_without_fma():
     if out.returncode == 3:
         pytest.skip(out.stdout.strip())
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == 4
+    assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == 6
+    assert out.stdout.count(", 0 f64 instructions") == 2  # the float32 kernels: no promotion
 
 
 @pytest.mark.slow

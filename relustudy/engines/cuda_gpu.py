@@ -5,18 +5,23 @@ the whole training loop. Two things keep its bits equal to the CPU engines' (GPU
 
 * numba-cuda contracts ``a * b + c`` into a fused multiply-add even without fast-math, so
   every ``+ - * /`` and ``sqrt`` goes through device primitives (:func:`_formulas`) that
-  call libdevice's correctly rounded ``d*_rn`` intrinsics (never fused, IEEE division);
+  call libdevice's correctly rounded ``d*_rn`` intrinsics (``f*_rn`` for ``dtype="float32"``;
+  never fused, IEEE division);
 * the activations, their derivatives and the optimizer steps are :mod:`.formulas`' and
-  ``exp``/``expm1``/``tanh`` :mod:`.ieee_math`'s, both built over those primitives: the
-  same definitions the numba engine binds.
+  ``exp``/``expm1``/``tanh`` :mod:`.ieee_math`'s (:mod:`.ieee_math32`'s in float32), both
+  built over those primitives: the same definitions the numba engine binds.
+
+A float32 kernel holds float32 arrays and float32 constants only (a Python float literal
+would promote the arithmetic around it to float64); tests/cuda_ptx_check.py checks its PTX
+has no f64 instruction.
 
 Under numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``, how CI tests this file without
 a GPU) the intrinsics return NaN, so the primitives are plain Python operators there,
-which the simulator evaluates in IEEE double without fusing. The simulator therefore
+which the simulator evaluates in IEEE double (float32) without fusing. The simulator therefore
 checks the kernel's logic, not the hardware's contraction: that needs a real GPU.
 
 The kernel is specialised (compiled once per process) per architecture, activations,
-update rule, optimizer and number of samples; ``epochs``, the data, the data order and
+update rule, optimizer, number of samples and dtype; ``epochs``, the data, the data order and
 the death tracking are run-time arguments.
 """
 from __future__ import annotations
@@ -26,10 +31,11 @@ import functools
 import numpy as np
 
 from ..outcomes import EPOCH_ERROR_TARGET
-from . import formulas, ieee_math
+from . import formulas, ieee_math, ieee_math32
 from .layout import Layout, curve_epochs, flatten, unflatten_into
 
-LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn")  # the correctly rounded intrinsics the kernel uses
+# the correctly rounded intrinsics the kernels use (float64, float32)
+LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn", "fadd_rn", "fmul_rn", "fdiv_rn", "fsqrt_rn")
 THREADS_PER_BLOCK = 128  # measured best on an H100 for this kernel (GPU.md)
 # numba.cuda, imported on first use; a module global because the simulator swaps
 # `cuda` in a kernel's globals for its fake (closure variables it would miss).
@@ -71,17 +77,32 @@ def unavailable_reason() -> str | None:
     return "no NVIDIA GPU or CUDA driver was found"
 
 
-@functools.lru_cache(maxsize=1)
-def _formulas():
-    """:mod:`.formulas` over CUDA device primitives (libdevice's correctly rounded intrinsics)."""
+@functools.lru_cache(maxsize=2)
+def _formulas(dtype: str = "float64"):
+    """:mod:`.formulas` over CUDA device primitives (libdevice's correctly rounded intrinsics) for ``dtype``.
+
+    Also ``const`` (a Python float -> the dtype's constant), ``ZERO``, ``ONE`` and ``TARGET``
+    typed in ``dtype``: a Python float literal in a float32 kernel would promote the
+    arithmetic around it to float64.
+    """
     _import_cuda()
     dev = cuda.jit(device=True)
+    f32 = dtype == "float32"
     if simulated():  # NumPy scalars: IEEE results (inf, NaN) where Python floats would raise
-        add = dev(lambda a, b: np.float64(a) + b)
-        sub = dev(lambda a, b: np.float64(a) - b)
-        mul = dev(lambda a, b: np.float64(a) * b)
-        div = dev(lambda a, b: np.float64(a) / b)
-        sqrt = dev(lambda a: np.sqrt(np.float64(a)))
+        t = np.float32 if f32 else np.float64
+        add = dev(lambda a, b: t(a) + b)
+        sub = dev(lambda a, b: t(a) - b)
+        mul = dev(lambda a, b: t(a) * b)
+        div = dev(lambda a, b: t(a) / b)
+        sqrt = dev(lambda a: np.sqrt(t(a)))
+    elif f32:
+        from numba.cuda import libdevice
+
+        add = dev(lambda a, b: libdevice.fadd_rn(a, b))
+        sub = dev(lambda a, b: libdevice.fadd_rn(a, -b))  # as for float64: a - b is a + (-b) in IEEE
+        mul = dev(lambda a, b: libdevice.fmul_rn(a, b))
+        div = dev(lambda a, b: libdevice.fdiv_rn(a, b))
+        sqrt = dev(lambda a: libdevice.fsqrt_rn(a))
     else:
         from numba.cuda import libdevice
 
@@ -91,7 +112,8 @@ def _formulas():
         div = dev(lambda a, b: libdevice.ddiv_rn(a, b))
         sqrt = dev(lambda a: libdevice.dsqrt_rn(a))
     where = dev(lambda c, a, b: a if c else b)
-    pow2, off = ieee_math.POW2, ieee_math.POW2_OFFSET
+    math = ieee_math32 if f32 else ieee_math
+    pow2, off = math.POW2, math.POW2_OFFSET  # exact powers of two in the dtype
 
     @dev
     def scale2(p, k):
@@ -99,9 +121,16 @@ def _formulas():
         k1 = ki >> 1
         return mul(mul(p, pow2[k1 + off]), pow2[ki - k1 + off])
 
-    exp, expm1, tanh = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
-    f = formulas.build(add, sub, mul, div, sqrt, exp, expm1, tanh, const=float, jit=dev)
+    const = np.float32 if f32 else float
+    if f32:
+        exp, expm1, tanh = ieee_math32.build(add, sub, mul, div, where, scale2, const, jit=dev)
+    else:
+        exp, expm1, tanh = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
+    f = formulas.build(add, sub, mul, div, sqrt, exp, expm1, tanh, const=const, jit=dev)
     f.add, f.sub, f.mul, f.div = add, sub, mul, div
+    # A float32 error compares with the target rounded to float32, as the reference's does
+    # (NumPy's rule for a Python float; see reference.sgd).
+    f.const, f.ZERO, f.ONE, f.TARGET = const, const(0.0), const(1.0), const(EPOCH_ERROR_TARGET)
     return f
 
 
@@ -110,17 +139,19 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: int):
-    """The training kernel for one architecture, activation names per layer, update, optimizer and data size.
+def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: int, dtype: str = "float64"):
+    """The training kernel for one architecture, activation names per layer, update, optimizer, data size and dtype.
 
     The arithmetic is :mod:`.formulas`' (activations, derivatives, optimizer steps); the sums
     over a layer's inputs and outputs run in the reference's order, each term through the
     unfused primitives. ``shuffled`` and ``track`` are run-time flags.
     """
     _import_cuda()
-    from numba import float64, int64, uint64
+    from numba import float32, float64, int64, uint64
 
-    F = _formulas()
+    F = _formulas(dtype)
+    FT = float32 if dtype == "float32" else float64  # every float the kernel holds
+    ZERO, ONE, TARGET, S_F = F.ZERO, F.ONE, F.TARGET, F.const(n_samples)
     add, sub, mul, div = F.add, F.sub, F.mul, F.div
     f_hid, d_hid = getattr(F, f"f_{acts[0]}"), getattr(F, f"d_{acts[0]}")
     f_out, d_out = getattr(F, f"f_{acts[-1]}"), getattr(F, f"d_{acts[-1]}")
@@ -187,7 +218,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
             A[0] = x[s, 0]
             A[1] = x[s, 1]
             forward(W, B, Z, A)
-            if not (Z[A_OFF[L]] <= 0.0):
+            if not (Z[A_OFF[L]] <= ZERO):
                 dead = False
         return dead
 
@@ -197,43 +228,43 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
         r = cuda.grid(1)
         if r >= w.shape[1]:
             return
-        W = cuda.local.array(PW, float64)
-        B = cuda.local.array(PB, float64)
-        VW = cuda.local.array(NV, float64)
-        VB = cuda.local.array(NVB, float64)
-        MW = cuda.local.array(NM, float64)
-        MB = cuda.local.array(NMB, float64)
-        Z = cuda.local.array(U, float64)
-        A = cuda.local.array(U, float64)
-        G = cuda.local.array(U, float64)
+        W = cuda.local.array(PW, FT)
+        B = cuda.local.array(PB, FT)
+        VW = cuda.local.array(NV, FT)
+        VB = cuda.local.array(NVB, FT)
+        MW = cuda.local.array(NM, FT)
+        MB = cuda.local.array(NMB, FT)
+        Z = cuda.local.array(U, FT)
+        A = cuda.local.array(U, FT)
+        G = cuda.local.array(U, FT)
         perm = cuda.local.array(S, int64)
         for p in range(PW):
             W[p] = w[p, r]
         for p in range(NV):
-            VW[p] = 0.0
+            VW[p] = ZERO
         for p in range(NM):
-            MW[p] = 0.0
+            MW[p] = ZERO
         for p in range(PB):
             B[p] = b[p, r]
         for p in range(NVB):
-            VB[p] = 0.0
+            VB[p] = ZERO
         for p in range(NMB):
-            MB[p] = 0.0
+            MB[p] = ZERO
         for s in range(S):
             perm[s] = s
         lr = lr_all[r]
         state = order[r]
-        b1t, b2t, lrb, sqb = 1.0, 1.0, 0.0, 0.0
+        b1t, b2t, lrb, sqb = ONE, ONE, ZERO, ZERO
         out = A_OFF[L]
         first, dth, chg, was_dead = -1, -1, 0, False
         if track and TRACKABLE:
             was_dead = output_dead(W, B, Z, A, x)
             if was_dead:
                 dth = 0
-        err = 0.0
+        err = ZERO
         next_point = 0
         for epoch in range(1, epochs + 1):
-            err = 0.0
+            err = ZERO
             if shuffled:  # the run's splitmix64 stream, Fisher-Yates from the identity (reference.OrderStream)
                 for s in range(S):
                     perm[s] = s
@@ -271,11 +302,11 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
                         step(B, qb, VB, MB, B[qb] if posted else g, lr, lrb, sqb)  # posted: b decays
                     if posted and l > 0:
                         pass_down(l, W, G, Z, A)  # as posted: through the *updated* W
-            err = div(err, float(S))
+            err = div(err, S_F)
             if next_point < points.shape[0] and epoch == points[next_point]:
                 curve[next_point, r] = err
                 next_point += 1
-            if err < EPOCH_ERROR_TARGET and first < 0:  # NaN compares False
+            if err < TARGET and first < 0:  # NaN compares False
                 first = epoch
             if track and TRACKABLE:
                 dead = output_dead(W, B, Z, A, x)
@@ -296,32 +327,34 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
     return kernel
 
 
-FEATURES = frozenset({"adam", "shuffled", "track_output"})  # engines.NEW_FEATURES implemented here
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
 
 
 def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
     """The CUDA engine behind :func:`relustudy.engines.run_engine` (same arguments and returns)."""
     _import_cuda()
-    if cell.dtype != "float64":
-        raise ValueError(f"the cuda engine trains float64 cells; got dtype {cell.dtype!r} (allowed: float64)")
+    if cell.dtype not in ("float64", "float32"):
+        raise ValueError(f"the cuda engine trains float64 or float32 cells; got dtype {cell.dtype!r}")
+    dt = np.dtype(cell.dtype)
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
-    x = np.ascontiguousarray(x_train, dtype=np.float64)
-    kernel = _kernel(sizes, tuple(a.name for a in acts), cell.update == "as_posted", cell.optimizer, int(x.shape[0]))
+    x = np.ascontiguousarray(x_train, dtype=dt)
+    kernel = _kernel(sizes, tuple(a.name for a in acts), cell.update == "as_posted", cell.optimizer, int(x.shape[0]),
+                     cell.dtype)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
     order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     d_w, d_b = cuda.to_device(w), cuda.to_device(b)
-    d_curve = cuda.to_device(np.zeros((len(points), R)))
+    d_curve = cuda.to_device(np.zeros((len(points), R), dt))
     d_first = cuda.to_device(np.zeros(R, dtype=np.int64))
-    d_last = cuda.to_device(np.zeros(R))
+    d_last = cuda.to_device(np.zeros(R, dt))
     d_death = cuda.to_device(np.full(R, -1, dtype=np.int64))
     d_changes = cuda.to_device(np.zeros(R, dtype=np.int64))
     blocks = (R + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
     with np.errstate(all="ignore"):  # the simulator computes on NumPy scalars; inf/NaN are expected
         kernel[blocks, THREADS_PER_BLOCK](
-            d_w, d_b, cuda.to_device(np.ascontiguousarray(lr, dtype=np.float64)), cuda.to_device(order),
-            cuda.to_device(x), cuda.to_device(np.ascontiguousarray(y_train, dtype=np.float64)), int(cell.epochs),
+            d_w, d_b, cuda.to_device(np.ascontiguousarray(lr, dtype=dt)), cuda.to_device(order),
+            cuda.to_device(x), cuda.to_device(np.ascontiguousarray(y_train, dtype=dt)), int(cell.epochs),
             cuda.to_device(points), d_curve, d_first, d_last, d_death, d_changes,
             cell.data_order == "shuffled", track is not None and acts[-1].relu_family,
         )
