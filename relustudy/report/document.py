@@ -40,6 +40,17 @@ def section_methods(ctx: Context) -> str:
 """
 
 
+def _chaos_command(ctx: Context) -> str:
+    """The perturbation experiment's command at the size of the shipped tables (its pairs per eps
+    read from them; the script's default is larger)."""
+    tables = ctx.extras.get("chaos")
+    if tables is None:
+        return "python scripts/run_chaos.py"
+    counts = tables["counts"]
+    seeds, k = int(counts["seeds"].max()), int(counts["perturbations"].max())
+    return f"python scripts/run_chaos.py --seeds 0:{seeds}" + (f" --perturbations {k}" if k != 1 else "")
+
+
 def section_provenance(ctx: Context) -> str:
     p = ctx.info.get("provenance", {})
     hashes = "\n".join(f"  - `{name}`: content sha256 `{h}`" for name, h in ctx.info.get("hashes", {}).items())
@@ -66,7 +77,9 @@ def section_provenance(ctx: Context) -> str:
 pip install -e .
 python scripts/run_grid.py
 python scripts/run_grid.py --experiment all
-python scripts/run_forensics.py && python scripts/run_chaos.py && python scripts/run_gradient_trace.py
+python scripts/run_forensics.py && python scripts/run_gradient_trace.py && python scripts/run_init_curve.py
+{_chaos_command(ctx)}
+python -m relustudy.probes --out data/optim_probes
 python scripts/make_report.py --store   # computes and stores the expensive results (data/stored/) once
 python scripts/make_report.py
 ```
