@@ -167,20 +167,24 @@ def test_the_lock_is_released_when_the_run_fails(tmp_path):
 
 @pytest.mark.slow
 def test_concurrent_run_exits_2_and_a_killed_runs_lock_is_taken_over(tmp_path):
-    # 12 single-shard tasks of ~1 s: the first run is still training when the second starts.
+    # A long run (minutes of training) is paused with SIGSTOP as soon as it holds the lock, so
+    # it is still "running" however fast the engine or the machine is; then it is killed -9.
     slow = ["--seeds", "0:12", "--block", "2", "--activations", "relu,tanh", "--outputs", "same", "--inits", "randn",
-            "--updates", "as_posted", "--optimizers", "sgd", "--lrs", "0.1", "--epochs", "4000"]
+            "--updates", "as_posted", "--optimizers", "sgd", "--lrs", "0.1", "--epochs", "5000000"]
     common = [sys.executable, str(SCRIPT), "--jobs", "1", "--no-progress", "--out", str(tmp_path)]
     first = subprocess.Popen([*common, *slow], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lock = tmp_path / LOCK_FILE
-    deadline = time.monotonic() + 60
-    while not (lock.exists() and lock.read_text().strip()) and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    deadline = time.monotonic() + 120
     try:
+        while not (lock.exists() and lock.read_text().strip()) and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.poll() is None, "the first run ended before it was seen holding the lock"
+        os.kill(first.pid, signal.SIGSTOP)
         second = subprocess.run([*common, *slow], capture_output=True, text=True, timeout=120)
         still_running = first.poll() is None
     finally:
-        os.kill(first.pid, signal.SIGKILL)
+        if first.poll() is None:
+            os.kill(first.pid, signal.SIGKILL)
         first.wait()
     assert still_running, "the first run finished before the second did; make it slower"
     assert second.returncode == 2
