@@ -216,9 +216,13 @@ def generate(spec: KernelSpec) -> str:
                     [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
 
     o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
-      "def train_block(w, b, lr, order, r0, n, x, y, epochs, points, curve, first_below, last_err, death, changes,",
-      "                shuffled, track):")
+      "def train_blocks(w, b, lrs, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death, changes,",
+      "                 shuffled, track):")
     o.depth += 1
+    o("R = w.shape[1]")
+    o("for kb in range(k0, k1):")
+    o.depth += 1
+    o("r0 = kb * B", "n = min(B, R - r0)")
     o("ns = y.shape[0]",
       "NS = DT(ns)",
       f"W = np.zeros(({PW}, B), DT)",
@@ -237,7 +241,7 @@ def generate(spec: KernelSpec) -> str:
     o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
       "ST = np.zeros(B, np.uint64)")
     with o.block("for r in range(n):"):
-        o("LR[r] = lr[r0 + r]")
+        o("LR[r] = lrs[r0 + r]")
         o("ST[r] = order[r0 + r]")
         with o.block(f"for p in range({PW}):"):
             o("W[p, r] = w[p, r0 + r]")
@@ -316,16 +320,6 @@ def generate(spec: KernelSpec) -> str:
             o("w[p, r0 + r] = W[p, r]")
         with o.block(f"for p in range({PB}):"):
             o("b[p, r0 + r] = Bb[p, r]")
-    o.depth -= 1
-    o("",
-      "",
-      "@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
-      "def train_blocks(w, b, lr, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death, changes,",
-      "                 shuffled, track):",
-      "    R = w.shape[1]",
-      "    for kb in range(k0, k1):",
-      "        r0 = kb * B",
-      "        train_block(w, b, lr, order, r0, min(B, R - r0), x, y, epochs, points, curve, first_below, last_err,",
-      "                    death, changes, shuffled, track)",
-      "")
+    o.depth -= 2
+    o("")
     return "\n".join(o.lines)
