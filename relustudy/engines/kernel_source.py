@@ -29,6 +29,7 @@ only fixes which formula runs on which element and the order of the sums, which 
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from .layout import Layout
@@ -48,11 +49,14 @@ class KernelSpec:
     optimizer: str  # "sgd", "momentum" or "adam"
     lanes: int  # runs per block, a compile-time constant
     dtype: str = "float64"
+    shuffled: bool = False  # data order: shuffled (a per-lane order each epoch) or fixed
+    track: bool = False  # record the output unit's death epoch and state changes (ReLU-family output only)
 
     def name(self) -> str:
         """A file-name-safe id (the module also carries a hash of the engine sources)."""
         acts = "_".join(self.acts)
         opts = f"{'posted' if self.posted else 'corrected'}_{self.optimizer}_B{self.lanes}_{self.dtype}"
+        opts += "_shuffled" * self.shuffled + "_track" * self.track
         return f"k_{'x'.join(map(str, self.sizes))}_{acts}_{opts}"
 
 
@@ -124,6 +128,17 @@ def _each(o: _Out, n: int, body, prologue=(), epilogue=()) -> None:
         o(*epilogue)
 
 
+def _at(base: str, i) -> str:
+    """The index expression ``base + i``, without the addition when i is 0."""
+    return base if i == 0 else f"{base} + {i}"
+
+
+def _row(off: int, j: str, n: int) -> str:
+    """Source of ``off + j * n`` with the products by 0 and 1 left out."""
+    s = j if n == 1 else f"{j} * {n}"
+    return s if off == 0 else f"{off} + {s}"
+
+
 def generate(spec: KernelSpec) -> str:
     """The kernel module's source (see the module docstring); entry point ``train_blocks``."""
     lay = Layout.of(spec.sizes)
@@ -141,7 +156,9 @@ def generate(spec: KernelSpec) -> str:
       "ZERO = DT(0.0)",
       "")
 
-    def inp(l: int, i, shuffled: bool = True) -> str:
+    shuffled = spec.shuffled
+
+    def inp(l: int, i, shuffled: bool = shuffled) -> str:
         """Source of input i of layer l inside a lane loop: the layer below's activation, or the
         sample's input (a per-lane array in the shuffled order, a scalar in the fixed one:
         measured 10 % faster than reading it from an array)."""
@@ -153,12 +170,16 @@ def generate(spec: KernelSpec) -> str:
             wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
             big = spec.acts[l] in BIG  # applied by a separate whole-layer loop (see numba_cpu.BIG)
             with o.block(f"for j in range({n_out}):"):
-                finish = [f"t = t + Bb[{bo} + j, k]", f"Z{l}[j, k] = t"]
+                # the unit's first weight and its bias as locals: the index arithmetic once per
+                # unit instead of once per term (numba types and lowers every operation of the
+                # source: fewer of them compile faster, and LLVM hoists them either way)
+                o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
+                finish = [f"t = t + Bb[bq, k]", f"Z{l}[j, k] = t"]
                 if not big:
                     finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t)")
                     if l == L - 1:
                         finish += output_finish
-                _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{wo} + j * {n_in} + {i}, k] * {inputs(l, i)}",
+                _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{_at('wp', i)}, k] * {inputs(l, i)}",
                      finish)
             if big:
                 o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
@@ -171,7 +192,8 @@ def generate(spec: KernelSpec) -> str:
         """G_{l-1} = W_l^T G_l (summed over units in order), times layer l-1's derivative."""
         n_in, n_out, wo = sizes[l], sizes[l + 1], int(lay.w_off[l])
         with o.block(f"for i in range({n_in}):"):
-            _sum(o, n_out, lambda j: f"W[{wo} + {n_in} * ({j}) + i, k] * G{l}[{j}, k]",
+            o(f"wp = {_row(wo, 'i', 1)}")
+            _sum(o, n_out, lambda j: f"W[{_at('wp', n_in * j if isinstance(j, int) else f'{n_in} * ({j})')}, k] * G{l}[{j}, k]",
                  [f"G{l - 1}[i, k] = d_{spec.acts[l - 1]}(t, Z{l - 1}[i, k], A{l - 1}[i, k])"])
 
     # the per-lane values every step of one lane loop reads, loaded once (see _each)
@@ -185,26 +207,27 @@ def generate(spec: KernelSpec) -> str:
         return (f"{arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k] = "
                 f"adam({arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k], {d}, lrb, sqb)")
 
-    def update(l: int, fused_pass: bool = False, shuffled: bool = True) -> None:
+    def update(l: int, fused_pass: bool = False) -> None:
         """Step layer l's parameters; with ``fused_pass`` (a one-unit layer) also pass the gradient
         down in the same lane loop, before the step (corrected) or after it (as posted)."""
         n_in, n_out = sizes[l], sizes[l + 1]
         wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
 
         def body(i):
-            p = f"{wo} + j * {n_in} + {i}"
-            lines = [step("W", p, f"{inp(l, i, shuffled)} * g")]
+            p = _at("wp", i)
+            lines = [step("W", p, f"{inp(l, i)} * g")]
             if fused_pass:
                 down = f"G{l - 1}[{i}, k] = d_{spec.acts[l - 1]}(W[{p}, k] * g, Z{l - 1}[{i}, k], A{l - 1}[{i}, k])"
                 lines = lines + [down] if spec.posted else [down] + lines
             return lines
 
         with o.block(f"for j in range({n_out}):"):
+            o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
             # weights: direction (input * g) for W[j, i]; every element's step is independent
             # bias (in the last lane loop): the posted rule decays b (direction b), the
             # corrected one follows dL/db = g
             _each(o, n_in, body,
-                  [f"g = G{l}[j, k]", *rates], [step("Bb", f"{bo} + j", f"Bb[{bo} + j, k]" if spec.posted else "g")])
+                  [f"g = G{l}[j, k]", *rates], [step("Bb", "bq", "Bb[bq, k]" if spec.posted else "g")])
 
     def output_dead() -> None:
         """DEADNOW[k] = 1 if the output's pre-activation is <= 0 on every sample (current weights)."""
@@ -212,12 +235,12 @@ def generate(spec: KernelSpec) -> str:
             o("DEADNOW[k] = 1")
         with o.block("for s in range(ns):"):
             o("x0 = x[s, 0]", "x1 = x[s, 1]")
-            forward(lambda l, i: inp(l, i) if l > 0 else f"x{i}",
+            forward(lambda l, i: inp(l, i, False),
                     [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
 
     o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
-      "def train_blocks(w, b, lrs, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death, changes,",
-      "                 shuffled, track):")
+      "def train_blocks(w, b, lrs, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death,",
+      "                 changes):")
     o.depth += 1
     o("R = w.shape[1]")
     o("for kb in range(k0, k1):")
@@ -236,82 +259,72 @@ def generate(spec: KernelSpec) -> str:
     o("ACC = np.zeros(B, DT)", "ERR = np.zeros(B, DT)", "FIRST = np.full(B, -1, np.int64)")
     if opt == "adam":
         o("LRB = np.zeros(B, DT)", "SQB = np.zeros(B, DT)", "b1t = DT(1.0)", "b2t = DT(1.0)")
-    # the inputs and target each lane visits at the current step (the same for all lanes in
-    # the fixed order; a per-lane permutation of the samples in the shuffled one)
-    o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
-      "ST = np.zeros(B, np.uint64)")
+    # the inputs and target each lane visits at the current step: a per-lane permutation of
+    # the samples in the shuffled order (in the fixed one they are scalars, see inp)
+    if shuffled:
+        o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
+          "ST = np.zeros(B, np.uint64)")
     with o.block("for r in range(n):"):
         o("LR[r] = lrs[r0 + r]")
-        o("ST[r] = order[r0 + r]")
+        if shuffled:
+            o("ST[r] = order[r0 + r]")
         with o.block(f"for p in range({PW}):"):
             o("W[p, r] = w[p, r0 + r]")
         with o.block(f"for p in range({PB}):"):
             o("Bb[p, r] = b[p, r0 + r]")
-    o("DEADNOW = np.zeros(B, np.int64)", "DEADPREV = np.zeros(B, np.int64)",
-      "DEATH = np.full(B, -1, np.int64)", "CHANGES = np.zeros(B, np.int64)")
     # only a ReLU-family output can die; for any other the caller reports -1 / 0
-    trackable = spec.acts[L - 1] in RELU_FAMILY
-    with o.block("if track:" if trackable else "if False:"):
-        output_dead()
-        with o.block("for k in range(B):"):
-            o("DEADPREV[k] = DEADNOW[k]", "if DEADNOW[k]:", "    DEATH[k] = 0")
+    track = spec.track and spec.acts[L - 1] in RELU_FAMILY
+    o("DEATH = np.full(B, -1, np.int64)", "CHANGES = np.zeros(B, np.int64)")
+    if track:
+        o("DEADNOW = np.zeros(B, np.int64)", "DEADPREV = np.zeros(B, np.int64)")
     o("next_point = 0")
-    with o.block("for epoch in range(1, epochs + 1):"):
-        with o.block("for k in range(B):"):
-            o("ERR[k] = ZERO")
-        with o.block("if shuffled:"):
+    # with tracking, epoch 0 only tracks the output at the initial weights: one copy of
+    # output_dead's forward pass in the source instead of two (compile time)
+    with o.block("for epoch in range(epochs + 1):" if track else "for epoch in range(1, epochs + 1):"):
+        with o.block("if epoch > 0:") if track else contextlib.nullcontext():
             with o.block("for k in range(B):"):
-                o("ST[k] = next_order(ST[k], PERM, k, ns)")
-        with o.block("for s in range(ns):"):
-            with o.block("if shuffled:"):
+                o("ERR[k] = ZERO")
+            if shuffled:
                 with o.block("for k in range(B):"):
-                    o("q = PERM[s, k]", "XS[0, k] = x[q, 0]", "XS[1, k] = x[q, 1]", "YS[k] = y[q]")
-            with o.block("else:"):
-                o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
-                with o.block("for k in range(B):"):
-                    o("YS[k] = ys")
-            ys = "YS[k]"
-            if opt == "adam":  # one step counter per run, shared by every parameter
-                o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
-                with o.block("for k in range(B):"):
-                    o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
-            # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
-            out_act = spec.acts[L - 1]
-            loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d",
-                    f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
-            with o.block("if shuffled:"):  # the first layer reads per-lane inputs
-                forward(inp, loss, layers=[0])
-            with o.block("else:"):
-                forward(lambda l, i: inp(l, i, False), loss, layers=[0])
-            forward(inp, loss, layers=range(1, L))
-            # ---- backward, top layer first
-            for l in range(L - 1, -1, -1):
-                if sizes[l + 1] == 1 and l > 0:
-                    update(l, fused_pass=True)  # one unit: its pass-down is one product per input
-                    continue
-                if not spec.posted and l > 0:
-                    pass_down(l)  # corrected: through the old W
-                if l == 0:
-                    with o.block("if shuffled:"):
-                        update(0)
-                    with o.block("else:"):
-                        update(0, shuffled=False)
+                    o("ST[k] = next_order(ST[k], PERM, k, ns)")
+            with o.block("for s in range(ns):"):
+                if shuffled:
+                    with o.block("for k in range(B):"):
+                        o("q = PERM[s, k]", "XS[0, k] = x[q, 0]", "XS[1, k] = x[q, 1]", "YS[k] = y[q]")
                 else:
+                    o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
+                ys = "YS[k]" if shuffled else "ys"
+                if opt == "adam":  # one step counter per run, shared by every parameter
+                    o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
+                    with o.block("for k in range(B):"):
+                        o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
+                # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
+                out_act = spec.acts[L - 1]
+                loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d",
+                        f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
+                forward(inp, loss)
+                # ---- backward, top layer first
+                for l in range(L - 1, -1, -1):
+                    if sizes[l + 1] == 1 and l > 0:
+                        update(l, fused_pass=True)  # one unit: its pass-down is one product per input
+                        continue
+                    if not spec.posted and l > 0:
+                        pass_down(l)  # corrected: through the old W
                     update(l)
-                if spec.posted and l > 0:
-                    pass_down(l)  # as posted: through the *updated* W
-        with o.block("for k in range(B):"):
-            o("ERR[k] = ERR[k] / NS")
-        with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):
-            with o.block("for r in range(n):"):
-                o("curve[next_point, r0 + r] = ERR[r]")
-            o("next_point += 1")
-        with o.block("for k in range(B):"):  # NaN compares False: a diverged run never counts as below
-            o("if ERR[k] < TARGET and FIRST[k] < 0:", "    FIRST[k] = epoch")
-        with o.block("if track:" if trackable else "if False:"):
+                    if spec.posted and l > 0:
+                        pass_down(l)  # as posted: through the *updated* W
+            with o.block("for k in range(B):"):
+                o("ERR[k] = ERR[k] / NS")
+            with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):
+                with o.block("for r in range(n):"):
+                    o("curve[next_point, r0 + r] = ERR[r]")
+                o("next_point += 1")
+            with o.block("for k in range(B):"):  # NaN compares False: a diverged run never counts as below
+                o("if ERR[k] < TARGET and FIRST[k] < 0:", "    FIRST[k] = epoch")
+        if track:
             output_dead()
             with o.block("for k in range(B):"):
-                o("if DEADNOW[k] != DEADPREV[k]:", "    CHANGES[k] += 1",
+                o("if DEADNOW[k] != DEADPREV[k] and epoch > 0:", "    CHANGES[k] += 1",
                   "if DEADNOW[k] and DEATH[k] < 0:", "    DEATH[k] = epoch", "DEADPREV[k] = DEADNOW[k]")
     with o.block("for r in range(n):"):
         o("last_err[r0 + r] = ERR[r]", "first_below[r0 + r] = FIRST[r]")

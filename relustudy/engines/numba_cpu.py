@@ -364,7 +364,8 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
                       optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer, dt.itemsize),
-                      dtype=cell.dtype)
+                      dtype=cell.dtype, shuffled=cell.data_order == "shuffled",
+                      track=track is not None and acts[-1].relu_family)
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
@@ -373,14 +374,12 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     last_err = np.empty(R, dt)
     death = np.full(R, -1, dtype=np.int64)
     changes = np.zeros(R, dtype=np.int64)
-    shuffled = cell.data_order == "shuffled"
     order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)
     nl = spec.lanes
     n_blocks = (R + nl - 1) // nl
     lr = np.ascontiguousarray(lr, dtype=dt)  # the caller's lr is already in the cell's dtype
     args = (np.ascontiguousarray(x_train, dtype=dt), np.ascontiguousarray(y_train, dtype=dt),
-            int(cell.epochs), points, curve, first_below, last_err, death, changes, shuffled,
-            track is not None and acts[-1].relu_family)
+            int(cell.epochs), points, curve, first_below, last_err, death, changes)
     n_threads = min(n_blocks, _threads or usable_cores())
     # Blocks write disjoint columns, and the kernel releases the GIL (nogil), so plain
     # Python threads run them in parallel without numba's threading layer (whose
