@@ -6,6 +6,9 @@ parameter moves relative to the gradient passed down, how the epoch error accumu
 Every array carries the run axis last -- a layer's weights are ``(n_out, n_in, R)``, its
 biases and activations ``(n_out, R)`` -- and all arithmetic is elementwise along it, so a
 run's bits do not depend on how many other runs share its batch or where it sits.
+The per-sample pieces -- :func:`layer_forward`, :func:`output_delta`, :func:`pass_down`,
+:func:`weight_gradient` -- are module functions: ``diagnostics.loss_gradient`` computes the
+full-batch gradient with them, so there is one definition of the backward arithmetic.
 
 Beyond the posted program (SPEC_NEW_FACTORS, issues 16, 17, 19):
 
