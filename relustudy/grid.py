@@ -520,28 +520,31 @@ class _CostBar(_NoBar):
     Its clock starts at the first finished shard, after the kernels are compiled."""
 
     def __init__(self, shards: Sequence[Shard], todo: Sequence[Shard]) -> None:
-        from tqdm.auto import tqdm
-
         cost = {s: task_cost(Task((s,))) / POSTED_COST for s in shards}
         self.total_runs = sum(s.n for s in shards)
         self.runs = self.total_runs - sum(s.n for s in todo)
         self.initial = sum(cost.values()) - sum(cost[s] for s in todo)
         self.cost, self.started = cost, False
-        self.bar = tqdm(total=round(sum(cost.values())), initial=round(self.initial), unit="posted-run",
-                        smoothing=0.05, dynamic_ncols=True)
-        self._postfix()
+        self.bar = self._bar(leave=False)  # shown while the kernels compile; replaced at the first shard
 
-    def _postfix(self) -> None:
-        self.bar.set_postfix_str(f"{self.runs:,}/{self.total_runs:,} runs", refresh=False)
+    def _bar(self, leave: bool):
+        """A bar whose clock starts now, at the work done so far (tqdm's rate counts from ``initial``)."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=round(sum(self.cost.values())), initial=round(self.initial), unit="posted-run",
+                   smoothing=0.05, dynamic_ncols=True, leave=leave)
+        bar.set_postfix_str(f"{self.runs:,}/{self.total_runs:,} runs", refresh=True)
+        return bar
 
     def update(self, shard: Shard) -> None:
-        if not self.started:  # restart the clock: the compile is not training
-            self.started = True
-            self.bar.reset(total=self.bar.total)
-            self.bar.n = self.bar.last_print_n = round(self.initial)
         self.runs += shard.n
         self.initial += self.cost[shard]
-        self._postfix()
+        if not self.started:  # restart the clock: the compile is not training
+            self.started = True
+            self.bar.close()
+            self.bar = self._bar(leave=True)
+            return
+        self.bar.set_postfix_str(f"{self.runs:,}/{self.total_runs:,} runs", refresh=False)
         self.bar.update(round(self.initial) - self.bar.n)
 
     def __exit__(self, *exc) -> None:

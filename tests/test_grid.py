@@ -1,6 +1,8 @@
 """The grid runner: spec, shards, and determinism across jobs, shard sizes, backends, resume."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,3 +177,22 @@ def test_dask_cluster_equals_local(tmp_path, reference):
     assert out.n_trained == Grid(**TINY).n_runs
     assert_bitwise_equal(load_runs(tmp_path), reference[0])
     assert_bitwise_equal(load_curves(tmp_path), reference[1])
+
+
+def test_progress_bar_of_a_resumed_grid_counts_from_the_work_already_done(tmp_path, capsys):
+    # Half the shards done before the run: the bar starts there, its rate counts only the work
+    # of this run (never negative, as the reset bar once printed), and it ends at its total.
+    from relustudy.grid import _CostBar
+
+    shards = tiny(tmp_path).shards()
+    todo = shards[len(shards) // 2:]
+    bar = _CostBar(shards, todo)
+    with bar:
+        for s in todo:
+            bar.update(s)
+            d = bar.bar.format_dict
+            assert d["n"] >= d["initial"]
+            assert d["rate"] is None or d["rate"] >= 0
+    assert bar.bar.n == bar.bar.total and bar.runs == bar.total_runs == sum(s.n for s in shards)
+    printed = capsys.readouterr().err
+    assert "posted-run/s" in printed and not re.search(r"-\d[\d.]*posted-run/s|<-", printed), printed

@@ -1,5 +1,5 @@
 """The posted cell at a million seeds: the headline rate, how much the dead-at-init draw
-explains, the 200,000-seed paired effects of the corrected update and of momentum, and what
+explains, the 500,000-seed paired effects of the corrected update and of momentum, and what
 the default grid's 1,000 seeds (the factorial screen) can and cannot say."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Momentum 0.9 against plain SGD, paired by seed, at equal lr and at the matched step
 lr (1 - beta), on the posted stratum and over every ReLU-family stratum of the default grid
-(the million-seed study gives the 200,000-seed paired effect at the matched step).
+(the million-seed study gives the 500,000-seed paired effect at the matched step).
 """
 from __future__ import annotations
 
