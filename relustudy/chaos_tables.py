@@ -33,6 +33,9 @@ N_BOOT = 1000  # cluster (seed) bootstrap replicates of the exponent
 NON_VANISHING = 0.1  # alpha's CI entirely below: the flip rate does not vanish as eps -> 0
 FRACTAL = 0.5  # alpha's CI entirely below: a rough (fractal-like) boundary, far from smooth
 SMOOTH = 0.8  # alpha's CI entirely above: consistent with a smooth boundary (alpha ~ 1)
+# The small-eps end: are the flips at eps <= EPS_SMALL more than the power law of the larger eps
+# predicts there? (Its CI's lower end above the extrapolation: a floor, the rate does not vanish.)
+EPS_SMALL = 1e-8
 
 
 def consolidate(out: Path, names: dict, K: int, response_seeds: int, prov: dict) -> None:
@@ -158,9 +161,14 @@ class FlipExponent:
     flips: int
 
 
-def flip_exponent(tables: dict, cell: str, *, n_boot: int = N_BOOT, rng: np.random.Generator) -> FlipExponent:
-    """The log-log slope of P(flip) against eps where flips are seen (Poisson likelihood, seed bootstrap)."""
+def flip_exponent(tables: dict, cell: str, *, n_boot: int = N_BOOT, rng: np.random.Generator,
+                  above: float = 0.0) -> FlipExponent:
+    """The log-log slope of P(flip) against eps where flips are seen (Poisson likelihood, seed bootstrap).
+
+    above : only eps > above enter (e.g. :data:`EPS_SMALL`: the rise above a floor).
+    """
     rates = flip_rates(tables, cell)
+    rates = rates[rates["eps"] > above]
     seen = rates[rates["flips"] > 0]
     nan = FlipExponent(np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 0, int(rates["flips"].sum()))
     if seen.empty:
@@ -186,11 +194,66 @@ def flip_exponent(tables: dict, cell: str, *, n_boot: int = N_BOOT, rng: np.rand
     return FlipExponent(A, alpha, float(lo), float(hi), float(eps.min()), float(eps.max()), len(fit), int(k.sum()))
 
 
-def chaos_verdict(rates: pd.DataFrame, fit: FlipExponent) -> tuple[str, str]:
+@dataclass(frozen=True)
+class SmallEpsFlips:
+    """The flips at eps <= eps_small pooled: pairs, flips, distinct seeds, seeds flipping at more than
+    one of these eps, the rate with its seed-clustered 95 % CI, and ``predicted``: the mean over these
+    eps of A eps^alpha from a fit above eps_small (NaN without one)."""
+
+    eps_small: float
+    pairs: int
+    flips: int
+    seeds: int
+    multi_eps_seeds: int
+    rate: float
+    low: float
+    high: float
+    predicted: float
+
+    @property
+    def floor(self) -> bool:
+        """Flips here beyond what the larger eps' power law predicts (CI's lower end above it)."""
+        return self.flips > 0 and (not np.isfinite(self.predicted) or self.low > self.predicted)
+
+
+def small_eps_flips(tables: dict, cell: str, rise: FlipExponent, eps_small: float = EPS_SMALL) -> SmallEpsFlips:
+    """Pool the flips at eps <= eps_small (clusters: seeds, each with its pairs at every such eps)."""
+    c = tables["counts"]
+    c = c[(c["cell"] == cell) & (c["eps"] <= eps_small)]
+    if c.empty:
+        return SmallEpsFlips(eps_small, 0, 0, 0, 0, np.nan, np.nan, np.nan, np.nan)
+    G, K = int(c["seeds"].iloc[0]), int(c["perturbations"].iloc[0])
+    f = tables["flips"]
+    f = f[(f["cell"] == cell) & (f["eps"] <= eps_small)]
+    per_seed = f.groupby("seed").size().to_numpy()
+    eps_per_seed = f.groupby("seed")["eps"].nunique().to_numpy()
+    k = np.zeros(G)
+    k[: per_seed.size] = per_seed
+    a = curve_stats.clustered_proportion_ci(k, np.full(G, K * len(c)))
+    eps = c["eps"].to_numpy(float)
+    predicted = float(np.mean(rise.A * eps ** rise.alpha)) if np.isfinite(rise.alpha) else np.nan
+    return SmallEpsFlips(eps_small, int(c["pairs"].sum()), int(a.k), int(per_seed.size), int((eps_per_seed > 1).sum()),
+                         a.rate, a.ci_low, a.ci_high, predicted)
+
+
+def chaos_verdict(rates: pd.DataFrame, fit: FlipExponent, small: SmallEpsFlips | None = None) -> tuple[str, str]:
     """(key, sentence) for one cell, chosen by rules on the CIs (thresholds named above).
 
-    keys: "no flips", "not vanishing", "rough", "smooth", "undetermined".
+    keys: "no flips", "not vanishing", "rough", "smooth", "undetermined"; with ``small`` showing a
+    floor (:attr:`SmallEpsFlips.floor`; then ``fit`` is the fit above ``small.eps_small``),
+    "floor, " + the key of the rise above it.
     """
+    if small is not None and small.floor:
+        pred = (f"the power law of the larger eps predicts {small.predicted:.1e} there" if np.isfinite(small.predicted)
+                else "too few flips above to extrapolate")
+        head = (f"the flip rate does not vanish as eps -> 0: at eps <= {small.eps_small:.0e}, {small.flips} of "
+                f"{small.pairs:,} pairs flip ({small.rate:.1e} [{small.low:.1e}, {small.high:.1e}], clustered), "
+                f"from {small.seeds} seed{'s' if small.seeds != 1 else ''} ({small.multi_eps_seeds} of them at more than one "
+                f"of these eps), while "
+                f"{pred}: a few knife-edge runs whose outcome even the smallest perturbation tried can change")
+        above = rates[rates["eps"] > small.eps_small]
+        key, text = chaos_verdict(above, fit) if len(above) else ("undetermined", "")
+        return f"floor, {key}", f"{head}; above {small.eps_small:.0e}: {text}" if text else head
     if rates["flips"].sum() == 0:
         return "no flips", (f"no outcome flips in {int(rates['pairs'].sum()):,} perturbed runs up to eps = "
                             f"{rates['eps'].max():.0e}: smooth at this resolution")

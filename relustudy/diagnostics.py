@@ -7,7 +7,8 @@ whatever engine trained the weights, and feed these run columns:
 
 * ``grad_norm_final`` -- Euclidean norm of the gradient of the MSE over the training pairs
   with respect to every weight and bias, by plain backpropagation (the ``corrected`` rule,
-  whatever rule trained the net). Exactly 0 means no gradient step can move the net; the
+  whatever rule trained the net) in the training step's own arithmetic: the per-layer
+  functions of :mod:`.engines.reference`. Exactly 0 means no gradient step can move the net; the
   posted update ignores the bias gradient, so a net can be stuck under it with a non-zero
   norm here.
 * ``linear_on_data_{init,final}`` -- the net is one affine map on the training inputs:
@@ -25,71 +26,69 @@ from typing import Sequence
 import numpy as np
 
 from .activations import Activation
+from .engines import reference
 
 # Activations that are affine on each side of 0: a fixed on/off pattern makes them affine.
 PIECEWISE_LINEAR = ("relu", "leaky_relu", "identity")
 
 
-def _activate(z: np.ndarray, act: Activation) -> np.ndarray:
-    a = np.empty_like(z)
-    with np.errstate(all="ignore"):
-        act.forward(z, a)
-    return a
-
-
 def loss_gradient(
     params: Sequence[tuple[np.ndarray, np.ndarray]],
     acts: Sequence[Activation],
-    zs: Sequence[np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Gradient of MSE = mean_s (y_s - out_s)^2 with respect to every W and b (backprop).
 
+    The training step's own arithmetic (:mod:`.engines.reference`, the ``corrected`` rule),
+    sample by sample: ``layer_forward`` per layer, ``output_delta`` scaled by 1/S (the mean),
+    the activation's ``backward`` (so e.g. ReLU'(0) = 0), ``weight_gradient`` and
+    ``pass_down`` through the unchanged weights; dW and db are summed over the samples in order.
+
     Parameters
     ----------
     params : per layer (W: (n_out, n_in, R), b: (n_out, R)).
-    acts : one Activation per layer (its ``backward`` supplies f'(z), e.g. ReLU'(0) = 0).
-    zs : pre-activations per layer, (n_out, S, R), from ``train.forward_all(params, acts, x)``.
+    acts : one Activation per layer.
     x : (S, 2) inputs; y : (S,) targets.
 
     Returns
     -------
-    per layer (dW: (n_out, n_in, R), db: (n_out, R)), the same shapes as ``params``.
+    per layer (dW: (n_out, n_in, R), db: (n_out, R)), float64, the same shapes as ``params``.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     S = x.shape[0]
     R = params[0][0].shape[-1]
-    inputs = [np.broadcast_to(x.T[:, :, None], (x.shape[1], S, R))]  # (n_in, S, R) per layer
-    outs = [_activate(z, act) for z, act in zip(zs, acts)]
-    inputs += outs[:-1]
-    grads: list = [None] * len(params)
+    L = len(params)
+    z, a, g, tmp = ([np.empty(b.shape) for _, b in params] for _ in range(4))  # (n_out, R) each
+    prod = [np.empty(w.shape) for w, _ in params]
+    grads = [(np.empty(w.shape), np.empty(b.shape)) for w, b in params]
+    sq = np.empty(R)
     with np.errstate(all="ignore"):
-        g = 2.0 * (outs[-1] - y[None, :, None]) / S  # dL/d(output), (1, S, R)
-        for l in range(len(params) - 1, -1, -1):
-            w = params[l][0]
-            tmp = np.empty_like(g)
-            acts[l].backward(g, zs[l], outs[l], tmp)  # g = dL/dz_l, (n_out, S, R)
-            a_in = inputs[l]
-            dw = g[:, None, 0, :] * a_in[None, :, 0, :]
-            db = g[:, 0, :].copy()
-            for s in range(1, S):  # samples in order
-                dw += g[:, None, s, :] * a_in[None, :, s, :]
-                db += g[:, s, :]
-            grads[l] = (dw, db)
-            if l > 0:
-                down = w[0, :, None, :] * g[0][None, :, :]  # (n_in, S, R): W^T g, units in order
-                for j in range(1, w.shape[0]):
-                    down += w[j, :, None, :] * g[j][None, :, :]
-                g = down
+        for s in range(S):
+            x_s = x[s][:, None]  # (2, 1): the same input for every run
+            for l in range(L):
+                reference.layer_forward(*params[l], a[l - 1] if l > 0 else x_s, acts[l], z[l], a[l], prod[l])
+            reference.output_delta(a[L - 1][0], y[s], g[L - 1][0], sq)
+            g[L - 1] /= S  # dL/dout = 2 (out - y) / S
+            for l in range(L - 1, -1, -1):
+                acts[l].backward(g[l], z[l], a[l], tmp[l])  # g[l] = dL/dz_l
+                dw, db = grads[l]
+                if s == 0:  # the first sample's terms start the sums (0 + -0 would lose a sign)
+                    reference.weight_gradient(g[l], a[l - 1] if l > 0 else x_s, dw)
+                    np.copyto(db, g[l])
+                else:
+                    reference.weight_gradient(g[l], a[l - 1] if l > 0 else x_s, prod[l])
+                    dw += prod[l]
+                    db += g[l]
+                if l > 0:
+                    reference.pass_down(params[l][0], g[l], g[l - 1], prod[l])
     return grads
 
 
 def grad_norm(
     params: Sequence[tuple[np.ndarray, np.ndarray]],
     acts: Sequence[Activation],
-    zs: Sequence[np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
 ) -> np.ndarray:
@@ -101,17 +100,16 @@ def grad_norm(
     Examples
     --------
     >>> from relustudy.activations import get_activation
-    >>> from relustudy.train import forward_all
     >>> relu, ident = get_activation("relu"), get_activation("identity")
     >>> params = [(np.ones((1, 2, 1)), np.full((1, 1), -5.0)), (np.ones((1, 1, 1)), np.zeros((1, 1)))]
     >>> x, y = np.array([[0.1, 0.2]]), np.array([0.3])
-    >>> grad_norm(params, [relu, ident], forward_all(params, [relu, ident], x), x, y).tolist()
+    >>> grad_norm(params, [relu, ident], x, y).tolist()
     [0.6]
     """
     R = params[0][0].shape[-1]
     total = np.zeros(R)
     with np.errstate(all="ignore"):
-        for dw, db in loss_gradient(params, acts, zs, x, y):
+        for dw, db in loss_gradient(params, acts, x, y):
             for row in (*dw.reshape(-1, R), *db.reshape(-1, R)):
                 total += row * row
         return np.sqrt(total)

@@ -45,7 +45,7 @@ def gradient_magnitudes(cell: Cell, params) -> dict:
     """
     acts = _acts(cell)
     zs = forward_all(params, acts, X_TRAIN)
-    grads = diagnostics.loss_gradient(params, acts, zs, X_TRAIN, Y_TRAIN)
+    grads = diagnostics.loss_gradient(params, acts, X_TRAIN, Y_TRAIN)
     out = {}
     for k, (dw, db) in enumerate(grads, start=1):
         name = "output" if k == len(grads) else f"layer{k}"

@@ -170,8 +170,8 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
             margin = -X_test[:, ip.cell_init_features(d.cell, [0]).names.index("max_z3[0]")].astype(float)
             jobs = plan(pool.size, sizes)
             t0 = time.perf_counter()
-            for n, r in jobs:
-                path = shards / f"{cell_id(d.cell)}_h{held_out}_n{n}_r{r}_i{max_iter}.parquet"
+            for n, r in jobs:  # the pool size is in the name: a draw from another pool is another fit
+                path = shards / f"{cell_id(d.cell)}_h{held_out}_p{pool.size}_n{n}_r{r}_i{max_iter}.parquet"
                 if not path.exists():
                     rng = np.random.default_rng([CURVE_SEED, n, r])
                     idx = np.sort(rng.choice(pool, size=n, replace=False)) if n < pool.size else pool
@@ -182,7 +182,7 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
             scores = {DEAD: dead_x[test].astype(float), MARGIN: margin}
             fits = []
             for n, r in jobs:
-                path = shards / f"{cell_id(d.cell)}_h{held_out}_n{n}_r{r}_i{max_iter}.parquet"
+                path = shards / f"{cell_id(d.cell)}_h{held_out}_p{pool.size}_n{n}_r{r}_i{max_iter}.parquet"
                 info = read_info(path)
                 fits.append((n, r, pd.read_parquet(path)["score"].to_numpy(float), info))
             curve_rows += _curve_rows(label, scores, fits, y_test, max_iter)

@@ -173,7 +173,7 @@ def evaluate(
         "outcome": outcome,
         "pred_range": pred_range,
         "diverged": diverged,
-        "grad_norm_final": diagnostics.grad_norm(params, acts, zs, x, y),
+        "grad_norm_final": diagnostics.grad_norm(params, acts, x, y),
         **dead_m,
     }
 

@@ -6,7 +6,8 @@ import pytest
 from engine_checks import same_bits
 from relustudy import Cell, train
 from relustudy.chaos import DIRECTION_KEY, cell_of, directions, flatten_runs, main, perturbed_init, run_chaos
-from relustudy.chaos_tables import (FRACTAL, NON_VANISHING, SMOOTH, FlipExponent, chaos_verdict, flip_exponent,
+from relustudy.chaos_tables import (EPS_SMALL, FRACTAL, NON_VANISHING, SMOOTH, FlipExponent, chaos_verdict, flip_exponent,
+                                    small_eps_flips,
                                     flip_rates, load_chaos)
 from relustudy.inits import init_params
 
@@ -148,3 +149,26 @@ def test_main_rejects_bad_values(capsys):
     assert capsys.readouterr().err.strip() == "run_chaos.py: error: invalid --eps '1e-3,-1'; allowed: comma-separated numbers > 0"
     assert main(["--cells", "posted;nope"]) == 2
     assert "unknown cell 'nope'" in capsys.readouterr().err
+
+
+def test_a_knife_edge_seed_makes_a_floor_below_eps_small_and_the_exponent_is_the_rise_above():
+    # P(flip) = 30 eps above, and seed 7 flips at every eps <= EPS_SMALL: a floor the rise cannot predict.
+    rng = np.random.default_rng(11)
+    eps = [float(e) for e in np.logspace(-12, -3, 10)]
+    G = 100_000
+    rise = [[(int(s), 0) for s in rng.choice(np.arange(10, G), rng.binomial(G, 30 * e), replace=False)] for e in eps]
+    knife = [v + [(7, 0)] if e <= EPS_SMALL else v for e, v in zip(eps, rise)]
+    tables = _tables(G, 1, knife, eps)
+    fit = flip_exponent(tables, "c", n_boot=200, rng=rng, above=EPS_SMALL)
+    assert fit.eps_low > EPS_SMALL and 0.7 < fit.alpha < 1.3
+    small = small_eps_flips(tables, "c", fit)
+    n_small = sum(e <= EPS_SMALL for e in eps)
+    assert (small.pairs, small.seeds, small.multi_eps_seeds) == (G * n_small, 1 + len({s for e, v in zip(eps, rise) if e <= EPS_SMALL for s, _ in v}), 1)
+    assert small.floor and small.low > small.predicted
+    key, text = chaos_verdict(flip_rates(tables, "c"), fit, small)
+    assert key.startswith("floor, ") and "does not vanish" in text
+    # Without the knife-edge seed the few flips at small eps (if any) are what the rise predicts: no floor.
+    plain = _tables(G, 1, rise, eps)
+    small = small_eps_flips(plain, "c", flip_exponent(plain, "c", n_boot=200, rng=rng, above=EPS_SMALL))
+    assert not small.floor
+    assert chaos_verdict(flip_rates(plain, "c"), fit, small) == chaos_verdict(flip_rates(plain, "c"), fit)

@@ -69,7 +69,7 @@ def test_basins_renders_and_its_key_lists_each_cell(tmp_path, tables):
 
 def test_basins_verdict_combines_the_cells_rules():
     rates = pd.DataFrame({"eps": [1e-6, 1e-3], "pairs": [1000, 1000], "flips": [0, 0]})
-    f = basins.BasinsFinding(rates.assign(cell="a"), pd.DataFrame(), pd.DataFrame(),
+    f = basins.BasinsFinding(rates.assign(cell="a"), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
                              {"a": ("no flips", "none"), "b": ("smooth", "P ~ eps")})
     v = basins.verdict(f)
     assert v.key == "a: no flips; b: smooth" and v.text == "**a**: none. **b**: P ~ eps."

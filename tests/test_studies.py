@@ -121,13 +121,18 @@ def test_how_runs_die_verdict_on_both_sides():
     def f(epochs):
         m = stats.median_ci(np.asarray(epochs, float))
         h = vocab.Rate(len(epochs), 500, len(epochs) / 500, 0, 1, "outputs alive at init")
-        return _ns(median={hd.POSTED: m}, hazard={hd.POSTED: h})
+        return _ns(median={hd.POSTED: m}, hazard={hd.POSTED: h}, scale=None)
 
     assert hd.verdict(f([1] * 30)).key == "early"
     assert hd.verdict(f([2] * 16 + [EARLY_EPOCHS + 50] * 14)).key == "early-uncertain"
     assert hd.verdict(f([LATE_EPOCHS + 5] * 30)).key == "late"
     assert hd.verdict(f([50] * 30)).key == "spread"
     assert hd.verdict(f([])).key == "none"
+    # With data/million's engine timing, the rule reads it instead of the replay's 1,000 seeds.
+    big = stats.median_ci(np.asarray([3] * 900 + [20] * 100, float))
+    both = _ns(**{**vars(f([LATE_EPOCHS + 5] * 30)), "scale": (vocab.Rate(1000, 20_000, 0.05, 0.04, 0.06, "outputs alive at init"), big)})
+    v = hd.verdict(both)
+    assert v.key == "early" and "1,000 of the 20,000 outputs alive at init" in v.text and "data/million" in v.text
 
 
 def test_relu_speed_verdict_on_both_sides():

@@ -6,6 +6,9 @@ parameter moves relative to the gradient passed down, how the epoch error accumu
 Every array carries the run axis last -- a layer's weights are ``(n_out, n_in, R)``, its
 biases and activations ``(n_out, R)`` -- and all arithmetic is elementwise along it, so a
 run's bits do not depend on how many other runs share its batch or where it sits.
+The per-sample pieces -- :func:`layer_forward`, :func:`output_delta`, :func:`pass_down`,
+:func:`weight_gradient` -- are module functions: ``diagnostics.loss_gradient`` computes the
+full-batch gradient with them, so there is one definition of the backward arithmetic.
 
 Beyond the posted program (SPEC_NEW_FACTORS, issues 16, 17, 19):
 
@@ -121,6 +124,64 @@ class MomentumRule:
                 raise ValueError(f"invalid {name} {v!r}; allowed: a number in [0, 1)")
 
 
+def layer_forward(w: np.ndarray, b: np.ndarray, a_in: np.ndarray, act: Activation,
+                  z: np.ndarray, a: np.ndarray, prod: np.ndarray) -> None:
+    """One layer's forward for one input: z = W a_in + b summed in input order, a = act(z).
+
+    w : (n_out, n_in, R); b, z, a : (n_out, R), z and a written; prod : (n_out, n_in, R)
+    scratch; a_in : (n_in, R) or (n_in, 1) (the network inputs, shared by every run).
+    Each z[j] is ((w[j,0] a_in[0] + w[j,1] a_in[1]) + ...) + b[j], one rounding per operation.
+    """
+    np.multiply(w, a_in[None, :, :], out=prod)
+    if w.shape[1] == 1:
+        np.copyto(z, prod[:, 0, :])
+    else:  # the first addition writes z: no copy
+        np.add(prod[:, 0, :], prod[:, 1, :], out=z)
+    for i in range(2, w.shape[1]):
+        z += prod[:, i, :]
+    z += b
+    act.forward(z, a)
+
+
+def output_delta(out: np.ndarray, y, g: np.ndarray, sq: np.ndarray) -> None:
+    """The loss (y - out)^2 of one sample and its derivative: sq = (out - y)^2, g = 2 (out - y).
+
+    out, g, sq : (R,) (g and sq written); y : a scalar or (R,) target.
+    """
+    np.subtract(out, y, out=g)
+    np.multiply(g, g, out=sq)
+    g *= g.dtype.type(2.0)
+
+
+def pass_down(w: np.ndarray, g: np.ndarray, g_below: np.ndarray, prod: np.ndarray) -> None:
+    """g_below = W^T g, summed over the output units in order.
+
+    w : (n_out, n_in, R); g : (n_out, R), dL/dz of the layer; g_below : (n_in, R), written
+    (dL/da of the layer below); prod : (n_out, n_in, R) scratch.
+    """
+    np.multiply(w, g[:, None, :], out=prod)
+    if w.shape[0] == 1:
+        np.copyto(g_below, prod[0])
+    else:  # the first addition writes g_below: no copy
+        np.add(prod[0], prod[1], out=g_below)
+    for j in range(2, w.shape[0]):
+        g_below += prod[j]
+
+
+def weight_gradient(g: np.ndarray, a_in: np.ndarray, out: np.ndarray) -> None:
+    """One sample's dL/dW: out[j, i] = a_in[i] * g[j] (one rounding each; dL/db is g itself).
+
+    g : (n_out, R); a_in : (n_in, R) or (n_in, 1), the layer's input; out : (n_out, n_in, R).
+    The operand order fixes which NaN comes out when both are NaN (x86 keeps the first).
+    """
+    if a_in.shape[0] < g.shape[0]:  # loop over the shorter axis (rows, contiguous, on a tie)
+        for i in range(a_in.shape[0]):
+            np.multiply(a_in[i], g, out=out[:, i, :])
+    else:
+        for j in range(g.shape[0]):
+            np.multiply(a_in, g[j], out=out[j])
+
+
 def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, x_train, y_train, *,
         order_seed: np.ndarray | None = None, track: tuple[np.ndarray, np.ndarray] | None = None,
         observer: Callable[[int, int, int, Params], None] | None = None,
@@ -199,30 +260,18 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     first_below = np.full(R, -1, dtype=np.int64)
     below = np.empty(R, dtype=bool)
     x_arr, y_arr = np.asarray(x_train, dtype=dt), np.asarray(y_train, dtype=dt)
-    xs = [(x0, x1) for x0, x1 in x_arr]  # numpy scalars of the run's dtype
+    xs = [xi[:, None] for xi in x_arr]  # (2, 1) per sample: the same inputs for every run
     ys = list(y_arr)
     n_samples = len(ys)
-    two, momentum_c = c(2.0), c(MOMENTUM)
-    w1, b1 = params[0]
+    momentum_c = c(MOMENTUM)
     if perms is None and cell.data_order == "shuffled":
         stream = OrderStream(np.zeros(R, np.uint64) if order_seed is None else order_seed, n_samples)
         perms = lambda epoch: stream.perms()  # noqa: E731 (one permutation per epoch, in order)
 
-    def forward(x0, x1) -> None:
-        """z and a of every layer for one input (scalars, or (R,) arrays when runs differ)."""
-        np.multiply(w1[:, 0, :], x0, out=z[0])
-        np.multiply(w1[:, 1, :], x1, out=tmp[0])
-        z[0] += tmp[0]
-        z[0] += b1
-        acts[0].forward(z[0], a[0])
-        for l in range(1, L):
-            w, b = params[l]
-            np.multiply(w, a[l - 1][None, :, :], out=prod[l])
-            np.copyto(z[l], prod[l][:, 0, :])
-            for i in range(1, w.shape[1]):
-                z[l] += prod[l][:, i, :]
-            z[l] += b
-            acts[l].forward(z[l], a[l])
+    def forward(x: np.ndarray) -> None:
+        """z and a of every layer for one input x: (2, 1), or (2, R) when runs differ."""
+        for l in range(L):
+            layer_forward(*params[l], a[l - 1] if l > 0 else x, acts[l], z[l], a[l], prod[l])
 
     tracking = track is not None and acts[-1].relu_family
     if track is not None:
@@ -236,8 +285,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         def output_dead(out: np.ndarray) -> None:
             """out[r] = the output pre-activation is <= 0 on every input (same forward as training)."""
             out.fill(True)
-            for x0, x1 in xs:
-                forward(x0, x1)
+            for x in xs:
+                forward(x)
                 out &= z[L - 1][0] <= 0.0
 
     def step(l: int) -> None:
@@ -285,15 +334,6 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         scratch *= lr_bc1  # (lr/bc1) * (m/denom)
         p -= scratch
 
-    def pass_down(l: int) -> None:
-        """g[l-1] = W_l^T g[l], summed over the output units in order."""
-        w = params[l][0]
-        np.multiply(w, g[l][:, None, :], out=prod[l])
-        gd = g[l - 1]
-        np.copyto(gd, prod[l][0])
-        for j in range(1, w.shape[0]):
-            gd += prod[l][j]
-
     with np.errstate(all="ignore"):
         if tracking:
             output_dead(dead_then)
@@ -304,17 +344,13 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
                 order = zip(xs, ys)
             else:  # per run: the inputs and targets it visits at each step, (R,) arrays
                 idx = np.asarray(perms(epoch))
-                order = (((x_arr[i, 0], x_arr[i, 1]), y_arr[i]) for i in idx)
-            for sample, ((x0, x1), y) in enumerate(order):
+                order = ((x_arr[i].T, y_arr[i]) for i in idx)
+            for sample, (x, y) in enumerate(order):
                 # ---- forward: z = W a + b summed in input order, then the activation
-                forward(x0, x1)
+                forward(x)
                 # ---- loss: (y - out)^2 accumulated in visiting order; dL/dout = 2 (out - y)
-                out = a[L - 1][0]
-                gl = g[L - 1][0]
-                np.subtract(out, y, out=gl)
-                np.multiply(gl, gl, out=sq)
+                output_delta(a[L - 1][0], y, g[L - 1][0], sq)
                 err += sq
-                gl *= two
                 if adam:  # one step t per sample, shared by every parameter
                     b1t = b1t * beta1
                     b2t = b2t * beta2
@@ -326,16 +362,9 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
                 # ---- backward, top layer first
                 for l in range(L - 1, -1, -1):
                     acts[l].backward(g[l], z[l], a[l], tmp[l])
-                    below_in = a[l - 1] if l > 0 else None
                     if not posted and l > 0:
-                        pass_down(l)  # corrected: pass the gradient through the old W
-                    # weight direction: g outer input
-                    if l > 0:
-                        for j in range(g[l].shape[0]):  # row by row: faster than a 2-way broadcast
-                            np.multiply(below_in, g[l][j], out=prod[l][j])
-                    else:
-                        np.multiply(g[0], x0, out=prod[0][:, 0, :])
-                        np.multiply(g[0], x1, out=prod[0][:, 1, :])
+                        pass_down(params[l][0], g[l], g[l - 1], prod[l])  # corrected: through the old W
+                    weight_gradient(g[l], a[l - 1] if l > 0 else x, prod[l])  # weight direction
                     if adam:
                         # bias direction: the posted rule's "gradient" b, the corrected rule's dL/db
                         np.copyto(bstep[l], params[l][1] if posted else g[l])
@@ -349,7 +378,7 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
                     if observer is not None:
                         observer(epoch, sample, l, params)
                     if posted and l > 0:
-                        pass_down(l)  # as posted: through the *updated* W
+                        pass_down(params[l][0], g[l], g[l - 1], prod[l])  # as posted: through the *updated* W
             err /= c(n_samples)
             if next_point < len(epochs_list) and epoch == epochs_list[next_point]:
                 curve[next_point] = err

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..chaos import LONG_FACTOR
-from ..chaos_tables import FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent, flip_rates
+from ..chaos_tables import (EPS_SMALL, FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent,
+                            flip_rates, small_eps_flips)
 from ..report.common import ci, md_table, pct
 from .base import Context, Figure, Skip, Study, Verdict
 
@@ -24,11 +25,14 @@ EXPONENT_SEED = 20261129  # the seed bootstrap of the exponent
 @dataclass(frozen=True)
 class BasinsFinding:
     """rates : per (cell, eps) the rows of :func:`~relustudy.chaos_tables.flip_rates` plus ``cell``;
-    fits : per cell the :class:`~relustudy.chaos_tables.FlipExponent` fields plus ``cell``;
+    fits : per cell the :class:`~relustudy.chaos_tables.FlipExponent` fields plus ``cell`` (the fit
+    above EPS_SMALL where the small eps show a floor, else over every eps with flips);
+    small : per cell the :class:`~relustudy.chaos_tables.SmallEpsFlips` fields plus ``cell``;
     counts : the stored counts (|Δ| quantiles per cell and eps); verdicts : cell -> (key, sentence)."""
 
     rates: pd.DataFrame
     fits: pd.DataFrame
+    small: pd.DataFrame
     counts: pd.DataFrame
     verdicts: dict
 
@@ -41,14 +45,20 @@ def select(ctx: Context) -> dict:
 
 
 def finding(tables: dict) -> BasinsFinding:
-    rates, fits, verdicts = [], [], {}
+    rates, fits, smalls, verdicts = [], [], [], {}
     for k, cell in enumerate(dict.fromkeys(tables["counts"]["cell"].astype(str))):
         r = flip_rates(tables, cell)
-        fit = flip_exponent(tables, cell, rng=np.random.default_rng([EXPONENT_SEED, k]))
+        rise = flip_exponent(tables, cell, rng=np.random.default_rng([EXPONENT_SEED, k]), above=EPS_SMALL)
+        small = small_eps_flips(tables, cell, rise)
+        # Where the small eps flip more than the rise predicts, a single power law through both
+        # would average a floor and a rise: the exponent is the rise's, the floor reported apart.
+        fit = rise if small.floor else flip_exponent(tables, cell, rng=np.random.default_rng([EXPONENT_SEED, k]))
         rates.append(r.assign(cell=cell))
         fits.append({"cell": cell, **fit.__dict__})
-        verdicts[cell] = chaos_verdict(r, fit)
-    return BasinsFinding(pd.concat(rates, ignore_index=True), pd.DataFrame(fits), tables["counts"], verdicts)
+        smalls.append({"cell": cell, **small.__dict__, "floor": small.floor})
+        verdicts[cell] = chaos_verdict(r, fit, small)
+    return BasinsFinding(pd.concat(rates, ignore_index=True), pd.DataFrame(fits), pd.DataFrame(smalls),
+                         tables["counts"], verdicts)
 
 
 def verdict(f: BasinsFinding) -> Verdict:
@@ -81,6 +91,17 @@ def _response_table(counts: pd.DataFrame) -> str:
                                                 "|Δ final MSE| / final MSE, runs that solve: median [10%, 90%]"]))
 
 
+def _small_table(small: pd.DataFrame) -> str:
+    rows = [(r["cell"], f"{int(r['pairs']):,}", f"{int(r['flips']):,}", f"{int(r['seeds']):,}", f"{int(r['multi_eps_seeds']):,}",
+             f"{r['rate']:.1e} [{r['low']:.1e}, {r['high']:.1e}]",
+             f"{r['predicted']:.1e}" if np.isfinite(r["predicted"]) else "no fit", "yes" if r["floor"] else "no")
+            for _, r in small.iterrows()]
+    e = f"{small['eps_small'].iloc[0]:.0e}"
+    return md_table(pd.DataFrame(rows, columns=["cell", f"pairs at eps <= {e}", "flips", "seeds that flip",
+                                                "of them at > 1 of these eps", "P(flip) [95% CI, clustered]",
+                                                f"predicted by the power law above {e}", "floor"]))
+
+
 def section(f: BasinsFinding, v: Verdict, links) -> str:
     c = f.counts
     return "\n".join([
@@ -97,6 +118,13 @@ def section(f: BasinsFinding, v: Verdict, links) -> str:
         f"seeds. A smooth boundary between basins, crossed along a random ray, gives alpha = 1; the rules call "
         f"alpha's CI below {NON_VANISHING} \"not vanishing\" (chaotic), below {FRACTAL} \"rough\", above {SMOOTH} "
         f"\"smooth\".\n",
+        f"**The small-eps end.** Does the rate keep falling as eps -> 0? The flips at eps <= {EPS_SMALL:.0e} pooled "
+        f"(clusters: seeds, each with its pair at every such eps) against what the power law fitted above "
+        f"{EPS_SMALL:.0e} predicts there; a *floor* when the CI's lower end lies above that prediction (then the "
+        f"exponent above is the rise's, fitted over eps > {EPS_SMALL:.0e} only). A seed that flips at several of these "
+        f"eps, along its one direction, sits on a knife edge: its outcome changes under perturbations far smaller "
+        f"than the distance to any smooth boundary.\n",
+        _small_table(f.small), "",
         links["chaos_flips.png"], "",
         "**The runs that keep their outcome** (pairs whose unperturbed run was trained here): how far their final "
         "weights move, and their final MSE relative to the unperturbed one among the runs that solve (dead and "

@@ -1,5 +1,9 @@
-"""How a run dies: when the output unit goes dead, by whose update, and whether it comes back
-(from the forensics replay, ``data/forensics``, ``scripts/run_forensics.py``)."""
+"""How a run dies: when the output unit goes dead, by whose update, and whether it comes back.
+
+When: at scale from the engine's death-timing columns of ``data/million`` (checked at each
+epoch's end, over 10^5+ runs at risk) where that table has them; by whose update and the
+per-update detail: from the forensics replay (``data/forensics``, ``scripts/run_forensics.py``,
+1,000 seeds per variant, checked after every layer's update)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,43 +27,63 @@ class DeathsFinding:
     median: dict  # variant -> stats.MedianResult of the death epoch (deaths in training)
     runs: pd.DataFrame  # the forensics runs table (for the figure)
     traces: pd.DataFrame
+    scale: tuple | None = None  # (vocab.Rate, stats.MedianResult): the posted cell in data/million, or None
+
+
+def _at_scale(ctx: Context):
+    """The posted cell's deaths in training over its runs alive at init and its median first-death
+    epoch, from data/million's engine columns (None without them)."""
+    if "million" not in ctx.experiments:
+        return None
+    from .million import POSTED as POSTED_CELL
+    from .. import analysis
+
+    sub = analysis.select(ctx.experiments["million"][0], POSTED_CELL)
+    if sub.empty or "output_death_epoch" not in sub.columns:
+        return None
+    died = vocab.output_died_in_training(sub, ever=True)
+    hazard = vocab.hazard(died, ~vocab.output_born_dead(sub), "outputs alive at init")
+    return hazard, stats.median_ci(sub["output_death_epoch"].to_numpy()[np.asarray(died, bool)].astype(float))
 
 
 def select(ctx: Context):
     tables = ctx.extras.get("forensics")
     if tables is None:
         raise Skip("no forensics data (data/forensics); run `python scripts/run_forensics.py`")
-    return tables
+    return tables, _at_scale(ctx)
 
 
-def finding(tables) -> DeathsFinding:
-    runs, traces = tables
+def finding(data) -> DeathsFinding:
+    (runs, traces), scale = data
     hazard, median = {}, {}
     for variant, g in runs.groupby("variant", observed=True, sort=False):
         ep = g["output_death_epoch"].to_numpy()
         hazard[variant] = vocab.hazard(ep > AT_INIT, ep != AT_INIT, "outputs alive at init")
         median[variant] = stats.median_ci(ep[ep > AT_INIT].astype(float))
-    return DeathsFinding(death_summary(runs), hazard, median, runs, traces)
+    return DeathsFinding(death_summary(runs), hazard, median, runs, traces, scale)
 
 
 def verdict(f: DeathsFinding) -> Verdict:
-    """When outputs die in the posted cell: "early" when the median death epoch's 95% CI lies
+    """When outputs die in the posted cell (at scale from data/million where it has the engine's
+    death timing, else from the replay): "early" when the median death epoch's 95% CI lies
     within :data:`EARLY_EPOCHS`, "late" when it lies beyond :data:`LATE_EPOCHS`,
     "early-uncertain" when only the median lies within EARLY_EPOCHS, else "spread"."""
     if POSTED not in f.median:
         raise Skip(f"the forensics table lacks the {POSTED!r} variant")
-    m, h = f.median[POSTED], f.hazard[POSTED]
+    h, m = f.scale if f.scale is not None else (f.hazard[POSTED], f.median[POSTED])
+    where = ("in data/million, checked at each epoch's end" if f.scale is not None
+             else "in the replay, checked after every update")
     if m.n == 0:
-        return Verdict("none", f"No output of the posted cell dies during training ({h}).")
-    said = (f"{h.k:,} of the {h.n:,} outputs alive at init die during training ({pct(h.rate)}), at a median epoch of "
-            f"{num(m.median, 3)} (95% CI [{num(m.ci_low, 3)}, {num(m.ci_high, 3)}], n = {m.n})")
+        return Verdict("none", f"No output of the posted cell dies during training ({h}; {where}).")
+    said = (f"{h.k:,} of the {h.n:,} outputs alive at init die during training ({pct(h.rate)}, {where}), at a median "
+            f"epoch of {num(m.median, 3)} (95% CI [{num(m.ci_low, 3)}, {num(m.ci_high, 3)}], n = {m.n:,})")
     if m.ci_high <= EARLY_EPOCHS:
         return Verdict("early", f"Deaths in training come early: {said}, within the first {EARLY_EPOCHS} epochs.")
     if m.ci_low > LATE_EPOCHS:
         return Verdict("late", f"Deaths in training come late, after a long descent: {said}.")
     if m.median <= EARLY_EPOCHS:
-        return Verdict("early-uncertain", f"Deaths in training mostly come early, though their number is small: {said}, "
-                                          f"the CI reaching beyond the first {EARLY_EPOCHS} epochs.")
+        return Verdict("early-uncertain", f"Deaths in training mostly come early: {said}; the median lies within the "
+                                          f"first {EARLY_EPOCHS} epochs, its CI reaches beyond them.")
     return Verdict("spread", f"Deaths in training are spread out: {said}.")
 
 
@@ -104,7 +128,15 @@ def section(f: DeathsFinding, v: Verdict, links) -> str:
             "code applies the updates within one sample step (the posted backward pass updates the output layer first, "
             "then the layers below, each with the weights already changed above it): another order would split the "
             "same deaths differently. ") if posted["died_in_training"] > 0 else ""
-    return f"""Each run of the posted cell and its main variants was replayed update by update in the reference engine (the same
+    scale = ""
+    if f.scale is not None:
+        h, m = f.scale
+        scale = (f"**At scale.** The engine records, at each epoch's end, the first epoch at which the output is dead on "
+                 f"all six inputs (`output_death_epoch`). Over the posted cell's runs in data/million: {h}; their first "
+                 f"death at a median epoch of {num(m.median, 3)} (95% CI [{num(m.ci_low, 3)}, {num(m.ci_high, 3)}], "
+                 f"n = {m.n:,}). The million section gives the other cells. The replay below checks after every "
+                 f"update instead of every epoch, so its epochs count from the update that kills, on 1,000 seeds.\n\n")
+    return scale + f"""Each run of the posted cell and its main variants was replayed update by update in the reference engine (the same
 bits as the dataset's runs), recomputing after every layer's update the output unit's margin, its largest
 pre-activation over the six inputs (dead iff ≤ 0). A death *in training* is the first update that takes a live margin
 to ≤ 0; its rate is over the outputs alive at init (the runs at risk). Revived: the margin came back above zero later
@@ -113,8 +145,8 @@ order-statistic interval.
 
 {md_table(table)}
 
-**Answer.** {v.text} {kill}{posted["revived"]} of the {posted["ever_dead"]} outputs of the posted cell that were ever dead
-came back. The figure's traces are of the posted cell ({TRACED}), the seeds the replay kept.
+**Answer.** {v.text} {kill}In the replay, {posted["revived"]} of the {posted["ever_dead"]} outputs of the posted cell that were
+ever dead came back. The figure's traces are of the posted cell ({TRACED}), the seeds the replay kept.
 
 {links["forensics_deaths.png"]}
 """
@@ -122,7 +154,8 @@ came back. The figure's traces are of the posted cell ({TRACED}), the seeds the 
 
 def answer(f: DeathsFinding, v: Verdict) -> str:
     p = f.summary.set_index("variant").loc[POSTED]
-    return f"{v.text} {p['revived']} of the {p['ever_dead']} dead outputs come back under the posted bias decay."
+    return (f"{v.text} In the replay of 1,000 seeds, {p['revived']} of the {p['ever_dead']} dead outputs come back under "
+            f"the posted bias decay.")
 
 
 STUDY = Study(name="how-runs-die", title="How a run dies", select=select, finding=finding, verdict=verdict,
