@@ -16,11 +16,34 @@ runtime-generic engine ran at 0.38x ``shared/perf/kernel_probe.py``):
 * fewer lane loops per sample: the bias step in its weights' loop (+20 %), a one-unit
   layer's step and pass-down in one loop (+4 %): 0.9x the probe.
 
-Layer sizes, activations, update rule and optimizer are constants; the data order
-(fixed/shuffled) and the output-death tracking are run-time flags checked outside the lane
-loops, so they need no kernel of their own. Wide layers are summed in chunks of
-:data:`CHUNK` terms per lane loop, which keeps the source and the compile time linear in
-the width.
+Layer sizes, activations, update rule, optimizer, data order and output-death tracking are
+constants. Wide layers are summed in chunks of :data:`CHUNK` terms per lane loop, which keeps
+the source and the compile time linear in the width.
+
+Compile time: on a cold cache a kernel costs numba's front end, which types and lowers every
+operation of the source, then LLVM. Measured as CPU time per 2-4-4-1 kernel (mean of five
+default-grid structures after a first kernel in the process, old and new code in alternated
+processes, numba 0.68): 6.7 / 5.3 s before, 2.9 / 2.4 s after, with the run speed the same or
+better (posted cell 0.77x / 0.81x the probe before, 0.85x / 0.88x after). What cut it:
+
+* one generated function with the block loop inside it: a separate per-block function called
+  from ``train_blocks`` was optimised and emitted by LLVM twice (numba re-optimises a
+  callee's IR in its caller's linked module): 6.2 -> 4.1 s;
+* the data order and the tracking as constants of the kernel instead of run-time flags: a
+  fixed-order untracked kernel (the default grid) holds neither the shuffle nor the
+  tracking's extra forward pass (~0.5 and ~0.7 s), and with the order fixed the first layer
+  reads the sample as scalars (10 % faster, see ``inp``) without a second, per-lane copy of its
+  forward and update; a cell that needs them compiles its own kernel;
+* a unit's first weight and bias index computed once per unit (``wp``, ``bq``), not per
+  term: ~5 %. With tracking, epoch 0 (the initial weights) runs in the epoch loop, so the
+  tracking's forward pass is written once.
+
+Measured and left: reading the fixed order's sample from the per-lane buffers as the
+shuffled order does (one forward for both, -0.7 s) cost 12 % of the posted cell's speed;
+one allocation per element type with the buffers as views instead of ~20 ``np.zeros``, and
+``next_order`` compiled apart instead of inlined: no gain beyond noise. What remains is
+mostly a fixed frame (a 2-1-1 kernel: ~1.4 s, 2-4-4-1: ~2.4 s, 2-8-8-1: ~2.8 s), of which
+LLVM ~1 s, and ~1 s more for the first kernel of a process (numba's own start-up).
 
 The arithmetic itself is not here: every activation, derivative and optimizer step is a
 call into :mod:`.formulas` (bound into the generated module's globals); the generated text

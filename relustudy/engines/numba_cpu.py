@@ -1,7 +1,7 @@
 """The fused CPU engine: one specialised numba kernel per cell structure, bit for bit the reference.
 
 Runs are cut into blocks of ``lanes`` runs (:func:`lanes_for`); the kernel for a structure
-(architecture, activations, update rule, optimizer, data order, dtype; a
+(architecture, activations, update rule, optimizer, dtype, data order, output tracking; a
 :class:`.kernel_source.KernelSpec`) is generated as text by :mod:`.kernel_source`, written
 to a module file under :func:`kernel_dir` and imported, so numba compiles it once per
 machine (``cache=True`` caches only functions that live in a real file). Inside a block
