@@ -250,7 +250,7 @@ def chaos_verdict(rates: pd.DataFrame, fit: FlipExponent, small: SmallEpsFlips |
                 f"{small.pairs:,} pairs flip ({small.rate:.1e} [{small.low:.1e}, {small.high:.1e}], clustered), "
                 f"from {small.seeds} seed{'s' if small.seeds != 1 else ''} ({small.multi_eps_seeds} of them at more than one "
                 f"of these eps), while "
-                f"{pred}: a few knife-edge runs whose outcome even the smallest perturbation tried can change")
+                f"{pred}")
         above = rates[rates["eps"] > small.eps_small]
         key, text = chaos_verdict(above, fit) if len(above) else ("undetermined", "")
         return f"floor, {key}", f"{head}; above {small.eps_small:.0e}: {text}" if text else head
