@@ -171,7 +171,8 @@ def figures_(f: MillionFinding):
     fails = f.outcomes[f.outcomes["outcome"] != "solved"]
     out.append(Figure("million_outcomes.png", figures_scale.grouped_shares(
         fails, y="outcome", hue="label", title="How the runs that fail end, per cell", xlabel="share of all runs",
-        note="95% CI whiskers: at 200,000+ runs per cell they are narrower than a bar's end is thick"),
+        note=f"95% CI whiskers: at {int(f.outcomes['n'].min()):,}+ runs per cell they are narrower than a bar's end "
+             f"is thick"),
         "outcome shares"))
     return out
 
