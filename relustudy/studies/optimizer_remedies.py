@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import analysis
 from ..optimizer_analysis import decomposition_table
 from ..report.common import diff_ci, md_table, pct, pval
 from .base import Context, Figure, Skip, Study, Verdict
@@ -59,20 +60,11 @@ def finding(runs: pd.DataFrame) -> RemediesFinding:
     remedies = sorted((tuple(r) for r in remedies), key=lambda r: (r != POSTED_REMEDY, r))  # no remedy first
     rates, vs, bias = [], {}, {}
     fail = runs["outcome"].astype(str) != "solved"
-    cols: dict[str, np.ndarray] = {}  # each selection column converted once (per selection it cost ~15 s)
-
-    def column(k: str) -> np.ndarray:
-        if k not in cols:
-            cols[k] = runs[k].astype(float).to_numpy() if k == "lr" else runs[k].astype(str).to_numpy()
-        return cols[k]
-
     for rem in remedies:
         where = dict(zip(STRUCTURE, rem))
         for upd in ("as_posted", "corrected"):
             for label, s in settings.items():
-                m = np.ones(len(runs), bool)
-                for k, v in {**where, "update": upd, **s}.items():
-                    m &= column(k) == v
+                m = analysis.mask(runs, {**where, "update": upd, **s})  # categorical codes: no str copies
                 if m.any():
                     rates.append({**where, "update": upd, "setting": label, "n": int(m.sum()), "rate": float(fail[m].mean())})
                 if label != "sgd 0.01":
