@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .config import INIT_PERTURBS, check_choice, check_init_gain, check_seeds
+from .legacy_normals import legacy_randn
 
 Params = list[tuple[np.ndarray, np.ndarray]]
 
@@ -61,16 +62,11 @@ def draw_normals(seeds: Sequence[int], layer_sizes: Sequence[int]) -> Params:
     """
     shapes = [(n_out, n_in) for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])]
     sizes = [n_out * n_in + n_out for n_out, n_in in shapes]
-    total = sum(sizes)
-    draws = np.empty((total, len(seeds)))
-    rs = np.random.RandomState()
-    for r, seed in enumerate(seeds):
-        # Re-seeding one generator is 10x faster than constructing one per seed and gives
-        # the same stream (seed() also clears the cached Gaussian). One randn call of
-        # `total` values equals successive randn calls of the layer shapes: the legacy
-        # generator carries its cached second Gaussian across calls.
-        rs.seed(seed)
-        draws[:, r] = rs.randn(total)
+    # legacy_randn: each column is np.random.RandomState(seed).randn(total), bit for bit (one
+    # randn call of `total` values equals successive calls of the layer shapes: the legacy
+    # generator carries its cached second Gaussian across calls), 4x faster than re-seeding
+    # a RandomState per seed (see relustudy.legacy_normals).
+    draws = legacy_randn(np.asarray(seeds, dtype=np.int64), sum(sizes))
     params: Params = []
     start = 0
     for n_out, n_in in shapes:
