@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,11 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="store_true",
                    help="write the expensive results the report computes (Monte Carlo of the init theory) to "
                         "data/stored/, so later reports only read them")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="processes rendering the sections (default: every usable core; 1: in this process)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be >= 1; got {args.jobs}")
+    from .engines import usable_cores
+
+    jobs = usable_cores() if args.jobs is None else args.jobs
     start, cpu = time.perf_counter(), time.process_time()
     data, out = Path(args.data), Path(args.out)
     if paths.CHECKOUT is None and data == paths.DEFAULT_GRID_DIR and not data.exists():  # a non-editable install
@@ -89,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = report.Context(timings={"load data": time.perf_counter() - start}, runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
                          experiments=experiments, extras=extras)
     with stored.configure(root / "stored", write=args.store):  # beside the data it was computed from
-        text = report.build(ctx)
+        text = report.build(ctx, jobs=jobs)
         missing = stored.computed()
     out.mkdir(parents=True, exist_ok=True)
     target = out / "REPORT.md"
@@ -97,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     print(f"wrote {target} and {len(ctx.figure_files)} figures in {out / 'figures'}")
-    print_timings(ctx.timings, time.perf_counter() - start, time.process_time() - cpu)
+    children = os.times()  # the forked section workers' CPU time, once they have been waited for
+    print_timings(ctx.timings, time.perf_counter() - start,
+                  time.process_time() - cpu + children.children_user + children.children_system)
     if missing:
         verb = "stored" if args.store else "computed (not stored; `make_report.py --store` stores them)"
         print(f"{len(missing)} expensive results {verb}: {', '.join(missing)}")

@@ -61,6 +61,16 @@ def computed() -> list[str]:
     return list(_state["computed"])
 
 
+def note_computed(names) -> None:
+    """Add stored results computed elsewhere (a forked report worker) to :func:`computed`."""
+    _state["computed"].extend(names)
+
+
+def writing() -> bool:
+    """Whether missing results are being written (``make_report.py --store``)."""
+    return bool(_state["write"])
+
+
 @contextmanager
 def configure(folder: Path | None = None, *, write: bool = False):
     """Use ``folder`` as the store (default ``data/stored``) and write missing results if ``write``."""

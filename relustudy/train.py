@@ -48,6 +48,7 @@ from .activations import Activation, get_activation
 from .config import STRUCTURE, Cell, check_seeds
 from .engines import engine_for, run_engine
 from .engines.layout import curve_epochs
+from .engines.reference import layer_forward
 from .inits import Params, init_params, perturb_init
 from .outcomes import classify
 from .problem import X_TEST, X_TRAIN, Y_TRAIN
@@ -74,19 +75,16 @@ def forward_all(params: Params, acts: Sequence[Activation], x: np.ndarray) -> li
     -------
     list of z per layer, each (n_out, S, R); the network output is ``acts[-1](z[-1])``.
     """
-    R = params[0][0].shape[-1]
-    a = np.broadcast_to(np.asarray(x, dtype=float).T[:, :, None], (x.shape[1], x.shape[0], R))
-    zs = []
+    R, S = params[0][0].shape[-1], x.shape[0]
+    zs = [np.empty((w.shape[0], S, R), dtype=w.dtype) for w, _ in params]
     with np.errstate(all="ignore"):
-        for (w, b), act in zip(params, acts):
-            # Same summation order as the training loop: ((w0 a0 + w1 a1) + ...) + b.
-            z = w[:, 0, None, :] * a[0]
-            for i in range(1, w.shape[1]):
-                z += w[:, i, None, :] * a[i]
-            z += b[:, None, :]
-            zs.append(z)
-            a = np.empty_like(z)
-            act.forward(z, a)
+        for s in range(S):  # the training step's own layer forward, one input at a time
+            a_in = np.asarray(x[s], dtype=params[0][0].dtype)[:, None]  # (n_in, 1): shared by every run
+            for (w, b), act, z_all in zip(params, acts, zs):
+                z, a = np.empty_like(b), np.empty_like(b)
+                layer_forward(w, b, a_in, act, z, a, np.empty_like(w))
+                z_all[:, s, :] = z
+                a_in = a
     return zs
 
 

@@ -155,9 +155,25 @@ def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
 
 @pytest.mark.slow
 def test_report_is_byte_identical_when_regenerated(small_dataset, rendered, tmp_path):
-    _, text = rendered
-    assert main(["--data", str(small_dataset), "--out", str(tmp_path)]) == 0
+    # `rendered` used the default, one forked worker per core; this rerun renders in one process
+    out, text = rendered
+    assert main(["--data", str(small_dataset), "--out", str(tmp_path), "--jobs", "1"]) == 0
     assert (tmp_path / "REPORT.md").read_text() == text
+    figs = sorted(p.name for p in (out / "figures").iterdir())
+    assert figs and figs == sorted(p.name for p in (tmp_path / "figures").iterdir())
+    for name in figs:
+        assert (out / "figures" / name).read_bytes() == (tmp_path / "figures" / name).read_bytes(), name
+    assert main(["--data", str(small_dataset), "--out", str(tmp_path / "three"), "--jobs", "3"]) == 0
+    assert (tmp_path / "three" / "REPORT.md").read_text() == text
+
+
+def test_bad_jobs_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "rep"), "--jobs", "0"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--jobs must be >= 1; got 0" in err
+    assert not (tmp_path / "rep").exists()
 
 
 @pytest.mark.slow

@@ -92,21 +92,19 @@ def _compact(d) -> str:
 
 
 
-def build(ctx: Context, studies=None) -> str:
+def build(ctx: Context, studies=None, jobs: int = 1) -> str:
     """Render the whole report as markdown: title, answers, glossary, contents, the studies'
     sections in registry order, methods, references, provenance; studies whose data are
-    missing are listed under "Skipped sections"."""
+    missing are listed under "Skipped sections". ``jobs`` > 1 renders the studies in that many
+    forked processes (:func:`render_studies`); the text is the same."""
     from ..studies import STUDIES
-    from ..studies.base import render  # the studies import the report's Context: imported here, not at the top
 
     rendered, skipped = [], []
-    for study in STUDIES if studies is None else studies:
-        start = time.perf_counter()
-        try:
-            rendered.append(render(study, ctx))
-        except Skip as e:
-            skipped.append((study.title, str(e)))
-        ctx.timings[f"study {study.name}"] = time.perf_counter() - start
+    for study, result in render_studies(STUDIES if studies is None else studies, ctx, jobs):
+        if isinstance(result, Skip):
+            skipped.append((study.title, str(result)))
+        else:
+            rendered.append(result)
     answers = [f"- **[{r.study.title}](#{r.study.name}).** {r.answer.strip()}" for r in rendered if r.answer]
     parts = [
         "# Why does a tiny ReLU network sometimes never learn to add two numbers?\n",
@@ -124,6 +122,75 @@ def build(ctx: Context, studies=None) -> str:
     if skipped:
         parts.append("## Skipped sections\n\n" + "\n".join(f"- **{t}**: {why}" for t, why in skipped) + "\n")
     return "\n".join(p.rstrip() + "\n" for p in parts)
+
+
+def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
+    """[(study, Rendered or Skip)] in the order given; ``ctx.timings`` and ``ctx.figure_files``
+    get every study's entries.
+
+    With ``jobs`` > 1 the studies are rendered by a pool of forked processes, each holding a
+    copy of ``ctx`` (fork shares the loaded tables without pickling them); a study's section
+    depends only on the data, so the text is the sequential one. A finding that two studies
+    share is computed in each process that needs it. Sequential where fork is unavailable or
+    stored results are being written (two processes must not write one file).
+    """
+    import multiprocessing
+
+    from .. import stored
+
+    studies = list(studies)
+    if jobs <= 1 or len(studies) < 2 or stored.writing() or "fork" not in multiprocessing.get_all_start_methods():
+        return [(study, _render_one_here(study, ctx)) for study in studies]
+    global _FORKED
+    _FORKED = (studies, ctx)  # inherited by the forked workers
+    results = [None] * len(studies)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(studies))) as pool:
+            for i, outcome, timings, figure_files, computed in pool.imap_unordered(_render_forked, range(len(studies))):
+                results[i] = outcome
+                ctx.timings.update(timings)
+                ctx.figure_files.extend(figure_files)
+                stored.note_computed(computed)
+    finally:
+        _FORKED = None
+    from ..studies.base import Rendered  # the studies import the report's Context: imported here
+
+    out = []
+    for study, outcome in zip(studies, results):
+        if outcome[0] == "skip":
+            out.append((study, Skip(outcome[1])))
+        else:
+            out.append((study, Rendered(study, *outcome[1:])))
+    return out
+
+
+_FORKED = None  # (studies, ctx) while a pool of forked workers renders them
+
+
+def _render_one_here(study, ctx: Context):
+    """Rendered, or the Skip that says why the study's data are missing; timed into ctx.timings."""
+    from ..studies.base import render  # the studies import the report's Context: imported here, not at the top
+
+    start = time.perf_counter()
+    try:
+        return render(study, ctx)
+    except Skip as e:
+        return e
+    finally:
+        ctx.timings[f"study {study.name}"] = time.perf_counter() - start
+
+
+def _render_forked(i: int):
+    """In a forked worker: render study i of _FORKED and return what the parent needs (picklable:
+    the study object holds functions, so the parent rebuilds Rendered around its own)."""
+    from .. import stored
+
+    studies, ctx = _FORKED
+    before_timings, before_figures, before_computed = set(ctx.timings), len(ctx.figure_files), len(stored.computed())
+    result = _render_one_here(studies[i], ctx)
+    outcome = ("skip", str(result)) if isinstance(result, Skip) else ("ok", result.section, result.answer, result.verdict)
+    timings = {k: v for k, v in ctx.timings.items() if k not in before_timings or k == f"study {studies[i].name}"}
+    return i, outcome, timings, ctx.figure_files[before_figures:], stored.computed()[before_computed:]
 
 
 def section_glossary() -> str:
