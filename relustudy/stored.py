@@ -108,8 +108,11 @@ def pickled(name: str, key: Mapping, compute: Callable[[], object]) -> object:
     canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     key_file = path.with_suffix(".key.json")
     if path.exists() and key_file.exists() and key_file.read_text() == canonical:
-        with open(path, "rb") as f:
-            return pickle.load(f)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception:  # e.g. pickled by another pandas version: costs time, never correctness
+            pass
     obj = compute()
     _state["computed"].append(path.name)
     if _state["write"]:

@@ -37,3 +37,12 @@ def test_pickled_checks_its_key(tmp_path):
     assert len(stored.code_hash(stored)) == 16
     a = pd.DataFrame({"x": [1, 2]})
     assert stored.data_hash(a) == stored.data_hash(a.copy()) != stored.data_hash(a.iloc[::-1])
+
+
+def test_unreadable_pickle_is_recomputed_not_an_error(tmp_path):
+    with stored.configure(tmp_path, write=True):
+        stored.pickled("obj", {"k": 1}, lambda: [1])
+        path = stored.path_of("obj", {"k": 1}).with_suffix(".pkl")
+        path.write_bytes(b"not a pickle")  # e.g. written by another pandas version
+        assert stored.pickled("obj", {"k": 1}, lambda: "recomputed") == "recomputed"
+        assert stored.pickled("obj", {"k": 1}, lambda: "again") == "recomputed"  # and written back
