@@ -192,7 +192,7 @@ def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tup
     from .schema import cell_id
 
     from .chaos_tables import consolidate
-    from .dataset import provenance
+    from .provenance import provenance
     from .engines import resolve_engine
     from .lock import folder_lock
 

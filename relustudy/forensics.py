@@ -226,7 +226,7 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
     ``out/shards/`` written atomically, so an interrupted run resumes where it stopped.
     Cells are replayed in parallel on ``jobs`` processes (default: every usable core).
     """
-    from .dataset import provenance
+    from .provenance import provenance
     from .lock import folder_lock
 
     cells = CELLS if cells is None else cells

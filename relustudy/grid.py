@@ -25,7 +25,6 @@ from .config import FACTOR_REGISTRY, Cell, check_choice, hidden_str
 from .dataset import (
     ShardError,
     assemble,
-    provenance,
     read_shard,
     remove_stale_tmp,
     shard_table,
@@ -33,6 +32,7 @@ from .dataset import (
     write_atomic,
 )
 from .lock import folder_lock
+from .provenance import provenance
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from .schema import cell_id
 from .engines import check_engine_supports, resolve_engine, single_threaded, usable_cores

@@ -147,7 +147,8 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
     out : folder for shards/ and the tables curve.parquet, fit.parquet, scores.parquet.
     held_out : seeds 0..held_out-1 are the test set; the cell's other seeds are the training pool.
     """
-    from .dataset import provenance, read_info
+    from .dataset import read_info
+    from .provenance import provenance
     from .lock import folder_lock
 
     out = Path(out)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import sharded
 from .config import MOMENTUM, Cell, check_seeds
-from .dataset import provenance
+from .provenance import provenance
 from .engines.reference import MomentumRule, sgd
 from .inits import init_params
 from .problem import X_TRAIN, Y_TRAIN

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import paths, report, stored
-from .dataset import content_hash, load_curves, load_runs, read_info
+from .content import content_hash
+from .dataset import load_curves, load_runs, read_info
 from .chaos_tables import CHAOS_FILE, load_chaos
 from .chaos_tables import TABLES as CHAOS_TABLES
 from .init_curve import load_init_curve

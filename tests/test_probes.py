@@ -108,7 +108,7 @@ def test_bias_decay_oscillates_iff_the_heavy_ball_recurrence_is_underdamped(lr, 
 
 
 def test_probes_cli_writes_a_table_the_report_loads(tmp_path, capsys):
-    from relustudy.dataset import content_hash
+    from relustudy.content import content_hash
     from relustudy.probes import PROBES_FILE, load_probes, main
 
     assert main(["--out", str(tmp_path), "--seeds", "0:3", "--epochs", "5"]) == 0

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from relustudy import report
-from relustudy.dataset import content_hash
+from relustudy.content import content_hash
 from relustudy.grid import Grid, run_grid
 from relustudy.report_cli import main
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from relustudy import cli, experiments, load_curves, load_runs
-from relustudy.dataset import compare_dataset, content_hash, frame_digest
+from relustudy.content import compare_dataset, content_hash, frame_digest
 from relustudy.grid import run_grid
 from relustudy.lock import LOCK_FILE, FolderLocked, folder_lock
 from relustudy.paths import CURVES_FILE, RUNS_FILE, SHARDS_SUBDIR

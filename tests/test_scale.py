@@ -14,7 +14,8 @@ import scipy.stats
 from relustudy import Cell, experiments, load_runs
 from relustudy.cli import main, resolve
 from relustudy.config import check_init_gain
-from relustudy.dataset import COMPACT_COLUMNS, frame_digest
+from relustudy.content import frame_digest
+from relustudy.dataset import COMPACT_COLUMNS
 from relustudy.grid import Grid, GridUnion, run_grid
 from relustudy.inits import RAI_SIGMA, draw_normals, init_params, rai_row
 from relustudy.paths import DEFAULT_GRID_DIR, RUNS_FILE, CURVES_FILE

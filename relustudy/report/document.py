@@ -64,7 +64,7 @@ def section_provenance(ctx: Context) -> str:
     )
     return f"""## Provenance
 
-- Dataset files, identified by a hash of their columns and values (`relustudy.dataset.content_hash`; file
+- Dataset files, identified by a hash of their columns and values (`relustudy.content.content_hash`; file
   metadata such as the creation time does not count):
 {hashes}
 - Produced by relustudy {p.get("relustudy", "?")} at git commit `{p.get("git_commit", "?")}`, Python {p.get("python", "?")},
