@@ -84,7 +84,7 @@ def test_numba_kernels_are_cached_across_processes(tmp_path):
     """A second process loads the generated kernel from numba's cache instead of compiling it again."""
     code = ("from relustudy import Cell, train; from relustudy.engines import numba_cpu as nc; "
             "train(Cell(epochs=2, hidden=(2,)), [0]); "
-            "d = nc.kernel(nc.KernelSpec((2, 2, 1), ('relu', 'relu'), True, 'sgd', nc.lanes_for((2, 2, 1)))); "
+            "d = nc.kernel(nc.KernelSpec((2, 2, 1), ('relu', 'relu'), 'sgd', nc.lanes_for((2, 2, 1)), output_choice=True)); "
             "print(len(d.stats.cache_hits), len(d.stats.cache_misses))")
     env = {**os.environ, "RELUSTUDY_KERNEL_DIR": str(tmp_path / "src"), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)

@@ -16,9 +16,18 @@ runtime-generic engine ran at 0.38x ``shared/perf/kernel_probe.py``):
 * fewer lane loops per sample: the bias step in its weights' loop (+20 %), a one-unit
   layer's step and pass-down in one loop (+4 %): 0.9x the probe.
 
-Layer sizes, activations, update rule, optimizer, data order and output-death tracking are
-constants. Wide layers are summed in chunks of :data:`CHUNK` terms per lane loop, which keeps
-the source and the compile time linear in the width.
+Layer sizes, activations, optimizer, data order and output-death tracking are constants.
+Two factors that every study grid crosses are chosen at run time instead, each by one
+loop-invariant branch: the update rule (both backward passes are in the source, the argument
+``posted`` picks one per sample step) and, with ``output_choice``, the output unit's
+activation (the hidden one, or identity: the argument ``out_same``). One kernel then serves
+four cells of the grid: measured on 2-4-4-1 ReLU momentum kernels (CPU time after a first
+kernel), four kernels each with one rule and one output took 4 x 2.3 s to compile, one with
+both choices 3.4 s; run speed the same within 1-3 % in alternated runs of the four cells;
+the default grid compiles 8 kernels instead of 32 (a cold `run_grid.py` 148 s -> 123 s wall,
+its data unchanged). Wide layers are summed in chunks of
+:data:`CHUNK` terms per lane loop, which keeps the source and the compile time linear in
+the width.
 
 Compile time: on a cold cache a kernel costs numba's front end, which types and lowers every
 operation of the source, then LLVM. Measured as CPU time per 2-4-4-1 kernel (mean of five
@@ -68,18 +77,20 @@ class KernelSpec:
 
     sizes: tuple  # (L + 1,) layer sizes, input and output included
     acts: tuple  # (L,) activation names per layer
-    posted: bool  # update rule: as_posted (True) or corrected
     optimizer: str  # "sgd", "momentum" or "adam"
     lanes: int  # runs per block, a compile-time constant
     dtype: str = "float64"
     shuffled: bool = False  # data order: shuffled (a per-lane order each epoch) or fixed
     track: bool = False  # record the output unit's death epoch and state changes (ReLU-family output only)
+    # The output unit's activation chosen when the kernel runs: acts[-1] if the argument
+    # out_same is true, else identity (the grid's two outputs, one kernel; see generate).
+    output_choice: bool = False
 
     def name(self) -> str:
         """A file-name-safe id (the module also carries a hash of the engine sources)."""
         acts = "_".join(self.acts)
-        opts = f"{'posted' if self.posted else 'corrected'}_{self.optimizer}_B{self.lanes}_{self.dtype}"
-        opts += "_shuffled" * self.shuffled + "_track" * self.track
+        opts = f"{self.optimizer}_B{self.lanes}_{self.dtype}"
+        opts += "_shuffled" * self.shuffled + "_track" * self.track + "_outchoice" * self.output_choice
         return f"k_{'x'.join(map(str, self.sizes))}_{acts}_{opts}"
 
 
@@ -164,6 +175,8 @@ def _row(off: int, j: str, n: int) -> str:
 
 def generate(spec: KernelSpec) -> str:
     """The kernel module's source (see the module docstring); entry point ``train_blocks``."""
+    if spec.output_choice and spec.track:
+        raise ValueError("a kernel with a run-time output choice does not track the output (its activation is not fixed)")
     lay = Layout.of(spec.sizes)
     sizes, L = spec.sizes, len(spec.sizes) - 1
     PW, PB = int(lay.w_off[-1]), int(lay.b_off[-1])
@@ -199,13 +212,22 @@ def generate(spec: KernelSpec) -> str:
                 o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
                 finish = [f"t = t + Bb[bq, k]", f"Z{l}[j, k] = t"]
                 if not big:
-                    finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t)")
+                    chosen = l == L - 1 and spec.output_choice
+                    finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t) if out_same else t" if chosen
+                                  else f"A{l}[j, k] = f_{spec.acts[l]}(t)")
                     if l == L - 1:
                         finish += output_finish
                 _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{_at('wp', i)}, k] * {inputs(l, i)}",
                      finish)
             if big:
-                o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                if l == L - 1 and spec.output_choice:
+                    with o.block("if out_same:"):
+                        o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                    with o.block("else:"):
+                        with o.block("for k in range(B):"):
+                            o(f"A{l}[0, k] = Z{l}[0, k]")
+                else:
+                    o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
                 if l == L - 1:
                     with o.block("for j in range(1):"):
                         with o.block("for k in range(B):"):
@@ -230,7 +252,7 @@ def generate(spec: KernelSpec) -> str:
         return (f"{arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k] = "
                 f"adam({arr}[{p}, k], M{arr}[{p}, k], V{arr}[{p}, k], {d}, lrb, sqb)")
 
-    def update(l: int, fused_pass: bool = False) -> None:
+    def update(l: int, posted: bool, fused_pass: bool = False) -> None:
         """Step layer l's parameters; with ``fused_pass`` (a one-unit layer) also pass the gradient
         down in the same lane loop, before the step (corrected) or after it (as posted)."""
         n_in, n_out = sizes[l], sizes[l + 1]
@@ -241,7 +263,7 @@ def generate(spec: KernelSpec) -> str:
             lines = [step("W", p, f"{inp(l, i)} * g")]
             if fused_pass:
                 down = f"G{l - 1}[{i}, k] = d_{spec.acts[l - 1]}(W[{p}, k] * g, Z{l - 1}[{i}, k], A{l - 1}[{i}, k])"
-                lines = lines + [down] if spec.posted else [down] + lines
+                lines = lines + [down] if posted else [down] + lines
             return lines
 
         with o.block(f"for j in range({n_out}):"):
@@ -250,7 +272,7 @@ def generate(spec: KernelSpec) -> str:
             # bias (in the last lane loop): the posted rule decays b (direction b), the
             # corrected one follows dL/db = g
             _each(o, n_in, body,
-                  [f"g = G{l}[j, k]", *rates], [step("Bb", "bq", "Bb[bq, k]" if spec.posted else "g")])
+                  [f"g = G{l}[j, k]", *rates], [step("Bb", "bq", "Bb[bq, k]" if posted else "g")])
 
     def output_dead() -> None:
         """DEADNOW[k] = 1 if the output's pre-activation is <= 0 on every sample (current weights)."""
@@ -261,9 +283,21 @@ def generate(spec: KernelSpec) -> str:
             forward(lambda l, i: inp(l, i, False),
                     [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
 
+    def backward(posted: bool) -> None:
+        """Every layer's step and the gradient passed down, top layer first, under one update rule."""
+        for l in range(L - 1, -1, -1):
+            if sizes[l + 1] == 1 and l > 0:
+                update(l, posted, fused_pass=True)  # one unit: its pass-down is one product per input
+                continue
+            if not posted and l > 0:
+                pass_down(l)  # corrected: through the old W
+            update(l, posted)
+            if posted and l > 0:
+                pass_down(l)  # as posted: through the *updated* W
+
     o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
       "def train_blocks(w, b, lrs, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death,",
-      "                 changes):")
+      "                 changes, out_same, posted):")
     o.depth += 1
     o("R = w.shape[1]")
     o("for kb in range(k0, k1):")
@@ -323,19 +357,19 @@ def generate(spec: KernelSpec) -> str:
                         o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
                 # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
                 out_act = spec.acts[L - 1]
-                loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d",
-                        f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
+                loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d"]
+                if spec.output_choice:  # identity's derivative passes loss_grad(d) through
+                    loss += ["g = loss_grad(d)", f"G{L - 1}[j, k] = d_{out_act}(g, t, A{L - 1}[j, k]) if out_same else g"]
+                else:
+                    loss += [f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
                 forward(inp, loss)
-                # ---- backward, top layer first
-                for l in range(L - 1, -1, -1):
-                    if sizes[l + 1] == 1 and l > 0:
-                        update(l, fused_pass=True)  # one unit: its pass-down is one product per input
-                        continue
-                    if not spec.posted and l > 0:
-                        pass_down(l)  # corrected: through the old W
-                    update(l)
-                    if spec.posted and l > 0:
-                        pass_down(l)  # as posted: through the *updated* W
+                # ---- backward, top layer first: both update rules are in the source and the
+                # argument ``posted`` picks one (a branch per sample step; the same operations
+                # per lane as a kernel with one rule)
+                with o.block("if posted:"):
+                    backward(True)
+                with o.block("else:"):
+                    backward(False)
             with o.block("for k in range(B):"):
                 o("ERR[k] = ERR[k] / NS")
             with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):

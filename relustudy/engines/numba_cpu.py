@@ -1,10 +1,10 @@
 """The fused CPU engine: one specialised numba kernel per cell structure, bit for bit the reference.
 
 Runs are cut into blocks of ``lanes`` runs (:func:`lanes_for`); the kernel for a structure
-(architecture, activations, update rule, optimizer, dtype, data order, output tracking; a
-:class:`.kernel_source.KernelSpec`) is generated as text by :mod:`.kernel_source`, written
-to a module file under :func:`kernel_dir` and imported, so numba compiles it once per
-machine (``cache=True`` caches only functions that live in a real file). Inside a block
+(architecture, activations, optimizer, dtype, data order, output tracking; a
+:class:`.kernel_source.KernelSpec`; the update rule and the output's activation are its
+arguments) is generated as text by :mod:`.kernel_source`, written to a module file under
+:func:`kernel_dir` and imported, so numba compiles it once per machine (``cache=True`` caches only functions that live in a real file). Inside a block
 every operation is a loop over the lanes innermost, which LLVM turns into SIMD without
 changing any single run's arithmetic: each lane does exactly the scalar operations of
 :mod:`.reference`, in the same order, with no FMA contraction (numba compiles without
@@ -362,10 +362,17 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     dt = np.dtype(cell.dtype)
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
-    spec = KernelSpec(sizes=sizes, acts=tuple(a.name for a in acts), posted=cell.update == "as_posted",
-                      optimizer=cell.optimizer, lanes=lanes_for(sizes, cell.optimizer, dt.itemsize),
-                      dtype=cell.dtype, shuffled=cell.data_order == "shuffled",
-                      track=track is not None and acts[-1].relu_family)
+    names = tuple(a.name for a in acts)
+    tracked = track is not None and acts[-1].relu_family
+    # The output unit's two settings (the hidden activation or identity) share one kernel that
+    # picks at run time (half the kernels to compile for the grid; the same operations per
+    # lane either way). A tracked output keeps a kernel of its own.
+    choice = not tracked and len(set(names[:-1])) == 1 and names[-1] in (names[0], "identity")
+    out_same = names[-1] == names[0]
+    # (the update rule is always the kernel's argument ``posted``; kernel_source's docstring)
+    spec = KernelSpec(sizes=sizes, acts=names[:-1] + (names[0],) if choice else names, optimizer=cell.optimizer,
+                      lanes=lanes_for(sizes, cell.optimizer, dt.itemsize), dtype=cell.dtype,
+                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice)
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
@@ -379,7 +386,7 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     n_blocks = (R + nl - 1) // nl
     lr = np.ascontiguousarray(lr, dtype=dt)  # the caller's lr is already in the cell's dtype
     args = (np.ascontiguousarray(x_train, dtype=dt), np.ascontiguousarray(y_train, dtype=dt),
-            int(cell.epochs), points, curve, first_below, last_err, death, changes)
+            int(cell.epochs), points, curve, first_below, last_err, death, changes, bool(out_same), cell.update == "as_posted")
     n_threads = min(n_blocks, _threads or usable_cores())
     # Blocks write disjoint columns, and the kernel releases the GIL (nogil), so plain
     # Python threads run them in parallel without numba's threading layer (whose
