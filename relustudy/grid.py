@@ -31,6 +31,7 @@ from .dataset import (
     update_dataset,
     write_atomic,
 )
+from .grid_progress import CostBar, NoBar
 from .lock import folder_lock
 from .provenance import provenance
 from .paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
@@ -503,56 +504,9 @@ def _run_tagged(k: int, task: Task, engine: str):
     return k, run_task(task, engine)
 
 
-class _NoBar:
-    def update(self, shard: Shard) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
-class _CostBar(_NoBar):
-    """A tqdm bar in units of work (one unit = one posted-cell run, :data:`POSTED_COST`), so
-    its rate and ETA hold whatever mix of cells is left; the runs count is its postfix.
-    Its clock starts at the first finished shard, after the kernels are compiled."""
-
-    def __init__(self, shards: Sequence[Shard], todo: Sequence[Shard]) -> None:
-        cost = {s: task_cost(Task((s,))) / POSTED_COST for s in shards}
-        self.total_runs = sum(s.n for s in shards)
-        self.runs = self.total_runs - sum(s.n for s in todo)
-        self.initial = sum(cost.values()) - sum(cost[s] for s in todo)
-        self.cost, self.started = cost, False
-        self.bar = self._bar(leave=False)  # shown while the kernels compile; replaced at the first shard
-
-    def _bar(self, leave: bool):
-        """A bar whose clock starts now, at the work done so far (tqdm's rate counts from ``initial``)."""
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=round(sum(self.cost.values())), initial=round(self.initial), unit="posted-run",
-                   smoothing=0.05, dynamic_ncols=True, leave=leave)
-        bar.set_postfix_str(f"{self.runs:,}/{self.total_runs:,} runs", refresh=True)
-        return bar
-
-    def update(self, shard: Shard) -> None:
-        self.runs += shard.n
-        self.initial += self.cost[shard]
-        if not self.started:  # restart the clock: the compile is not training
-            self.started = True
-            self.bar.close()
-            self.bar = self._bar(leave=True)
-            return
-        self.bar.set_postfix_str(f"{self.runs:,}/{self.total_runs:,} runs", refresh=False)
-        self.bar.update(round(self.initial) - self.bar.n)
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
-
-
 def _progress(shards: Sequence[Shard], todo: Sequence[Shard], enabled: bool):
-    """A bar over the grid's work (finished shards included), or a no-op; ``update(shard)`` per shard."""
+    """A bar over the grid's work (finished shards included), or a no-op; ``update(shard)`` per shard.
+    One unit of work is one posted-cell run (:data:`POSTED_COST`)."""
     if not enabled or not todo:
-        return _NoBar()
-    return _CostBar(shards, todo)
+        return NoBar()
+    return CostBar(shards, todo, lambda shard: task_cost(Task((shard,))) / POSTED_COST)

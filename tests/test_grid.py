@@ -182,11 +182,11 @@ def test_dask_cluster_equals_local(tmp_path, reference):
 def test_progress_bar_of_a_resumed_grid_counts_from_the_work_already_done(tmp_path, capsys):
     # Half the shards done before the run: the bar starts there, its rate counts only the work
     # of this run (never negative, as the reset bar once printed), and it ends at its total.
-    from relustudy.grid import _CostBar
+    from relustudy.grid import _progress
 
     shards = tiny(tmp_path).shards()
     todo = shards[len(shards) // 2:]
-    bar = _CostBar(shards, todo)
+    bar = _progress(shards, todo, True)
     with bar:
         for s in todo:
             bar.update(s)
