@@ -466,10 +466,13 @@ def _warm_up(tasks: Sequence[Task], engine: str) -> None:
         return
     import joblib
 
-    probes = {}
+    from .engines.numba_cpu import cell_spec
+
+    probes = {}  # one per compiled kernel (cells of several structures share one: numba_cpu.spec_of)
     for t in tasks:
         s = t.shards[0]
-        probes.setdefault(s.cell.structure, Task((Shard(dataclasses.replace(s.cell, epochs=1), s.start, s.start + 1),)))
+        probes.setdefault(cell_spec(s.cell, s.track_output),
+                          Task((Shard(dataclasses.replace(s.cell, epochs=1), s.start, s.start + 1, s.track_output),)))
     joblib.Parallel()(joblib.delayed(run_task)(t, engine) for t in probes.values())
 
 

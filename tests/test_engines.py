@@ -184,3 +184,24 @@ def test_cuda_matches_numpy_on_a_gpu():
     cell = Cell()
     seeds = range(4096)
     assert differences([train(cell, seeds, engine="numpy")], [train(cell, seeds, engine="cuda")]) == []
+
+
+def test_cell_spec_names_the_kernel_train_uses(monkeypatch):
+    """The grid's warm-up compiles one kernel per numba_cpu.cell_spec: it must be the kernel the
+    training call then uses (four cells of the default grid share each of its 8 kernels)."""
+    from relustudy.engines import numba_cpu as nc
+    from relustudy.grid import Grid
+
+    seen = []
+    original = nc.kernel
+    monkeypatch.setattr(nc, "kernel", lambda spec: seen.append(spec) or original(spec))
+    cells = [Cell(epochs=1), Cell(epochs=1, output="identity", update="corrected", optimizer="momentum"),
+             Cell(epochs=1, activation="tanh", hidden=(3,)), Cell(epochs=1, activation="leaky_relu", output="identity")]
+    for cell in cells:
+        for track in (False, True):
+            seen.clear()
+            train_group([cell], [0], engine="numba", track_output=track)
+            assert seen == [nc.cell_spec(cell, track)]
+    specs = {nc.cell_spec(c) for c in Grid().cells()}
+    assert len(specs) == 8 and nc.cell_spec(Cell(update="corrected", output="identity")) == nc.cell_spec(Cell())
+    assert nc.cell_spec(Cell(), track=True) != nc.cell_spec(Cell())  # a tracked output has its own kernel

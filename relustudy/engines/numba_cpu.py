@@ -34,6 +34,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
+from ..activations import get_activation
 from ..outcomes import EPOCH_ERROR_TARGET
 from . import formulas, ieee_math, ieee_math32, kernel_source, usable_cores
 from .kernel_source import KernelSpec
@@ -350,6 +351,28 @@ def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8) -> int:
 FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
 
 
+def spec_of(sizes: tuple, names: tuple, cell, track: bool) -> KernelSpec:
+    """The kernel a cell trains with: ``sizes`` (L + 1,) layer sizes, ``names`` (L,) activation
+    names per layer, ``track`` whether the output's death is asked for."""
+    tracked = track and get_activation(names[-1]).relu_family
+    # The output unit's two settings (the hidden activation or identity) share one kernel that
+    # picks at run time (the argument out_same: one kernel where the grid has two cells, the
+    # same operations per lane either way). A tracked output keeps a kernel of its own. The
+    # update rule is always the kernel's argument ``posted`` (kernel_source's docstring).
+    choice = not tracked and len(set(names[:-1])) == 1 and names[-1] in (names[0], "identity")
+    return KernelSpec(sizes=sizes, acts=names[:-1] + (names[0],) if choice else names, optimizer=cell.optimizer,
+                      lanes=lanes_for(sizes, cell.optimizer, np.dtype(cell.dtype).itemsize), dtype=cell.dtype,
+                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice)
+
+
+def cell_spec(cell, track: bool = False) -> KernelSpec:
+    """:func:`spec_of` for a :class:`~relustudy.config.Cell` (its hidden activation after every
+    hidden layer, its output's): which cells share a compiled kernel."""
+    hidden = (cell.activation,) * len(cell.hidden)
+    return spec_of(tuple(cell.layer_sizes), hidden + (cell.activation if cell.output == "same" else "identity",),
+                   cell, track)
+
+
 def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
     """The numba engine behind :func:`relustudy.engines.run_engine` (same arguments and returns).
 
@@ -363,16 +386,8 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     names = tuple(a.name for a in acts)
-    tracked = track is not None and acts[-1].relu_family
-    # The output unit's two settings (the hidden activation or identity) share one kernel that
-    # picks at run time (half the kernels to compile for the grid; the same operations per
-    # lane either way). A tracked output keeps a kernel of its own.
-    choice = not tracked and len(set(names[:-1])) == 1 and names[-1] in (names[0], "identity")
+    spec = spec_of(sizes, names, cell, track is not None)
     out_same = names[-1] == names[0]
-    # (the update rule is always the kernel's argument ``posted``; kernel_source's docstring)
-    spec = KernelSpec(sizes=sizes, acts=names[:-1] + (names[0],) if choice else names, optimizer=cell.optimizer,
-                      lanes=lanes_for(sizes, cell.optimizer, dt.itemsize), dtype=cell.dtype,
-                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice)
     train_blocks = kernel(spec)
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
