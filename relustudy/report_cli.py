@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR",
                    help="report folder: DIR/REPORT.md and DIR/figures/ (default reports/)")
     p.add_argument("--store", action="store_true",
-                   help="write the expensive results the report computes (Monte Carlo of the init theory) to "
-                        "data/stored/, so later reports only read them")
+                   help="write the expensive results the report computes (the init theory's Monte Carlo, the "
+                        "init classifiers' cross-validation, the basins bootstrap) to data/stored/, so later "
+                        "reports only read them")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="processes rendering the sections (default: every usable core; 1: in this process)")
     return p
