@@ -107,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with stored.configure(root / "stored", write=args.store):  # beside the data it was computed from
         text = report.build(ctx, jobs=jobs)
         missing = stored.computed()
+        # stored findings for data or code that is gone (every finding was just read or written)
+        pruned = stored.prune("finding_") if args.store else []
     out.mkdir(parents=True, exist_ok=True)
     target = out / "REPORT.md"
     tmp = target.with_name(".tmp-REPORT.md")
@@ -119,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         verb = "stored" if args.store else "computed (not stored; `make_report.py --store` stores them)"
         print(f"{len(missing)} expensive results {verb}: {', '.join(missing)}")
+    if pruned:
+        print(f"removed {len(pruned)} stale stored files: {', '.join(p.name for p in pruned)}")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -22,7 +23,7 @@ import pandas as pd
 from .paths import DATA_DIR
 
 STORE_DIR = DATA_DIR / "stored"
-_state = {"dir": STORE_DIR, "write": False, "computed": []}
+_state = {"dir": STORE_DIR, "write": False, "computed": [], "used": []}
 
 
 def key_hash(key: Mapping) -> str:
@@ -75,7 +76,7 @@ def writing() -> bool:
 def configure(folder: Path | None = None, *, write: bool = False):
     """Use ``folder`` as the store (default ``data/stored``) and write missing results if ``write``."""
     old = dict(_state)
-    _state.update(dir=Path(folder) if folder is not None else STORE_DIR, write=write, computed=[])
+    _state.update(dir=Path(folder) if folder is not None else STORE_DIR, write=write, computed=[], used=[])
     try:
         yield
     finally:
@@ -93,6 +94,39 @@ def code_hash(*modules) -> str:
     return h.hexdigest()[:16]
 
 
+def package_hash() -> str:
+    """16 hex digits over the source of every module of the package: part of the key of a
+    result whose code path is too wide to name (a study's finding), so any code change
+    recomputes it."""
+    return _package_hash(Path(__file__).resolve().parent)
+
+
+@lru_cache(maxsize=None)
+def _package_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue  # generated kernels
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def prune(prefix: str) -> list[Path]:
+    """Remove the stored results named ``prefix...`` that this process neither read nor wrote
+    (results for data or code that is gone; run by ``make_report.py --store`` after a full
+    report). Returns the removed files."""
+    folder = Path(_state["dir"])
+    used = set(_state["used"])
+    gone = []
+    for path in sorted(folder.glob(f"{prefix}*")) if folder.is_dir() else []:
+        stem = path.name.split(".")[0]
+        if stem not in used:
+            path.unlink()
+            gone.append(path)
+    return gone
+
+
 def data_hash(df: pd.DataFrame) -> str:
     """16 hex digits over a table's values (row order included), for keys that depend on data."""
     values = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy()
@@ -107,6 +141,7 @@ def pickled(name: str, key: Mapping, compute: Callable[[], object]) -> object:
     path = path_of(name, key).with_suffix(".pkl")
     canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     key_file = path.with_suffix(".key.json")
+    _state["used"].append(path.name.split(".")[0])
     if path.exists() and key_file.exists() and key_file.read_text() == canonical:
         try:
             with open(path, "rb") as f:

@@ -46,3 +46,50 @@ def test_unreadable_pickle_is_recomputed_not_an_error(tmp_path):
         path.write_bytes(b"not a pickle")  # e.g. written by another pandas version
         assert stored.pickled("obj", {"k": 1}, lambda: "recomputed") == "recomputed"
         assert stored.pickled("obj", {"k": 1}, lambda: "again") == "recomputed"  # and written back
+
+
+def test_a_stored_study_finding_is_keyed_by_the_data_and_the_code(tmp_path):
+    from relustudy.report.common import Context
+    from relustudy.studies.base import Study
+
+    calls = []
+
+    def finding(selected):
+        calls.append(selected)
+        return {"n": selected}
+
+    study = Study(name="toy-study", title="Toy", select=lambda ctx: 3, finding=finding,
+                  section=lambda *a: "", stored=True)
+
+    def ctx(hashes):
+        return Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path, report_dir=tmp_path,
+                       info={"hashes": hashes})
+
+    store = tmp_path / "store"
+    with stored.configure(store, write=True):
+        assert ctx({"default/runs.parquet": "aa"}).finding(study) == {"n": 3}
+    first = sorted(p.name for p in store.iterdir())
+    assert len(first) == 2 and first[0].startswith("finding_toy_study-")
+    with stored.configure(store):
+        assert ctx({"default/runs.parquet": "aa"}).finding(study) == {"n": 3}
+        assert len(calls) == 1  # read back, not computed
+        ctx({"default/runs.parquet": "bb"}).finding(study)  # other data: computed afresh
+        ctx({}).finding(study)  # no content hashes (a Context built in code): computed, never stored
+        assert len(calls) == 3
+    with stored.configure(store, write=True):
+        ctx({"default/runs.parquet": "bb"}).finding(study)  # the current data's result is written...
+        removed = stored.prune("finding_")  # ...and the one for data that is gone removed
+    assert sorted(p.name for p in removed) == first
+    assert len(list(store.iterdir())) == 2
+
+
+def test_package_hash_follows_the_source_not_the_generated_kernels(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "__pycache__").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    h = stored._package_hash(pkg)
+    (pkg / "__pycache__" / "kernel.py").write_text("generated = True\n")
+    assert stored._package_hash.__wrapped__(pkg) == h
+    (pkg / "a.py").write_text("x = 2\n")
+    assert stored._package_hash.__wrapped__(pkg) != h
+    assert len(stored.package_hash()) == 16

@@ -65,10 +65,18 @@ class Context:
         if name not in self.findings:
             start = time.perf_counter()
             try:
-                if hasattr(study, "select"):
-                    self.findings[name] = study.finding(study.select(self))
-                else:
+                if not hasattr(study, "select"):
                     self.findings[name] = study(self)
+                elif getattr(study, "stored", False) and self.info.get("hashes"):
+                    # Keyed by the content of every data file this report read and by the code:
+                    # other data or other code is computed afresh, never read stale.
+                    from .. import stored
+
+                    key = {"study": study.name, "code": stored.package_hash(), "data": self.info["hashes"]}
+                    self.findings[name] = stored.pickled(f"finding_{study.name.replace('-', '_')}", key,
+                                                         lambda: study.finding(study.select(self)))
+                else:
+                    self.findings[name] = study.finding(study.select(self))
             except Skip as e:
                 self.findings[name] = e
             self.timings[f"finding {name}"] = time.perf_counter() - start

@@ -64,6 +64,10 @@ class Study:
     figures: Callable[[Any], Sequence[Figure]] | None = None
     answer: Callable[[Any, "Verdict | None"], str] | None = None
     notes: Mapping[str, str] = field(default_factory=dict)  # free-form: e.g. where stored data come from
+    # The finding is an expensive result over large tables: ``make_report.py --store`` stores it
+    # (data/stored), keyed by the content of every data file the report read and the package's
+    # source, and reports read it back (Context.finding).
+    stored: bool = False
 
     def __post_init__(self):
         if not self.name or not all(part.isalnum() for part in self.name.split("-")) or self.name != self.name.lower():

@@ -288,4 +288,4 @@ def answer(f: MillionFinding, v: Verdict) -> str:
 
 
 STUDY = Study(name="million", title="The posted program at a million seeds", select=select, finding=finding,
-              verdict=verdict, figures=figures_, section=section, answer=answer)
+              verdict=verdict, figures=figures_, section=section, answer=answer, stored=True)

@@ -171,4 +171,4 @@ def answer(f: RemediesFinding, v: Verdict) -> str:
 
 STUDY = Study(name="optimizer-remedies", title="Remedies under both updates: momentum at the matched step, Adam, "
                                                 "and the posted bias rule", select=select, finding=finding,
-              verdict=verdict, figures=figures, section=section, answer=answer)
+              verdict=verdict, figures=figures, section=section, answer=answer, stored=True)

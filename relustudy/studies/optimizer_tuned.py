@@ -215,4 +215,4 @@ def answer(f: TunedFinding, v: Verdict) -> str:
 
 
 STUDY = Study(name="optimizer-tuned", title="Each optimizer at its own best learning rate", select=select,
-              finding=finding, verdict=verdict, figures=figures, section=section, answer=answer)
+              finding=finding, verdict=verdict, figures=figures, section=section, answer=answer, stored=True)

@@ -491,4 +491,4 @@ def answer(f: RandomnessFinding, v: Verdict) -> str:
 
 
 STUDY = Study(name="randomness-sources", title="Which randomness makes runs inconsistent?", select=select,
-              finding=finding, verdict=verdict, figures=figures, section=section, answer=answer)
+              finding=finding, verdict=verdict, figures=figures, section=section, answer=answer, stored=True)
