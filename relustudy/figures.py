@@ -26,7 +26,10 @@ _CB = sns.color_palette(PALETTE, 10)
 OUTCOME_COLORS = dict(zip(OUTCOMES, [_CB[0], _CB[1], _CB[2], _CB[4], _CB[7]]))
 
 
-def _setup() -> None:
+def set_theme() -> None:
+    """The study's seaborn theme. Axes take the style in force when they are created, so the
+    report sets it before any study draws (report.document.render_studies), and each figure
+    function sets it again for use on its own."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
 
 
@@ -44,7 +47,7 @@ def levels(data: pd.DataFrame, col: str | None) -> list:
 
 
 def _new_ax(figsize: tuple[float, float]) -> plt.Axes:
-    _setup()
+    set_theme()
     return plt.subplots(figsize=figsize)[1]
 
 
@@ -78,7 +81,7 @@ def facet(
     ``tight_layout`` to the caller (who adds a legend or colorbar first). Returns the Figure,
     whose ``axes`` are the panels row by row.
     """
-    _setup()
+    set_theme()
     rows, cols = row_order or levels(data, row), col_order or levels(data, col)
     size = figsize or (width * len(cols), height * len(rows) + 0.4)
     fig, axes = plt.subplots(len(rows), len(cols), figsize=size, sharex=sharex, sharey=sharey, squeeze=False)
@@ -124,7 +127,7 @@ def ecdf_final_mse(runs: pd.DataFrame, *, hue: str = "activation", col: str | No
 
     runs: one row per run with columns final_mse, ``hue`` and ``col``.
     """
-    _setup()
+    set_theme()
     d = runs.assign(final_mse=runs["final_mse"].clip(lower=MSE_FLOOR))
     d = d[np.isfinite(d["final_mse"])]
     # Plain strings: unused categorical levels would otherwise crowd the legend.
@@ -375,7 +378,7 @@ def fail_vs_margin(bins: pd.DataFrame, *, title: str = "", ax=None) -> plt.Axes:
     bins: one row per bin in margin order with columns bin (label), n, rate, ci_low, ci_high
     (e.g. ``analysis.fail_by_margin``); the first bin is drawn apart as the dead one.
     """
-    _setup()
+    set_theme()
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, 3.8))
     x = np.arange(len(bins))

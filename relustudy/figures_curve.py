@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from .curve_stats import saturating
-from .figures import PALETTE, _setup
+from .figures import PALETTE, set_theme
 
 
 def learning_curves(curve: pd.DataFrame, fit: pd.DataFrame, *, model: str, baselines: tuple[str, ...]) -> plt.Figure:
@@ -23,7 +23,7 @@ def learning_curves(curve: pd.DataFrame, fit: pd.DataFrame, *, model: str, basel
         the ``baselines`` at n_train 0 (drawn as horizontal bands).
     fit : one row per cell (cell, a, b, c, a_low, a_high).
     """
-    _setup()
+    set_theme()
     cells = list(dict.fromkeys(curve["cell"]))
     fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 4.0), sharey=True, squeeze=False)
     colors = sns.color_palette(PALETTE, 2 + len(baselines))
@@ -65,7 +65,7 @@ def flip_curves(rates: pd.DataFrame, *, fits: pd.DataFrame | None = None, respon
     fits : optional rows (cell, A, alpha, eps_low, eps_high).
     response : optional rows (cell, eps, dweights_q50, dmse_rel_q50).
     """
-    _setup()
+    set_theme()
     cells = list(dict.fromkeys(rates["cell"]))
     colors = dict(zip(cells, sns.color_palette(PALETTE, len(cells))))
     fig, axes = plt.subplots(1, 2 if response is not None else 1, figsize=(11 if response is not None else 6, 4.2),

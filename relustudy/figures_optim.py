@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .figures import PALETTE, _setup, facet  # noqa: E402
+from .figures import PALETTE, set_theme, facet  # noqa: E402
 
 _CB = sns.color_palette(PALETTE, 10)
 OPTIMIZER_COLORS = {"sgd": _CB[0], "momentum": _CB[1], "adam": _CB[2]}
@@ -27,7 +27,7 @@ def tuned_curves(curves: pd.DataFrame, *, rate: str = "held_out_rate", ax=None, 
 
     curves: one stratum's rows of ``TunedTables.curves`` (optimizer, lr, ``rate``, chosen).
     """
-    _setup()
+    set_theme()
     ax = ax or plt.subplots(figsize=(4, 3))[1]
     for opt, g in curves.groupby("optimizer", sort=False):
         g = g.sort_values("lr")
@@ -59,7 +59,7 @@ def paired_diffs(table: pd.DataFrame, *, label: str = "label", hue: str | None =
 
     table: ``label``, diff, diff_low, diff_high (rates in [−1, 1]; drawn in pp), optional ``hue``.
     """
-    _setup()
+    set_theme()
     ax = ax or plt.subplots(figsize=(5, 0.3 * len(table) + 1))[1]
     y = np.arange(len(table))[::-1]
     colors = [_CB[k % 10] for k in pd.factorize(table[hue])[0]] if hue else [_CB[0]] * len(table)
@@ -76,7 +76,7 @@ def paired_diffs(table: pd.DataFrame, *, label: str = "label", hue: str | None =
 def matched_step(table: pd.DataFrame, *, ax=None, title: str = "") -> plt.Axes:
     """Failure against the effective step: SGD at lr (solid) and momentum at lr (1 − β)
     (dashed), one colour per init gain. table: rows of ``matched_step_table`` for one update."""
-    _setup()
+    set_theme()
     ax = ax or plt.subplots(figsize=(4.5, 3.2))[1]
     gains = sorted(table["init_gain"].unique())
     pal = sns.color_palette("viridis", len(gains))
@@ -96,7 +96,7 @@ def decomposition_bars(dec: pd.DataFrame, *, label: str = "label", ax=None) -> p
     """Each contrast's change in failure split by component: one bar per (label, component),
     with the component's CI. dec: long-form rows (``label``, component, contrib, contrib_low,
     contrib_high) as :func:`relustudy.optimizer_analysis.decomposition_table` returns."""
-    _setup()
+    set_theme()
     labels = list(dict.fromkeys(dec[label].astype(str)))
     comps = list(dict.fromkeys(dec["component"]))
     ax = ax or plt.subplots(figsize=(6, 0.45 * len(labels) * len(comps) / 2 + 1.2))[1]

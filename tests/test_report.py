@@ -261,3 +261,26 @@ def test_dataset_without_curves_renders_and_lists_what_it_skipped(small_dataset,
     skipped = text.split("## Skipped sections")[1]
     assert "no learning curves" in skipped
     assert "## Q2. How often and how the posted ReLU program fails" in text
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_studies_draw_under_the_theme_whatever_ran_before(tmp_path, jobs):
+    """A figure whose axes are made before its drawing helper sets the theme (as the optimizer
+    mechanism's are) must not depend on which studies its process drew before it."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from relustudy.report.document import render_studies
+    from relustudy.studies.base import Figure, Study
+
+    def figures(found):
+        fig, ax = plt.subplots()  # axes made at once: they take the style in force now
+        return [Figure("toy.png", fig, "toy")]
+
+    toy = Study(name="toy", title="Toy", select=lambda ctx: 1, finding=lambda x: x,
+                section=lambda found, verdict, links: f"grid {plt.rcParams['axes.grid']}", figures=figures)
+    matplotlib.rcdefaults()  # as a fresh process that drew nothing else
+    ctx = report.Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path)
+    [(_, rendered)] = render_studies([toy], ctx, jobs=jobs)
+    assert rendered.section.strip().endswith("grid True")  # seaborn's whitegrid, the study's theme
+    assert (tmp_path / "figures" / "toy.png").exists()

@@ -136,8 +136,11 @@ def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
     """
     import multiprocessing
 
-    from .. import stored
+    from .. import figures, stored
 
+    # The theme before any study draws: a figure whose axes are made before its drawing helper
+    # sets the theme would otherwise look different depending on what its process drew first.
+    figures.set_theme()
     studies = list(studies)
     if jobs <= 1 or len(studies) < 2 or stored.writing() or "fork" not in multiprocessing.get_all_start_methods():
         return [(study, _render_one_here(study, ctx)) for study in studies]
