@@ -41,7 +41,7 @@ def loss_gradient(
     """Gradient of MSE = mean_s (y_s - out_s)^2 with respect to every W and b (backprop).
 
     The training step's own arithmetic (:mod:`.engines.reference`, the ``corrected`` rule),
-    sample by sample: ``layer_forward`` per layer, ``output_delta`` scaled by 1/S (the mean),
+    sample by sample: ``network_forward``, ``output_delta`` scaled by 1/S (the mean),
     the activation's ``backward`` (so e.g. ReLU'(0) = 0), ``weight_gradient`` and
     ``pass_down`` through the unchanged weights; dW and db are summed over the samples in order.
 
@@ -67,8 +67,7 @@ def loss_gradient(
     with np.errstate(all="ignore"):
         for s in range(S):
             x_s = x[s][:, None]  # (2, 1): the same input for every run
-            for l in range(L):
-                reference.layer_forward(*params[l], a[l - 1] if l > 0 else x_s, acts[l], z[l], a[l], prod[l])
+            reference.network_forward(params, acts, x_s, z, a, prod)
             reference.output_delta(a[L - 1][0], y[s], g[L - 1][0], sq)
             g[L - 1] /= S  # dL/dout = 2 (out - y) / S
             for l in range(L - 1, -1, -1):

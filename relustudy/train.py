@@ -48,7 +48,7 @@ from .activations import Activation, get_activation
 from .config import STRUCTURE, Cell, check_seeds
 from .engines import engine_for, run_engine
 from .engines.layout import curve_epochs
-from .engines.reference import layer_forward
+from .engines.reference import network_forward
 from .inits import Params, init_params, perturb_init
 from .outcomes import classify
 from .problem import X_TEST, X_TRAIN, Y_TRAIN
@@ -75,16 +75,15 @@ def forward_all(params: Params, acts: Sequence[Activation], x: np.ndarray) -> li
     -------
     list of z per layer, each (n_out, S, R); the network output is ``acts[-1](z[-1])``.
     """
-    R, S = params[0][0].shape[-1], x.shape[0]
-    zs = [np.empty((w.shape[0], S, R), dtype=w.dtype) for w, _ in params]
+    S = x.shape[0]
+    z, a = [np.empty_like(b) for _, b in params], [np.empty_like(b) for _, b in params]  # (n_out, R)
+    prod = [np.empty_like(w) for w, _ in params]
+    zs = [np.empty((w.shape[0], S, w.shape[2]), dtype=w.dtype) for w, _ in params]
     with np.errstate(all="ignore"):
-        for s in range(S):  # the training step's own layer forward, one input at a time
-            a_in = np.asarray(x[s], dtype=params[0][0].dtype)[:, None]  # (n_in, 1): shared by every run
-            for (w, b), act, z_all in zip(params, acts, zs):
-                z, a = np.empty_like(b), np.empty_like(b)
-                layer_forward(w, b, a_in, act, z, a, np.empty_like(w))
-                z_all[:, s, :] = z
-                a_in = a
+        for s in range(S):  # the training step's own forward, one input at a time
+            network_forward(params, acts, np.asarray(x[s], dtype=params[0][0].dtype)[:, None], z, a, prod)
+            for z_all, z_l in zip(zs, z):
+                z_all[:, s, :] = z_l
     return zs
 
 

@@ -6,9 +6,11 @@ parameter moves relative to the gradient passed down, how the epoch error accumu
 Every array carries the run axis last -- a layer's weights are ``(n_out, n_in, R)``, its
 biases and activations ``(n_out, R)`` -- and all arithmetic is elementwise along it, so a
 run's bits do not depend on how many other runs share its batch or where it sits.
-The per-sample pieces -- :func:`layer_forward`, :func:`output_delta`, :func:`pass_down`,
-:func:`weight_gradient` -- are module functions: ``diagnostics.loss_gradient`` computes the
-full-batch gradient with them, so there is one definition of the backward arithmetic.
+The per-sample pieces -- :func:`layer_forward` (:func:`network_forward` for all layers),
+:func:`output_delta`, :func:`pass_down`, :func:`weight_gradient` -- are module functions:
+``diagnostics.loss_gradient`` computes the full-batch gradient with them and
+``train.forward_all`` the evaluation's pre-activations, so there is one definition of the
+forward and backward arithmetic.
 
 Beyond the posted program (SPEC_NEW_FACTORS, issues 16, 17, 19):
 
@@ -143,6 +145,15 @@ def layer_forward(w: np.ndarray, b: np.ndarray, a_in: np.ndarray, act: Activatio
     act.forward(z, a)
 
 
+def network_forward(params: Params, acts: Sequence[Activation], x: np.ndarray, z: list, a: list, prod: list) -> None:
+    """Every layer's :func:`layer_forward` for one input x: (n_0, 1), or (n_0, R) when runs differ.
+
+    z, a : per layer (n_out, R), written; prod : per layer (n_out, n_in, R) scratch.
+    """
+    for l in range(len(params)):
+        layer_forward(*params[l], a[l - 1] if l > 0 else x, acts[l], z[l], a[l], prod[l])
+
+
 def output_delta(out: np.ndarray, y, g: np.ndarray, sq: np.ndarray) -> None:
     """The loss (y - out)^2 of one sample and its derivative: sq = (out - y)^2, g = 2 (out - y).
 
@@ -270,8 +281,7 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
 
     def forward(x: np.ndarray) -> None:
         """z and a of every layer for one input x: (2, 1), or (2, R) when runs differ."""
-        for l in range(L):
-            layer_forward(*params[l], a[l - 1] if l > 0 else x, acts[l], z[l], a[l], prod[l])
+        network_forward(params, acts, x, z, a, prod)
 
     tracking = track is not None and acts[-1].relu_family
     if track is not None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import curve_stats
 from ..chaos import LONG_FACTOR
 from ..chaos_tables import (EPS_SMALL, FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent,
                             flip_rates, small_eps_flips)
@@ -46,17 +45,9 @@ def select(ctx: Context) -> dict:
 
 
 def finding(tables: dict) -> BasinsFinding:
-    """The flip rates, exponents (a seed bootstrap: ~6 s) and verdicts: stored by
-    ``make_report.py --store`` under data/stored, keyed by the tables' values and the code that
-    computes it, so the report (and init-predictability, which quotes it) only reads it."""
-    from .. import chaos_tables, stored
-
-    key = {"code": stored.code_hash(chaos_tables, curve_stats, _compute), "seed": EXPONENT_SEED,
-           "data": {k: stored.data_hash(v) for k, v in sorted(tables.items())}}
-    return stored.pickled("basins_finding", key, lambda: _compute(tables))
-
-
-def _compute(tables: dict) -> BasinsFinding:
+    """The flip rates, exponents (a seed bootstrap: ~6 s) and verdicts. A stored study
+    (``stored=True``): ``make_report.py --store`` stores it, and the report (and
+    init-predictability, which quotes it) reads it back."""
     rates, fits, smalls, verdicts = [], [], [], {}
     for k, cell in enumerate(dict.fromkeys(tables["counts"]["cell"].astype(str))):
         r = flip_rates(tables, cell)
@@ -151,5 +142,5 @@ def answer(f: BasinsFinding, v: Verdict) -> str:
 
 
 STUDY = Study(name="basins", title="Smooth basins or chaos?", select=select, finding=finding, verdict=verdict,
-              figures=figures, section=section, answer=answer,
+              figures=figures, section=section, answer=answer, stored=True,
               notes={"data": "data/chaos (scripts/run_chaos.py)"})
