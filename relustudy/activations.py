@@ -45,7 +45,7 @@ def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
 
 
 def _math(z: np.ndarray):
-    """The shared exp/expm1/tanh of z's precision (engines/ieee_math.py, ieee_math32.py)."""
+    """The shared exp/expm1/tanh/sigmoid of z's precision (engines/ieee_math.py, ieee_math32.py)."""
     return ieee_math32 if z.dtype == np.float32 else ieee_math
 
 
@@ -87,12 +87,9 @@ def _tanh_bwd(g, z, a, tmp):
 
 
 def _sigmoid_fwd(z, out):
-    # 1 / (1 + exp(-z)) as posted, with the shared exp (engines/ieee_math.py); exp
-    # overflows to inf for z < -709 and 1/inf = 0 is the correct limit, without a warning.
-    np.negative(z, out=out)
-    out[...] = _math(out).exp(out)
-    out += 1.0
-    np.divide(1.0, out, out=out)
+    # The posted 1 / (1 + exp(-z)), evaluated by the shared sigmoid (engines/ieee_math.py):
+    # one division over exp(-|z|), so no overflow and no warning at any z.
+    out[...] = _math(z).sigmoid(z)
 
 
 def _sigmoid_bwd(g, z, a, tmp):

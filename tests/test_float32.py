@@ -13,9 +13,11 @@ from relustudy.problem import X_TRAIN, Y_TRAIN
 from relustudy.train import _activations
 
 F32 = np.float32
-# name: (shared float32, float64 reference, max ulp against the correctly rounded value)
-FUNCS = {"exp": (ieee_math32.exp, np.exp, 1), "expm1": (ieee_math32.expm1, np.expm1, 3),
-         "tanh": (ieee_math32.tanh, np.tanh, 3)}
+# name: (shared float32, float64 reference, max ulp against the correctly rounded value, least share
+# correctly rounded); tanh and sigmoid trade a few ulp for one division (see ieee_math)
+FUNCS = {"exp": (ieee_math32.exp, np.exp, 1, 0.75), "expm1": (ieee_math32.expm1, np.expm1, 3, 0.75),
+         "tanh": (ieee_math32.tanh, np.tanh, 4, 0.6),
+         "sigmoid": (ieee_math32.sigmoid, lambda x: 1 / (1 + np.exp(-x)), 2, 0.7)}
 
 
 def _inputs(n=20_000, seed=0) -> np.ndarray:
@@ -29,7 +31,7 @@ def _inputs(n=20_000, seed=0) -> np.ndarray:
 
 @pytest.mark.parametrize("name", list(FUNCS))
 def test_within_a_few_ulp_of_the_correctly_rounded_value(name):
-    shared, ref64, max_ulp = FUNCS[name]
+    shared, ref64, max_ulp, exact_share = FUNCS[name]
     x = _inputs()
     with np.errstate(all="ignore"):
         got = shared(x)
@@ -38,27 +40,30 @@ def test_within_a_few_ulp_of_the_correctly_rounded_value(name):
     assert got.dtype == F32
     ok = np.isfinite(want) & (want != 0)
     ulp = np.abs(got[ok].astype(np.float64) - want[ok]) / np.spacing(np.abs(want[ok]))
-    assert ulp.max() <= max_ulp and (ulp == 0).mean() > 0.75
+    assert ulp.max() <= max_ulp and (ulp == 0).mean() > exact_share
     assert np.array_equal(got[~ok], want[~ok])  # 0 and inf exactly where they belong
+    # and a few ulp from NumPy's float32 (where its naive sigmoid has not underflowed: exp(-x)
+    # overflows float32 below x = -88.7, long before the true value does)
+    ok &= numpy32 != 0
     ulp_np = np.abs(got[ok].astype(np.float64) - numpy32[ok]) / np.spacing(np.abs(want[ok]))
-    assert ulp_np.max() <= max_ulp + 1  # and a few ulp from NumPy's float32
+    assert ulp_np.max() <= max_ulp + 2  # NumPy's composed sigmoid rounds three times itself
 
 
 @pytest.mark.parametrize("name", list(FUNCS))
 def test_special_values(name):
-    shared, ref64, _ = FUNCS[name]
+    shared, ref64, _, _ = FUNCS[name]
     x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0], dtype=F32)
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(shared(x), ref64(x.astype(np.float64)).astype(F32))
-    assert np.signbit(shared(x)[4]) == (name != "exp")
+    assert np.signbit(shared(x)[4]) == (name in ("expm1", "tanh"))
 
 
 def test_numpy_and_plain_python_bindings_agree_bit_for_bit():
     """The Python binding computes in double and rounds each result to float32: equal bits mean the
     NumPy binding really runs in float32 (a float64 intermediate would show in the last bits)."""
-    py = dict(zip(("exp", "expm1", "tanh"), ieee_math32.python_binding()))
+    py = dict(zip(("exp", "expm1", "tanh", "sigmoid"), ieee_math32.python_binding()))
     x = np.concatenate([_inputs(250, seed=1), np.array([np.inf, -np.inf, np.nan], F32)])
-    for name, (shared, _, _) in FUNCS.items():
+    for name, (shared, *_) in FUNCS.items():
         got = shared(x)
         want = np.array([py[name](float(v)) for v in x], dtype=F32)
         same = (got.view(np.int32) == want.view(np.int32)) | (np.isnan(got) & np.isnan(want))
@@ -67,7 +72,7 @@ def test_numpy_and_plain_python_bindings_agree_bit_for_bit():
 
 def test_the_raw_functions_never_promote():
     with np.errstate(all="ignore"):
-        for f in (ieee_math32._exp, ieee_math32._expm1, ieee_math32._tanh):
+        for f in (ieee_math32._exp, ieee_math32._expm1, ieee_math32._tanh, ieee_math32._sigmoid):
             assert f(_inputs(10)).dtype == F32
     for name in ("relu", "leaky_relu", "tanh", "sigmoid", "elu"):
         act = get_activation(name)
@@ -157,19 +162,19 @@ def test_a_numba_binding_gives_the_numpy_bits():
         k1 = ki >> 1
         return p * pow2[k1 + off] * pow2[ki - k1 + off]
 
-    exp, expm1, tanh = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
+    exp, expm1, tanh, sigmoid = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
                                          inline(lambda a, b: a * b), inline(lambda a, b: a / b),
                                          inline(lambda c, a, b: a if c else b), scale2, F32, jit=inline)
 
     @njit(error_model="numpy")
-    def apply(x, o1, o2, o3):
+    def apply(x, o1, o2, o3, o4):
         for i in range(x.size):
-            o1[i], o2[i], o3[i] = exp(x[i]), expm1(x[i]), tanh(x[i])
+            o1[i], o2[i], o3[i], o4[i] = exp(x[i]), expm1(x[i]), tanh(x[i]), sigmoid(x[i])
 
     x = np.concatenate([_inputs(2000, seed=2), np.array([np.inf, -np.inf, np.nan], F32)])
-    outs = [np.empty_like(x) for _ in range(3)]
+    outs = [np.empty_like(x) for _ in range(4)]
     apply(x, *outs)
-    for got, (shared, _, _) in zip(outs, FUNCS.values()):
+    for got, (shared, *_) in zip(outs, FUNCS.values()):
         want = shared(x)
         assert ((got.view(np.int32) == want.view(np.int32)) | (np.isnan(got) & np.isnan(want))).all()
 

@@ -123,10 +123,10 @@ def _formulas(dtype: str = "float64"):
 
     const = np.float32 if f32 else float
     if f32:
-        exp, expm1, tanh = ieee_math32.build(add, sub, mul, div, where, scale2, const, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, scale2, const, jit=dev)
     else:
-        exp, expm1, tanh = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
-    f = formulas.build(add, sub, mul, div, sqrt, exp, expm1, tanh, const=const, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
+    f = formulas.build(add, sub, mul, div, sqrt, expm1, tanh, sigmoid, const=const, jit=dev)
     f.add, f.sub, f.mul, f.div = add, sub, mul, div
     # A float32 error compares with the target rounded to float32, as the reference's does
     # (NumPy's rule for a Python float; see reference.sgd).

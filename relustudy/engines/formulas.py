@@ -2,7 +2,7 @@
 
 :mod:`.reference` is the readable array spec; the fused engines (numba CPU, CUDA) compute
 the same thing one run ("lane") at a time, and both take these formulas from :func:`build`,
-bound to their own primitives as :func:`.ieee_math.build` does for ``exp``/``tanh``:
+bound to their own primitives as :func:`.ieee_math.build` does for ``expm1``/``tanh``/``sigmoid``:
 
 * numba: ``a + b`` etc. (numba never contracts them into an FMA), inlined;
 * CUDA: libdevice's correctly rounded ``d*_rn`` intrinsics.
@@ -25,14 +25,14 @@ from ..activations import ELU_ALPHA, LEAKY_SLOPE
 from ..config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM
 
 
-def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Callable, exp: Callable,
-          expm1: Callable, tanh: Callable, const: Callable = float, jit: Callable = lambda f: f) -> SimpleNamespace:
+def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Callable, expm1: Callable,
+          tanh: Callable, sigmoid: Callable, const: Callable = float, jit: Callable = lambda f: f) -> SimpleNamespace:
     """The scalar formulas over an engine's primitives (see the module docstring).
 
     Parameters
     ----------
     add, sub, mul, div, sqrt : correctly rounded IEEE operations, never fused.
-    exp, expm1, tanh : :mod:`.ieee_math`'s, built over the same primitives.
+    expm1, tanh, sigmoid : :mod:`.ieee_math`'s, built over the same primitives.
     const : turns a Python float into the engine's float type (``float``, ``np.float32``).
     jit : applied to each formula (numba ``njit(inline="always")``, CUDA ``jit(device=True)``).
 
@@ -68,7 +68,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Call
         return mul(g, sub(one, mul(a, a)))
 
     def f_sigmoid(z):
-        return div(one, add(exp(-z), one))
+        return sigmoid(z)
 
     def d_sigmoid(g, z, a):
         return mul(g, mul(a, sub(one, a)))

@@ -121,19 +121,50 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
 
     expm1 = jit(expm1)
 
+    def _exp_ratio(y):
+        """exp(y) = 2**k (R + r) / (R - r) for |y| <= 746, as (k, r, R); no division.
+
+        y = k ln2 + r (Cody-Waite, |r| <= ln2/2) and R = R(r) = r coth(r/2) = 2 + t P(t), t = r**2,
+        the Remez polynomial of fdlibm's exp (its ``c`` is r - t P(t), so R = 2 - c + r):
+        exp(r) = (R + r) / (R - r). tanh and sigmoid fold this quotient into their own one
+        division, which is why they cost one division instead of exp's plus theirs.
+        """
+        k = sub(add(mul(y, INVLN2), ROUND_SHIFT), ROUND_SHIFT)
+        r = sub(sub(y, mul(k, LN2_HI)), mul(k, LN2_LO))
+        t = mul(r, r)
+        big_r = add(2.0, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
+        return k, r, big_r
+
+    _exp_ratio = jit(_exp_ratio)
+
     def tanh(x):
         ax = where(x < 0.0, -x, x)
-        big = ax >= 1.0
-        # |x| >= 1: 1 - 2/(expm1(2|x|) + 2); |x| < 1: -t/(t + 2) with t = expm1(-2|x|)
-        # (one division with the numerator selected: the same operands as either alone)
-        t = expm1(where(big, mul(2.0, ax), mul(-2.0, ax)))
-        q = div(where(big, 2.0, -t), add(t, 2.0))
-        z = where(big, sub(1.0, q), q)
-        z = where(ax >= TANH_ONE, 1.0, where(ax < TANH_TINY, ax, z))
-        return where(x != x, x, where(x < 0.0, -z, z))
+        # tanh(|x|) = (E - 1) / (E + 1), E = exp(2|x|) = 2**k (R + r) / (R - r): multiplied
+        # out, ((2**k - 1) R + (2**k + 1) r) / ((2**k + 1) R + (2**k - 1) r). For k = 0 this
+        # is r / R exactly (no cancellation near 0); 2**k - 1 and 2**k + 1 are exact (k <= 64).
+        # |x| >= 22 (and NaN) evaluate at 44, where the quotient rounds to 1.
+        k, r, big_r = _exp_ratio(where(ax < TANH_ONE, add(ax, ax), 2.0 * TANH_ONE))
+        p = scale2(1.0, k)
+        a, b = sub(p, 1.0), add(p, 1.0)
+        z = div(add(mul(a, big_r), mul(b, r)), add(mul(b, big_r), mul(a, r)))
+        # Below 2**-55 tanh(x) rounds to x (this also keeps -0.0 and NaN, which fail the test).
+        return where(ax >= TANH_TINY, where(x < 0.0, -z, z), x)
 
     tanh = jit(tanh)
-    return exp, expm1, tanh
+
+    def sigmoid(x):
+        # 1 / (1 + exp(-x)) with e = exp(-|x|) = 2**k (R + r) / (R - r) <= 1 (no overflow):
+        # x >= 0: 1 / (1 + e) = (R - r) / ((R - r) + 2**k (R + r)); x < 0: e / (1 + e), the
+        # same denominator. Below -746 e rounds to 0 and so does the result for x < 0.
+        ax = where(x < 0.0, -x, x)
+        k, r, big_r = _exp_ratio(where(ax < -EXP_XMIN, -ax, EXP_XMIN))
+        n = scale2(add(big_r, r), k)
+        d = sub(big_r, r)
+        s = div(where(x < 0.0, n, d), add(d, n))
+        return where(x != x, x, s)
+
+    sigmoid = jit(sigmoid)
+    return exp, expm1, tanh, sigmoid
 
 
 def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -159,7 +190,8 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2)
+_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2)
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)
+sigmoid = _vectorised(_sigmoid)

@@ -109,16 +109,38 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
 
     expm1 = jit(expm1)
 
+    def _exp_ratio(y):
+        """exp(y) = 2**k (R + r) / (R - r) as (k, r, R), without a division (see ieee_math)."""
+        k = sub(add(mul(y, invln2), shift), shift)
+        r = sub(sub(y, mul(k, ln2_hi)), mul(k, ln2_lo))
+        t = mul(r, r)
+        big_r = add(two, mul(t, add(p1, mul(t, add(p2, mul(t, add(p3, mul(t, add(p4, mul(t, p5))))))))))
+        return k, r, big_r
+
+    _exp_ratio = jit(_exp_ratio)
+
     def tanh(x):
+        # ieee_math's one-division tanh: ((2**k - 1) R + (2**k + 1) r) / ((2**k + 1) R + (2**k - 1) r)
         ax = where(x < zero, -x, x)
-        big = ax >= one
-        t = expm1(where(big, mul(two, ax), mul(-two, ax)))
-        z = where(big, sub(one, div(two, add(t, two))), div(-t, add(t, two)))
-        z = where(ax >= tanh_one, one, where(ax < tanh_tiny, ax, z))
-        return where(x != x, x, where(x < zero, -z, z))
+        k, r, big_r = _exp_ratio(where(ax < tanh_one, add(ax, ax), two * tanh_one))
+        p = scale2(one, k)
+        a, b = sub(p, one), add(p, one)
+        z = div(add(mul(a, big_r), mul(b, r)), add(mul(b, big_r), mul(a, r)))
+        return where(ax >= tanh_tiny, where(x < zero, -z, z), x)
 
     tanh = jit(tanh)
-    return exp, expm1, tanh
+
+    def sigmoid(x):
+        # ieee_math's one-division sigmoid over e = exp(-|x|) = 2**k (R + r) / (R - r)
+        ax = where(x < zero, -x, x)
+        k, r, big_r = _exp_ratio(where(ax < -xmin, -ax, xmin))
+        n = scale2(add(big_r, r), k)
+        d = sub(big_r, r)
+        s = div(where(x < zero, n, d), add(d, n))
+        return where(x != x, x, s)
+
+    sigmoid = jit(sigmoid)
+    return exp, expm1, tanh, sigmoid
 
 
 def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -144,14 +166,15 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, np.float32)
+_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, np.float32)
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)
+sigmoid = _vectorised(_sigmoid)
 
 
-def python_binding() -> tuple[Callable, Callable, Callable]:
-    """Scalar ``(exp, expm1, tanh)`` on Python floats: every operation in double, rounded to float32.
+def python_binding() -> tuple[Callable, Callable, Callable, Callable]:
+    """Scalar ``(exp, expm1, tanh, sigmoid)`` on Python floats: every operation in double, rounded to float32.
 
     Rounding the exact double result of one + - * / of two float32 numbers to float32 gives
     the float32 operation's result (the double has > 2 * 24 + 1 bits), so these equal the

@@ -116,7 +116,7 @@ def _scale2(p, k):
     return p * _from_bits((k1 + 1023) << 52) * _from_bits((ki - k1 + 1023) << 52)
 
 
-_exp, _expm1, _tanh = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_inline)
+_exp, _expm1, _tanh, _sigmoid = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, jit=_inline)
 
 
 # Small formulas are compiled once and inlined by LLVM (cheaper to compile than numba's IR
@@ -166,15 +166,15 @@ def _scale2_32(p, k):
     return p * _from_bits32((k1 + _ONE27) << _SH23) * _from_bits32((ki - k1 + _ONE27) << _SH23)
 
 
-_exp32, _expm1_32, _tanh32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _scale2_32, np.float32, jit=_inline)
+_exp32, _expm1_32, _tanh32, _sigmoid32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _scale2_32, np.float32, jit=_inline)
 
 
 def _bind(dtype: str):
     """formulas.build over numba's primitives and ``dtype``'s math, each formula jitted (see BIG)."""
     if dtype == "float64":
-        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp, _expm1, _tanh, const=float, jit=lambda fn: fn)
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _expm1, _tanh, _sigmoid, const=float, jit=lambda fn: fn)
     else:
-        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _exp32, _expm1_32, _tanh32, const=np.float32,
+        f = formulas.build(_add, _sub, _mul, _div, _sqrt, _expm1_32, _tanh32, _sigmoid32, const=np.float32,
                            jit=lambda fn: fn)
     for k, fn in list(vars(f).items()):
         if callable(fn):
