@@ -1,4 +1,4 @@
-"""``exp``, ``expm1`` and ``tanh`` in float32 from IEEE-754 basic operations: one definition, every engine.
+"""``exp``, ``expm1``, ``tanh`` and ``sigmoid`` in float32 from IEEE-754 basic operations: one definition, every engine.
 
 The float32 twin of :mod:`.ieee_math` (read that module first): the same algorithms, written
 once over the same primitives -- ``add``, ``sub``, ``mul``, ``div`` (each one correctly
@@ -19,13 +19,14 @@ float32 and a float-specific split of ln2:
   float32 result is 0 or inf anyway, so ``k`` stays in [-150, 129] and the final scaling
   rounds once into the subnormals;
 * ``expm1``: the k = 0 rational for |x| <= ln2/2, ``exp(x) - 1`` beyond (as the float64 one);
-* ``tanh``: the ``expm1`` identities; tanh(x) = x for |x| < 2**-12 (where x**3/3 is below
-  half an ulp of x), +-1 for |x| >= 22.
+* ``tanh`` and ``sigmoid``: the float64 module's one-division forms over
+  exp(y) = 2**k (R + r) / (R - r) (see :mod:`.ieee_math`); tanh(x) = x for |x| < 2**-12
+  (where x**3/3 is below half an ulp of x), +-1 for |x| >= 22.
 
 Accuracy against the correctly rounded result, measured on the test's inputs
-(``tests/test_float32.py``): exp within 1 ulp, expm1 and tanh within a few.
+(``tests/test_float32.py``): exp within 1 ulp, expm1 3, tanh 4, sigmoid 2.
 
-Bindings: :data:`exp`, :data:`expm1`, :data:`tanh` here are the NumPy ones (float32
+Bindings: :data:`exp`, :data:`expm1`, :data:`tanh`, :data:`sigmoid` here are the NumPy ones (float32
 ufuncs on arrays); :func:`python_binding` gives plain-Python scalar ones that compute in
 double and round every result to float32 (double rounding is exact for + - * / when the
 wide format has more than 2p + 1 bits: 53 > 2 * 24 + 1), an independent check that the
@@ -59,8 +60,8 @@ HALF_LN2 = ieee_math.HALF_LN2
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, scale2: Callable,
-          f32: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable]:
-    """The shared float32 ``(exp, expm1, tanh)``, written once over an engine's primitives.
+          f32: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
+    """The shared float32 ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
 
     Parameters
     ----------
