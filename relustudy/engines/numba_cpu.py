@@ -178,7 +178,10 @@ def _bind(dtype: str):
                            jit=lambda fn: fn)
     for k, fn in list(vars(f).items()):
         if callable(fn):
-            setattr(f, k, (_inline if k[2:] in BIG else _small)(fn))
+            # f_<big> inlined into the rows_<big> loops (see BIG); their derivatives are a
+            # few operations, which LLVM inlines like any small formula (numba's own
+            # inlining at each of a kernel's call sites cost ~1 s of its compile)
+            setattr(f, k, (_inline if k.startswith("f_") and k[2:] in BIG else _small)(fn))
     f.TARGET = EPOCH_ERROR_TARGET  # a float32 error compares exactly with it (see reference.sgd)
     return f
 
