@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import paths, report, stored
-from .content import content_hash
+from .content import content_hash, frame_digest
 from .dataset import load_curves, load_runs, read_info
 from .chaos_tables import CHAOS_FILE, load_chaos
 from .chaos_tables import TABLES as CHAOS_TABLES
@@ -97,7 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             files += [folder_x / n for n in names]
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
-    info = {**info, "hashes": {f.relative_to(root).as_posix(): content_hash(f) for f in files if f.exists()}}
+    # The runs and curves tables are hashed as loaded (content_hash would read them again:
+    # the same loader, so the same digest; ~1.5 s of the report's start).
+    loaded = {data / RUNS_FILE if data.is_dir() else data: runs, folder / CURVES_FILE: curves,
+              **{root / name / f: t for name, pair in experiments.items() for f, t in zip((RUNS_FILE, CURVES_FILE), pair)}}
+    info = {**info, "hashes": {f.relative_to(root).as_posix(): frame_digest(loaded[f]) if loaded.get(f) is not None
+                               else content_hash(f) for f in files if f.exists()}}
     # pandas deep-copies a frame's attrs (here the provenance) into every frame derived from
     # it: ~3.7 s of the report's CPU; the report takes the provenance from `info` instead.
     for df in (runs, curves, *(t for pair in experiments.values() for t in pair)):

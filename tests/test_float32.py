@@ -164,7 +164,8 @@ def test_a_numba_binding_gives_the_numpy_bits():
 
     exp, expm1, tanh, sigmoid = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
                                          inline(lambda a, b: a * b), inline(lambda a, b: a / b),
-                                         inline(lambda c, a, b: a if c else b), scale2, F32, jit=inline)
+                                         inline(lambda c, a, b: a if c else b), scale2,
+                                         inline(lambda k: pow2[np.int64(k) + off]), F32, jit=inline)
 
     @njit(error_model="numpy")
     def apply(x, o1, o2, o3, o4):

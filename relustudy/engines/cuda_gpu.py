@@ -121,11 +121,15 @@ def _formulas(dtype: str = "float64"):
         k1 = ki >> 1
         return mul(mul(p, pow2[k1 + off]), pow2[ki - k1 + off])
 
+    @dev
+    def pow2k(k):
+        return pow2[int(k) + off]
+
     const = np.float32 if f32 else float
     if f32:
-        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, scale2, const, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, scale2, pow2k, const, jit=dev)
     else:
-        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, scale2, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, scale2, pow2k, jit=dev)
     f = formulas.build(add, sub, mul, div, sqrt, expm1, tanh, sigmoid, const=const, jit=dev)
     f.add, f.sub, f.mul, f.div = add, sub, mul, div
     # A float32 error compares with the target rounded to float32, as the reference's does

@@ -67,7 +67,7 @@ TANH_TINY = 2.0**-55  # tanh(x) rounds to x for |x| < 2**-55
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, scale2: Callable,
-          jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
+          pow2: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
     """The shared ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
 
     Parameters
@@ -76,6 +76,8 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     where : ``where(cond, a, b)``, a for true, b for false.
     scale2 : ``scale2(p, k)`` = ``(p * 2**(k//2)) * 2**(k - k//2)`` for an integral float k
         in [-1080, 1080], the factors looked up in :data:`POW2`.
+    pow2 : ``pow2(k)`` = 2**k for an integral float k in [-540, 540] (one exact factor:
+        what tanh scales by, k in [0, 64], without scale2's second multiplication).
     jit : applied to each function before the next one refers to it (numba's ``njit`` or
         CUDA's ``jit(device=True)``; identity for NumPy).
 
@@ -153,7 +155,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         # is r / R exactly (no cancellation near 0); 2**k - 1 and 2**k + 1 are exact (k <= 64).
         # |x| >= 22 (and NaN) evaluate at 44, where the quotient rounds to 1.
         k, r, big_r = _exp_ratio(where(ax < TANH_ONE, add(ax, ax), 2.0 * TANH_ONE))
-        p = scale2(1.0, k)
+        p = pow2(k)
         a, b = sub(p, 1.0), add(p, 1.0)
         z = div(add(mul(a, big_r), mul(b, r)), add(mul(b, big_r), mul(a, r)))
         # Below 2**-55 tanh(x) rounds to x (this also keeps -0.0 and NaN, which fail the test).
@@ -183,6 +185,11 @@ def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
     return p * POW2[k1 + POW2_OFFSET] * POW2[ki - k1 + POW2_OFFSET]
 
 
+def _np_pow2(k: np.ndarray) -> np.ndarray:
+    """NumPy binding of ``pow2``: 2**k looked up in :data:`POW2`."""
+    return POW2[k.astype(np.int64) + POW2_OFFSET]
+
+
 def _np_where(cond, a, b):
     return np.where(cond, a, b)
 
@@ -199,7 +206,7 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2)
+_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, _np_pow2)
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)

@@ -60,7 +60,7 @@ HALF_LN2 = ieee_math.HALF_LN2
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, scale2: Callable,
-          f32: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
+          pow2: Callable, f32: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
     """The shared float32 ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
 
     Parameters
@@ -69,6 +69,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     where : ``where(cond, a, b)``, a for true, b for false.
     scale2 : ``scale2(p, k)`` = ``(p * 2**(k//2)) * 2**(k - k//2)`` for an integral float32 k
         in [-160, 160], the factors exact powers of two (e.g. looked up in :data:`POW2`).
+    pow2 : ``pow2(k)`` = 2**k for an integral float32 k in [-80, 80], one exact float32.
     f32 : a Python float -> the binding's float32 constant of the nearest value.
     jit : applied to each function before the next one refers to it (identity for NumPy).
 
@@ -124,7 +125,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         # ieee_math's one-division tanh: ((2**k - 1) R + (2**k + 1) r) / ((2**k + 1) R + (2**k - 1) r)
         ax = where(x < zero, -x, x)
         k, r, big_r = _exp_ratio(where(ax < tanh_one, add(ax, ax), two * tanh_one))
-        p = scale2(one, k)
+        p = pow2(k)
         a, b = sub(p, one), add(p, one)
         z = div(add(mul(a, big_r), mul(b, r)), add(mul(b, big_r), mul(a, r)))
         return where(ax >= tanh_tiny, where(x < zero, -z, z), x)
@@ -151,6 +152,11 @@ def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
     return p * POW2[k1 + POW2_OFFSET] * POW2[ki - k1 + POW2_OFFSET]
 
 
+def _np_pow2(k: np.ndarray) -> np.ndarray:
+    """NumPy binding of ``pow2``: 2**k looked up in :data:`POW2` (float32)."""
+    return POW2[k.astype(np.int64) + POW2_OFFSET]
+
+
 def _np_where(cond, a, b):
     return np.where(cond, a, b)
 
@@ -167,7 +173,7 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, np.float32)
+_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, _np_pow2, np.float32)
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)
@@ -196,4 +202,4 @@ def python_binding() -> tuple[Callable, Callable, Callable, Callable]:
             return r(float(np.float64(a) / np.float64(b)))
 
     return build(lambda a, b: r(a + b), lambda a, b: r(a - b), lambda a, b: r(a * b), div,
-                 lambda c, a, b: a if c else b, scale2, r)
+                 lambda c, a, b: a if c else b, scale2, lambda k: 2.0 ** int(k), r)
