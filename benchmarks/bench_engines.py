@@ -9,7 +9,8 @@ busy machine shifts the numbers less; wall time for threads and the GPU):
    reference, numba on 1 thread and on all threads (and CUDA with --cuda), with ratios;
    numba against a kernel hand-specialised to that cell (``--probe``, default
    ``../shared/perf/kernel_probe.py`` when it exists), alternated three times, medians;
-2. tanh and sigmoid cells against the ReLU cell (numba, 1 thread; target >= 0.5);
+2. tanh and sigmoid cells against the ReLU cell (numba, 1 thread; target >= 0.5), alternated
+   three times, medians (as every ratio below: the machine's load drifts between measurements);
 3. per parameter update, a 10-layer width-2 net and width-32 nets against the 4-4 net
    (numba, 1 thread; target for 32-32 >= 0.6);
 3. per-call overhead: a shard of 1,000 runs against the rate at --runs;
@@ -42,6 +43,23 @@ def rate(cell: Cell, runs: int, engine: str, *, cpu: bool = True) -> float:
     t0 = clock()
     train(cell, range(runs), engine=engine)
     return runs / ((clock() - t0) * FULL_EPOCHS / cell.epochs)
+
+
+def alternated(cells: dict, runs: dict | int, rounds: int = 3) -> dict:
+    """Median runs/s of each cell over ``rounds`` alternations (numba, 1 thread, CPU time):
+    a ratio between cells measured minutes apart on this shared machine drifts with its load,
+    one measured in alternation does not (as for the probe)."""
+    import numpy as np
+
+    from relustudy.engines.numba_cpu import threads
+
+    n = runs if isinstance(runs, dict) else dict.fromkeys(cells, runs)
+    got = {name: [] for name in cells}
+    with threads(1):
+        for _ in range(rounds):
+            for name, cell in cells.items():
+                got[name].append(rate(cell, n[name], "numba"))
+    return {name: float(np.median(v)) for name, v in got.items()}
 
 
 def param_updates(cell: Cell) -> int:
@@ -124,24 +142,21 @@ def main(argv=None) -> None:
         print(f"  numba vs {args.probe.name} (1 thread, medians of 3): {eng:.0f} vs {prb:.0f} runs/s = {eng / prb:.2f}x")
     else:
         print(f"  (no {args.probe}: numba vs the specialised probe not measured)")
-    with threads(1):
-        smooth = {a: rate(Cell(epochs=args.epochs // 2, activation=a), args.runs // 2, "numba")
-                  for a in ("relu", "tanh", "sigmoid")}
-    print("tanh and sigmoid vs relu (numba, 1 thread, posted cell otherwise): "
+    smooth = alternated({a: Cell(epochs=args.epochs // 2, activation=a) for a in ("relu", "tanh", "sigmoid")},
+                        args.runs // 2)
+    print("tanh and sigmoid vs relu (numba, 1 thread, posted cell otherwise, medians of 3 alternations): "
           + ", ".join(f"{a} {smooth[a]:.0f} runs/s = {smooth[a] / smooth['relu']:.2f}x" for a in ("tanh", "sigmoid")))
 
     base = Cell(epochs=max(args.epochs // 10, 10))
-    per_update = {}
-    for name, hidden in (("4-4", (4, 4)), ("2 x 10 layers", (2,) * 10), ("32", (32,)), ("32-32", (32, 32))):
-        cell = Cell(epochs=base.epochs, hidden=hidden, output="identity", update="corrected")
-        with threads(1):
-            per_update[name] = rate(cell, 1024, "numba") * param_updates(cell)
-    print("per parameter update (numba, 1 thread), relative to 4-4:")
+    nets = {name: Cell(epochs=base.epochs, hidden=hidden, output="identity", update="corrected")
+            for name, hidden in (("4-4", (4, 4)), ("2 x 10 layers", (2,) * 10), ("32", (32,)), ("32-32", (32, 32)))}
+    per_update = {name: r * param_updates(nets[name]) for name, r in alternated(nets, 1024).items()}
+    print("per parameter update (numba, 1 thread, medians of 3 alternations), relative to 4-4:")
     for name, v in per_update.items():
         print(f"  {name:14s}: {v / per_update['4-4']:5.2f}")
-    with threads(1):
-        big, shard = rate(posted, args.runs, "numba"), rate(posted, 1000, "numba")
-    print(f"shard of 1000 runs vs {args.runs}: {shard:.1f} vs {big:.1f} runs/s ({100 * (1 - shard / big):+.1f}% lost)")
+    sizes = alternated({"big": posted, "shard": posted}, {"big": args.runs, "shard": 1000})
+    big, shard = sizes["big"], sizes["shard"]
+    print(f"shard of 1000 runs vs {args.runs} (medians of 3 alternations): {shard:.1f} vs {big:.1f} runs/s ({100 * (1 - shard / big):+.1f}% lost)")
     cold, warm = compile_seconds()
     print(f"numba: first call {cold:.1f} s with an empty cache (compile), {warm:.1f} s with it filled (load)")
 
