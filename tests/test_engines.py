@@ -96,6 +96,26 @@ def test_numba_kernels_are_cached_across_processes(tmp_path):
     assert len(list((tmp_path / "src").glob("k_2x2x1_*.py"))) == 1
 
 
+def test_the_rows_loops_follow_the_engine_sources(monkeypatch, tmp_path):
+    """numba's cache checks only the file a function is defined in; the rows_<act> loops inline
+    ieee_math's and formulas' code, so they live in a generated module named by the engine's
+    hash: other engine sources make another module (compiled anew), never a stale cache hit."""
+    from relustudy.engines import ieee_math
+    from relustudy.engines import numba_cpu as nc
+
+    monkeypatch.setenv("RELUSTUDY_KERNEL_DIR", str(tmp_path))
+    source = nc._ROWS_TEMPLATE.format(dtype="float64")
+    before = nc._generated_module("rows_float64", source)
+    monkeypatch.setattr(nc, "_engine_hash", lambda: "other engine sources")
+    after = nc._generated_module("rows_float64", source)
+    assert before.__name__ != after.__name__
+    assert len(list(tmp_path.glob("rows_float64_*.py"))) == 2
+    z = np.linspace(-30, 30, 64).reshape(2, 32)
+    out = np.empty_like(z)
+    after.rows_tanh(z, out)
+    assert same_bits(out, ieee_math.tanh(z))
+
+
 def test_numba_divergence_stays_in_its_run():
     cells = [Cell(activation="relu", output="identity", update="corrected", lr=lr, epochs=200) for lr in (10.0, 0.01)]
     wild, sane = train_group(cells, range(40), engine="numba")
