@@ -30,6 +30,7 @@ def test_docstring_examples(name):
 def test_the_examples_are_collected():
     found = sum(
         len([t for t in doctest.DocTestFinder().find(importlib.import_module(n)) if t.examples])
-        for n in ("relustudy.stats", "relustudy.intervals", "relustudy.diagnostics", "relustudy.theory")
+        for n in ("relustudy.stats", "relustudy.paired_tests", "relustudy.unpaired_tests", "relustudy.intervals",
+                  "relustudy.diagnostics", "relustudy.theory")
     )
     assert found >= 20
