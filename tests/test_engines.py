@@ -105,8 +105,9 @@ def test_the_rows_loops_follow_the_engine_sources(monkeypatch, tmp_path):
 
     monkeypatch.setenv("RELUSTUDY_KERNEL_DIR", str(tmp_path))
     source = nc._ROWS_TEMPLATE.format(dtype="float64")
+    monkeypatch.setattr(nc, "_engine_hash", lambda: "engine sources, one version")
     before = nc._generated_module("rows_float64", source)
-    monkeypatch.setattr(nc, "_engine_hash", lambda: "other engine sources")
+    monkeypatch.setattr(nc, "_engine_hash", lambda: "engine sources, another version")
     after = nc._generated_module("rows_float64", source)
     assert before.__name__ != after.__name__
     assert len(list(tmp_path.glob("rows_float64_*.py"))) == 2
