@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import FACTOR_REGISTRY, Cell, check_choice, hidden_str
+from .grid_backends import BACKENDS, SchedulerError, check_run_options, connect  # noqa: F401  (re-exported)
 from .dataset import (
     ShardError,
     assemble,
@@ -39,11 +40,9 @@ from .schema import cell_id
 from .engines import check_engine_supports, resolve_engine, single_threaded, usable_cores
 from .train import train_group
 
-BACKENDS = ("loky", "dask")
 COLUMN_SETS = ("full", "compact")  # Grid.columns: what the consolidated dataset keeps
 DEFAULT_BLOCK = 1000  # seeds per shard: 3 inits x 1000 = 3000 runs per task, ~10-15 s
 MAX_SEED = 2**32
-CONNECT_TIMEOUT = "5s"  # how long to wait for a dask scheduler before giving up
 REJECTED_SUBDIR = "rejected"  # bad shard files are moved here, never silently merged
 
 
@@ -389,34 +388,6 @@ def run_grid(
                      time.perf_counter() - t0, written)
     log(f"{out.n_runs} runs ({out.n_trained} trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {runs_path}")
     return out
-
-
-class SchedulerError(ConnectionError):
-    """The dask scheduler could not be reached (raised before anything is written)."""
-
-
-def check_run_options(jobs: int | None, backend: str, scheduler: str | None, **_) -> None:
-    """Validate how to run: workers (None or >= 1), backend, and a scheduler iff dask."""
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"invalid jobs {jobs!r}; allowed: an integer >= 1")
-    check_choice("backend", backend, BACKENDS)
-    if backend == "dask" and not scheduler:
-        raise ValueError("backend dask needs a scheduler address; allowed: e.g. --scheduler tcp://HOST:8786")
-    if backend == "loky" and scheduler:
-        raise ValueError("a scheduler address only applies to backend dask; allowed: --backend dask --scheduler ADDRESS")
-
-
-def connect(address: str):
-    """A dask.distributed Client for ``address``; ConnectionError (one line) if unreachable."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ValueError("backend dask needs dask.distributed; install it with: pip install 'relustudy[cluster]'") from None
-    try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
-    except Exception as e:  # OSError/TimeoutError when unreachable, ValueError for a bad address
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise SchedulerError(f"cannot reach dask scheduler {address!r} ({reason}); allowed: a running scheduler address, e.g. tcp://HOST:8786") from None
 
 
 def _scan(grid: Grid, shard_dir: Path, log) -> tuple[dict, list[str]]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from relustudy import cli, grid as grid_mod, load_curves, load_runs
+from relustudy import cli, grid_backends, load_curves, load_runs
 from relustudy.cli import QUICK_DIR, main, resolve
 from relustudy.grid import Grid, run_grid
 from relustudy.paths import DEFAULT_GRID_DIR, ROOT, SHARDS_SUBDIR
@@ -71,7 +71,7 @@ def test_small_grid_runs_and_loads(existing):
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_touches_nothing(existing, capsys, monkeypatch, args, message):
-    monkeypatch.setattr(grid_mod, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(grid_backends, "CONNECT_TIMEOUT", "1s")
     before = snapshot(existing)
     assert main([*SMALL, "--out", str(existing), "--no-progress", *args]) == 2
     err = capsys.readouterr().err
