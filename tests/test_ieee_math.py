@@ -40,6 +40,8 @@ def _ref(f, x):
 @pytest.mark.parametrize("name", list(FUNCS))
 def test_within_a_few_ulp_of_the_c_library(name):
     shared, libm, max_ulp, exact_share = FUNCS[name]
+    if name == "sigmoid" and np.finfo(np.longdouble).nmant < 63:
+        pytest.skip("the sigmoid reference needs x87 extended precision (np.longdouble is double here)")
     x = _inputs()
     got = shared(x)
     want = np.array([_ref(libm, v) for v in x])
@@ -73,7 +75,7 @@ def test_sigmoid_keeps_its_tail():
     got = ieee_math.sigmoid(x)
     assert np.all(got > 0)
     np.testing.assert_allclose(got[:3], np.exp(x[:3]), rtol=1e-15)
-    assert np.array_equal(ieee_math.sigmoid(-x), 1.0 - 0.0 * x)  # 1 / (1 + tiny) rounds to 1
+    assert np.array_equal(ieee_math.sigmoid(-x), np.ones_like(x))  # 1 / (1 + tiny) rounds to 1
 
 
 def test_tanh_is_odd_and_bounded():
