@@ -58,7 +58,8 @@ def test_numba_matches_numpy_on_the_full_posted_cell():
 
 @pytest.mark.parametrize("hidden", [(2,) * 10, (32,), (32, 32), (19, 9)], ids=["2x10", "32", "32-32", "19-9"])
 def test_numba_matches_numpy_deep_and_wide(hidden):
-    """Wide layers are summed in chunks of 8 terms per lane loop (19 and 9: chunks plus a remainder)."""
+    """Wide layers are summed in chunks of kernel_source.CHUNK (16) terms per lane loop
+    (32: two chunks; 19: one plus a remainder)."""
     cells = [Cell(activation="relu", output="identity", update="corrected", optimizer=o, lr=0.05, epochs=30,
                   hidden=hidden) for o in ("sgd",)]
     assert differences(train_group(cells, range(12), engine="numpy"), train_group(cells, range(12), engine="numba")) == []
