@@ -83,17 +83,6 @@ def configure(folder: Path | None = None, *, write: bool = False):
         _state.update(old)
 
 
-def code_hash(*modules) -> str:
-    """16 hex digits over the source of ``modules``: part of a key, so a stored result made by
-    other code is not read back."""
-    import inspect
-
-    h = hashlib.sha256()
-    for m in modules:
-        h.update(inspect.getsource(m).encode())
-    return h.hexdigest()[:16]
-
-
 def package_hash() -> str:
     """16 hex digits over the source of every module of the package: part of the key of a
     result whose code path is too wide to name (a study's finding), so any code change
@@ -125,12 +114,6 @@ def prune(prefix: str) -> list[Path]:
             path.unlink()
             gone.append(path)
     return gone
-
-
-def data_hash(df: pd.DataFrame) -> str:
-    """16 hex digits over a table's values (row order included), for keys that depend on data."""
-    values = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy()
-    return hashlib.sha256(values.tobytes()).hexdigest()[:16]
 
 
 def pickled(name: str, key: Mapping, compute: Callable[[], object]) -> object:

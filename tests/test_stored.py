@@ -34,9 +34,6 @@ def test_pickled_checks_its_key(tmp_path):
     with stored.configure(tmp_path):
         assert stored.pickled("obj", {"k": 1}, lambda: "recomputed") == {"a": [1, 2]}
         assert stored.pickled("obj", {"k": 2}, lambda: "recomputed") == "recomputed"
-    assert len(stored.code_hash(stored)) == 16
-    a = pd.DataFrame({"x": [1, 2]})
-    assert stored.data_hash(a) == stored.data_hash(a.copy()) != stored.data_hash(a.iloc[::-1])
 
 
 def test_unreadable_pickle_is_recomputed_not_an_error(tmp_path):
