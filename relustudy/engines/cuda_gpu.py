@@ -35,7 +35,8 @@ from . import formulas, ieee_math, ieee_math32
 from .layout import Layout, curve_epochs, flatten, unflatten_into
 
 # the correctly rounded intrinsics the kernels use (float64, float32)
-LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn", "fadd_rn", "fmul_rn", "fdiv_rn", "fsqrt_rn")
+LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn", "copysign", "fadd_rn", "fmul_rn", "fdiv_rn", "fsqrt_rn",
+                 "copysignf")
 THREADS_PER_BLOCK = 128  # measured best on an H100 for this kernel (GPU.md)
 # numba.cuda, imported on first use; a module global because the simulator swaps
 # `cuda` in a kernel's globals for its fake (closure variables it would miss).
@@ -95,6 +96,7 @@ def _formulas(dtype: str = "float64"):
         mul = dev(lambda a, b: t(a) * b)
         div = dev(lambda a, b: t(a) / b)
         sqrt = dev(lambda a: np.sqrt(t(a)))
+        copysign = dev(lambda a, b: np.copysign(t(a), b))
     elif f32:
         from numba.cuda import libdevice
 
@@ -103,6 +105,7 @@ def _formulas(dtype: str = "float64"):
         mul = dev(lambda a, b: libdevice.fmul_rn(a, b))
         div = dev(lambda a, b: libdevice.fdiv_rn(a, b))
         sqrt = dev(lambda a: libdevice.fsqrt_rn(a))
+        copysign = dev(lambda a, b: libdevice.copysignf(a, b))
     else:
         from numba.cuda import libdevice
 
@@ -111,6 +114,7 @@ def _formulas(dtype: str = "float64"):
         mul = dev(lambda a, b: libdevice.dmul_rn(a, b))
         div = dev(lambda a, b: libdevice.ddiv_rn(a, b))
         sqrt = dev(lambda a: libdevice.dsqrt_rn(a))
+        copysign = dev(lambda a, b: libdevice.copysign(a, b))
     where = dev(lambda c, a, b: a if c else b)
     math = ieee_math32 if f32 else ieee_math
     pow2, off = math.POW2, math.POW2_OFFSET  # exact powers of two in the dtype
@@ -121,15 +125,19 @@ def _formulas(dtype: str = "float64"):
         k1 = ki >> 1
         return mul(mul(p, pow2[k1 + off]), pow2[ki - k1 + off])
 
+    # pow2's argument is k + shift (exact), see ieee_math.build; the shift in the dtype, as a
+    # float64 one would make the float32 subtraction a float64 one
+    shift = (np.float32 if f32 else float)(math.ROUND_SHIFT)
+
     @dev
-    def pow2k(k):
-        return pow2[int(k) + off]
+    def pow2k(v):
+        return pow2[int(v - shift) + off]
 
     const = np.float32 if f32 else float
     if f32:
-        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, scale2, pow2k, const, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, copysign, scale2, pow2k, const, jit=dev)
     else:
-        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, scale2, pow2k, jit=dev)
+        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, copysign, scale2, pow2k, jit=dev)
     f = formulas.build(add, sub, mul, div, sqrt, expm1, tanh, sigmoid, const=const, jit=dev)
     f.add, f.sub, f.mul, f.div = add, sub, mul, div
     # A float32 error compares with the target rounded to float32, as the reference's does

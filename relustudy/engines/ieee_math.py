@@ -3,11 +3,12 @@
 Library versions of these functions differ in the last bit (NumPy's SIMD loops, the C
 library that numba calls, CUDA's libdevice), and one ulp at epoch 1 is a different run by
 epoch 5000. So every engine computes them with the algorithms below, written once in terms
-of five primitives -- ``add``, ``sub``, ``mul``, ``div`` (each one correctly rounded IEEE
-operation, never fused) and ``where(cond, a, b)`` (a select) -- plus ``scale2(p, k)``,
-an exact multiplication by 2**k done as two table multiplications, and ``pow2(k)``, an
-exact 2**k in one (for the small k of tanh). :func:`build` turns the
-primitives into the four functions; each engine binds its own primitives:
+of seven primitives -- ``add``, ``sub``, ``mul``, ``div`` (each one correctly rounded IEEE
+operation, never fused), ``where(cond, a, b)`` (a select), ``copysign(a, b)`` (a's magnitude
+with b's sign bit) -- plus ``scale2(p, k)``, an exact multiplication by 2**k done as two
+table multiplications, and ``pow2(v)``, an exact power of two read from the rounded value
+the reduction already holds. :func:`build` turns the primitives into the four functions;
+each engine binds its own primitives:
 
 * NumPy (the reference, :data:`exp`, :data:`expm1`, :data:`tanh`, :data:`sigmoid` here): ufuncs on arrays,
   ``np.where`` for the select (both sides are computed, which is why the code is branch-free);
@@ -31,9 +32,10 @@ within 5 ulp (tanh, of the C library) and 2 ulp (sigmoid, of an extended-precisi
 about 60 % and 75 % correctly rounded; exp/expm1 within 1 and 4 ulp (measured on 320,000
 inputs over eight scales plus the branch edges, ``tests/test_ieee_math.py``). Until
 November 2026 tanh was fdlibm's (expm1 identities, two divisions, within 4 ulp) and sigmoid
-was 1 / (1 + exp(-x)) over :data:`exp`: the new forms are about 2.5x and 1.4x faster in
-numba (per element, long rows) and changed the bits of every tanh/sigmoid run (the datasets
-were regenerated).
+was 1 / (1 + exp(-x)) over :data:`exp`: the new forms changed the bits of every tanh/sigmoid
+run (the datasets were regenerated). Later rewrites of the two kept every bit (checked
+against the previous outputs of every binding) and only removed operations: each is about
+35 vector operations and a division, ~1.0 ns per element in numba's rows.
 """
 from __future__ import annotations
 
@@ -65,27 +67,37 @@ HALF_LN2 = 0.34657359027997264  # |x| <= ln2/2: expm1's rational branch
 EXP_XMAX = 710.0  # exp(x) overflows to inf beyond ~709.78; clamping here keeps k in the table
 EXP_XMIN = -746.0  # exp(x) rounds to 0 below ~-745.13
 TANH_ONE = 22.0  # tanh(x) rounds to +-1 for |x| >= 22
-TANH_TINY = 2.0**-55  # tanh(x) rounds to x for |x| < 2**-55
+# tanh reduces h = |x| where fdlibm reduces y = 2|x|: every intermediate is then exactly half
+# of fdlibm's (a factor 2 commutes with rounding), so its constants are these exact rescalings
+# (R(r)/2 = 1 + t' (P1' + t' (P2' + ...)) with t' = (r/2)**2: Pi' = Pi 2**(2i - 1)).
+TWO_INVLN2, HALF_LN2_HI, HALF_LN2_LO = 2.0 * INVLN2, LN2_HI / 2.0, LN2_LO / 2.0
+P_HALF = (2.0 * P1, 8.0 * P2, 32.0 * P3, 128.0 * P4, 512.0 * P5)
+# sigmoid scales by 2**-k (k in [0, 1077]) as (p * 2**(540 - k)) * 2**-540: the first product
+# is exact (normal), so the one rounding is the second's, as for any exact split of 2**-k.
+SIGMOID_SHIFT = 540.0 + 2.0 * ROUND_SHIFT  # SIGMOID_SHIFT - (k + ROUND_SHIFT) = (540 - k) + ROUND_SHIFT, exact
+SIGMOID_UNSCALE = 2.0**-540
 
 
-def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, scale2: Callable,
-          pow2: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
+def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, copysign: Callable,
+          scale2: Callable, pow2: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
     """The shared ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
 
     Parameters
     ----------
     add, sub, mul, div : correctly rounded binary operations, never fused.
     where : ``where(cond, a, b)``, a for true, b for false.
+    copysign : ``copysign(a, b)``, |a| with the sign bit of b (exact).
     scale2 : ``scale2(p, k)`` = ``(p * 2**(k//2)) * 2**(k - k//2)`` for an integral float k
         in [-1080, 1080], the factors looked up in :data:`POW2`.
-    pow2 : ``pow2(k)`` = 2**k for an integral float k in [-540, 540] (one exact factor:
-        what tanh scales by, k in [0, 64], without scale2's second multiplication).
+    pow2 : ``pow2(v)`` = 2**k for ``v = k + ROUND_SHIFT`` (exact), k integral in [-540, 540]:
+        the reductions' rounded value, whose low mantissa bits hold k, so a binding can read
+        2**k from v's bits without first subtracting the shift (numba does).
     jit : applied to each function before the next one refers to it (numba's ``njit`` or
         CUDA's ``jit(device=True)``; identity for NumPy).
 
     The code is branch-free (every ``where`` evaluates both sides), so the NumPy binding
-    computes exactly what the scalar ones do. Negation and comparisons are exact and use
-    the plain operators.
+    computes exactly what the scalar ones do. Negation, ``abs`` and comparisons are exact
+    and use the plain operators.
     """
 
     def _exp_parts(x):
@@ -134,45 +146,48 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
 
     expm1 = jit(expm1)
 
-    def _exp_ratio(y):
-        """exp(y) = 2**k (R + r) / (R - r) for |y| <= 746, as (k, r, R); no division.
+    def _reduce(y, invln2, ln2_hi, ln2_lo):
+        """(v, r, t) for 0 <= y <= 746: y = k ln2 + r, v = k + ROUND_SHIFT (k rounded to nearest), t = r**2."""
+        v = add(mul(y, invln2), ROUND_SHIFT)
+        k = sub(v, ROUND_SHIFT)
+        r = sub(sub(y, mul(k, ln2_hi)), mul(k, ln2_lo))
+        return v, r, mul(r, r)
 
-        y = k ln2 + r (Cody-Waite, |r| <= ln2/2) and R = R(r) = r coth(r/2) = 2 + t P(t), t = r**2,
-        the Remez polynomial of fdlibm's exp (its ``c`` is r - t P(t), so R = 2 - c + r):
-        exp(r) = (R + r) / (R - r). tanh and sigmoid fold this quotient into their own one
-        division, which is why they cost one division instead of exp's plus theirs.
-        """
-        k = sub(add(mul(y, INVLN2), ROUND_SHIFT), ROUND_SHIFT)
-        r = sub(sub(y, mul(k, LN2_HI)), mul(k, LN2_LO))
-        t = mul(r, r)
-        big_r = add(2.0, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
-        return k, r, big_r
-
-    _exp_ratio = jit(_exp_ratio)
+    _reduce = jit(_reduce)
 
     def tanh(x):
-        ax = where(x < 0.0, -x, x)
-        # tanh(|x|) = (E - 1) / (E + 1), E = exp(2|x|) = 2**k (R + r) / (R - r): multiplied
-        # out, ((2**k - 1) R + (2**k + 1) r) / ((2**k + 1) R + (2**k - 1) r). For k = 0 this
-        # is r / R exactly (no cancellation near 0); 2**k - 1 and 2**k + 1 are exact (k <= 64).
-        # |x| >= 22 (and NaN) evaluate at 44, where the quotient rounds to 1.
-        k, r, big_r = _exp_ratio(where(ax < TANH_ONE, add(ax, ax), 2.0 * TANH_ONE))
-        p = pow2(k)
+        # tanh(|x|) = (E - 1) / (E + 1) with E = exp(2|x|) = 2**k (R + r) / (R - r)
+        # (fdlibm's reduction of 2|x|, R = r coth(r/2) = 2 + t P(t) its Remez polynomial),
+        # multiplied out: ((2**k - 1) R + (2**k + 1) r) / ((2**k + 1) R + (2**k - 1) r): one
+        # division. For k = 0 this is r / R exactly (no cancellation near 0), and below 2**-27
+        # R rounds to 2, so the quotient is |x| exactly down to the subnormals and -0.0 (copysign
+        # restores the sign). 2**k -+ 1 are exact (k <= 64). |x| >= 22 (and NaN, restored by the
+        # last select) evaluate at 22, where the quotient rounds to 1. Computed on h = |x| with
+        # the halved constants (see P_HALF): r and R are half of fdlibm's, the quotient the same.
+        h = abs(x)
+        h = where(h < TANH_ONE, h, TANH_ONE)
+        v, r, t = _reduce(h, TWO_INVLN2, HALF_LN2_HI, HALF_LN2_LO)
+        q1, q2, q3, q4, q5 = P_HALF
+        half_r = add(1.0, mul(t, add(q1, mul(t, add(q2, mul(t, add(q3, mul(t, add(q4, mul(t, q5))))))))))
+        p = pow2(v)
         a, b = sub(p, 1.0), add(p, 1.0)
-        z = div(add(mul(a, big_r), mul(b, r)), add(mul(b, big_r), mul(a, r)))
-        # Below 2**-55 tanh(x) rounds to x (this also keeps -0.0 and NaN, which fail the test).
-        return where(ax >= TANH_TINY, where(x < 0.0, -z, z), x)
+        z = div(add(mul(a, half_r), mul(b, r)), add(mul(b, half_r), mul(a, r)))
+        return where(x != x, x, copysign(z, x))
 
     tanh = jit(tanh)
 
     def sigmoid(x):
-        # 1 / (1 + exp(-x)) with e = exp(-|x|) = 2**k (R + r) / (R - r) <= 1 (no overflow):
-        # x >= 0: 1 / (1 + e) = (R - r) / ((R - r) + 2**k (R + r)); x < 0: e / (1 + e), the
-        # same denominator. Below -746 e rounds to 0 and so does the result for x < 0.
-        ax = where(x < 0.0, -x, x)
-        k, r, big_r = _exp_ratio(where(ax < -EXP_XMIN, -ax, EXP_XMIN))
-        n = scale2(add(big_r, r), k)
-        d = sub(big_r, r)
+        # 1 / (1 + exp(-x)) with e = exp(-|x|) = 2**-k (R - r) / (R + r) <= 1 (no overflow), over
+        # the reduction |x| = k ln2 + r: x >= 0: 1 / (1 + e) = (R + r) / ((R + r) + 2**-k (R - r));
+        # x < 0: e / (1 + e), the same denominator. Beyond 746 e rounds to 0 and so does the
+        # result for x < 0; 2**-k is applied as two exact factors (see SIGMOID_SHIFT), so the
+        # tail below -708 is rounded once into the subnormals.
+        m = abs(x)
+        m = where(m < -EXP_XMIN, m, -EXP_XMIN)
+        v, r, t = _reduce(m, INVLN2, LN2_HI, LN2_LO)
+        big_r = add(2.0, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
+        n = mul(mul(sub(big_r, r), pow2(sub(SIGMOID_SHIFT, v))), SIGMOID_UNSCALE)
+        d = add(big_r, r)
         s = div(where(x < 0.0, n, d), add(d, n))
         return where(x != x, x, s)
 
@@ -187,9 +202,9 @@ def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
     return p * POW2[k1 + POW2_OFFSET] * POW2[ki - k1 + POW2_OFFSET]
 
 
-def _np_pow2(k: np.ndarray) -> np.ndarray:
-    """NumPy binding of ``pow2``: 2**k looked up in :data:`POW2`."""
-    return POW2[k.astype(np.int64) + POW2_OFFSET]
+def _np_pow2(v: np.ndarray) -> np.ndarray:
+    """NumPy binding of ``pow2``: 2**k for v = k + ROUND_SHIFT, looked up in :data:`POW2`."""
+    return POW2[(v - ROUND_SHIFT).astype(np.int64) + POW2_OFFSET]
 
 
 def _np_where(cond, a, b):
@@ -208,7 +223,8 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, _np_scale2, _np_pow2)
+_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, np.copysign, _np_scale2,
+                                         _np_pow2)
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)

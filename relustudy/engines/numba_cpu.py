@@ -117,12 +117,18 @@ def _scale2(p, k):
 
 
 @_inline
-def _pow2(k):
-    # 2**k from its bits, as in _scale2 (one factor: |k| <= 540)
-    return _from_bits((_bits(k + ieee_math.ROUND_SHIFT) - SHIFT_BITS + 1023) << 52)
+def _pow2(v):
+    # 2**k from its bits, as in _scale2 (one factor: |k| <= 540); v = k + 1.5 * 2**52 already
+    return _from_bits((_bits(v) - SHIFT_BITS + 1023) << 52)
 
 
-_exp, _expm1, _tanh, _sigmoid = ieee_math.build(_add, _sub, _mul, _div, _where, _scale2, _pow2, jit=_inline)
+@_inline
+def _copysign(a, b):
+    return math.copysign(a, b)  # LLVM's copysign: bit operations (one vpternlog on AVX-512)
+
+
+_exp, _expm1, _tanh, _sigmoid = ieee_math.build(_add, _sub, _mul, _div, _where, _copysign, _scale2, _pow2,
+                                                jit=_inline)
 
 
 # Small formulas are compiled once and inlined by LLVM (cheaper to compile than numba's IR
@@ -174,13 +180,13 @@ def _scale2_32(p, k):
 
 
 @_inline
-def _pow2_32(k):
-    # 2**k from its bits, as in _scale2_32 (one factor: |k| <= 80)
-    return _from_bits32((_bits32(k + SHIFT32) - SHIFT32_BITS + _ONE27) << _SH23)
+def _pow2_32(v):
+    # 2**k from its bits, as in _scale2_32 (one factor: |k| <= 80); v = k + 1.5 * 2**23 already
+    return _from_bits32((_bits32(v) - SHIFT32_BITS + _ONE27) << _SH23)
 
 
-_exp32, _expm1_32, _tanh32, _sigmoid32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _scale2_32, _pow2_32, np.float32,
-                                                           jit=_inline)
+_exp32, _expm1_32, _tanh32, _sigmoid32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _copysign, _scale2_32, _pow2_32,
+                                                           np.float32, jit=_inline)
 
 
 def _bind(dtype: str):
