@@ -3,7 +3,8 @@
     python benchmarks/bench_engines.py [--runs 4096] [--epochs 1000] [--posted-seeds 2] [--cuda] [--probe PATH]
 
 Prints, in 5000-epoch-equivalent runs per second (CPU time for the one-thread rows, so a
-busy machine shifts the numbers less; wall time for threads and the GPU):
+busy machine shifts the numbers less; wall time for threads and the GPU; every numba
+measurement repeats its call for at least MIN_SECONDS):
 
 1. the posted cell (2-4-4-1 ReLU, float64) on the posted program's loop, the NumPy
    reference, numba on 1 thread and on all threads (and CUDA with --cuda), with ratios;
@@ -13,8 +14,8 @@ busy machine shifts the numbers less; wall time for threads and the GPU):
    three times, medians (as every ratio below: the machine's load drifts between measurements);
 3. per parameter update, a 10-layer width-2 net and width-32 nets against the 4-4 net
    (numba, 1 thread; target for 32-32 >= 0.6);
-3. per-call overhead: a shard of 1,000 runs against the rate at --runs;
-4. numba's compile time in a fresh process with an empty cache, and the load time with it.
+4. per-call overhead: a shard of 1,000 runs against the rate at --runs;
+5. numba's compile time in a fresh process with an empty cache, and the load time with it.
 """
 from __future__ import annotations
 
@@ -36,13 +37,21 @@ from relustudy.train import train  # noqa: E402
 FULL_EPOCHS = 5000
 
 
-def rate(cell: Cell, runs: int, engine: str, *, cpu: bool = True) -> float:
-    """5000-epoch-equivalent runs/s of ``train(cell, range(runs), engine=engine)``."""
+MIN_SECONDS = 1.0  # each timed measurement repeats its training call at least this long
+
+
+def rate(cell: Cell, runs: int, engine: str, *, cpu: bool = True, min_seconds: float = MIN_SECONDS) -> float:
+    """5000-epoch-equivalent runs/s of ``train(cell, range(runs), engine=engine)``, the call repeated
+    until ``min_seconds`` have passed: a measurement of a few milliseconds is mostly the clock's
+    granularity and the machine's load (the 4-4 net's per-update rate once took 6 ms)."""
     clock = time.process_time if cpu else time.perf_counter
     train(dataclasses.replace(cell, epochs=1), [0], engine=engine)  # compile (or load) its kernel untimed
-    t0 = clock()
-    train(cell, range(runs), engine=engine)
-    return runs / ((clock() - t0) * FULL_EPOCHS / cell.epochs)
+    done, t0 = 0, clock()
+    while True:
+        train(cell, range(runs), engine=engine)
+        done += runs
+        if clock() - t0 >= min_seconds:
+            return done / ((clock() - t0) * FULL_EPOCHS / cell.epochs)
 
 
 def alternated(cells: dict, runs: dict | int, rounds: int = 3) -> dict:
@@ -122,7 +131,7 @@ def main(argv=None) -> None:
     for seed in range(args.posted_seeds):
         posted_program(seed, "relu", epochs=args.epochs)
     loop = args.posted_seeds / ((time.process_time() - t0) * FULL_EPOCHS / args.epochs)
-    ref = rate(posted, min(args.runs, 2048), "numpy")
+    ref = rate(posted, min(args.runs, 2048), "numpy", min_seconds=0.0)  # one call: several seconds
     n_threads = usable_cores()
     with threads(1):
         one = rate(posted, args.runs, "numba")
@@ -142,8 +151,7 @@ def main(argv=None) -> None:
         print(f"  numba vs {args.probe.name} (1 thread, medians of 3): {eng:.0f} vs {prb:.0f} runs/s = {eng / prb:.2f}x")
     else:
         print(f"  (no {args.probe}: numba vs the specialised probe not measured)")
-    smooth = alternated({a: Cell(epochs=args.epochs // 2, activation=a) for a in ("relu", "tanh", "sigmoid")},
-                        args.runs // 2)
+    smooth = alternated({a: Cell(epochs=args.epochs, activation=a) for a in ("relu", "tanh", "sigmoid")}, args.runs)
     print("tanh and sigmoid vs relu (numba, 1 thread, posted cell otherwise, medians of 3 alternations): "
           + ", ".join(f"{a} {smooth[a]:.0f} runs/s = {smooth[a] / smooth['relu']:.2f}x" for a in ("tanh", "sigmoid")))
 

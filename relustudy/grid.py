@@ -269,9 +269,9 @@ def plan_tasks(shards: Sequence[Shard]) -> list[Task]:
 
 LAYER_COST = 6  # per-layer overhead of the core, in units of one parameter's work (fit at R=1000)
 # Extra work per unit evaluation of an activation, in the same units (numba engine, measured
-# on the 2-4-4-1 net with the one-division tanh/sigmoid: each ~2.1x the ReLU cell's time),
+# on the 2-4-4-1 net with the one-division tanh/sigmoid: each ~2.0x the ReLU cell's time),
 # and per parameter of an optimizer's state update.
-ACT_COST = {"relu": 0.0, "leaky_relu": 0.5, "identity": 0.0, "tanh": 7.0, "sigmoid": 7.0, "elu": 12.0}
+ACT_COST = {"relu": 0.0, "leaky_relu": 0.5, "identity": 0.0, "tanh": 6.3, "sigmoid": 6.3, "elu": 12.0}
 OPTIMIZER_COST = {"sgd": 0.0, "momentum": 0.5, "adam": 3.0}
 
 
