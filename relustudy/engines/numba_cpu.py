@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numba
+import numba.core.cpu
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -44,6 +45,18 @@ from .layout import curve_epochs, flatten, unflatten_into
 # within ~CACHE_BYTES, between MIN_LANES and MAX_LANES (measured, README's engine table).
 MAX_LANES, MIN_LANES = 32, 8
 CACHE_BYTES = 192 * 1024
+
+# The arrays a kernel allocates for its block (W, Z, A, G, ...) are 64-byte aligned. numba
+# aligns the arrays it allocates to 32 bytes ("AVX prefers 32-byte alignment"), so by the
+# allocator's luck a block's rows could start mid cache line, and then every AVX-512 load of
+# a row touches two lines: the 32-32 net ran at 36 or 62 thousand parameter updates/s from
+# one process to the next (bench 0.41x-0.73x the 4-4 net), the posted cell at 3,380-3,550
+# against 3,750-4,000 runs/s with 64 (three processes each). This sets numba's CPU target
+# for the whole process: alignment changes no value, and nothing but speed.
+ARRAY_ALIGN = 64
+_numba_alignment = numba.core.cpu.CPUContext.get_preferred_array_alignment
+numba.core.cpu.CPUContext.get_preferred_array_alignment = (
+    lambda context, ty: max(ARRAY_ALIGN, _numba_alignment(context, ty)))
 
 # error_model="numpy": x / 0 is IEEE inf/NaN, as in the reference, not a ZeroDivisionError
 # check, whose branch also kept every loop with a division from vectorizing.
