@@ -3,7 +3,7 @@
 Library versions of these functions differ in the last bit (NumPy's SIMD loops, the C
 library that numba calls, CUDA's libdevice), and one ulp at epoch 1 is a different run by
 epoch 5000. So every engine computes them with the algorithms below, written once in terms
-of seven primitives -- ``add``, ``sub``, ``mul``, ``div`` (each one correctly rounded IEEE
+of six primitives -- ``add``, ``sub``, ``mul``, ``div`` (each one correctly rounded IEEE
 operation, never fused), ``where(cond, a, b)`` (a select), ``copysign(a, b)`` (a's magnitude
 with b's sign bit) -- plus ``scale2(p, k)``, an exact multiplication by 2**k done as two
 table multiplications, and ``pow2(v)``, an exact power of two read from the rounded value
@@ -147,7 +147,8 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     expm1 = jit(expm1)
 
     def _reduce(y, invln2, ln2_hi, ln2_lo):
-        """(v, r, t) for 0 <= y <= 746: y = k ln2 + r, v = k + ROUND_SHIFT (k rounded to nearest), t = r**2."""
+        """(v, r, t) for 0 <= y <= 746: y = k c + r with c = ln2_hi + ln2_lo (ln2, or ln2/2 for
+        tanh's halved reduction), k = y invln2 rounded to nearest, v = k + ROUND_SHIFT, t = r**2."""
         v = add(mul(y, invln2), ROUND_SHIFT)
         k = sub(v, ROUND_SHIFT)
         r = sub(sub(y, mul(k, ln2_hi)), mul(k, ln2_lo))

@@ -124,7 +124,8 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     expm1 = jit(expm1)
 
     def _reduce(y, invln2_, ln2_hi_, ln2_lo_):
-        """(v, r, t) for 0 <= y <= 104: y = k ln2 + r, v = k + ROUND_SHIFT, t = r**2 (see ieee_math)."""
+        """(v, r, t) for 0 <= y <= 104: y = k c + r (c = ln2, or ln2/2 for tanh), v = k + ROUND_SHIFT,
+        t = r**2 (see ieee_math)."""
         v = add(mul(y, invln2_), shift)
         k = sub(v, shift)
         r = sub(sub(y, mul(k, ln2_hi_)), mul(k, ln2_lo_))
