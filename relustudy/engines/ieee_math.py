@@ -100,6 +100,13 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     and use the plain operators.
     """
 
+    def _horner(t, c1, c2, c3, c4, c5):
+        """c1 + t (c2 + t (c3 + t (c4 + t c5))) in Horner's order: fdlibm's degree-4 factors
+        (exp's P(t), expm1's Q(hxs), tanh's halved P)."""
+        return add(c1, mul(t, add(c2, mul(t, add(c3, mul(t, add(c4, mul(t, c5))))))))
+
+    _horner = jit(_horner)
+
     def _exp_parts(x):
         """exp(x) up to its one division: (num, den, hi, lo, k); exp(x) = _exp_finish(num / den, ...)."""
         nan = x != x
@@ -111,7 +118,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         lo = mul(k, LN2_LO)
         r = sub(hi, lo)
         t = mul(r, r)
-        c = sub(r, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
+        c = sub(r, mul(t, _horner(t, P1, P2, P3, P4, P5)))
         return mul(r, c), sub(2.0, c), hi, lo, k
 
     _exp_parts = jit(_exp_parts)
@@ -132,7 +139,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         xs = where(small, x, 0.0)
         hfx = mul(0.5, xs)
         hxs = mul(xs, hfx)
-        r1 = add(1.0, mul(hxs, add(Q1, mul(hxs, add(Q2, mul(hxs, add(Q3, mul(hxs, add(Q4, mul(hxs, Q5))))))))))
+        r1 = add(1.0, mul(hxs, _horner(hxs, Q1, Q2, Q3, Q4, Q5)))
         t = sub(3.0, mul(r1, hfx))
         # Each lane needs one of two divisions (the rational's near 0, exp's beyond): select
         # its operands and divide once. The selected branch gets exactly the operands it
@@ -169,7 +176,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         h = where(h < TANH_ONE, h, TANH_ONE)
         v, r, t = _reduce(h, TWO_INVLN2, HALF_LN2_HI, HALF_LN2_LO)
         q1, q2, q3, q4, q5 = P_HALF
-        half_r = add(1.0, mul(t, add(q1, mul(t, add(q2, mul(t, add(q3, mul(t, add(q4, mul(t, q5))))))))))
+        half_r = add(1.0, mul(t, _horner(t, q1, q2, q3, q4, q5)))
         p = pow2(v)
         a, b = sub(p, 1.0), add(p, 1.0)
         z = div(add(mul(a, half_r), mul(b, r)), add(mul(b, half_r), mul(a, r)))
@@ -186,7 +193,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         m = abs(x)
         m = where(m < -EXP_XMIN, m, -EXP_XMIN)
         v, r, t = _reduce(m, INVLN2, LN2_HI, LN2_LO)
-        big_r = add(2.0, mul(t, add(P1, mul(t, add(P2, mul(t, add(P3, mul(t, add(P4, mul(t, P5))))))))))
+        big_r = add(2.0, mul(t, _horner(t, P1, P2, P3, P4, P5)))
         n = mul(mul(sub(big_r, r), pow2(sub(SIGMOID_SHIFT, v))), SIGMOID_UNSCALE)
         d = add(big_r, r)
         s = div(where(x < 0.0, n, d), add(d, n))

@@ -95,6 +95,13 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
     q1, q2, q3, q4, q5 = (f32(c) for c in Q)
     half_ln2 = f32(HALF_LN2)
 
+    def _horner(t, c1, c2, c3, c4, c5):
+        """c1 + t (c2 + t (c3 + t (c4 + t c5))) in Horner's order: fdlibm's degree-4 factors
+        (exp's P(t), expm1's Q(hxs), tanh's halved P)."""
+        return add(c1, mul(t, add(c2, mul(t, add(c3, mul(t, add(c4, mul(t, c5))))))))
+
+    _horner = jit(_horner)
+
     def exp(x):
         nan = x != x
         xc = where(nan, zero, where(x > xmax, xmax, where(x < xmin, xmin, x)))
@@ -103,7 +110,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         lo = mul(k, ln2_lo)
         r = sub(hi, lo)
         t = mul(r, r)
-        c = sub(r, mul(t, add(p1, mul(t, add(p2, mul(t, add(p3, mul(t, add(p4, mul(t, p5))))))))))
+        c = sub(r, mul(t, _horner(t, p1, p2, p3, p4, p5)))
         y = sub(one, sub(sub(lo, div(mul(r, c), sub(two, c))), hi))
         return where(nan, x, scale2(y, k))
 
@@ -114,7 +121,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         xs = where(small, x, zero)
         hfx = mul(half, xs)
         hxs = mul(xs, hfx)
-        r1 = add(one, mul(hxs, add(q1, mul(hxs, add(q2, mul(hxs, add(q3, mul(hxs, add(q4, mul(hxs, q5))))))))))
+        r1 = add(one, mul(hxs, _horner(hxs, q1, q2, q3, q4, q5)))
         t = sub(three, mul(r1, hfx))
         e = mul(hxs, div(sub(r1, t), sub(six, mul(xs, t))))
         near = sub(xs, sub(mul(xs, e), hxs))
@@ -140,7 +147,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         h = where(h < tanh_one, h, tanh_one)
         v, r, t = _reduce(h, two_invln2, half_ln2_hi, half_ln2_lo)
         c1, c2, c3, c4, c5 = q_half
-        half_r = add(one, mul(t, add(c1, mul(t, add(c2, mul(t, add(c3, mul(t, add(c4, mul(t, c5))))))))))
+        half_r = add(one, mul(t, _horner(t, c1, c2, c3, c4, c5)))
         p = pow2(v)
         a, b = sub(p, one), add(p, one)
         z = div(add(mul(a, half_r), mul(b, r)), add(mul(b, half_r), mul(a, r)))
@@ -153,7 +160,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         m = abs(x)
         m = where(m < -xmin, m, -xmin)
         v, r, t = _reduce(m, invln2, ln2_hi, ln2_lo)
-        big_r = add(two, mul(t, add(p1, mul(t, add(p2, mul(t, add(p3, mul(t, add(p4, mul(t, p5))))))))))
+        big_r = add(two, mul(t, _horner(t, p1, p2, p3, p4, p5)))
         n = mul(mul(sub(big_r, r), pow2(sub(sig_shift, v))), sig_unscale)
         d = add(big_r, r)
         s = div(where(x < zero, n, d), add(d, n))
