@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from posted_program import posted_program  # noqa: E402
-from relustudy.config import Cell  # noqa: E402
-from relustudy.train import train  # noqa: E402
+from relustudy.core.config import Cell  # noqa: E402
+from relustudy.core.train import train  # noqa: E402
 
 FULL_EPOCHS = 5000
 

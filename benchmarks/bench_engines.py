@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from posted_program import posted_program  # noqa: E402
-from relustudy.config import Cell  # noqa: E402
-from relustudy.train import train  # noqa: E402
+from relustudy.core.config import Cell  # noqa: E402
+from relustudy.core.train import train  # noqa: E402
 
 FULL_EPOCHS = 5000
 
@@ -60,7 +60,7 @@ def alternated(cells: dict, runs: dict | int, rounds: int = 3) -> dict:
     one measured in alternation does not (as for the probe)."""
     import numpy as np
 
-    from relustudy.engines.numba_cpu import threads
+    from relustudy.core.engines.numba_cpu import threads
 
     n = runs if isinstance(runs, dict) else dict.fromkeys(cells, runs)
     got = {name: [] for name in cells}
@@ -81,7 +81,7 @@ def probe_ratio(path: Path, runs: int, epochs: int) -> tuple[float, float]:
     """(numba runs/s, probe runs/s), medians of three alternations on one thread, CPU time."""
     import numpy as np
 
-    from relustudy.engines.numba_cpu import threads
+    from relustudy.core.engines.numba_cpu import threads
 
     src = path.read_text().replace("\nmain()", "\n")
     probe = {"__name__": "probe"}
@@ -122,8 +122,8 @@ def main(argv=None) -> None:
     p.add_argument("--probe", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "perf" / "kernel_probe.py",
                    help="kernel_probe.py to compare with (default ../shared/perf/kernel_probe.py; skipped if absent)")
     args = p.parse_args(argv)
-    from relustudy.engines import usable_cores
-    from relustudy.engines.numba_cpu import threads
+    from relustudy.core.engines import usable_cores
+    from relustudy.core.engines.numba_cpu import threads
 
     posted = Cell(epochs=args.epochs)
     train(Cell(epochs=1), [0], engine="numba")  # load (or compile) the kernel before timing

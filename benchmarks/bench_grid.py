@@ -18,7 +18,7 @@ import time
 
 import joblib
 
-from relustudy.grid import Grid, plan_tasks, run_grid, run_task
+from relustudy.runs.grid import Grid, plan_tasks, run_grid, run_task
 
 
 def bench_grid(seeds: tuple[int, int], epochs: int) -> Grid:

@@ -1,8 +1,8 @@
 """relustudy: why a tiny ReLU network sometimes never learns to add two numbers."""
 __version__ = "0.1.0"
 
-from .config import Cell
-from .train import TrainResult, evaluate, train, train_group
-from .dataset import load_curves, load_runs
+from relustudy.core.config import Cell
+from relustudy.core.train import TrainResult, evaluate, train, train_group
+from relustudy.runs.dataset import load_curves, load_runs
 
 __all__ = ["Cell", "TrainResult", "evaluate", "train", "train_group", "load_runs", "load_curves", "__version__"]

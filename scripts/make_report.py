@@ -2,7 +2,7 @@
 """Regenerate reports/REPORT.md and reports/figures/ from the dataset. See --help."""
 import sys
 
-from relustudy.report_cli import main
+from relustudy.report.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 """Outcome flips under tiny perturbations of the initial weights (issue 10, part 3)."""
 import sys
 
-from relustudy.chaos import main
+from relustudy.experiments.chaos import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 """Replay the posted cell and its variants update by update: how the output unit dies (issue 10)."""
 import sys
 
-from relustudy.forensics import main
+from relustudy.experiments.forensics import main
 
 if __name__ == "__main__":
     sys.exit(main())

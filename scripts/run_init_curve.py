@@ -2,7 +2,7 @@
 """Learning curve of init-only failure prediction on data/million (issue 16, part 1)."""
 import sys
 
-from relustudy.init_curve import main
+from relustudy.experiments.init_curve import main
 
 if __name__ == "__main__":
     sys.exit(main())

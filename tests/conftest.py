@@ -16,7 +16,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
     Shared by every test that needs a small dataset: read it, never write to it; a test that
     changes a dataset takes ``tiny_dataset_copy``.
     """
-    from relustudy.grid import run_grid
+    from relustudy.runs.grid import run_grid
     from test_grid import tiny
 
     out = tmp_path_factory.mktemp("tiny") / "ds"

@@ -11,7 +11,7 @@ import re
 import sys
 import types
 
-from relustudy.engines import cuda_gpu as cg
+from relustudy.core.engines import cuda_gpu as cg
 
 cuda = cg._import_cuda()
 import numba.cuda.dispatcher as dispatcher  # noqa: E402

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from relustudy import Cell, train_group
-from relustudy.config import ACTIVATIONS, OUTPUTS, UPDATES
+from relustudy.core.config import ACTIVATIONS, OUTPUTS, UPDATES
 
 # The original optimizers; Adam and the other new factors are compared in test_new_factor_engines.py.
 OPTIMIZERS = ("sgd", "momentum")

@@ -10,9 +10,9 @@ import sys
 
 from engine_checks import differences, same_bits
 from relustudy import Cell, train_group
-from relustudy.config import ACTIVATIONS, OUTPUTS, UPDATES
-from relustudy.engines import engine_features
-from relustudy.schema import TRACK_OUTPUT_COLUMNS
+from relustudy.core.config import ACTIVATIONS, OUTPUTS, UPDATES
+from relustudy.core.engines import engine_features
+from relustudy.core.schema import TRACK_OUTPUT_COLUMNS
 
 # What a cell of each feature sets (track_output is a run option: any cell).
 FEATURE_FACTORS = {"adam": {"optimizer": "adam"}, "shuffled": {"data_order": "shuffled"},

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from relustudy.activations import ACTIVATIONS, LEAKY_SLOPE, get_activation
+from relustudy.core.activations import ACTIVATIONS, LEAKY_SLOPE, get_activation
 
 REFERENCE = {
     "relu": lambda z: np.maximum(0, z),

@@ -6,7 +6,7 @@ import pytest
 
 from engine_checks import differences, same_bits
 from relustudy import Cell, train, train_group
-from relustudy.config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from relustudy.core.config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 X = (1.0, 0.5)
 Y = 0.5
@@ -101,7 +101,7 @@ def test_adam_per_run_lr_and_init_in_one_batch_equal_each_alone():
 def test_adam_matches_torch_on_the_corrected_update():
     """torch.optim.Adam (defaults but lr) on the same net, one sample at a time: equal to rounding."""
     torch = pytest.importorskip("torch")
-    from relustudy.problem import X_TRAIN, Y_TRAIN
+    from relustudy.core.problem import X_TRAIN, Y_TRAIN
 
     cell = Cell(activation="tanh", output="identity", update="corrected", optimizer="adam", lr=0.01, epochs=30)
     res = train(cell, [3], engine="numpy")

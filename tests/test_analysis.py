@@ -10,9 +10,13 @@ from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from relustudy import Cell, train
-from relustudy import analysis as A
-from relustudy import stats as S
-from relustudy.config import FACTOR_REGISTRY
+from relustudy.analysis import cells as A
+from relustudy.analysis import mechanisms
+from relustudy.analysis import vocabulary
+from relustudy.stats import paired_tests
+from relustudy.stats import proportions as S
+from relustudy.stats import unpaired_tests
+from relustudy.core.config import FACTOR_REGISTRY
 
 
 def _runs(rows):
@@ -98,12 +102,12 @@ def test_compare_cells_paired():
     assert relu.design == "paired" and relu.n_pairs == 6
     assert (relu.n10, relu.n01) == (3, 1)
     assert (relu.rate_a, relu.rate_b, relu.rate_diff) == pytest.approx((4 / 6, 2 / 6, -2 / 6))
-    assert relu.p_fail == pytest.approx(S.mcnemar_exact([1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1]).pvalue)
+    assert relu.p_fail == pytest.approx(paired_tests.mcnemar_exact([1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1]).pvalue)
     assert relu.odds_ratio == pytest.approx(1 / 3)
-    w = S.wilcoxon_log_mse([0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6], [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5])
+    w = paired_tests.wilcoxon_log_mse([0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6], [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5])
     assert (relu.p_mse, relu.median_log10_diff) == pytest.approx((w.pvalue, w.median_diff))
     assert (relu.n_mse_used, relu.n_mse_lower, relu.n_mse_higher) == (w.n_used, w.n_lower, w.n_higher)
-    assert (relu.diff_low, relu.diff_high) == pytest.approx(S.paired_rate_diff_ci(3, 1, 6))
+    assert (relu.diff_low, relu.diff_high) == pytest.approx(paired_tests.paired_rate_diff_ci(3, 1, 6))
     tanh = out.set_index("activation").loc["tanh"]
     assert (tanh.n10, tanh.n01, tanh.p_fail, tanh.p_mse) == (0, 0, 1.0, 1.0)
     # Holm across the two strata of this family
@@ -123,11 +127,11 @@ def test_compare_cells_within_and_unpaired():
     row = out.iloc[0]
     assert row.design == "unpaired" and row.fail_test == "fisher_exact" and pd.isna(row.n10)
     fa, fb = [1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1]
-    assert row.p_fail == pytest.approx(S.fisher_exact(fa, fb).pvalue)
+    assert row.p_fail == pytest.approx(unpaired_tests.fisher_exact(fa, fb).pvalue)
     mse_a = [0.5, 0.5, 0.5, 0.5, 1e-5, 1e-6]
     mse_b = [1e-4, 1e-5, 1e-6, 0.5, 1e-5, 0.5]
-    assert row.p_mse == pytest.approx(S.mann_whitney(np.log10(mse_a), np.log10(mse_b)).pvalue)
-    assert row.vd_a == pytest.approx(S.vargha_delaney_a(mse_b, mse_a))
+    assert row.p_mse == pytest.approx(unpaired_tests.mann_whitney(np.log10(mse_a), np.log10(mse_b)).pvalue)
+    assert row.vd_a == pytest.approx(unpaired_tests.vargha_delaney_a(mse_b, mse_a))
     lo, hi = confint_proportions_2indep(2, 6, 4, 6, method="newcomb", compare="diff")
     assert (row.diff_low, row.diff_high) == pytest.approx((lo, hi))
     # a diverged run is ranked worst in the unpaired test too, not dropped
@@ -135,7 +139,7 @@ def test_compare_cells_within_and_unpaired():
     df3.loc[(df3["optimizer"] == "momentum") & (df3["activation"] == "relu"), "final_mse"] = [np.nan] + mse_b[1:]
     row = A.compare_cells(df3, "optimizer", "sgd", "momentum", within={"activation": "relu"}).iloc[0]
     assert (row.n_diverged_b, row.n_mse_used) == (1, 12)
-    assert row.p_mse == pytest.approx(S.mann_whitney(np.log10(mse_a), [np.inf, *np.log10(mse_b[1:])]).pvalue)
+    assert row.p_mse == pytest.approx(unpaired_tests.mann_whitney(np.log10(mse_a), [np.inf, *np.log10(mse_b[1:])]).pvalue)
     with pytest.raises(ValueError, match="share no seeds"):
         A.compare_cells(df2, "optimizer", "sgd", "momentum", design="paired")
     with pytest.raises(ValueError, match="allowed: auto, paired, unpaired"):
@@ -158,7 +162,7 @@ def test_compare_cells_on_real_runs():
     assert len(out) == 1 and out.iloc[0].n_pairs == 12
     fr = A.failure_rates(runs)
     assert fr["n"].tolist() == [12, 12]
-    r = A.dead_init_association(runs[runs.optimizer == "sgd"])
+    r = mechanisms.dead_init_association(runs[runs.optimizer == "sgd"])
     assert r.n == 12 and r.n_dead + r.n_alive == 12
 
 
@@ -189,7 +193,7 @@ def test_dead_init_association_by_hand():
     dead = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
     fail = [1, 1, 1, 0, 1, 0, 0, 0, 0, 0]
     frac = [1.0, 0.5, 0.5, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0]
-    r = A.dead_init_association(_dead_df(dead, fail, frac))
+    r = mechanisms.dead_init_association(_dead_df(dead, fail, frac))
     assert (r.n, r.n_dead, r.n_alive, r.n_fail_dead, r.n_fail_alive) == (10, 4, 6, 3, 1)
     assert (r.p_fail_dead, r.p_fail_alive) == pytest.approx((0.75, 1 / 6))
     assert r.p_fail_dead_ci == pytest.approx(proportion_confint(3, 4, method="beta"))
@@ -207,13 +211,13 @@ def test_dead_init_association_by_hand():
 def test_dead_init_association_zero_cell_haldane():
     dead = [1, 1, 1, 0, 0, 0, 0]
     fail = [1, 1, 1, 1, 0, 0, 0]  # every dead run fails: a zero cell
-    r = A.dead_init_association(_dead_df(dead, fail))
+    r = mechanisms.dead_init_association(_dead_df(dead, fail))
     assert r.haldane
     assert r.odds_ratio == pytest.approx((3.5 * 3.5) / (0.5 * 1.5))
     assert np.isnan(r.auroc_dead_frac)  # no dead_frac_init column
-    r = A.dead_init_association(_dead_df([0, 0], [1, 0]))
+    r = mechanisms.dead_init_association(_dead_df([0, 0], [1, 0]))
     assert r.n_dead == 0 and np.isnan(r.p_fail_dead) and np.isnan(r.odds_ratio)
-    t = A.dead_init_table(_dead_df(dead, fail), by="activation")
+    t = mechanisms.dead_init_table(_dead_df(dead, fail), by="activation")
     assert t.loc[0, "odds_ratio"] == pytest.approx((3.5 * 3.5) / (0.5 * 1.5))
     assert {"p_fail_dead_low", "p_fail_dead_high", "odds_ratio_low", "odds_ratio_high"} <= set(t.columns)
 
@@ -241,12 +245,12 @@ def _mode_runs():
 
 def test_failure_mode_by_hand():
     df = _mode_runs()
-    assert A.failure_mode(df).tolist() == [
+    assert mechanisms.failure_mode(df).tolist() == [
         "born dead", "born dead", "died in training", "solved", "diverged", "other failure", "other failure",
         "other failure",
     ]
-    assert A.born_dead(df).tolist() == [True, True, False, True, False, False, False, False]
-    t = A.failure_mode_table(df, ["activation"]).set_index("activation")
+    assert vocabulary.born_dead(df).tolist() == [True, True, False, True, False, False, False, False]
+    t = mechanisms.failure_mode_table(df, ["activation"]).set_index("activation")
     assert t.loc["relu", ["n", "n_fail", "born dead", "died in training", "diverged", "other failure"]].tolist() == [7, 6, 2, 1, 1, 2]
     assert t.loc["relu", "share born dead"] == pytest.approx(2 / 7)
     # P(fail | not born dead): relu rows 2, 4, 5, 6, 7 are alive at init; all five fail
@@ -264,7 +268,7 @@ def test_momentum_comparisons_pair_equal_lr_and_matched_step():
                 rows.append(dict(seed=s, optimizer=opt, lr=lr, outcome="slow" if f else "solved",
                                  final_mse=rng.lognormal() if f else 1e-6 * rng.random()))
     df = _runs(rows)
-    out = A.momentum_comparisons(df, 0.9)
+    out = mechanisms.momentum_comparisons(df, 0.9)
     eq, mt = out[out["family"] == "equal lr"], out[out["family"] == "matched step"]
     assert sorted(eq["lr"].astype(float)) == [0.001, 0.01, 0.1]
     # matched: sgd at lr vs momentum at lr * 0.1, for lr = 0.01 and 0.1 (momentum at 0.0001 and 1.0 absent)
@@ -274,7 +278,7 @@ def test_momentum_comparisons_pair_equal_lr_and_matched_step():
         b = df[(df["optimizer"] == "momentum") & np.isclose(df["lr"], d.lr_momentum)].set_index("seed")["outcome"] != "solved"
         assert (d.n10, d.n01) == (int((a & ~b).sum()), int((~a & b).sum()))
         assert d.rate_diff == pytest.approx(b.mean() - a.mean())
-        assert d.p_fail == pytest.approx(S.mcnemar_exact(a.to_numpy(), b.loc[a.index].to_numpy()).pvalue)
+        assert d.p_fail == pytest.approx(paired_tests.mcnemar_exact(a.to_numpy(), b.loc[a.index].to_numpy()).pvalue)
     assert mt["p_fail_holm"].to_numpy() == pytest.approx(S.holm(mt["p_fail"].to_numpy()))
 
 
@@ -288,15 +292,15 @@ def test_zero_gradient_and_linear_shares_match_pandas():
         "activation": rng.choice(["relu", "leaky_relu"], n),
         "output": "same",
     })
-    z = A.zero_gradient_shares(df).set_index("outcome")
+    z = mechanisms.zero_gradient_shares(df).set_index("outcome")
     ref = df.groupby("outcome")["grad_norm_final"].agg(lambda g: (g == 0).mean())
     assert z["share"].to_dict() == pytest.approx(ref.to_dict())
     assert z["n"].sum() == n
-    lin = A.linear_on_data_shares(df).set_index("activation")
+    lin = mechanisms.linear_on_data_shares(df).set_index("activation")
     solved = df[df["outcome"] == "solved"]
     assert lin["share"].to_dict() == pytest.approx(solved.groupby("activation")["linear_on_data_final"].mean().to_dict())
     with pytest.raises(ValueError, match="grad_norm_final"):
-        A.zero_gradient_shares(df.drop(columns="grad_norm_final"))
+        mechanisms.zero_gradient_shares(df.drop(columns="grad_norm_final"))
 
 
 def test_seed_agreement_matches_a_crosstab_kappa():
@@ -306,7 +310,7 @@ def test_seed_agreement_matches_a_crosstab_kappa():
     b = np.where(rng.random(300) < 0.6, a, rng.choice(outs, 300))
     df = _runs([dict(seed=s, outcome=o, final_mse=0.1) for s, o in enumerate(a)]
                + [dict(seed=s, outcome=o, final_mse=0.1, init="he") for s, o in enumerate(b)])
-    t = A.seed_agreement(df, {"init": "randn"}, {"he": {"init": "he"}}).iloc[0]
+    t = mechanisms.seed_agreement(df, {"init": "randn"}, {"he": {"init": "he"}}).iloc[0]
     ct = pd.crosstab(pd.Series(a), pd.Series(b)).to_numpy() / 300
     po, pe = np.trace(ct), ct.sum(axis=1) @ ct.sum(axis=0)
     assert (t.n, t.same_outcome) == (300, pytest.approx((a == b).mean()))
@@ -323,7 +327,7 @@ def test_speed_comparison_on_seeds_both_reach():
              for s, e in enumerate(ep_tanh)]
     df = _runs(rows)
     df["epochs_to_1e-3"] = df["epochs_to_1e-3"].astype("Int64")
-    t = A.speed_comparison(df, {"optimizer": "sgd"}, ["relu", "tanh"]).set_index("activation")
+    t = mechanisms.speed_comparison(df, {"optimizer": "sgd"}, ["relu", "tanh"]).set_index("activation")
     assert (t.loc["tanh", "n_reach"], t.loc["tanh", "median_all"]) == (3, 100.0)
     # seeds 0 and 3 reach in both: tanh 100, 50 vs relu 10, 40
     assert (t.loc["tanh", "n_both"], t.loc["tanh", "median_both"], t.loc["tanh", "median_ref_both"]) == (2, 75.0, 25.0)
@@ -336,7 +340,7 @@ def test_fail_by_margin_bins_match_pandas():
     margin = np.concatenate([-rng.random(50), rng.random(150)])
     fail = np.where(margin <= 0, rng.random(200) < 0.7, rng.random(200) < 0.2)
     df = pd.DataFrame({"output_margin_init": margin, "outcome": np.where(fail, "dead_output", "solved")})
-    b = A.fail_by_margin(df, n_bins=5)
+    b = mechanisms.fail_by_margin(df, n_bins=5)
     assert b["bin"].iloc[0].startswith("dead") and b["n"].iloc[0] == 50
     assert b["rate"].iloc[0] == pytest.approx(fail[margin <= 0].mean())
     assert b["n"].sum() == 200 and len(b) == 6

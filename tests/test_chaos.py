@@ -5,11 +5,10 @@ import pytest
 
 from engine_checks import same_bits
 from relustudy import Cell, train
-from relustudy.chaos import DIRECTION_KEY, cell_of, directions, flatten_runs, main, perturbed_init, run_chaos
-from relustudy.chaos_tables import (EPS_SMALL, FRACTAL, NON_VANISHING, SMOOTH, FlipExponent, chaos_verdict, flip_exponent,
-                                    small_eps_flips,
-                                    flip_rates, load_chaos)
-from relustudy.inits import init_params
+from relustudy.experiments.chaos import DIRECTION_KEY, cell_of, directions, main, perturbed_init, run_chaos
+from relustudy.core.inits import flatten_runs
+from relustudy.experiments.chaos_tables import EPS_SMALL, FRACTAL, NON_VANISHING, SMOOTH, FlipExponent, chaos_verdict, flip_exponent, small_eps_flips, flip_rates, load_chaos
+from relustudy.core.inits import init_params
 
 
 def test_each_pair_has_its_own_reproducible_unit_direction():
@@ -76,7 +75,7 @@ def test_run_chaos_tables_by_hand_and_resume(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "shards").iterdir()} == stamp
     assert logged[0].startswith("chaos: lr 0.1: trained 0 shards")
     # Base outcomes reused from a runs table of the same cell (seeds beyond the response seeds): same flips
-    from relustudy.schema import cell_id
+    from relustudy.core.schema import cell_id
 
     table = pd.DataFrame({"cell_id": cell_id(cell), "seed": np.arange(30), "outcome": plain.metrics["outcome"]})
     reused = tmp_path / "reused"

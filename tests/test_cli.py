@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from relustudy import cli, grid_backends, load_curves, load_runs
-from relustudy.cli import QUICK_DIR, main, resolve
-from relustudy.grid import Grid, run_grid
-from relustudy.paths import DEFAULT_GRID_DIR, ROOT, SHARDS_SUBDIR
+from relustudy import load_curves, load_runs
+from relustudy.runs import cli
+from relustudy.runs import backends as grid_backends
+from relustudy.runs.cli import QUICK_DIR, main, resolve
+from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.paths import DEFAULT_GRID_DIR, ROOT, SHARDS_SUBDIR
 
 from test_grid import assert_bitwise_equal
 

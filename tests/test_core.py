@@ -7,10 +7,11 @@ from joblib import Parallel, delayed
 
 from posted_program import posted_program
 from posted_program import run as _run
-from relustudy.config import ACTIVATIONS, Cell
-from relustudy.inits import init_params
-from relustudy.problem import X_TRAIN, Y_TRAIN
-from relustudy.train import _activations, curve_epochs, evaluate, forward_all, train, train_group
+from relustudy.core.config import ACTIVATIONS, Cell
+from relustudy.core.inits import init_params
+from relustudy.core.problem import X_TRAIN, Y_TRAIN
+from relustudy.core.train import _activations, evaluate, forward_all, train, train_group
+from relustudy.core.engines.layout import curve_epochs
 
 RTOL, ATOL = 1e-9, 1e-12  # covers np.dot's CPU-dependent FMA order, nothing more
 
@@ -63,7 +64,7 @@ def test_reproduces_posted_program_run_for_run(activation):
 @pytest.mark.slow
 def test_outcome_of_posted_weights_by_direct_computation():
     """The outcome label, recomputed by hand from the posted program's final weights."""
-    from relustudy.outcomes import classify
+    from relustudy.core.outcomes import classify
 
     seeds = list(range(12))
     res = train(Cell(activation="relu"), seeds)

@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from relustudy.curve_stats import (clustered_proportion_ci, delong, fit_power_law, fit_saturating,
-                                   poisson_bootstrap_rates, saturating)
-from relustudy.init_predict import weighted_auroc
-from relustudy.stats import proportion_ci
+from relustudy.stats.curves import clustered_proportion_ci, delong, fit_power_law, fit_saturating, poisson_bootstrap_rates, saturating
+from relustudy.experiments.init_predict import weighted_auroc
+from relustudy.stats.proportions import proportion_ci
 
 
 def test_delong_auc_and_se_against_pairs_and_bootstrap():

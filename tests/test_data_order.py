@@ -5,11 +5,11 @@ import scipy.stats
 
 from engine_checks import differences, same_bits
 from relustudy import Cell, train, train_group
-from relustudy.engines import reference
-from relustudy.engines.reference import OrderStream, order_perms
-from relustudy.inits import init_params
-from relustudy.problem import X_TRAIN, Y_TRAIN
-from relustudy.train import _activations
+from relustudy.core.engines import reference
+from relustudy.core.engines.reference import OrderStream, order_perms
+from relustudy.core.inits import init_params
+from relustudy.core.problem import X_TRAIN, Y_TRAIN
+from relustudy.core.train import _activations
 
 MASK = 2**64 - 1
 

@@ -12,13 +12,13 @@ import pytest
 
 import relustudy
 from relustudy import load_curves, load_runs
-from relustudy.config import CATEGORICAL_LEVELS
-from relustudy.dataset import META_KEY, remove_stale_tmp, write_atomic
-from relustudy.grid import Grid, run_grid
-from relustudy.outcomes import OUTCOMES
-from relustudy.paths import CURVES_FILE, DEFAULT_GRID_DIR, RUNS_FILE
-from relustudy.schema import CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, RUN_COLUMNS
-from relustudy.train import curve_epochs
+from relustudy.core.config import CATEGORICAL_LEVELS
+from relustudy.runs.dataset import META_KEY, remove_stale_tmp, write_atomic
+from relustudy.runs.grid import Grid, run_grid
+from relustudy.core.outcomes import OUTCOMES
+from relustudy.runs.paths import CURVES_FILE, DEFAULT_GRID_DIR, RUNS_FILE
+from relustudy.core.schema import CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, RUN_COLUMNS
+from relustudy.core.engines.layout import curve_epochs
 
 # Two depths, so the per-layer columns of the shallower net are NaN; relu at lr 0.1 with
 # 300 epochs both solves some runs and never reaches 1e-3 in others.

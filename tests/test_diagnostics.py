@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from relustudy import Cell, train
-from relustudy.activations import ACTIVATIONS, get_activation
-from relustudy.diagnostics import grad_norm, linear_on_data, loss_gradient, output_margin
-from relustudy.inits import init_params
-from relustudy.problem import X_TRAIN, Y_TRAIN
-from relustudy.train import evaluate, forward_all
+from relustudy.core.activations import ACTIVATIONS, get_activation
+from relustudy.core.diagnostics import grad_norm, linear_on_data, loss_gradient, output_margin
+from relustudy.core.inits import init_params
+from relustudy.core.problem import X_TRAIN, Y_TRAIN
+from relustudy.core.train import evaluate, forward_all
 
 
 def _acts(hidden, out, depth=2):

@@ -4,13 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from relustudy.disagreement import (
-    cluster_bootstrap,
-    crossed_decomposition,
-    distinct_seeds_disagreement,
-    paired_disagreement,
-    two_p_one_minus_p,
-)
+from relustudy.analysis.disagreement import cluster_bootstrap, crossed_decomposition, distinct_seeds_disagreement, paired_disagreement, two_p_one_minus_p
 
 
 def _pairs_disagree(y, same_row: bool, same_col: bool) -> float:

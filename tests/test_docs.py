@@ -6,7 +6,7 @@ import re
 import pytest
 
 from relustudy import load_runs
-from relustudy.paths import ROOT
+from relustudy.runs.paths import ROOT
 
 DOCS = [ROOT / "README.md", ROOT / "data" / "README.md"]
 

@@ -30,7 +30,7 @@ def test_docstring_examples(name):
 def test_the_examples_are_collected():
     found = sum(
         len([t for t in doctest.DocTestFinder().find(importlib.import_module(n)) if t.examples])
-        for n in ("relustudy.stats", "relustudy.paired_tests", "relustudy.unpaired_tests", "relustudy.intervals",
-                  "relustudy.diagnostics", "relustudy.theory")
+        for n in ("relustudy.stats.proportions", "relustudy.stats.paired_tests", "relustudy.stats.unpaired_tests", "relustudy.stats.intervals",
+                  "relustudy.core.diagnostics", "relustudy.analysis.theory")
     )
     assert found >= 20

@@ -11,9 +11,9 @@ import pytest
 
 from engine_checks import compare_engines, differences, same_bits
 from relustudy import Cell, train, train_group
-from relustudy import engines
-from relustudy.config import ACTIVATIONS, OPTIMIZERS, OUTPUTS, UPDATES
-from relustudy.engines import EngineUnavailable, resolve_engine
+from relustudy.core import engines
+from relustudy.core.config import ACTIVATIONS, OPTIMIZERS, OUTPUTS, UPDATES
+from relustudy.core.engines import EngineUnavailable, resolve_engine
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,7 +67,7 @@ def test_numba_matches_numpy_deep_and_wide(hidden):
 
 def test_numba_run_is_independent_of_block_lane_and_threads():
     """Seed 700 alone, at lane 188 of block 2 in a batch of 1000, and on 1 vs 3 threads: the same bits."""
-    from relustudy.engines.numba_cpu import threads
+    from relustudy.core.engines.numba_cpu import threads
 
     cell = Cell(activation="tanh", lr=0.1, epochs=300)
     batch = train(cell, range(1000), engine="numba")
@@ -83,7 +83,7 @@ def test_numba_run_is_independent_of_block_lane_and_threads():
 
 def test_numba_kernels_are_cached_across_processes(tmp_path):
     """A second process loads the generated kernel from numba's cache instead of compiling it again."""
-    code = ("from relustudy import Cell, train; from relustudy.engines import numba_cpu as nc; "
+    code = ("from relustudy import Cell, train; from relustudy.core.engines import numba_cpu as nc; "
             "train(Cell(epochs=2, hidden=(2,)), [0]); "
             "d = nc.kernel(nc.KernelSpec((2, 2, 1), ('relu', 'relu'), 'sgd', nc.lanes_for((2, 2, 1)), output_choice=True)); "
             "print(len(d.stats.cache_hits), len(d.stats.cache_misses))")
@@ -101,8 +101,8 @@ def test_the_rows_loops_follow_the_engine_sources(monkeypatch, tmp_path):
     """numba's cache checks only the file a function is defined in; the rows_<act> loops inline
     ieee_math's and formulas' code, so they live in a generated module named by the engine's
     hash: other engine sources make another module (compiled anew), never a stale cache hit."""
-    from relustudy.engines import ieee_math
-    from relustudy.engines import numba_cpu as nc
+    from relustudy.core import ieee_math
+    from relustudy.core.engines import numba_cpu as nc
 
     monkeypatch.setenv("RELUSTUDY_KERNEL_DIR", str(tmp_path))
     source = nc._ROWS_TEMPLATE.format(dtype="float64")
@@ -123,7 +123,7 @@ def test_numba_arrays_are_64_byte_aligned():
     AVX-512 row load then never straddles two lines (numba_cpu.ARRAY_ALIGN)."""
     from numba import njit
 
-    from relustudy.engines import numba_cpu
+    from relustudy.core.engines import numba_cpu
 
     @njit
     def addresses(n):
@@ -162,7 +162,7 @@ def test_missing_numba_falls_back_to_numpy_with_a_notice(monkeypatch, capsys):
 
 
 def _gpu_present() -> bool:
-    from relustudy.engines.cuda_gpu import simulated, unavailable_reason
+    from relustudy.core.engines.cuda_gpu import simulated, unavailable_reason
 
     return unavailable_reason() is None and not simulated()
 
@@ -178,7 +178,7 @@ def test_cuda_hardware_intrinsics_exist():
     """The simulator never calls them, so check here that the hardware path names real libdevice functions."""
     from numba.cuda import libdevice
 
-    from relustudy.engines.cuda_gpu import LIBDEVICE_OPS
+    from relustudy.core.engines.cuda_gpu import LIBDEVICE_OPS
 
     assert all(callable(getattr(libdevice, name, None)) for name in LIBDEVICE_OPS)
     source = Path(__file__).resolve().parent.parent / "relustudy" / "engines" / "cuda_gpu.py"
@@ -229,8 +229,8 @@ def test_cuda_matches_numpy_on_a_gpu():
 def test_cell_spec_names_the_kernel_train_uses(monkeypatch):
     """The grid's warm-up compiles one kernel per numba_cpu.cell_spec: it must be the kernel the
     training call then uses (four cells of the default grid share each of its 8 kernels)."""
-    from relustudy.engines import numba_cpu as nc
-    from relustudy.grid import Grid
+    from relustudy.core.engines import numba_cpu as nc
+    from relustudy.runs.grid import Grid
 
     seen = []
     original = nc.kernel

@@ -7,16 +7,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-from relustudy import Cell, experiments, load_curves, load_runs
-from relustudy.cli import main, resolve, resolve_grids
-from relustudy.engines import resolve_engine
-from relustudy.experiments import EXPERIMENTS, born_dead_at_init
-from relustudy.grid import Grid, run_grid
-from relustudy.inits import init_params
-from relustudy.paths import DATA_DIR, experiment_dir
-from relustudy.schema import cell_id
-from relustudy.train import _activations, forward_all
-from relustudy.problem import X_TRAIN
+from relustudy import Cell, load_curves, load_runs
+from relustudy.runs import catalog as experiments
+from relustudy.runs.cli import main, resolve, resolve_grids
+from relustudy.core.engines import resolve_engine
+from relustudy.runs.catalog import EXPERIMENTS, born_dead_at_init
+from relustudy.runs.grid import Grid, run_grid
+from relustudy.core.inits import init_params
+from relustudy.runs.paths import DATA_DIR, experiment_dir
+from relustudy.core.schema import cell_id
+from relustudy.core.train import _activations, forward_all
+from relustudy.core.problem import X_TRAIN
 
 from test_cli import snapshot
 from test_grid import assert_bitwise_equal

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 
 from engine_checks import same_bits
-from relustudy import Cell, analysis, load_runs, train
-from relustudy.chaos import perturbed_init
-from relustudy.cli import build_parser, make_grid, resolve
-from relustudy.config import FACTOR_NAMES, FACTOR_REGISTRY, FACTORS, OPTIONAL_FACTORS
-from relustudy.dataset import COMPACT_COLUMNS, read_info
-from relustudy.forensics import replay
-from relustudy.grid import Grid
-from relustudy.paths import DATA_DIR, RUNS_FILE
-from relustudy.schema import CATEGORICAL_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, cell_id
+from relustudy import Cell, load_runs, train
+from relustudy.analysis import cells as analysis
+from relustudy.experiments.chaos import perturbed_init
+from relustudy.runs.cli import build_parser, make_grid, resolve
+from relustudy.core.config import FACTOR_NAMES, FACTOR_REGISTRY, FACTORS, OPTIONAL_FACTORS
+from relustudy.runs.dataset import COMPACT_COLUMNS, read_info
+from relustudy.experiments.forensics import replay
+from relustudy.runs.grid import Grid
+from relustudy.runs.paths import DATA_DIR, RUNS_FILE
+from relustudy.core.schema import CATEGORICAL_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, cell_id
 
 NEW = {"data_order": "shuffled", "order_seed": 7, "dtype": "float32", "optimizer": "adam"}
 
@@ -78,7 +79,7 @@ def test_ids_of_the_shipped_default_grid_are_unchanged():
 
 @pytest.mark.parametrize("name", ["phase", "million", "depth_width", "remedies", "born_dead", "q1_long"])
 def test_ids_of_every_shipped_experiment_are_unchanged(name):
-    from relustudy import experiments
+    from relustudy.runs import catalog as experiments
 
     path = DATA_DIR / name / RUNS_FILE
     if not path.exists():

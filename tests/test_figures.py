@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import figures, figures_forensics, figures_scale
+from relustudy.figures import cells as figures
+from relustudy.figures import forensics as figures_forensics
+from relustudy.figures import scale as figures_scale
 
 
 def _rates():
@@ -77,7 +79,7 @@ def test_death_figure_panels_draw_on_given_axes():
 
 
 def test_tuned_curves_grid_orders_gains_numerically():
-    from relustudy import figures_optim
+    from relustudy.figures import optim as figures_optim
 
     curves = pd.DataFrame([(u, g, o, lr, 0.5, lr == 0.1) for u in ("posted", "fixed") for g in (2.0, 0.5)
                            for o in ("sgd", "adam") for lr in (0.01, 0.1)],

@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 
-from relustudy.curve_stats import saturating
-from relustudy.figures_curve import flip_curves, learning_curves
+from relustudy.stats.curves import saturating
+from relustudy.figures.curves import flip_curves, learning_curves
 
 
 def test_learning_curves_one_panel_per_cell_with_the_fitted_curve():

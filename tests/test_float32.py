@@ -6,11 +6,12 @@ import pytest
 
 from engine_checks import differences
 from relustudy import Cell, train, train_group
-from relustudy.activations import ACTIVATIONS, get_activation
-from relustudy.engines import ieee_math32, reference
-from relustudy.inits import init_params
-from relustudy.problem import X_TRAIN, Y_TRAIN
-from relustudy.train import _activations
+from relustudy.core.activations import ACTIVATIONS, get_activation
+from relustudy.core import ieee_math32
+from relustudy.core.engines import reference
+from relustudy.core.inits import init_params
+from relustudy.core.problem import X_TRAIN, Y_TRAIN
+from relustudy.core.train import _activations
 
 F32 = np.float32
 # name: (shared float32, float64 reference, max ulp against the correctly rounded value, least share
@@ -214,7 +215,7 @@ def test_numba_float32_formulas_compile_to_float32_arithmetic_only():
 
     from numba import njit
 
-    from relustudy.engines.numba_cpu import formulas_for
+    from relustudy.core.engines.numba_cpu import formulas_for
 
     f = formulas_for("float32")
     f_relu, f_leaky, f_tanh, f_sigmoid, f_elu = f.f_relu, f.f_leaky_relu, f.f_tanh, f.f_sigmoid, f.f_elu

@@ -3,8 +3,8 @@ import numpy as np
 
 from engine_checks import same_bits
 from relustudy import Cell, train
-from relustudy.forensics import AT_INIT, NEVER, margins, replay
-from relustudy.train import _activations
+from relustudy.experiments.forensics import AT_INIT, NEVER, margins, replay
+from relustudy.core.train import _activations
 
 ONE_SAMPLE = (np.array([[1.0, 0.0]]), np.array([0.5]))  # x = (1, 0), y = 0.5
 
@@ -64,7 +64,7 @@ def test_margins_by_hand():
 
 
 def test_run_forensics_writes_resumes_and_summarises(tmp_path):
-    from relustudy.forensics import death_summary, load_forensics, run_forensics
+    from relustudy.experiments.forensics import death_summary, load_forensics, run_forensics
 
     cells = {"posted": Cell(epochs=60, lr=0.1), "corrected": Cell(epochs=60, lr=0.1, update="corrected")}
     run_forensics(tmp_path, (0, 40), cells, jobs=1, log=lambda m: None)
@@ -91,7 +91,7 @@ def test_load_forensics_refuses_a_foreign_file(tmp_path):
     import pandas as pd
     import pytest
 
-    from relustudy.forensics import load_forensics
+    from relustudy.experiments.forensics import load_forensics
 
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "forensics.parquet")
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "traces.parquet")
@@ -105,9 +105,10 @@ def test_summary_and_section_without_any_death_in_training(tmp_path):
     """A cell where no output dies during training still summarises and renders (empty columns)."""
     import pandas as pd
 
-    from relustudy.forensics import death_summary
-    from relustudy.report.common import Context
-    from relustudy.studies import how_runs_die, render
+    from relustudy.experiments.forensics import death_summary
+    from relustudy.studies.common import Context
+    from relustudy.studies.base import render
+    from relustudy.studies import how_runs_die
 
     runs = pd.DataFrame({"variant": pd.Categorical(["as posted"] * 3), "output_death_epoch": [0, -1, -1],
                          "output_killer_layer": [0, -1, -1], "output_revival_epoch": [-1, -1, -1],

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from relustudy import Cell, load_curves, load_runs, train
-from relustudy.grid import DEFAULT_BLOCK, Grid, Shard, plan_tasks, run_grid
-from relustudy.paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
-from relustudy.schema import cell_id
+from relustudy.runs.grid import DEFAULT_BLOCK, Grid, Shard, plan_tasks, run_grid
+from relustudy.runs.paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
+from relustudy.core.schema import cell_id
 
 # 8 cells x 8 seeds x 50 epochs: a second of work, yet every code path of the runner.
 TINY = dict(
@@ -182,7 +182,7 @@ def test_dask_cluster_equals_local(tmp_path, reference):
 def test_progress_bar_of_a_resumed_grid_counts_from_the_work_already_done(tmp_path, capsys):
     # Half the shards done before the run: the bar starts there, its rate counts only the work
     # of this run (never negative, as the reset bar once printed), and it ends at its total.
-    from relustudy.grid import _progress
+    from relustudy.runs.grid import _progress
 
     shards = tiny(tmp_path).shards()
     todo = shards[len(shards) // 2:]

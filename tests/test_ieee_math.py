@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from relustudy.engines import ieee_math
+from relustudy.core import ieee_math
 
 
 
@@ -89,7 +89,7 @@ def test_numba_binding_gives_the_numpy_bits():
     """The scalar numba functions, one value at a time, equal the vectorised NumPy ones bit for bit."""
     from numba import njit
 
-    from relustudy.engines import numba_cpu
+    from relustudy.core.engines import numba_cpu
 
     @njit
     def apply(x, out_exp, out_expm1, out_tanh, out_sigmoid):

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import init_curve as ic
-from relustudy.config import Cell
-from relustudy.init_predict import cell_init_features
+from relustudy.experiments import init_curve as ic
+from relustudy.core.config import Cell
+from relustudy.experiments.init_predict import cell_init_features
 
 
 def _runs(n=2000, corrupt=0):
@@ -115,7 +115,7 @@ def test_init_verdict_curve_rules(a_low, a_high, key):
 
 
 def test_seeds_to_reach_inverts_the_curve():
-    from relustudy.curve_stats import saturating
+    from relustudy.stats.curves import saturating
 
     n = ic.seeds_to_reach(0.99, 0.9995, 0.1366, 0.1976)
     assert saturating(n, 0.9995, 0.1366, 0.1976) == pytest.approx(0.99)

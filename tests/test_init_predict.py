@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from relustudy import init_predict as ip
-from relustudy import stats
-from relustudy.activations import get_activation
-from relustudy.config import Cell
-from relustudy.inits import init_params
-from relustudy.train import evaluate
+from relustudy.experiments import init_predict as ip
+from relustudy.stats import unpaired_tests
+from relustudy.core.activations import get_activation
+from relustudy.core.config import Cell
+from relustudy.core.inits import init_params
+from relustudy.core.train import evaluate
 
 RELU = get_activation("relu")
 
@@ -79,9 +79,9 @@ def test_cross_validation_never_tests_on_a_seed_it_trained_on(monkeypatch):
     seeds = np.repeat(np.arange(n), 2)
     monkeypatch.setitem(ip.MODELS, "1nn", lambda rs: KNeighborsClassifier(n_neighbors=1))
     cv = ip.cross_validate(x, y, seeds, "1nn", random_state=0)
-    assert 0.4 < stats.auroc(cv.scores, y) < 0.6
+    assert 0.4 < unpaired_tests.auroc(cv.scores, y) < 0.6
     rows_kept_apart = ip.cross_validate(x, y, np.arange(2 * n), "1nn", random_state=0)  # rows as seeds: leaks
-    assert stats.auroc(rows_kept_apart.scores, y) > 0.75  # the twin is in another fold 4 times in 5
+    assert unpaired_tests.auroc(rows_kept_apart.scores, y) > 0.75  # the twin is in another fold 4 times in 5
     for k, m in enumerate(cv.models):
         assert m.n_samples_fit_ == int((cv.folds != k).sum())
 
@@ -123,7 +123,7 @@ def test_weighted_auroc_equals_auroc_of_repeated_rows():
     got = ip.weighted_auroc(score, label, w)
     for k in range(3):
         rep = np.repeat(np.arange(6), w[k])
-        assert got[k] == pytest.approx(stats.auroc(score[rep], label[rep]))
+        assert got[k] == pytest.approx(unpaired_tests.auroc(score[rep], label[rep]))
     assert ip.weighted_auroc([1, 1, 0, 0], [True, False, False, False], np.ones((1, 4)))[0] == pytest.approx(2.5 / 3)
     assert np.isnan(ip.weighted_auroc(score, label, [[1, 0, 1, 0, 1, 0]])[0])  # no positive left
 
@@ -135,7 +135,7 @@ def test_auroc_ci_pairs_the_bootstrap():
     res = ip.auroc_ci({"good": good, "same": good.copy(), "noise": rng.normal(size=300)}, y, n_boot=400,
                       rng=np.random.default_rng(0))
     a, lo, hi = res.of("good")
-    assert lo < a < hi and a == pytest.approx(stats.auroc(good, y))
+    assert lo < a < hi and a == pytest.approx(unpaired_tests.auroc(good, y))
     assert res.minus("good", "same") == (0.0, 0.0, 0.0)  # identical scores: the paired difference is exactly 0
     d, dlo, dhi = res.minus("good", "noise")
     assert dlo > 0 and d == pytest.approx(a - res.of("noise")[0])

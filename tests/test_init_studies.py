@@ -4,11 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import init_curve as ic
-from relustudy.chaos import run_chaos
-from relustudy.chaos_tables import load_chaos
-from relustudy.report.common import Context, Skip
-from relustudy.studies import STUDIES, basins, init_predictability, render
+from relustudy.experiments import init_curve as ic
+from relustudy.experiments.chaos import run_chaos
+from relustudy.experiments.chaos_tables import load_chaos
+from relustudy.studies.common import Context, Skip
+from relustudy.studies import STUDIES
+from relustudy.studies.base import render
+from relustudy.studies import basins
+from relustudy.studies import init_predictability
 from test_init_curve import _runs
 
 

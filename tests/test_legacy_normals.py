@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from relustudy.inits import draw_normals
-from relustudy.legacy_normals import N, legacy_randn
+from relustudy.core.inits import draw_normals
+from relustudy.core.legacy_normals import N, legacy_randn
 
 
 def reference(seeds, total):

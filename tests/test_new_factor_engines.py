@@ -13,8 +13,8 @@ import pytest
 
 from new_factor_checks import compare_new_factors
 from relustudy import Cell, train
-from relustudy.activations import ACTIVATIONS
-from relustudy.engines import _MODULES, NEW_FEATURES, EngineUnavailable, check_engine_supports, engine_features, features_needed
+from relustudy.core.activations import ACTIVATIONS
+from relustudy.core.engines import _MODULES, NEW_FEATURES, EngineUnavailable, check_engine_supports, engine_features, features_needed
 
 HERE = Path(__file__).resolve().parent
 CELLS = {"adam": Cell(optimizer="adam", epochs=2), "shuffled": Cell(data_order="shuffled", order_seed=1, epochs=2),
@@ -24,7 +24,7 @@ CELLS = {"adam": Cell(optimizer="adam", epochs=2), "shuffled": Cell(data_order="
 def _lacking(engine: str, feature: str) -> None:
     """Skip, saying why, when the engine does not implement the feature (decided at run time)."""
     if feature not in engine_features(engine):
-        pytest.skip(f"engine {engine} does not implement {feature} yet: relustudy.engines.{_MODULES[engine]}.FEATURES "
+        pytest.skip(f"engine {engine} does not implement {feature} yet: relustudy.core.engines.{_MODULES[engine]}.FEATURES "
                     f"lacks it (has: {', '.join(sorted(engine_features(engine))) or 'none'})")
 
 
@@ -38,7 +38,7 @@ def test_the_reference_implements_every_new_feature():
 def test_an_engine_refuses_what_it_lacks_in_one_line(feature, monkeypatch):
     """Every engine implements every feature today, so the refusal path is exercised on a numba
     engine made to lack one (its FEATURES, which engines.engine_features reads, without it)."""
-    import relustudy.engines.numba_cpu as numba_cpu
+    import relustudy.core.engines.numba_cpu as numba_cpu
 
     monkeypatch.setattr(numba_cpu, "FEATURES", frozenset(numba_cpu.FEATURES) - {feature})
     with pytest.raises(EngineUnavailable, match=f"engine 'numba' does not implement {feature} yet") as e:

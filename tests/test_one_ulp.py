@@ -6,13 +6,13 @@ import pytest
 
 from engine_checks import same_bits
 from relustudy import Cell, train
-from relustudy.chaos import flatten_runs
-from relustudy.grid import Grid, plan_tasks
-from relustudy.inits import init_params, one_ulp, perturb_init
+from relustudy.core.inits import flatten_runs
+from relustudy.runs.grid import Grid, plan_tasks
+from relustudy.core.inits import init_params, one_ulp, perturb_init
 
 
 def test_ulp_choice_is_reproducible_uniform_and_batch_free():
-    from relustudy.inits import ULP_STREAM_KEY, ulp_choice
+    from relustudy.core.inits import ULP_STREAM_KEY, ulp_choice
 
     idx, up = ulp_choice(range(37_000), 37)
     again, up2 = ulp_choice([5, 36_999], 37)  # a run's choice depends on its seed alone
@@ -39,7 +39,7 @@ def scipy_chisq_p(counts) -> float:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_one_ulp_moves_exactly_one_parameter_by_one_ulp(dtype):
-    from relustudy.inits import one_ulp, ulp_choice
+    from relustudy.core.inits import one_ulp, ulp_choice
 
     seeds = list(range(200))
     base = [(w.astype(dtype), b.astype(dtype)) for w, b in init_params("randn", seeds, Cell().layer_sizes)]

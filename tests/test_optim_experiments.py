@@ -5,10 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from relustudy import Cell, experiments, load_runs, optimizer_analysis as oa
-from relustudy.config import MOMENTUM
-from relustudy.grid import GridUnion, run_grid
-from relustudy.tuning import matched_pairs, split_seeds
+from relustudy import Cell, load_runs
+from relustudy.runs import catalog as experiments
+from relustudy.analysis import optimizers as oa
+from relustudy.core.config import MOMENTUM
+from relustudy.runs.grid import GridUnion, run_grid
+from relustudy.analysis.tuning import matched_pairs, split_seeds
 
 
 def test_tuning_grid_spans_the_issue_and_fits_the_budget():

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import relustudy
-from relustudy import paths
-from relustudy.paths import ROOT, find_checkout
+from relustudy.runs import paths
+from relustudy.runs.paths import ROOT, find_checkout
 
 
 def test_a_checkout_is_found_only_beside_pyproject(tmp_path):

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from relustudy import Cell
-from relustudy.config import MOMENTUM
-from relustudy.engines.reference import MomentumRule, sgd
-from relustudy.inits import init_params
-from relustudy.probes import PROBES, train_probe
-from relustudy.problem import X_TRAIN, Y_TRAIN
-from relustudy.train import _activations
+from relustudy.core.config import MOMENTUM
+from relustudy.core.engines.reference import MomentumRule, sgd
+from relustudy.core.inits import init_params
+from relustudy.experiments.probes import PROBES, train_probe
+from relustudy.core.problem import X_TRAIN, Y_TRAIN
+from relustudy.core.train import _activations
 
 SEEDS = np.arange(12)
 
@@ -70,7 +70,7 @@ def test_train_probe_table_has_the_vocabulary_columns_and_the_factor_bits():
     for col in ("outcome", "output_dead_init", "output_dead_final", "dead_frac_init_l1", "dead_frac_final_l2"):
         assert col in t
     assert t["output_dead_init"].tolist() == f["output_dead_init"].tolist()  # same init, paired by seed
-    from relustudy.train import train
+    from relustudy.core.train import train
     ref = train(Cell(epochs=40, init_gain=0.25, optimizer="momentum"), SEEDS, engine="numpy")
     assert np.array_equal(t["final_mse"].to_numpy(), ref.metrics["final_mse"], equal_nan=True)
     assert set(PROBES) >= {"sgd", "momentum", "dampened beta 0.9"}
@@ -94,7 +94,7 @@ def test_epoch_end_states_follow_the_death_timing_spec():
     (0.01, 0.9, True, False), (0.01, 0.99, True, True), (0.01, 0.5, True, False), (0.01, 0.0, False, False),
 ])
 def test_bias_decay_oscillates_iff_the_heavy_ball_recurrence_is_underdamped(lr, beta, dampened, oscillates):
-    from relustudy.probes import bias_decay_oscillates
+    from relustudy.experiments.probes import bias_decay_oscillates
 
     assert bias_decay_oscillates(lr, beta, dampened=dampened) == oscillates
     # the recurrence itself: b crosses zero within 2000 steps iff underdamped
@@ -108,8 +108,8 @@ def test_bias_decay_oscillates_iff_the_heavy_ball_recurrence_is_underdamped(lr, 
 
 
 def test_probes_cli_writes_a_table_the_report_loads(tmp_path, capsys):
-    from relustudy.content import content_hash
-    from relustudy.probes import PROBES_FILE, load_probes, main
+    from relustudy.runs.content import content_hash
+    from relustudy.experiments.probes import PROBES_FILE, load_probes, main
 
     assert main(["--out", str(tmp_path), "--seeds", "0:3", "--epochs", "5"]) == 0
     t = load_probes(tmp_path)

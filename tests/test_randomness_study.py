@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy.disagreement import CrossedResult, DisagreementResult
-from relustudy.stats import ProportionResult
+from relustudy.analysis.disagreement import CrossedResult, DisagreementResult
+from relustudy.stats.proportions import ProportionResult
 from relustudy.studies import randomness as R
-from relustudy.studies.base import Context, Skip
+from relustudy.studies.common import Context, Skip
 
 
 def _runs(seeds, fails, **factors) -> pd.DataFrame:
@@ -143,9 +143,10 @@ def test_figure_and_section_render():
 
 def test_reduced_noise_and_million_render_end_to_end(tmp_path):
     """The reduced experiments through the runner (numpy engine: every factor), then the study as the report runs it."""
-    from relustudy import experiments, load_runs
-    from relustudy.grid import run_grid
-    from relustudy.studies import render
+    from relustudy import load_runs
+    from relustudy.runs import catalog as experiments
+    from relustudy.runs.grid import run_grid
+    from relustudy.studies.base import render
 
     quiet = dict(jobs=1, progress=False, log=lambda m: None, engine="numpy")
     for name in ("noise", "million"):

@@ -9,10 +9,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from relustudy import report
-from relustudy.content import content_hash
-from relustudy.grid import Grid, run_grid
-from relustudy.report_cli import main
+from relustudy.studies import common
+from relustudy.report import document
+from relustudy.runs.content import content_hash
+from relustudy.runs.grid import Grid, run_grid
+from relustudy.report.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -220,12 +221,12 @@ def test_foreign_file_is_rejected(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_sections_without_their_cells_are_listed_as_skipped(small_dataset, tmp_path):
-    from relustudy.dataset import load_curves, load_runs
+    from relustudy.runs.dataset import load_curves, load_runs
 
     runs = load_runs(small_dataset)
     only_tanh = runs[runs["activation"] == "tanh"]
-    ctx = report.Context(runs=only_tanh, curves=load_curves(small_dataset), figures_dir=tmp_path / "f", report_dir=tmp_path)
-    text = report.build(ctx)
+    ctx = common.Context(runs=only_tanh, curves=load_curves(small_dataset), figures_dir=tmp_path / "f", report_dir=tmp_path)
+    text = document.build(ctx)
     assert "## Skipped sections" in text
     skipped = text.split("## Skipped sections")[1]
     assert "Q2. How often and how the posted ReLU program fails" in skipped and "posted ReLU cell" in skipped
@@ -234,14 +235,14 @@ def test_sections_without_their_cells_are_listed_as_skipped(small_dataset, tmp_p
 
 
 def test_formatting_helpers():
-    assert report.pct(0.4321) == "43.2%"
-    assert report.pct(float("nan")) == "n/a"
-    assert report.pval(0.0) == "p < 1e-300"
-    assert report.pval(0.0312) == "p = 0.031"
-    assert report.pval(3.1e-8) == "p = 3.1e-08"
-    assert report.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
-    assert report.md_table(pd.DataFrame({"P(a | b)": ["|x|"]})) == "| P(a \\| b) |\n|---|\n| \\|x\\| |"
-    from relustudy.report.common import diff_ci, mse_at, pp
+    assert common.pct(0.4321) == "43.2%"
+    assert common.pct(float("nan")) == "n/a"
+    assert common.pval(0.0) == "p < 1e-300"
+    assert common.pval(0.0312) == "p = 0.031"
+    assert common.pval(3.1e-8) == "p = 3.1e-08"
+    assert common.md_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
+    assert common.md_table(pd.DataFrame({"P(a | b)": ["|x|"]})) == "| P(a \\| b) |\n|---|\n| \\|x\\| |"
+    from relustudy.studies.common import diff_ci, mse_at, pp
 
     assert pp(0.136) == "+13.6 pp" and pp(-0.104) == "-10.4 pp" and pp(float("nan")) == "n/a"
     assert diff_ci(0.136, 0.106, 0.165) == "+13.6 pp [+10.6, +16.5]"
@@ -280,7 +281,7 @@ def test_studies_draw_under_the_theme_whatever_ran_before(tmp_path, jobs):
     toy = Study(name="toy", title="Toy", select=lambda ctx: 1, finding=lambda x: x,
                 section=lambda found, verdict, links: f"grid {plt.rcParams['axes.grid']}", figures=figures)
     matplotlib.rcdefaults()  # as a fresh process that drew nothing else
-    ctx = report.Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path)
+    ctx = common.Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path)
     [(_, rendered)] = render_studies([toy], ctx, jobs=jobs)
     assert rendered.section.strip().endswith("grid True")  # seaborn's whitegrid, the study's theme
     assert (tmp_path / "figures" / "toy.png").exists()

@@ -21,11 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relustudy import cli, experiments, load_curves, load_runs
-from relustudy.content import compare_dataset, content_hash, frame_digest
-from relustudy.grid import run_grid
-from relustudy.lock import LOCK_FILE, FolderLocked, folder_lock
-from relustudy.paths import CURVES_FILE, RUNS_FILE, SHARDS_SUBDIR
+from relustudy import load_curves, load_runs
+from relustudy.runs import cli
+from relustudy.runs import catalog as experiments
+from relustudy.runs.content import compare_dataset, content_hash, frame_digest
+from relustudy.runs.grid import run_grid
+from relustudy.runs.lock import LOCK_FILE, FolderLocked, folder_lock
+from relustudy.runs.paths import CURVES_FILE, RUNS_FILE, SHARDS_SUBDIR
 
 from test_cli import SCRIPT, SMALL, snapshot
 from test_grid import assert_bitwise_equal, tiny

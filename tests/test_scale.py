@@ -11,16 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.stats
 
-from relustudy import Cell, experiments, load_runs
-from relustudy.cli import main, resolve
-from relustudy.config import check_init_gain
-from relustudy.content import frame_digest
-from relustudy.dataset import COMPACT_COLUMNS
-from relustudy.grid import Grid, GridUnion, run_grid
-from relustudy.inits import RAI_SIGMA, draw_normals, init_params, rai_row
-from relustudy.paths import DEFAULT_GRID_DIR, RUNS_FILE, CURVES_FILE
-from relustudy.schema import cell_id
-from relustudy.train import train
+from relustudy import Cell, load_runs
+from relustudy.runs import catalog as experiments
+from relustudy.runs.cli import main, resolve
+from relustudy.core.config import check_init_gain
+from relustudy.runs.content import frame_digest
+from relustudy.runs.dataset import COMPACT_COLUMNS
+from relustudy.runs.grid import Grid, GridUnion, run_grid
+from relustudy.core.inits import RAI_SIGMA, draw_normals, init_params, rai_row
+from relustudy.runs.paths import DEFAULT_GRID_DIR, RUNS_FILE, CURVES_FILE
+from relustudy.core.schema import cell_id
+from relustudy.core.train import train
 
 # The posted cell's JSON before init_gain existed: its name, and so its id, must not change.
 POSTED_JSON = (
@@ -83,7 +84,7 @@ def test_gain_multiplies_weights_and_biases_of_every_scheme():
 def test_gain_cells_train_in_one_batch_as_alone():
     a, b = Cell(epochs=30, init_gain=0.5), Cell(epochs=30, init_gain=2.0)
     assert a.structure == b.structure
-    from relustudy.train import train_group
+    from relustudy.core.train import train_group
 
     together = train_group([a, b], range(5))
     for cell, res in zip((a, b), together):
@@ -275,7 +276,7 @@ def reduced_scale(tmp_path_factory):
 
 
 def _context(tmp_path, experiments_loaded, default=None):
-    from relustudy.report.common import Context
+    from relustudy.studies.common import Context
 
     runs = default if default is not None else experiments_loaded["phase"][0].iloc[:0]
     return Context(runs=runs, curves=None, figures_dir=tmp_path / "figures", report_dir=tmp_path,
@@ -285,8 +286,9 @@ def _context(tmp_path, experiments_loaded, default=None):
 def test_sections_say_not_generated_yet_without_data(tmp_path):
     import pandas as pd
 
-    from relustudy.report.common import Context, Skip
-    from relustudy.studies import STUDIES, render
+    from relustudy.studies.common import Context, Skip
+    from relustudy.studies import STUDIES
+    from relustudy.studies.base import render
 
     ctx = Context(runs=pd.DataFrame(), curves=None, figures_dir=tmp_path / "f", report_dir=tmp_path)
     by_name = {s.name: s for s in STUDIES}
@@ -298,7 +300,11 @@ def test_sections_say_not_generated_yet_without_data(tmp_path):
 
 @pytest.mark.slow
 def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkeypatch):
-    from relustudy.studies import STUDIES, depth_width, million, phase, render
+    from relustudy.studies import STUDIES
+    from relustudy.studies.base import render
+    from relustudy.studies import depth_width
+    from relustudy.studies import million
+    from relustudy.studies import phase
 
     monkeypatch.setattr(million, "THEORY_DRAWS", 2_000)
     monkeypatch.setattr(depth_width, "DEPTH_WIDTH_DRAWS", 500)

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from relustudy import stored
+from relustudy.runs import stored
 
 
 def test_frame_is_written_only_when_asked_and_read_back(tmp_path):
@@ -46,7 +46,7 @@ def test_unreadable_pickle_is_recomputed_not_an_error(tmp_path):
 
 
 def test_a_stored_study_finding_is_keyed_by_the_data_and_the_code(tmp_path):
-    from relustudy.report.common import Context
+    from relustudy.studies.common import Context
     from relustudy.studies.base import Study
 
     calls = []

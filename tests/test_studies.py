@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import figures
-from relustudy.report.common import Context, Skip
-from relustudy.studies import STUDIES, Study, Verdict, render
+from relustudy.figures import cells as figures
+from relustudy.studies.common import Context, Skip
+from relustudy.studies import STUDIES
+from relustudy.studies.base import Study, Verdict, render
 
 
 def test_registry_names_are_unique_anchors():
@@ -45,7 +46,7 @@ def test_render_computes_the_finding_once_and_saves_figures(tmp_path):
 
 
 def figures_facet_example(f):
-    from relustudy.studies import Figure
+    from relustudy.studies.base import Figure
 
     data = pd.DataFrame({"x": [1, 2, 3, 4], "y": [f, 1, 2, 3], "p": ["a", "a", "b", "b"]})
     fig = figures.facet(data, lambda sub, ax: ax.plot(sub["x"], sub["y"]), col="p")
@@ -114,12 +115,13 @@ def test_quirks_verdict_on_both_sides():
 
 
 def test_how_runs_die_verdict_on_both_sides():
-    from relustudy import stats, vocabulary as vocab
-    from relustudy.forensics import EARLY_EPOCHS, LATE_EPOCHS
+    from relustudy.stats import intervals
+    from relustudy.analysis import vocabulary as vocab
+    from relustudy.experiments.forensics import EARLY_EPOCHS, LATE_EPOCHS
     from relustudy.studies import how_runs_die as hd
 
     def f(epochs):
-        m = stats.median_ci(np.asarray(epochs, float))
+        m = intervals.median_ci(np.asarray(epochs, float))
         h = vocab.Rate(len(epochs), 500, len(epochs) / 500, 0, 1, "outputs alive at init")
         return _ns(median={hd.POSTED: m}, hazard={hd.POSTED: h}, scale=None)
 
@@ -129,7 +131,7 @@ def test_how_runs_die_verdict_on_both_sides():
     assert hd.verdict(f([50] * 30)).key == "spread"
     assert hd.verdict(f([])).key == "none"
     # With data/million's engine timing, the rule reads it instead of the replay's 1,000 seeds.
-    big = stats.median_ci(np.asarray([3] * 900 + [20] * 100, float))
+    big = intervals.median_ci(np.asarray([3] * 900 + [20] * 100, float))
     both = _ns(**{**vars(f([LATE_EPOCHS + 5] * 30)), "scale": (vocab.Rate(1000, 20_000, 0.05, 0.04, 0.06, "outputs alive at init"), big)})
     v = hd.verdict(both)
     assert v.key == "early" and "1,000 of the 20,000 outputs alive at init" in v.text and "data/million" in v.text
@@ -147,7 +149,8 @@ def test_relu_speed_verdict_on_both_sides():
 
 
 def test_inits_and_momentum_verdicts_follow_significance():
-    from relustudy.studies import inits, momentum
+    from relustudy.studies import inits
+    from relustudy.studies import momentum
 
     def mc(diff):
         return _ns(diff=diff, diff_low=diff - 0.01, diff_high=diff + 0.01, rate_a=0.4, rate_b=0.4 + diff)
@@ -194,7 +197,8 @@ def test_remedies_verdict_on_both_sides():
 
 
 def test_theory_and_threshold_sentences_follow_their_rules():
-    from relustudy.studies import theory, thresholds
+    from relustudy.studies import theory
+    from relustudy.studies import thresholds
 
     assert "agree with the computation" in theory.agreement(theory.AGREE_P + 0.01, 1.0)
     assert "differ from the computation" in theory.agreement(theory.AGREE_P - 0.01, 1.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy.optimizer_analysis import TunedTables
+from relustudy.analysis.optimizers import TunedTables
 from relustudy.studies import optimizer_tuned as ot
 
 
@@ -70,7 +70,8 @@ def test_section_formats_the_tables(tmp_path):
 
 
 # --------------------------------------------------------------------------- mechanism
-from relustudy.studies import optimizer_mechanism as om  # noqa: E402
+from relustudy.studies import optimizer_mechanism as om
+from relustudy.experiments import probes  # noqa: E402
 from relustudy.studies import optimizer_remedies as orm  # noqa: E402
 
 
@@ -133,11 +134,11 @@ def test_remedies_verdict_bias_rule_helps_hurts_or_not():
 
 def test_mechanism_section_renders_from_a_small_probe_run():
     from relustudy import Cell
-    from relustudy.probes import run_probes
+    from relustudy.experiments.probes import run_probes
 
     probes = run_probes((0, 24), cell=Cell(epochs=30), log=lambda m: None)
     f = om.finding((probes, None))
-    assert set(f.rates["probe"]) == set(om.PROBES) and len(f.rates) == 2 * len(om.PROBES)
+    assert set(f.rates["probe"]) == set(probes.PROBES) and len(f.rates) == 2 * len(probes.PROBES)
     # momentum on the biases only moves the biases as full momentum does: the same revivals
     rv = f.revival.set_index(["probe", "init_gain"])
     for g in (0.25, 1.0):
@@ -150,8 +151,9 @@ def test_mechanism_section_renders_from_a_small_probe_run():
 
 @pytest.mark.slow  # ~15-40 s: 384 runs in the numpy engine, then 120 paired decompositions
 def test_remedies_section_renders_from_the_reduced_experiment(tmp_path):
-    from relustudy import experiments, load_runs
-    from relustudy.grid import run_grid
+    from relustudy import load_runs
+    from relustudy.runs import catalog as experiments
+    from relustudy.runs.grid import run_grid
 
     g = experiments.get("remedies_optim", reduced=True, out=tmp_path / "r")
     run_grid(g, jobs=1, progress=False, log=lambda m: None, engine="numpy")

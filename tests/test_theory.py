@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import theory as T
-from relustudy.activations import get_activation
-from relustudy.inits import draw_normals, init_params, transform
-from relustudy.problem import X_TRAIN
-from relustudy.train import dead_units, forward_all
+from relustudy.analysis import theory as T
+from relustudy.core.activations import get_activation
+from relustudy.core.inits import draw_normals, init_params, transform
+from relustudy.core.problem import X_TRAIN
+from relustudy.core.train import dead_units, forward_all
 
 N_SEEDS = 20_000
 

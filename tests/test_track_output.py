@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from relustudy import Cell, load_runs, train
-from relustudy.grid import Grid, run_grid
-from relustudy.schema import TRACK_OUTPUT_COLUMNS
+from relustudy.runs.grid import Grid, run_grid
+from relustudy.core.schema import TRACK_OUTPUT_COLUMNS
 
 ONE_SAMPLE = (np.array([[1.0, 0.0]]), np.array([0.5]))  # x = (1, 0), y = 0.5: one update per epoch
 
@@ -92,7 +92,7 @@ def test_grid_track_output_writes_the_columns(tmp_path):
 
 @pytest.mark.parametrize("name", ["numba", "cuda"])
 def test_an_engine_without_the_feature_is_refused_in_one_line(name):
-    from relustudy.engines import EngineUnavailable, check_engine_supports, engine_features
+    from relustudy.core.engines import EngineUnavailable, check_engine_supports, engine_features
 
     if "track_output" in engine_features(name):
         pytest.skip(f"engine {name} implements track_output (tested in test_new_factor_engines.py)")

@@ -1,11 +1,11 @@
-"""The optimizer question's statistics (relustudy.tuning) and their table wrappers
-(relustudy.optimizer_analysis), on inputs small enough to check by hand."""
+"""The optimizer question's statistics (relustudy.analysis.tuning) and their table wrappers
+(relustudy.analysis.optimizers), on inputs small enough to check by hand."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import optimizer_analysis as oa
-from relustudy import tuning
+from relustudy.analysis import optimizers as oa
+from relustudy.analysis import tuning
 
 
 # --------------------------------------------------------------------------- choose / evaluate

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relustudy import analysis, vocabulary as vocab
+from relustudy.analysis import mechanisms
+from relustudy.analysis import vocabulary as vocab
 
 
 def _runs():
@@ -39,7 +40,7 @@ def test_terms_on_known_rows():
     # permanent: died once and stayed (row 1), born inactive and stayed (row 4); row 0 revived
     assert vocab.output_dead_permanent(r).tolist() == [False, True, False, False, True, False, False]
     # the analysis's failure mode uses the same words
-    assert analysis.failure_mode(r).tolist() == ["solved", "died in training", "solved", "born dead", "born dead",
+    assert mechanisms.failure_mode(r).tolist() == ["solved", "died in training", "solved", "born dead", "born dead",
                                                  "other failure", "solved"]
 
 

@@ -5,7 +5,7 @@
 and provenance.
 """
 
-from .common import EXPERIMENTS, Context, Skip, md_table, pct, pval
-from .document import build
+from relustudy.studies.common import EXPERIMENTS, Context, Skip, md_table, pct, pval
+from relustudy.report.document import build
 
 __all__ = ["EXPERIMENTS", "Context", "Skip", "build", "md_table", "pct", "pval"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import time
 
-from .. import stats
-from ..config import MOMENTUM
-from ..outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
-from .common import BOOT_SEED, THEORY_DRAWS, THEORY_SEED, Context, Skip
+from relustudy.stats import inputs
+from relustudy.core.config import MOMENTUM
+from relustudy.core.outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
+from relustudy.studies.common import BOOT_SEED, THEORY_DRAWS, THEORY_SEED, Context, Skip
 
 
 def section_methods(ctx: Context) -> str:
@@ -28,7 +28,7 @@ def section_methods(ctx: Context) -> str:
 - **Statistics.** Failure rates with exact Clopper–Pearson 95% CIs. Paired comparisons (cells sharing seeds) lead
   with the paired difference in failure rate and its 95% CI (Agresti–Min), tested by exact McNemar on solved/not;
   the continuous comparison is a Wilcoxon signed-rank test on log10 final MSE clipped at one precision floor,
-  {stats.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
+  {inputs.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
   ranked worst (never dropped) and tied pairs excluded; every test states its direction and the n it used.
   Unpaired fallback: Fisher exact (Newcombe CI of the difference) and Mann–Whitney U with Vargha–Delaney A. Holm
   correction within each family: one family per table and test kind, each table saying which rows form it; the same
@@ -64,7 +64,7 @@ def section_provenance(ctx: Context) -> str:
     )
     return f"""## Provenance
 
-- Dataset files, identified by a hash of their columns and values (`relustudy.content.content_hash`; file
+- Dataset files, identified by a hash of their columns and values (`relustudy.runs.content.content_hash`; file
   metadata such as the creation time does not count):
 {hashes}
 - Produced by relustudy {p.get("relustudy", "?")} at git commit `{p.get("git_commit", "?")}`, Python {p.get("python", "?")},
@@ -79,7 +79,7 @@ python scripts/run_grid.py
 python scripts/run_grid.py --experiment all
 python scripts/run_forensics.py && python scripts/run_gradient_trace.py && python scripts/run_init_curve.py
 {_chaos_command(ctx)}
-python -m relustudy.probes --out data/optim_probes
+python -m relustudy.experiments.probes --out data/optim_probes
 python scripts/make_report.py --store   # computes and stores the expensive results (data/stored/) once
 python scripts/make_report.py
 ```
@@ -97,7 +97,7 @@ def build(ctx: Context, studies=None, jobs: int = 1) -> str:
     sections in registry order, methods, references, provenance; studies whose data are
     missing are listed under "Skipped sections". ``jobs`` > 1 renders the studies in that many
     forked processes (:func:`render_studies`); the text is the same."""
-    from ..studies import STUDIES
+    from relustudy.studies import STUDIES
 
     rendered, skipped = [], []
     for study, result in render_studies(STUDIES if studies is None else studies, ctx, jobs):
@@ -136,7 +136,8 @@ def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
     """
     import multiprocessing
 
-    from .. import figures, stored
+    from relustudy.figures import cells as figures
+    from relustudy.runs import stored
 
     # The theme before any study draws: a figure whose axes are made before its drawing helper
     # sets the theme would otherwise look different depending on what its process drew first.
@@ -156,7 +157,7 @@ def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
                 stored.note_computed(computed)
     finally:
         _FORKED = None
-    from ..studies.base import Rendered  # the studies import the report's Context: imported here
+    from relustudy.studies.base import Rendered  # the studies import the report's Context: imported here
 
     out = []
     for study, outcome in zip(studies, results):
@@ -172,7 +173,7 @@ _FORKED = None  # (studies, ctx) while a pool of forked workers renders them
 
 def _render_one_here(study, ctx: Context):
     """Rendered, or the Skip that says why the study's data are missing; timed into ctx.timings."""
-    from ..studies.base import render  # the studies import the report's Context: imported here, not at the top
+    from relustudy.studies.base import render  # the studies import the report's Context: imported here, not at the top
 
     start = time.perf_counter()
     try:
@@ -186,7 +187,7 @@ def _render_one_here(study, ctx: Context):
 def _render_forked(i: int):
     """In a forked worker: render study i of _FORKED and return what the parent needs (picklable:
     the study object holds functions, so the parent rebuilds Rendered around its own)."""
-    from .. import stored
+    from relustudy.runs import stored
 
     studies, ctx = _FORKED
     before_timings, before_figures, before_computed = set(ctx.timings), len(ctx.figure_files), len(stored.computed())
@@ -197,8 +198,8 @@ def _render_forked(i: int):
 
 
 def section_glossary() -> str:
-    """The glossary: one definition per term, from :data:`relustudy.vocabulary.GLOSSARY`."""
-    from ..vocabulary import GLOSSARY
+    """The glossary: one definition per term, from :data:`relustudy.analysis.vocabulary.GLOSSARY`."""
+    from relustudy.analysis.vocabulary import GLOSSARY
 
     return "## Glossary\n\n" + "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY) + "\n"
 

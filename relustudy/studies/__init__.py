@@ -5,10 +5,35 @@ contract) and one line in :data:`STUDIES`.
 """
 from __future__ import annotations
 
-from . import (basins, born_dead, failure_rates, final_mse, how_runs_die, init_predictability, inits, local_minimum,
-               million, momentum, optimizer_mechanism, optimizer_remedies, optimizer_tuned, phase, posted_cell, q1, q1_long, quirks, randomness, remedies, depth_width, relu_speed, seed_lottery, the_data, theory,
-               thresholds, vanishing)
-from .base import Context, Figure, Skip, Study, Verdict, render
+from relustudy.studies import basins
+from relustudy.studies import born_dead
+from relustudy.studies import failure_rates
+from relustudy.studies import final_mse
+from relustudy.studies import how_runs_die
+from relustudy.studies import init_predictability
+from relustudy.studies import inits
+from relustudy.studies import local_minimum
+from relustudy.studies import million
+from relustudy.studies import momentum
+from relustudy.studies import optimizer_mechanism
+from relustudy.studies import optimizer_remedies
+from relustudy.studies import optimizer_tuned
+from relustudy.studies import phase
+from relustudy.studies import posted_cell
+from relustudy.studies import q1
+from relustudy.studies import q1_long
+from relustudy.studies import quirks
+from relustudy.studies import randomness
+from relustudy.studies import remedies
+from relustudy.studies import depth_width
+from relustudy.studies import relu_speed
+from relustudy.studies import seed_lottery
+from relustudy.studies import the_data
+from relustudy.studies import theory
+from relustudy.studies import thresholds
+from relustudy.studies import vanishing
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict, render
 
 STUDIES: list[Study] = [
     the_data.STUDY,

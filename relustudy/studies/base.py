@@ -4,7 +4,7 @@ report renders it.
 A study is one module under ``relustudy/studies/`` that defines ``STUDY = Study(...)``:
 
 * ``select(ctx) -> data``: the rows (or stored tables) the question needs, from the
-  :class:`~relustudy.report.common.Context`; raises :class:`Skip` with the reason when the
+  :class:`~relustudy.studies.common.Context`; raises :class:`Skip` with the reason when the
   data are not there. It may read another study's finding with ``ctx.finding(OTHER)``.
 * ``finding(data) -> result``: the question's named result, computed once per report (pure:
   no I/O, no plotting). The answers paragraph, the section and other studies format it.
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ..report.common import Context, Skip
+from relustudy.studies.common import Context, Skip
 
 __all__ = ["Context", "Figure", "Skip", "Study", "Verdict", "render"]
 

@@ -13,21 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..chaos import LONG_FACTOR
-from ..chaos_tables import (EPS_SMALL, FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent,
-                            flip_rates, small_eps_flips)
-from ..report.common import ci, md_table, pct
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.experiments.chaos import LONG_FACTOR
+from relustudy.experiments.chaos_tables import EPS_SMALL, FIT_MAX_RATE, FRACTAL, NON_VANISHING, SMOOTH, chaos_verdict, flip_exponent, flip_rates, small_eps_flips
+from relustudy.studies.common import ci, md_table, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 EXPONENT_SEED = 20261129  # the seed bootstrap of the exponent
 
 
 @dataclass(frozen=True)
 class BasinsFinding:
-    """rates : per (cell, eps) the rows of :func:`~relustudy.chaos_tables.flip_rates` plus ``cell``;
-    fits : per cell the :class:`~relustudy.chaos_tables.FlipExponent` fields plus ``cell`` (the fit
+    """rates : per (cell, eps) the rows of :func:`~relustudy.experiments.chaos_tables.flip_rates` plus ``cell``;
+    fits : per cell the :class:`~relustudy.experiments.chaos_tables.FlipExponent` fields plus ``cell`` (the fit
     above EPS_SMALL where the small eps show a floor, else over every eps with flips);
-    small : per cell the :class:`~relustudy.chaos_tables.SmallEpsFlips` fields plus ``cell``;
+    small : per cell the :class:`~relustudy.experiments.chaos_tables.SmallEpsFlips` fields plus ``cell``;
     counts : the stored counts (|Δ| quantiles per cell and eps); verdicts : cell -> (key, sentence)."""
 
     rates: pd.DataFrame
@@ -65,13 +65,13 @@ def finding(tables: dict) -> BasinsFinding:
 
 
 def verdict(f: BasinsFinding) -> Verdict:
-    """Per cell :func:`~relustudy.chaos_tables.chaos_verdict`; the key lists each cell's branch."""
+    """Per cell :func:`~relustudy.experiments.chaos_tables.chaos_verdict`; the key lists each cell's branch."""
     return Verdict("; ".join(f"{c}: {k}" for c, (k, _) in f.verdicts.items()),
                    " ".join(f"**{c}**: {s}." for c, (_, s) in f.verdicts.items()))
 
 
 def figures(f: BasinsFinding):
-    from ..figures_curve import flip_curves
+    from relustudy.figures.curves import flip_curves
 
     return [Figure("chaos_flips.png", flip_curves(f.rates, fits=f.fits, response=f.counts.assign(cell=f.counts["cell"].astype(str))),
                    "Share of (seed, direction) pairs whose outcome flips against eps (log-log, seed-clustered 95% CIs, "

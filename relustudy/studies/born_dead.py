@@ -4,12 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import figures, stats, theory
-from .. import vocabulary as vocab
-from ..report.common import ALPHA, THEORY_SEED, _experiment, ci, md_table, pct
-from . import stored_theory
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.figures import cells as figures
+from relustudy.stats import proportions as stats
+from relustudy.analysis import theory
+from relustudy.analysis import vocabulary as vocab
+from relustudy.studies.common import ALPHA, THEORY_SEED, _experiment, ci, md_table, pct
+from relustudy.studies import stored_theory
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 BORN_DEAD_DRAWS = 20_000  # Monte Carlo draws per architecture and init for the theory curve

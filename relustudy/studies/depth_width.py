@@ -4,11 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures, figures_scale, stats, theory, vocabulary as vocab
-from ..report.common import ALPHA, THEORY_SEED, ci, md_table, pct
-from . import stored_theory
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import mechanisms
+from relustudy.analysis import cells as analysis
+from relustudy.figures import cells as figures
+from relustudy.figures import scale as figures_scale
+from relustudy.stats import proportions as stats
+from relustudy.analysis import theory
+from relustudy.analysis import vocabulary as vocab
+from relustudy.studies.common import ALPHA, THEORY_SEED, ci, md_table, pct
+from relustudy.studies import stored_theory
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 DEPTH_WIDTH_DRAWS = 10_000  # Monte Carlo networks per init x architecture for the born-dead theory
@@ -38,7 +45,7 @@ def depth_width(ctx: Context) -> pd.DataFrame:
     P(fail), the failure-mode shares, P(a hidden layer dead at init) with CIs and its Monte Carlo."""
     runs = _arch(ctx.experiments["depth_width"][0])
     by = ["init", "update", "hidden"]
-    rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(analysis.failure_mode_table(runs, by), on=by,
+    rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(mechanisms.failure_mode_table(runs, by), on=by,
                                                                 suffixes=("", "_m"))
     dead = pd.Series(vocab.hidden_layer_dead(runs, "init"), index=runs.index)  # the theory's event
     extra = []
@@ -74,7 +81,7 @@ def section_depth_width(ctx: Context) -> str:
                               ylabel="P(layer dead at init)"),
         "depth_width_born_dead.png", "born dead vs depth and width",
     )
-    modes = list(analysis.FAILURE_MODES)
+    modes = list(mechanisms.FAILURE_MODES)
     shares = r.sort_values(["width", "depth"]).assign(
         net=lambda d: d["width"].astype(str) + "×" + d["depth"].astype(str), **{k: r[f"share {k}"] for k in modes})
     fig3 = ctx.fig(

@@ -4,10 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures
-from ..report.common import ci, md_table, pct
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.analysis import vocabulary
+from relustudy.figures import cells as figures
+from relustudy.studies.common import ci, md_table, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_failure_rates(ctx: Context) -> str:
@@ -47,10 +51,10 @@ def section_failure_rates(ctx: Context) -> str:
 
     worst_txt = extreme(fr, float(fr["rate"].max()), "highest")
     best_txt = extreme(fr, float(fr["rate"].min()), "lowest")
-    relu = analysis.select(ctx.runs, {"activation": list(analysis.RELU_FAMILY)})
+    relu = analysis.select(ctx.runs, {"activation": list(vocabulary.RELU_FAMILY)})
     modes_tbl = ""
     if len(relu):
-        mt = analysis.failure_mode_table(relu)
+        mt = mechanisms.failure_mode_table(relu)
         label_cols = ["activation", "output", "init", "update", "optimizer", "lr"]
         mt = mt.sort_values(label_cols, kind="stable")
         rows = [
@@ -58,7 +62,7 @@ def section_failure_rates(ctx: Context) -> str:
                 " / ".join(str(d[c]) for c in label_cols),
                 f"{d['n']:,}",
                 pct(d["n_fail"] / d["n"]),
-                *(pct(d[f"share {k}"]) for k in analysis.FAILURE_MODES),
+                *(pct(d[f"share {k}"]) for k in mechanisms.FAILURE_MODES),
                 pct(d["fail_alive"]),
             )
             for d in mt.to_dict("records")
@@ -66,7 +70,7 @@ def section_failure_rates(ctx: Context) -> str:
         modes_tbl = (
             "\n<details><summary>How the ReLU-family cells fail (failed runs by mode, shares of all runs)</summary>\n\n"
             + md_table(pd.DataFrame(rows, columns=[" / ".join(label_cols), "runs", "fail",
-                                                   *(f"failed: {k}" for k in analysis.FAILURE_MODES),
+                                                   *(f"failed: {k}" for k in mechanisms.FAILURE_MODES),
                                                    "fail rate if not born dead"]))
             + "\n\n</details>\n"
         )

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import figures_forensics, stats, vocabulary as vocab
-from ..forensics import AT_INIT, EARLY_EPOCHS, LATE_EPOCHS, death_summary
-from ..report.common import ci, md_table, num, pct
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.figures import forensics as figures_forensics
+from relustudy.stats import intervals
+from relustudy.analysis import vocabulary as vocab
+from relustudy.experiments.forensics import AT_INIT, EARLY_EPOCHS, LATE_EPOCHS, death_summary
+from relustudy.studies.common import ci, md_table, num, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 POSTED = "as posted"  # the forensics variant of the posted cell
 TRACED = POSTED  # the variant whose margin traces the figure draws
@@ -35,15 +38,15 @@ def _at_scale(ctx: Context):
     epoch, from data/million's engine columns (None without them)."""
     if "million" not in ctx.experiments:
         return None
-    from .million import POSTED as POSTED_CELL
-    from .. import analysis
+    from relustudy.studies.common import POSTED as POSTED_CELL
+    from relustudy.analysis import cells as analysis
 
     sub = analysis.select(ctx.experiments["million"][0], POSTED_CELL)
     if sub.empty or "output_death_epoch" not in sub.columns:
         return None
     died = vocab.output_died_in_training(sub, ever=True)
     hazard = vocab.hazard(died, ~vocab.output_born_dead(sub), "outputs alive at init")
-    return hazard, stats.median_ci(sub["output_death_epoch"].to_numpy()[np.asarray(died, bool)].astype(float))
+    return hazard, intervals.median_ci(sub["output_death_epoch"].to_numpy()[np.asarray(died, bool)].astype(float))
 
 
 def select(ctx: Context):
@@ -59,7 +62,7 @@ def finding(data) -> DeathsFinding:
     for variant, g in runs.groupby("variant", observed=True, sort=False):
         ep = g["output_death_epoch"].to_numpy()
         hazard[variant] = vocab.hazard(ep > AT_INIT, ep != AT_INIT, "outputs alive at init")
-        median[variant] = stats.median_ci(ep[ep > AT_INIT].astype(float))
+        median[variant] = intervals.median_ci(ep[ep > AT_INIT].astype(float))
     return DeathsFinding(death_summary(runs), hazard, median, runs, traces, scale)
 
 

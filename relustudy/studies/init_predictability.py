@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import init_curve as ic
-from ..report.common import md_table, pct
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.experiments import init_curve as ic
+from relustudy.studies.common import md_table, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 NEAR_FLIP_EPS = 1e-2  # a held-out seed is "near a flip boundary" when one of its perturbations up to this eps flips
 CHAOS_CELL = {"posted": "posted"}  # init-curve cell -> the perturbation experiment's cell with the same factors
@@ -25,8 +26,8 @@ CHAOS_CELL = {"posted": "posted"}  # init-curve cell -> the perturbation experim
 
 @dataclass(frozen=True)
 class InitMapFinding:
-    """curve, fit : the stored tables; verdicts : cell -> :class:`~relustudy.init_curve.InitVerdict`;
-    mistakes : :func:`~relustudy.init_curve.mistake_table` of the largest models (with near-flip
+    """curve, fit : the stored tables; verdicts : cell -> :class:`~relustudy.experiments.init_curve.InitVerdict`;
+    mistakes : :func:`~relustudy.experiments.init_curve.mistake_table` of the largest models (with near-flip
     columns for the cells the perturbation experiment covers)."""
 
     curve: pd.DataFrame
@@ -43,7 +44,7 @@ def select(ctx: Context):
     chaos = ctx.extras.get("chaos")
     flips = {}
     if chaos is not None:
-        from . import basins
+        from relustudy.studies import basins
 
         found = ctx.finding(basins.STUDY)  # the same rule and numbers as the basins section
         flips = {ours: found.verdicts[theirs] for ours, theirs in CHAOS_CELL.items() if theirs in found.verdicts}
@@ -65,8 +66,8 @@ def finding(data) -> InitMapFinding:
 
 
 def verdict(f: InitMapFinding) -> Verdict:
-    """Per cell, the rules of :func:`relustudy.init_curve.init_verdict` and, where the perturbation experiment
-    covers the cell, :func:`relustudy.chaos_tables.chaos_verdict`; the key lists each cell's
+    """Per cell, the rules of :func:`relustudy.experiments.init_curve.init_verdict` and, where the perturbation experiment
+    covers the cell, :func:`relustudy.experiments.chaos_tables.chaos_verdict`; the key lists each cell's
     simple/curve[/chaos] branches."""
     key = "; ".join(f"{c}: {v.simple}/{v.curve}" + (f"/{f.chaos[c][0]}" if c in f.chaos else "")
                     for c, v in f.verdicts.items())
@@ -76,7 +77,7 @@ def verdict(f: InitMapFinding) -> Verdict:
 
 
 def figures(f: InitMapFinding):
-    from ..figures_curve import learning_curves
+    from relustudy.figures.curves import learning_curves
 
     return [Figure("init_learning_curve.png",
                    learning_curves(f.curve, f.fit, model=ic.MODEL, baselines=(ic.DEAD, ic.MARGIN)),

@@ -10,9 +10,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import analysis, stats
-from ..report.common import ALPHA, FAMILY_COLUMNS, POSTED, diff_ci, md_table, pct, pval
-from .base import Context, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.stats import proportions as stats
+from relustudy.stats import inputs
+from relustudy.stats import paired_tests
+from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, diff_ci, md_table, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study, Verdict
 
 SCHEMES = ("he", "xavier")
 UPDATES = ("as_posted", "corrected")
@@ -40,8 +44,8 @@ def finding(runs: pd.DataFrame) -> InitsFinding:
             t = analysis.paired_table(runs, base, {**base, "init": alt})
             if t.empty:
                 continue
-            mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
-            wx = stats.wilcoxon_log_mse(t["final_mse_a"].to_numpy(), t["final_mse_b"].to_numpy())
+            mc = paired_tests.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+            wx = paired_tests.wilcoxon_log_mse(t["final_mse_a"].to_numpy(), t["final_mse_b"].to_numpy())
             rows.append(dict(update=upd, init=alt, mc=mc, wx=wx))
     if not rows:
         raise Skip("no he/xavier cell shares seeds with the posted cell")
@@ -77,7 +81,7 @@ def section(f: InitsFinding, v: Verdict, links) -> str:
     return f"""He and Xavier start with zero biases. Under the posted update they stay zero for ever (`b -= lr * b` keeps 0 at 0),
 so as posted they are bias-free networks, a different model class from randn's; with the corrected update the biases
 learn. Same seeds, same underlying normal draws, transformed by the scheme (paired; Holm over the {len(f.rows)} rows,
-per test; MSE floored at {stats.MSE_FLOOR:g}, diverged ranked worst, ties excluded):
+per test; MSE floored at {inputs.MSE_FLOOR:g}, diverged ranked worst, ties excluded):
 
 {tbl}
 

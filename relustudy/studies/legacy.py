@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .base import Context, Study
+from relustudy.studies.common import Context
+from relustudy.studies.base import Study
 
 
 def text_study(name: str, title: str, fn: Callable[[Context], str],

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, vocabulary as vocab
-from ..config import MOMENTUM
-from ..problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT, Y_TRAIN
-from ..report.common import POSTED, md_table, need, num, pct
-from .base import Context, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.analysis import vocabulary as vocab
+from relustudy.core.config import MOMENTUM
+from relustudy.core.problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT, Y_TRAIN
+from relustudy.studies.common import POSTED, md_table, need, num, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study, Verdict
 
 EDGE_SHARE = 0.05  # dead outputs at margin exactly 0 above this share: "a local minimum" needs that qualification
 ESCAPE = 0.05  # momentum solving more than this share of born-dead seeds (corrected update) would be an escape
@@ -77,10 +80,10 @@ def finding(d: dict) -> LocalMinimumFinding:
         slow_median=float(np.median(slow)) if slow.size else np.nan,
         n_dead=len(dead), n_edge=int(edge.sum()),
         edge_inits=pd.Series(vocab.labels(dead["init"])[edge]).value_counts(),
-        zero_grad=analysis.zero_gradient_shares(sub) if has_grad else None,
+        zero_grad=mechanisms.zero_gradient_shares(sub) if has_grad else None,
         flat_share=float((sub["grad_norm_final"].to_numpy(float) == 0).mean()) if has_grad
         else float(shares.get("dead_output", 0.0)),
-        leaky=analysis.zero_gradient_shares(d["leaky"], by=()) if has_grad and len(d["leaky"]) else pd.DataFrame(),
+        leaky=mechanisms.zero_gradient_shares(d["leaky"], by=()) if has_grad and len(d["leaky"]) else pd.DataFrame(),
         escape=pd.DataFrame(escape),
     )
 

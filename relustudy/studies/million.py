@@ -8,13 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures_scale, stats, theory, vocabulary as vocab
-from ..intervals import median_ci
-from ..config import MOMENTUM
-from ..outcomes import OUTCOMES
-from ..report.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
-from . import stored_theory
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.figures import scale as figures_scale
+from relustudy.stats import proportions as stats
+from relustudy.stats import paired_tests
+from relustudy.analysis import theory
+from relustudy.analysis import vocabulary as vocab
+from relustudy.stats.intervals import median_ci
+from relustudy.core.config import MOMENTUM
+from relustudy.core.outcomes import OUTCOMES
+from relustudy.studies.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
+from relustudy.studies import stored_theory
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 BLOCK = 1000  # seeds per block: the size of the default grid's estimate
 CELLS = (  # label, change from the posted cell
@@ -98,7 +105,7 @@ def finding(d: dict) -> MillionFinding:
             p = _rate(counts.get(o, 0), len(sub))
             outcomes.append(dict(label=label, outcome=o, n=len(sub), k=p.k, rate=p.rate, ci_low=p.ci_low,
                                  ci_high=p.ci_high))
-        modes.append(analysis.failure_mode_table(sub, by=()).assign(label=label))
+        modes.append(mechanisms.failure_mode_table(sub, by=()).assign(label=label))
         if {"output_death_epoch", "output_state_changes"} <= set(sub.columns):
             alive = ~vocab.output_born_dead(sub)
             ever = vocab.output_death_ever(sub)
@@ -120,7 +127,7 @@ def finding(d: dict) -> MillionFinding:
     for label, sub in list(subs.items())[1:]:
         other = pd.Series(vocab.failed(sub), index=sub["seed"].to_numpy())
         seeds = other.index.intersection(base.index)
-        mc = stats.mcnemar_exact(base.loc[seeds].to_numpy(), other.loc[seeds].to_numpy())
+        mc = paired_tests.mcnemar_exact(base.loc[seeds].to_numpy(), other.loc[seeds].to_numpy())
         paired.append(dict(label=label, n=mc.n, rate_a=mc.rate_a, rate_b=mc.rate_b, diff=mc.diff, low=mc.diff_low,
                            high=mc.diff_high, n10=mc.n10, n01=mc.n01, p=mc.pvalue))
     paired = pd.DataFrame(paired)
@@ -194,8 +201,8 @@ def section(f: MillionFinding, v: Verdict, links) -> str:
     shares = md_table(wide.pivot(index="label", columns="outcome", values="txt").reindex(
         index=list(f.cells["label"]), columns=list(OUTCOMES)).reset_index().rename(columns={"label": "cell"}))
     modes = md_table(pd.DataFrame(
-        [(r["label"], *[pct(r[f"share {k}"], 2) for k in analysis.FAILURE_MODES]) for _, r in f.modes.iterrows()],
-        columns=["cell", *(f"failed: {k}" for k in analysis.FAILURE_MODES)]))
+        [(r["label"], *[pct(r[f"share {k}"], 2) for k in mechanisms.FAILURE_MODES]) for _, r in f.modes.iterrows()],
+        columns=["cell", *(f"failed: {k}" for k in mechanisms.FAILURE_MODES)]))
     b = f.blocks
     cover = float(((b["ci_low"] <= post.rate) & (post.rate <= b["ci_high"])).mean()) if len(b) else np.nan
     spread = (b["rate"].quantile(0.025), b["rate"].quantile(0.975)) if len(b) else (np.nan, np.nan)

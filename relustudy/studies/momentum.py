@@ -11,10 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis
-from ..config import MOMENTUM
-from ..report.common import ALPHA, FAMILY_COLUMNS, POSTED, _family_table, diff_ci, md_table, need, pct, pval
-from .base import Context, Skip, Study, Verdict
+from relustudy.analysis import mechanisms
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import vocabulary
+from relustudy.core.config import MOMENTUM
+from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, _family_table, diff_ci, md_table, need, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study, Verdict
 
 
 @dataclass(frozen=True)
@@ -28,13 +31,13 @@ class MomentumFinding:
 
 
 def select(ctx: Context) -> pd.DataFrame:
-    return need(ctx.runs, {"activation": list(analysis.RELU_FAMILY), "hidden": "4-4"}, "ReLU-family cells")
+    return need(ctx.runs, {"activation": list(vocabulary.RELU_FAMILY), "hidden": "4-4"}, "ReLU-family cells")
 
 
 def finding(relu: pd.DataFrame) -> MomentumFinding:
     if set(relu["optimizer"].astype(str)) != {"sgd", "momentum"}:
         raise Skip("the dataset lacks sgd or momentum cells")
-    table = analysis.momentum_comparisons(relu, MOMENTUM)
+    table = mechanisms.momentum_comparisons(relu, MOMENTUM)
     stratum = {k: POSTED[k] for k in ("activation", "output", "init", "update")}
     mask = np.ones(len(table), dtype=bool)
     for k, v in stratum.items():
@@ -44,7 +47,7 @@ def finding(relu: pd.DataFrame) -> MomentumFinding:
     matched = set(post.loc[post["family"] == "matched step", "lr"].astype(float))
     missing = [] if POSTED["lr"] in matched else [POSTED["lr"]]
     cells = analysis.select(relu, {**stratum, "hidden": "4-4"})
-    modes = analysis.failure_mode_table(cells, ["optimizer", "lr"])
+    modes = mechanisms.failure_mode_table(cells, ["optimizer", "lr"])
     return MomentumFinding(table, post, modes, missing)
 
 
@@ -87,7 +90,7 @@ def section(m: MomentumFinding, v: Verdict, links) -> str:
             f"{d['optimizer']}, lr {float(d['lr']):g}",
             f"{d['n']:,}",
             pct(d["n_fail"] / d["n"]),
-            *(pct(d[f"share {k}"]) for k in analysis.FAILURE_MODES),
+            *(pct(d[f"share {k}"]) for k in mechanisms.FAILURE_MODES),
             f"{pct(d['fail_alive'])} (of {d['n_alive']:,})",
         )
         for d in m.modes.to_dict("records")

@@ -1,8 +1,8 @@
 """Why momentum changes the failure rate (issue 17.3): the posted bias decay, and inertia.
 
-Data: the momentum probes (``data/optim_probes``, ``python -m relustudy.probes``): the posted
+Data: the momentum probes (``data/optim_probes``, ``python -m relustudy.experiments.probes``): the posted
 cell at lr 0.01, init gains 1 and 0.25, 1000 seeds, trained in the NumPy reference engine under
-variants of the momentum rule (:mod:`relustudy.probes`): momentum on the weights only, on the
+variants of the momentum rule (:mod:`relustudy.experiments.probes`): momentum on the weights only, on the
 biases only, on both; dampened momentum with beta 0, 0.5, 0.9, 0.99 at one effective step.
 Optionally the forensics replay (``data/forensics``): the margins at which outputs alive at init
 die, under SGD and under momentum at the matched step, and traces of typical deaths.
@@ -13,7 +13,7 @@ Two rules (named thresholds, tested on both sides):
   alive at some epoch end) significantly more than SGD (paired CI above 0) and by at least
   :data:`BIAS_SHARE` of full momentum's excess revival, at the gain where full momentum revives
   most. Theory beside it: heavy-ball on ``b -= lr b`` overshoots zero iff it is underdamped
-  (:func:`relustudy.probes.bias_decay_oscillates`);
+  (:func:`relustudy.experiments.probes.bias_decay_oscillates`);
 * **inertia**: at one effective step, dampened momentum at beta 0.9 kills more outputs alive
   at init than SGD (the died-in-training component's CI above 0).
 """
@@ -24,13 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import vocabulary
-from ..config import MOMENTUM
-from ..optimizer_analysis import decomposition_table, run_states
-from ..probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bias_decay_oscillates
-from ..report.common import ci, diff_ci, md_table, num, pct
-from ..stats import paired_rate_diff_ci, proportion_ci
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.analysis import vocabulary
+from relustudy.core.config import MOMENTUM
+from relustudy.analysis.optimizers import decomposition_table, run_states
+from relustudy.experiments.probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bias_decay_oscillates
+from relustudy.studies.common import ci, diff_ci, md_table, num, pct
+from relustudy.stats.paired_tests import paired_rate_diff_ci
+from relustudy.stats.proportions import proportion_ci
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 BIAS_SHARE = 0.5  # bias decay "explains" revival when biases-only momentum does >= this share of full momentum's
 INERTIA_PROBE = "dampened beta 0.9"  # momentum's own beta at SGD's effective step
@@ -51,12 +53,12 @@ class MechanismFinding:
 def select(ctx: Context):
     probes = ctx.extras.get("optim_probes")
     if probes is None:
-        raise Skip("no probe data (data/optim_probes); run `python -m relustudy.probes --out data/optim_probes`")
+        raise Skip("no probe data (data/optim_probes); run `python -m relustudy.experiments.probes --out data/optim_probes`")
     return probes, ctx.extras.get("forensics")
 
 
 def revived(probes: pd.DataFrame) -> np.ndarray:
-    """(R,) bool: the output unit was born dead (:func:`relustudy.vocabulary.output_born_dead`)
+    """(R,) bool: the output unit was born dead (:func:`relustudy.analysis.vocabulary.output_born_dead`)
     and alive at some epoch end (SPEC 16.3's ``output_state_changes`` > 0)."""
     return vocabulary.output_born_dead(probes) & (probes["output_state_changes"].to_numpy() > 0)
 
@@ -167,7 +169,7 @@ def verdict(f: MechanismFinding) -> Verdict:
 
 
 def figures(f: MechanismFinding):
-    from ..figures_optim import decomposition_bars
+    from relustudy.figures.optim import decomposition_bars
     import matplotlib.pyplot as plt
 
     gains = sorted(f.decomposition["init_gain"].unique())

@@ -5,7 +5,7 @@ its own.
 Data: the ``remedies_optim`` experiment (ReLU/leaky ReLU x output same/identity x randn/He/Xavier
 x as_posted/corrected x {SGD 0.01, momentum 0.01, momentum 0.001 (matched step), Adam 0.001},
 3000 seeds, paired by seed). Every comparison is paired and decomposed into born-dead seeds
-and seeds alive at init (:func:`relustudy.optimizer_analysis.decomposition_table`).
+and seeds alive at init (:func:`relustudy.analysis.optimizers.decomposition_table`).
 """
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis
-from ..optimizer_analysis import decomposition_table
-from ..report.common import diff_ci, md_table, pct, pval
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.analysis.optimizers import decomposition_table
+from relustudy.studies.common import diff_ci, md_table, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 ALPHA = 0.05  # a paired difference counts when its Holm-adjusted McNemar p is below this
 # Optimizer settings (label -> factor values), the first is the reference of every comparison.
@@ -125,7 +126,7 @@ def verdict(f: RemediesFinding) -> Verdict:
 
 
 def figures(f: RemediesFinding):
-    from ..figures_optim import paired_diffs
+    from relustudy.figures.optim import paired_diffs
     import matplotlib.pyplot as plt
 
     v = _totals(f.vs_sgd)

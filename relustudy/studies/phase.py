@@ -6,11 +6,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, stats, figures_scale
-from ..config import MOMENTUM
-from ..report.common import ALPHA, POSTED, ci, md_table, num, paired, pct, pval
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.stats import paired_tests
+from relustudy.stats import proportions as stats
+from relustudy.figures import scale as figures_scale
+from relustudy.core.config import MOMENTUM
+from relustudy.studies.common import ALPHA, POSTED, ci, md_table, num, paired, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 PHASE_PANELS = ("update", "optimizer")
@@ -47,7 +52,7 @@ def phase(ctx: Context) -> PhaseResult:
     """The finding behind the phase-diagram section."""
     runs = ctx.experiments["phase"][0]
     by = [*PHASE_PANELS, "lr", "init_gain"]
-    rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(analysis.failure_mode_table(runs, by), on=by,
+    rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(mechanisms.failure_mode_table(runs, by), on=by,
                                                                 suffixes=("", "_m"))
     rates["panel"] = rates["update"].astype(str) + " / " + rates["optimizer"].astype(str)
     at = (rates["update"] == "as_posted") & (rates["optimizer"] == "sgd")
@@ -64,7 +69,7 @@ def phase(ctx: Context) -> PhaseResult:
             continue
         other = {**base, "lr": lrs[i + di], "init_gain": gains[j + dj]}
         t = analysis.paired_table(runs, base, other)
-        mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+        mc = paired_tests.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
         # Per doubling of the parameter moved: lr steps are 10^(1/4), gain steps 2^(1/2) on the shipped grid.
         doublings = abs(np.log2((lrs[i + di] / lrs[i]) if di else (gains[j + dj] / gains[j])))
         moves.append(dict(direction=name, lr=lrs[i + di], init_gain=gains[j + dj], n=mc.n, rate=mc.rate_b,
@@ -106,7 +111,7 @@ def section_phase(ctx: Context) -> str:
                                            "program; circle: each panel's lowest P(fail))", annotate_min=True),
         "phase_fail.png", "phase diagram",
     )
-    modes = [k for k in analysis.FAILURE_MODES]
+    modes = [k for k in mechanisms.FAILURE_MODES]
     shown = [k for k in modes if (r[f"share {k}"] > 0).any()]  # a mode with no run anywhere gets no empty row
     long = pd.concat([r.assign(kind=f"failed: {k}", share=r[f"share {k}"]) for k in shown], ignore_index=True)
     fig2 = ctx.fig(

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures, stats, vocabulary as vocab
-from ..outcomes import OUTCOMES
-from ..problem import MSE_ZERO_OUTPUT
-from ..report.common import POSTED, ci, need, num, pct, pval, rate_of
-from .base import Context, Figure, Study, Verdict
+from relustudy.analysis import mechanisms
+from relustudy.analysis import cells as analysis
+from relustudy.figures import cells as figures
+from relustudy.stats import proportions as stats
+from relustudy.analysis import vocabulary as vocab
+from relustudy.core.outcomes import OUTCOMES
+from relustudy.core.problem import MSE_ZERO_OUTPUT
+from relustudy.studies.common import POSTED, ci, need, num, pct, pval, rate_of
+from relustudy.studies.common import Context
+from relustudy.studies.base import Figure, Study, Verdict
 
 DECIDES = 0.90  # "dead at init -> fails" right for at least this share of seeds: the init largely decides
 PARTLY = 0.70  # below it the init state says little; between the two it decides in part
@@ -23,7 +28,7 @@ class PostedFinding:
 
     rate: stats.ProportionResult
     shares: pd.Series  # outcome -> share of the cell's runs
-    dead: analysis.DeadInitResult
+    dead: mechanisms.DeadInitResult
     dead_final: float  # share of failures ending with the output unit dead
     zero_loss: float  # share of failures ending at exactly the zero-output loss
     modes: pd.Series  # failure_mode_table row of the cell
@@ -49,13 +54,13 @@ def finding(d: dict) -> PostedFinding:
     return PostedFinding(
         rate=rate_of(post),
         shares=post["outcome"].astype(str).value_counts(normalize=True),
-        dead=analysis.dead_init_association(post),
+        dead=mechanisms.dead_init_association(post),
         dead_final=float(vocab.output_dead_at_end(post)[fail].mean()) if fail.any() else np.nan,
         zero_loss=float(np.isclose(post["final_mse"].to_numpy(float)[fail], MSE_ZERO_OUTPUT, rtol=1e-9).mean())
         if fail.any() else np.nan,
-        modes=analysis.failure_mode_table(post, by=()).iloc[0],
+        modes=mechanisms.failure_mode_table(post, by=()).iloc[0],
         revived=revived,
-        margin_bins=analysis.fail_by_margin(post) if "output_margin_init" in post.columns else None,
+        margin_bins=mechanisms.fail_by_margin(post) if "output_margin_init" in post.columns else None,
         outcome_shares=comp.assign(label=comp["activation"] + " / " + comp["init"]),
     )
 
@@ -77,7 +82,7 @@ def verdict(f: PostedFinding) -> Verdict:
 
 def modes_text(m: pd.Series) -> str:
     """'born dead 33.3%, died in training 4.1%, diverged 0.0%, other failure 1.0%' (of all runs)."""
-    return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in analysis.FAILURE_MODES)
+    return ", ".join(f"{k} {pct(m[f'share {k}'])}" for k in mechanisms.FAILURE_MODES)
 
 
 def figures_(f: PostedFinding):

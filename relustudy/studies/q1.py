@@ -4,10 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures, stats
-from ..report.common import BOOT_SEED, Q1_CELL, diff_ci, md_table, mse_at, num, paired, pct, pval, rate_of
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.figures import cells as figures
+from relustudy.stats import proportions as stats
+from relustudy.stats import inputs
+from relustudy.studies.common import BOOT_SEED, Q1_CELL, diff_ci, md_table, mse_at, num, paired, pct, pval, rate_of
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def q1_mse(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -133,7 +137,7 @@ differ from a textbook network switched on and off: the output unit's activation
 {tbl}
 
 Paired by seed against the posted code (Holm over the {len(tests)} comparisons, per test; negative Δ = lower after the
-change; MSE floored at {stats.MSE_FLOOR:g}, diverged runs ranked worst, tied pairs excluded from the ranks):
+change; MSE floored at {inputs.MSE_FLOOR:g}, diverged runs ranked worst, tied pairs excluded from the ranks):
 
 {ttbl}
 

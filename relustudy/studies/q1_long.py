@@ -4,10 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures, stats
-from ..report.common import _experiment, md_table, mse_at, num, pct
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.figures import cells as figures
+from relustudy.stats import inputs
+from relustudy.studies.common import _experiment, md_table, mse_at, num, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_q1_long(ctx: Context) -> str:
@@ -26,7 +29,7 @@ def section_q1_long(ctx: Context) -> str:
         e0 = max(e for e in b.index if e <= epochs / 10)
         # A median at the precision floor measures rounding, not learning: no slope through it.
         lo_end, hi_end = np.log10([b[e0], med[epochs]])
-        floor = np.log10(stats.MSE_FLOOR) + 1  # within a decade of the floor
+        floor = np.log10(inputs.MSE_FLOOR) + 1  # within a decade of the floor
         slope = (hi_end - lo_end) / (np.log10(epochs) - np.log10(e0)) if min(lo_end, hi_end) > floor else np.nan
         slopes[(act, upd, out)] = slope
         hit = sub["epochs_to_1e-3"].dropna().to_numpy(float)
@@ -36,7 +39,7 @@ def section_q1_long(ctx: Context) -> str:
                 upd,
                 out,
                 f"{len(sub):,}",
-                *[mse_at(stats.log10_mse([med[e]])[0]) for e in grid],
+                *[mse_at(inputs.log10_mse([med[e]])[0]) for e in grid],
                 num(slope, 2) if np.isfinite(slope) else "– (at the floor)",
                 pct((sub["final_mse"] < 1e-4).mean()),
                 num(np.median(hit), 4) if hit.size else "never",
@@ -75,7 +78,7 @@ def section_q1_long(ctx: Context) -> str:
 
 tanh and sigmoid at lr 0.1 (randn init, plain SGD), {runs["seed"].nunique():,} seeds per cell, the error recorded at
 log-spaced epochs. A late log-log slope near 0 is a plateau; -1 means the error still falls like 1/epoch (dashed
-line in the figure); medians and slopes are clipped at the precision floor {stats.MSE_FLOOR:g}.
+line in the figure); medians and slopes are clipped at the precision floor {inputs.MSE_FLOOR:g}.
 
 {tbl}
 
@@ -84,7 +87,7 @@ linear output: {"; ".join(f"{r[0]}/{r[1]} {r[4 + len(grid)]}" for r in ident)}. 
 on tanh's asymptote and outside sigmoid's open range (0, 1), so a saturating output must drive its pre-activation ever
 further; a linear output unit removes that, yet its error too keeps falling like a power of the epoch rather than
 reaching zero (the hidden tanh/sigmoid units are smooth, and the gradient shrinks with the error: see the vanishing-
-gradient section's measurements). A slope through a median at the precision floor {stats.MSE_FLOOR:g} would measure the
+gradient section's measurements). A slope through a median at the precision floor {inputs.MSE_FLOOR:g} would measure the
 clip, not learning, and is not given.
 
 {fig}

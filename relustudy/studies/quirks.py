@@ -8,17 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, stats, vocabulary as vocab
-from ..report.common import ALPHA, POSTED, _stratified, diff_ci, md_table, need, pct, pval, wilcoxon_text
-from .base import Context, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.stats import paired_tests
+from relustudy.analysis import vocabulary as vocab
+from relustudy.studies.common import ALPHA, POSTED, _stratified, diff_ci, md_table, need, pct, pval, wilcoxon_text
+from relustudy.studies.common import Context
+from relustudy.studies.base import Study, Verdict
 
 REVIVAL_SHARE = 0.5  # at least this share of the corrected update's net extra failures born dead: the bias decay's revivals explain them
 
 
 @dataclass(frozen=True)
 class QuirksFinding:
-    mc: stats.McNemarResult  # posted (a) vs corrected (b) on the posted cell, paired by seed
-    wx: stats.WilcoxonResult
+    mc: paired_tests.McNemarResult  # posted (a) vs corrected (b) on the posted cell, paired by seed
+    wx: paired_tests.WilcoxonResult
     broken_born_dead: int  # seeds solved as posted, failed corrected (n01), that are born dead
     rescued_born_dead: int  # seeds failed as posted, solved corrected (n10), that are born dead
     died: dict  # update -> deaths in training (output alive at init, dead at the end), at-risk Rate
@@ -40,8 +43,8 @@ def finding(d: dict) -> QuirksFinding:
     a, b = a.loc[seeds], b.loc[seeds]
     fa, fb = vocab.failed(a), vocab.failed(b)
     born = vocab.born_dead(a)  # the same draws: born dead in one iff in the other
-    mc = stats.mcnemar_exact(fa, fb)
-    wx = stats.wilcoxon_log_mse(a["final_mse"].to_numpy(float), b["final_mse"].to_numpy(float))
+    mc = paired_tests.mcnemar_exact(fa, fb)
+    wx = paired_tests.wilcoxon_log_mse(a["final_mse"].to_numpy(float), b["final_mse"].to_numpy(float))
     alive = {u: ~vocab.output_born_dead(x) & vocab.relu_family(x) for u, x in (("as_posted", a), ("corrected", b))}
     died = {u: vocab.hazard(vocab.output_died_in_training(x), alive[u]) for u, x in (("as_posted", a), ("corrected", b))}
     died_ever = None

@@ -6,7 +6,7 @@ x order seeds in shuffled order, (b) fixed order in float32 and (c) fixed order 
 moved by one ulp in one parameter; the float64 fixed-order runs of the posted and corrected
 cells are ``million``'s (the same runs bit for bit, not retrained). The finding is, per cell
 and source, the probability that two runs disagree on solved/failed when only that source
-changes (:mod:`relustudy.disagreement`), beside the probability when everything changes;
+changes (:mod:`relustudy.analysis.disagreement`), beside the probability when everything changes;
 the verdict reads only :class:`RandomnessFinding`.
 """
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import analysis
-from ..disagreement import CrossedResult, crossed_decomposition, distinct_seeds_disagreement, paired_disagreement
-from ..report.common import POSTED, ci, md_table, num, pct
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.analysis.disagreement import CrossedResult, crossed_decomposition, distinct_seeds_disagreement, paired_disagreement
+from relustudy.studies.common import POSTED, ci, md_table, num, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 BOOT_SEED = 19  # the cluster bootstraps' generator (fixed: the same data give the same report)
 N_BOOT = 2000
@@ -334,7 +335,7 @@ def disagreement_bars(table: pd.DataFrame, *, x: str = "label", hue: str = "cell
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from ..figures import PALETTE
+    from relustudy.figures.cells import PALETTE
 
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.2))

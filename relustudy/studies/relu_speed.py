@@ -7,9 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, stats
-from ..report.common import POSTED, md_table, need, num, pct, pval
-from .base import Context, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.stats import proportions as stats
+from relustudy.studies.common import POSTED, md_table, need, num, pct, pval
+from relustudy.studies.common import Context
+from relustudy.studies.base import Study, Verdict
 
 MOSTLY_LINEAR = 0.5  # more than this share of solved runs one affine map on the data: "linear" explains the speed
 
@@ -30,7 +33,7 @@ def select(ctx: Context) -> dict:
 def finding(d: dict) -> SpeedFinding:
     frames = []
     for lr in d["lrs"]:
-        t = analysis.speed_comparison(d["runs"], {**POSTED, "lr": lr}, ["relu", "leaky_relu", "tanh", "sigmoid"])
+        t = mechanisms.speed_comparison(d["runs"], {**POSTED, "lr": lr}, ["relu", "leaky_relu", "tanh", "sigmoid"])
         frames.append(t.assign(lr=lr))
     speed = pd.concat(frames, ignore_index=True)
     tested = speed["p_both"].notna().to_numpy()
@@ -38,7 +41,7 @@ def finding(d: dict) -> SpeedFinding:
     if tested.any():  # one Holm family: every paired speed comparison of the table
         speed.loc[tested, "p_holm"] = stats.holm(speed.loc[tested, "p_both"].to_numpy())
     try:
-        linear = analysis.linear_on_data_shares(d["twins"], by=["output"])
+        linear = mechanisms.linear_on_data_shares(d["twins"], by=["output"])
     except ValueError:
         linear = None
     return SpeedFinding(speed, linear)

@@ -6,9 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures_scale, stats
-from ..report.common import ALPHA, POSTED, _experiment, ci, md_table, need, paired, pct, pval
-from .base import Context, Figure, Skip, Study, Verdict
+from relustudy.analysis import cells as analysis
+from relustudy.figures import scale as figures_scale
+from relustudy.stats import proportions as stats
+from relustudy.stats import paired_tests
+from relustudy.studies.common import ALPHA, POSTED, _experiment, ci, md_table, need, paired, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Figure, Study, Verdict
 
 
 GOOD_RESCUE = 0.5  # a remedy that rescues at least half of the failing seeds counts as a fix
@@ -42,7 +46,7 @@ def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if analysis.select(runs, where).empty:
             continue
         t = analysis.paired_table(runs, base_where, where)
-        mc = stats.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
+        mc = paired_tests.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
         rescued = stats.proportion_ci(mc.n10, mc.n10 + mc.n11, alpha=ALPHA)
         broken = stats.proportion_ci(mc.n01, mc.n01 + mc.n00, alpha=ALPHA)
         res.append(

@@ -4,11 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, figures
-from ..outcomes import OUTCOMES
-from ..report.common import POSTED, md_table, need, pct
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.analysis import mechanisms
+from relustudy.figures import cells as figures
+from relustudy.core.outcomes import OUTCOMES
+from relustudy.studies.common import POSTED, md_table, need, pct
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_lottery(ctx: Context) -> str:
@@ -42,7 +45,7 @@ def section_lottery(ctx: Context) -> str:
         "seed_lottery.png",
         "seed lottery",
     )
-    agree = analysis.seed_agreement(r, POSTED, {k: v for k, v in cells.items() if k != "as posted"})
+    agree = mechanisms.seed_agreement(r, POSTED, {k: v for k, v in cells.items() if k != "as posted"})
     rows = [
         (d.label, f"{d.n:,}", pct(d.same_outcome), f"{d.kappa:.2f} [{d.kappa_low:.2f}, {d.kappa_high:.2f}]",
          f"{d.kappa_fail:.2f}")

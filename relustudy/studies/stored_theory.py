@@ -1,7 +1,7 @@
-"""The init-time theory's Monte Carlo results the studies use, through :mod:`relustudy.stored`:
+"""The init-time theory's Monte Carlo results the studies use, through :mod:`relustudy.runs.stored`:
 computed once by ``make_report.py --store`` into ``data/stored/``, read afterwards. Each
 wrapper takes the arguments that determine its result (seeds included) and returns what
-the :mod:`relustudy.theory` function returns."""
+the :mod:`relustudy.analysis.theory` function returns."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import stored, theory
+from relustudy.runs import stored
+from relustudy.analysis import theory
 
 
 def _frame_of(result) -> pd.DataFrame:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..outcomes import OUTCOMES
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.core.outcomes import OUTCOMES
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_dataset(ctx: Context) -> str:

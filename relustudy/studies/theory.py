@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import stats, theory
-from ..report.common import CONDITIONAL_DRAWS, THEORY_DRAWS, THEORY_SEED, ci, md_table, need, pct, pval
-from . import stored_theory
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.stats import unpaired_tests
+from relustudy.analysis import theory
+from relustudy.studies.common import CONDITIONAL_DRAWS, THEORY_DRAWS, THEORY_SEED, ci, md_table, need, pct, pval
+from relustudy.studies import stored_theory
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_theory(ctx: Context) -> str:
@@ -22,7 +24,7 @@ def section_theory(ctx: Context) -> str:
     rows, p_cond = [], []
     for t in tbl.itertuples(index=False):
         c = cond[t.init]
-        p_c = stats.binomial_pvalue(t.n_dead, t.n_seeds, c.p)
+        p_c = unpaired_tests.binomial_pvalue(t.n_dead, t.n_seeds, c.p)
         p_cond.append(p_c)
         rows.append(
             (

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import analysis, stats
-from ..problem import MSE_ZERO_OUTPUT
-from ..report.common import POSTED, THRESHOLDS, ci, diff_ci, md_table, need, paired, pct, pval, rate_of
-from .base import Context, Skip, Study
-from .legacy import text_study
+from relustudy.analysis import cells as analysis
+from relustudy.stats import proportions as stats
+from relustudy.core.problem import MSE_ZERO_OUTPUT
+from relustudy.studies.common import POSTED, THRESHOLDS, ci, diff_ci, md_table, need, paired, pct, pval, rate_of
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study
+from relustudy.studies.legacy import text_study
 
 
 def section_thresholds(ctx: Context) -> str:

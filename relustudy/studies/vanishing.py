@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..report.common import ALPHA, _stratified, md_table, num, pct, pval
-from .base import Context, Skip, Study, Verdict
+from relustudy.studies.common import ALPHA, _stratified, md_table, num, pct, pval
+from relustudy.studies.common import Context, Skip
+from relustudy.studies.base import Study, Verdict
 
 VANISHED = 0.1  # the output's median |f'(z)| at the last epoch below this: the gradient vanishes at the output
 DEPTH_VANISHING = 0.1  # layer 1's median gradient below this fraction of the output layer's: it vanishes with depth

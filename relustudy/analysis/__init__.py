@@ -1,0 +1,3 @@
+"""Analyses of the runs tables: per-cell rates and paired comparisons, the vocabulary, mechanisms,
+the optimizer decompositions, the theory check.
+"""

@@ -1,0 +1,478 @@
+"""The grid of runs: its spec, its shards, and the resumable runner that trains them.
+
+A :class:`Grid` is the cross product of factor values times a seed range. Its work is
+cut into *shards* (one cell x one block of seeds, blocks aligned to multiples of
+``block`` so grids that overlap share shards). Shards that share everything but ``init``
+are trained in one ``train_group`` call (a *task*), because the core is several times
+faster per run at a large batch. Each finished shard is written atomically; a rerun
+validates and reuses what is on disk and trains only the rest, so resuming is rerunning.
+The runs do not depend on how they were batched, so neither does the dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from relustudy.core.config import FACTOR_REGISTRY, Cell, check_choice, hidden_str
+from relustudy.runs.backends import BACKENDS, SchedulerError, check_run_options, connect  # noqa: F401  (re-exported)
+from relustudy.runs.dataset import ShardError, assemble, read_shard, remove_stale_tmp, shard_table, update_dataset, write_atomic
+from relustudy.runs.progress import CostBar, NoBar
+from relustudy.runs.lock import folder_lock
+from relustudy.runs.provenance import provenance
+from relustudy.runs.paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
+from relustudy.core.schema import cell_id
+from relustudy.core.engines import check_engine_supports, resolve_engine, single_threaded, usable_cores
+from relustudy.core.train import train_group
+
+COLUMN_SETS = ("full", "compact")  # Grid.columns: what the consolidated dataset keeps
+DEFAULT_BLOCK = 1000  # seeds per shard: 3 inits x 1000 = 3000 runs per task, ~10-15 s
+MAX_SEED = 2**32
+REJECTED_SUBDIR = "rejected"  # bad shard files are moved here, never silently merged
+
+
+def _levels(name: str, values, check) -> tuple:
+    """Validate a factor's value list: non-empty, each valid, no duplicates."""
+    values = tuple(check(v) for v in values)
+    if not values:
+        raise ValueError(f"empty {name} list; allowed: one or more values")
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {name} value(s) {', '.join(dupes)}; allowed: each value once")
+    return values
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid of runs: every combination of the factor values, for seeds ``start..stop-1``.
+
+    The defaults are the study grid of STUDY.md section 2 (288 cells x 1000 seeds).
+    """
+
+    seeds: tuple[int, int] = (0, 1000)  # [start, stop): seeds start .. stop-1
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "tanh", "sigmoid")
+    outputs: tuple[str, ...] = ("same", "identity")
+    inits: tuple[str, ...] = ("randn", "he", "xavier")
+    updates: tuple[str, ...] = ("as_posted", "corrected")
+    optimizers: tuple[str, ...] = ("sgd", "momentum")
+    lrs: tuple[float, ...] = (0.01, 0.1, 0.001)  # 0.001: momentum's step matched to sgd at 0.01
+    epochs: tuple[int, ...] = (5000,)
+    hidden: tuple[tuple[int, ...], ...] = ((4, 4),)
+    init_gains: tuple[float, ...] = (1.0,)  # multipliers of every init (Cell.init_gain); 1.0 = as defined
+    data_orders: tuple[str, ...] = ("fixed",)  # "shuffled": a fresh permutation of the six pairs every epoch
+    # Crossed with the seeds: every shuffled cell once per order seed (a fixed-order cell has none: order_seed 0).
+    order_seeds: tuple[int, ...] = (0,)
+    dtypes: tuple[str, ...] = ("float64",)  # arithmetic of training
+    init_perturbs: tuple[str, ...] = ("none",)  # "one_ulp": each seed's init moved by one ulp in one parameter
+    # "full": every column and the curves; "compact": the runs table's COMPACT_COLUMNS only,
+    # float32 where that keeps the information, no curves (for million-run grids).
+    columns: str = "full"
+    # Record the output unit's death timing at each epoch's end (schema.TRACK_OUTPUT_COLUMNS); a run
+    # option, not a factor: the runs are the same, the table has two more columns.
+    track_output: bool = False
+    out: Path = field(default=DEFAULT_GRID_DIR, compare=False)  # dataset folder; shards in out/shards
+    block: int = field(default=DEFAULT_BLOCK, compare=False)  # seeds per shard; does not change the data
+
+    def __post_init__(self) -> None:
+        put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        for factor in FACTOR_REGISTRY.values():
+            put(factor.grid_field, _levels(factor.name, getattr(self, factor.grid_field), factor.check))
+        if self.data_orders == ("fixed",) and self.order_seeds != (0,):
+            raise ValueError(f"order seeds {', '.join(map(str, self.order_seeds))} with data order fixed only; "
+                             "allowed: order seeds with data order shuffled (--data-orders shuffled)")
+        check_choice("columns", self.columns, COLUMN_SETS)
+        if not isinstance(self.track_output, bool):
+            raise ValueError(f"invalid track_output {self.track_output!r}; allowed: True or False")
+        start, stop = check_seed_range(self.seeds)
+        put("seeds", (start, stop))
+        if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < 1:
+            raise ValueError(f"invalid block {self.block!r}; allowed: an integer >= 1 (seeds per shard)")
+        put("out", Path(self.out))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.cells()) * (self.seeds[1] - self.seeds[0])
+
+    def cells(self) -> list[Cell]:
+        """The grid's cells in canonical order (the factor registry's order, last factor fastest).
+
+        Order seeds cross the shuffled cells only: a fixed-order cell appears once, with order_seed 0.
+        """
+        names = list(FACTOR_REGISTRY)
+        cells = []
+        for values in itertools.product(*(getattr(self, f.grid_field) for f in FACTOR_REGISTRY.values())):
+            kw = dict(zip(names, values))
+            if kw["data_order"] == "fixed":
+                if kw["order_seed"] != self.order_seeds[0]:
+                    continue
+                kw["order_seed"] = 0
+            cells.append(Cell(**kw))
+        return cells
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Seed blocks [start, stop), cut at multiples of ``block`` so other grids can reuse them."""
+        start, stop = self.seeds
+        edges = [start, *range((start // self.block + 1) * self.block, stop, self.block), stop]
+        return list(zip(edges[:-1], edges[1:]))
+
+    def shards(self) -> list["Shard"]:
+        """Every shard, cell-major (canonical order of the dataset)."""
+        return [Shard(c, a, b, self.track_output) for c in self.cells() for a, b in self.blocks()]
+
+    def to_config(self) -> dict:
+        """Plain-type dict of the grid (the keys of ``--config`` files), for provenance.
+
+        The optional factors' levels (``init_gains``, ``data_orders``, ...), ``columns`` and
+        ``track_output`` appear only when not at their default, so the config of a grid that does
+        not use them is what it was before they existed.
+        """
+        config = {"seeds": f"{self.seeds[0]}:{self.seeds[1]}"}
+        for factor in FACTOR_REGISTRY.values():
+            levels = getattr(self, factor.grid_field)
+            if not factor.optional or levels != (factor.default,):
+                config[factor.grid_field] = [hidden_str(v) for v in levels] if factor.name == "hidden" else list(levels)
+        config["block"] = self.block
+        if self.columns != "full":
+            config["columns"] = self.columns
+        if self.track_output:
+            config["track_output"] = True
+        return config
+
+    def command(self) -> str:
+        """A command line that reproduces this grid's dataset."""
+        c = self.to_config()
+        parts = ["python scripts/run_grid.py", f"--seeds {c['seeds']}"]
+        for factor in FACTOR_REGISTRY.values():
+            key = factor.grid_field
+            if key == "order_seeds" and key in c and c[key] == list(range(c[key][0], c[key][-1] + 1)):
+                parts.append(f"--order-seeds {c[key][0]}:{c[key][-1] + 1}")
+            elif key in c:
+                parts.append(f"--{key.replace('_', '-')} {','.join(str(v) for v in c[key])}")
+        if "columns" in c:
+            parts.append(f"--columns {c['columns']}")
+        if self.track_output:
+            parts.append("--track-output")
+        return " ".join(parts + [f"--out {self.out}"])
+
+
+@dataclass(frozen=True)
+class GridUnion:
+    """Several grids written as one dataset, e.g. a cell at a million seeds beside two at fewer.
+
+    Has what :func:`run_grid` uses of a :class:`Grid` (cells, shards, n_runs, out, columns,
+    to_config, command). The parts must not share a cell: a run is in the dataset once.
+    """
+
+    parts: tuple[Grid, ...]
+    out: Path = field(default=DEFAULT_GRID_DIR, compare=False)
+    columns: str = "full"
+    name: str = ""  # the experiment's name, for command()
+    track_output: bool = False  # True (here or in any part): every part tracks the output (Grid.track_output)
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ValueError("empty GridUnion; allowed: one or more Grids")
+        if self.track_output or any(p.track_output for p in self.parts):
+            object.__setattr__(self, "track_output", True)
+            object.__setattr__(self, "parts", tuple(dataclasses.replace(p, track_output=True) for p in self.parts))
+        cells = [c for p in self.parts for c in p.cells()]
+        if len(set(cells)) != len(cells):
+            raise ValueError("the grids of a GridUnion share a cell; allowed: grids with disjoint cells")
+        check_choice("columns", self.columns, COLUMN_SETS)
+        object.__setattr__(self, "out", Path(self.out))
+
+    @property
+    def n_runs(self) -> int:
+        return sum(p.n_runs for p in self.parts)
+
+    def cells(self) -> list[Cell]:
+        return [c for p in self.parts for c in p.cells()]
+
+    def shards(self) -> list["Shard"]:
+        return [s for p in self.parts for s in p.shards()]
+
+    def to_config(self) -> dict:
+        config = {"parts": [p.to_config() for p in self.parts]}
+        if self.columns != "full":
+            config["columns"] = self.columns
+        if self.track_output:
+            config["track_output"] = True
+        return config
+
+    def command(self) -> str:
+        return f"python scripts/run_grid.py --experiment {self.name} --out {self.out}"
+
+
+def check_seed_range(seeds) -> tuple[int, int]:
+    """Validate a seed range (start, stop) with 0 <= start < stop <= 2**32."""
+    try:
+        start, stop = (int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid seed range {seeds!r}; allowed: A:B with integers 0 <= A < B <= 2**32") from None
+    if not 0 <= start < stop <= MAX_SEED:
+        raise ValueError(f"invalid seed range {start}:{stop}; allowed: A:B with integers 0 <= A < B <= 2**32")
+    return start, stop
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One cell's runs for seeds ``start..stop-1``: the unit of writing and resuming."""
+
+    cell: Cell
+    start: int
+    stop: int
+    track_output: bool = False  # its file also holds the death-timing columns (named apart: _t)
+
+    @property
+    def name(self) -> str:
+        track = "_t" if self.track_output else ""
+        return f"{cell_id(self.cell)}_s{self.start:06d}-{self.stop:06d}{track}.parquet"
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Task:
+    """Shards trained in one ``train_group`` call: same structure, lr and seed block."""
+
+    shards: tuple[Shard, ...]
+
+    @property
+    def n(self) -> int:
+        return sum(s.n for s in self.shards)
+
+
+def plan_tasks(shards: Sequence[Shard]) -> list[Task]:
+    """Group shards that can share a batch (differ only in init, init gain or order seed), keeping their order."""
+    groups: dict[tuple, list[Shard]] = {}
+    for s in shards:
+        groups.setdefault((s.cell.structure, s.cell.lr, s.start, s.stop, s.track_output), []).append(s)
+    return [Task(tuple(g)) for g in groups.values()]
+
+
+LAYER_COST = 6  # per-layer overhead of the core, in units of one parameter's work (fit at R=1000)
+# Extra work per unit evaluation of an activation, in the same units (numba engine, measured
+# on the 2-4-4-1 net with the one-division tanh/sigmoid: each ~2.0x the ReLU cell's time),
+# and per parameter of an optimizer's state update.
+ACT_COST = {"relu": 0.0, "leaky_relu": 0.5, "identity": 0.0, "tanh": 6.3, "sigmoid": 6.3, "elu": 12.0}
+OPTIMIZER_COST = {"sgd": 0.0, "momentum": 0.5, "adam": 3.0}
+
+
+def task_cost(task: Task) -> float:
+    """Relative time a task takes: runs x epochs x (parameters + per-layer overhead + activations).
+
+    Orders the work (costliest first, so the expensive cells do not form the tail) and
+    drives the progress bar's rate; it never changes the data.
+    """
+    cell = task.shards[0].cell
+    sizes = cell.layer_sizes
+    params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    out_act = cell.activation if cell.output == "same" else cell.output
+    acts = ACT_COST.get(cell.activation, 0.0) * sum(sizes[1:-1]) + ACT_COST.get(out_act, 0.0)
+    per_sample = params * (1.0 + OPTIMIZER_COST.get(cell.optimizer, 0.0)) + LAYER_COST * (len(sizes) - 1) + acts
+    return task.n * cell.epochs * per_sample
+
+
+POSTED_COST = task_cost(Task((Shard(Cell(), 0, 1),)))  # one posted-cell run: the progress bar's unit
+
+
+def run_task(task: Task, engine: str | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """Train a task's runs (in a worker); per shard (metrics, curve epochs (P,), curve (P, n)).
+
+    Only arrays travel back, so the worker needs no access to the output folder. The
+    engine runs single-threaded: the grid parallelises over worker processes instead.
+    """
+    first = task.shards[0]
+    with single_threaded(engine):
+        results = train_group([s.cell for s in task.shards], range(first.start, first.stop), engine=engine,
+                              track_output=first.track_output)
+    return [(r.metrics, r.curve_epochs, r.curve) for r in results]
+
+
+@dataclass
+class GridOutput:
+    """What :func:`run_grid` did and where the dataset is."""
+
+    runs_path: Path
+    curves_path: Path
+    n_runs: int  # runs in the dataset
+    n_trained: int  # runs trained by this call
+    n_reused: int  # runs read from finished shards
+    rejected: list[str]  # shard files found bad, moved to shards/rejected/
+    seconds: float
+    written: bool = True  # False when the folder already held exactly this dataset (files left untouched)
+
+
+def run_grid(
+    grid: Grid,
+    *,
+    jobs: int | None = None,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    command: str | None = None,
+    engine: str | None = None,
+) -> GridOutput:
+    """Train every missing shard of ``grid`` and write its consolidated dataset.
+
+    Parameters
+    ----------
+    grid : the grid; its dataset goes to ``grid.out`` (shards in ``grid.out/shards``).
+    jobs : parallel workers (loky default: the usable cores; dask default: all workers).
+    backend : "loky" (local processes) or "dask" (an existing dask.distributed cluster).
+    scheduler : the dask scheduler address, e.g. "tcp://10.0.0.1:8786" (dask only).
+    progress : show a tqdm bar of the work done (in posted-cell runs; runs in its postfix), with an ETA.
+    log : where messages go (default: stderr).
+    command : the command line, recorded in the provenance.
+    engine : training engine, "numba" (default when installed), "numpy" or "cuda"; recorded
+        in the provenance. Every engine gives the same bits, so shards trained by one are
+        reused by another.
+
+    Everything is validated (and the scheduler contacted) before the output folder is
+    touched. Raises ValueError for bad arguments, ConnectionError for an unreachable
+    scheduler, :class:`~relustudy.runs.lock.FolderLocked` if another run is using ``grid.out``
+    (one run per folder, held from the scan to the write). If the folder already holds
+    exactly this dataset, its files are left untouched (``GridOutput.written`` False).
+    """
+    t0 = time.perf_counter()
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    check_run_options(jobs, backend, scheduler)
+    engine = resolve_engine(engine)  # EngineUnavailable (a ValueError) before anything is written
+    for cell in grid.cells():  # an engine that lacks a new factor: one line, before anything is written
+        check_engine_supports(engine, cell, grid.track_output)
+    client = connect(scheduler) if backend == "dask" else None
+    try:
+        grid.out.mkdir(parents=True, exist_ok=True)
+        # One run per folder, from scanning the shards to writing the dataset (FolderLocked otherwise).
+        with folder_lock(grid.out, log, command):
+            shard_dir = grid.out / SHARDS_SUBDIR
+            shard_dir.mkdir(exist_ok=True)
+            remove_stale_tmp(shard_dir)
+            remove_stale_tmp(grid.out)
+            tables, rejected = _scan(grid, shard_dir, log)
+            todo = [s for s in grid.shards() if s not in tables]
+            n_reused = grid.n_runs - sum(s.n for s in todo)
+            with _progress(grid.shards(), todo, progress) as bar:
+                for shard, table in _train(plan_tasks(todo), jobs, backend, engine):
+                    write_atomic(table, shard_dir / shard.name)
+                    tables[shard] = table
+                    bar.update(shard)
+            per_cell: dict[Cell, list] = {c: [] for c in grid.cells()}
+            for shard in grid.shards():  # each cell's shards in ascending seed order
+                per_cell[shard.cell].append(tables[shard])
+            runs, curves = assemble(list(per_cell), list(per_cell.values()), grid.columns, grid.track_output)
+            prov = provenance(grid.to_config(), command or grid.command(), engine=engine)
+            runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
+    finally:
+        if client is not None:
+            client.close()
+    out = GridOutput(runs_path, curves_path, len(runs), grid.n_runs - n_reused, n_reused, rejected,
+                     time.perf_counter() - t0, written)
+    log(f"{out.n_runs} runs ({out.n_trained} trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {runs_path}")
+    return out
+
+
+def _scan(grid: Grid, shard_dir: Path, log) -> tuple[dict, list[str]]:
+    """Read and validate the grid's finished shards; move bad ones to shards/rejected/."""
+    tables, rejected = {}, []
+    for shard in grid.shards():
+        path = shard_dir / shard.name
+        if not path.exists():
+            continue
+        try:
+            tables[shard] = read_shard(path, shard.cell, shard.start, shard.stop, shard.track_output)
+        except ShardError as e:
+            dest = _reject(path, shard_dir / REJECTED_SUBDIR)
+            rejected.append(shard.name)
+            log(f"bad shard {shard.name}: {e}; moved to {dest}, redoing it")
+    return tables, rejected
+
+
+def _reject(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` under a name that does not clobber earlier rejects."""
+    folder.mkdir(exist_ok=True)
+    k = 0
+    while (dest := folder / f"{path.name}.{k}").exists():
+        k += 1
+    shutil.move(str(path), dest)
+    return dest
+
+
+def schedule(tasks: Sequence[Task], n_jobs: int) -> list[Task]:
+    """The order tasks are handed to ``n_jobs`` workers: costliest first, the last ones cut finer.
+
+    Sorting by :func:`task_cost` keeps expensive cells out of the tail; the last
+    ``2 * n_jobs`` tasks are then split into one task per shard, so the workers finish
+    within a small piece of each other. Batching never changes the data.
+    """
+    order = sorted(tasks, key=lambda t: -task_cost(t))
+    tail = max(0, len(order) - 2 * n_jobs)
+    fine = [Task((s,)) for t in order[tail:] for s in t.shards]
+    return order[:tail] + sorted(fine, key=lambda t: -task_cost(t))
+
+
+def _warm_up(tasks: Sequence[Task], engine: str) -> None:
+    """Compile the numba kernel of every structure among ``tasks`` in the workers, in parallel
+    (one 1-epoch, 1-seed task each), before the timed work: the progress bar's rate then
+    measures training, and no two workers compile the same kernel at the same time."""
+    if engine != "numba":
+        return
+    import joblib
+
+    from relustudy.core.engines.numba_cpu import cell_spec
+
+    probes = {}  # one per compiled kernel (cells of several structures share one: numba_cpu.spec_of)
+    for t in tasks:
+        s = t.shards[0]
+        probes.setdefault(cell_spec(s.cell, s.track_output),
+                          Task((Shard(dataclasses.replace(s.cell, epochs=1), s.start, s.start + 1, s.track_output),)))
+    joblib.Parallel()(joblib.delayed(run_task)(t, engine) for t in probes.values())
+
+
+def _train(tasks: list[Task], jobs: int | None, backend: str, engine: str) -> Iterator[tuple[Shard, object]]:
+    """Run the tasks in parallel; yield (shard, shard table) as tasks finish."""
+    if not tasks:
+        return
+    import joblib
+
+    if engine == "cuda":  # one GPU: its kernel runs each task's runs in parallel already
+        n_jobs = 1
+        ctx = joblib.parallel_config(backend="loky", n_jobs=1)
+    elif backend == "loky":
+        n_jobs = min(jobs or usable_cores(), len(tasks))
+        ctx = joblib.parallel_config(backend="loky", n_jobs=n_jobs)
+    else:
+        n_jobs = jobs or -1
+        ctx = joblib.parallel_config(backend="dask", n_jobs=n_jobs)
+    with ctx:
+        _warm_up(tasks, engine)
+        # Costliest tasks first, the tail cut finer; results stream back as they finish.
+        order = schedule(tasks, max(n_jobs, 1))
+        parallel = joblib.Parallel(return_as="generator_unordered", pre_dispatch="all" if backend == "dask" else "2*n_jobs")
+        results = parallel(joblib.delayed(_run_tagged)(k, t, engine) for k, t in enumerate(order))
+        for k, per_shard in results:
+            for shard, (metrics, epochs, curve) in zip(order[k].shards, per_shard):
+                yield shard, shard_table(shard.cell, shard.start, shard.stop, metrics, epochs, curve)
+
+
+def _run_tagged(k: int, task: Task, engine: str):
+    """run_task with the task's index, so unordered results can be matched up."""
+    return k, run_task(task, engine)
+
+
+def _progress(shards: Sequence[Shard], todo: Sequence[Shard], enabled: bool):
+    """A bar over the grid's work (finished shards included), or a no-op; ``update(shard)`` per shard.
+    One unit of work is one posted-cell run (:data:`POSTED_COST`)."""
+    if not enabled or not todo:
+        return NoBar()
+    return CostBar(shards, todo, lambda shard: task_cost(Task((shard,))) / POSTED_COST)
