@@ -122,7 +122,7 @@ def main(argv=None) -> None:
     p.add_argument("--probe", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "perf" / "kernel_probe.py",
                    help="kernel_probe.py to compare with (default ../shared/perf/kernel_probe.py; skipped if absent)")
     args = p.parse_args(argv)
-    from relustudy.core.engines import usable_cores
+    from relustudy.core.engines.cores import usable_cores
     from relustudy.core.engines.numba_cpu import threads
 
     posted = Cell(epochs=args.epochs)

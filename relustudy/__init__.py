@@ -1,6 +1,5 @@
 """relustudy: why a tiny ReLU network sometimes never learns to add two numbers."""
-__version__ = "0.1.0"
-
+from relustudy.version import __version__
 from relustudy.core.config import Cell
 from relustudy.core.train import TrainResult, evaluate, train, train_group
 from relustudy.runs.dataset import load_curves, load_runs

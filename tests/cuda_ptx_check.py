@@ -5,49 +5,64 @@ none contains a fused multiply-add and every division and square root is IEEE (.
 float32 kernels hold no float64 instruction at all (no promotion); exits 3
 when the CUDA toolkit's compiler libraries (NVVM, NVRTC) are not installed, so the caller
 can skip. A control kernel written with plain operators must show FMAs, or the count
-would prove nothing.
+would prove nothing. The kernels checked come from the registries (:func:`kernels`), so a new
+activation or optimizer is checked without editing this file.
 """
 import re
 import sys
 import types
 
+from relustudy.core.activations import ACTIVATIONS
+from relustudy.core.config import DTYPES
 from relustudy.core.engines import cuda_gpu as cg
+from relustudy.core.optimizers import OPTIMIZERS
 
-cuda = cg._import_cuda()
-import numba.cuda.dispatcher as dispatcher  # noqa: E402
-
-# No GPU here: device functions ask the current device for its compute capability.
-dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
 SIG = ("void({t}[:, ::1], {t}[:, ::1], {t}[::1], uint64[::1], {t}[:, ::1], {t}[::1], int64, "
        "int64[::1], {t}[:, ::1], int64[::1], {t}[::1], int64[::1], int64[::1], boolean, boolean)")
 FMA = re.compile(r"\b(fma|mad)\.[a-z.]*f(64|32)")
 F64 = re.compile(r"\.f64\b")
 
 
+def kernels():
+    """(sizes, acts, posted, optimizer, dtype) of the kernels to check: every activation of the
+    registry as hidden and as output unit in each dtype, both update rules and every optimizer
+    among them (len(ACTIVATIONS) * len(DTYPES) kernels)."""
+    names, optimizers = list(ACTIVATIONS), list(OPTIMIZERS)
+    for i, act in enumerate(names):
+        for j, dtype in enumerate(DTYPES):
+            out = names[(i + 1) % len(names)] if j else act  # in the second dtype, another output unit
+            yield (2, 3, 2, 1), (act, act, out), (i + j) % 2 == 0, optimizers[(i + j) % len(optimizers)], dtype
+
+
 def control(x, y, out):
     out[0] = x[0] * y[0] + x[1]  # plain operators: numba-cuda contracts these (GPU.md)
 
 
-try:
-    ptx, _ = cuda.compile_ptx(control, "void(float64[::1], float64[::1], float64[::1])", cc=(9, 0))
-    ptx32, _ = cuda.compile_ptx(control, "void(float32[::1], float32[::1], float32[::1])", cc=(9, 0))
-except Exception as e:  # no NVVM/NVRTC: nothing to check here
-    print(f"skip: cannot compile PTX here ({type(e).__name__})")
-    sys.exit(3)
-assert FMA.search(ptx) and re.search(r"\bfma\.rn\.f32", ptx32), "the control kernels should contain FMAs"
-bad = 0
-for sizes, acts, posted, optimizer, dtype in [((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64"),
-                                              ((2, 4, 4, 1), ("tanh",) * 3, False, "momentum", "float64"),
-                                              ((2, 3, 1), ("sigmoid", "identity"), True, "adam", "float64"),
-                                              ((2, 2, 2, 1), ("elu", "elu", "leaky_relu"), False, "adam", "float64"),
-                                              ((2, 4, 4, 1), ("tanh",) * 3, True, "momentum", "float32"),
-                                              ((2, 2, 2, 1), ("elu", "sigmoid", "relu"), False, "adam", "float32")]:
-    kernel = cg._kernel(sizes, acts, posted, optimizer, 6, dtype).py_func
-    ptx, _ = cuda.compile_ptx(kernel, SIG.format(t=dtype), cc=(9, 0))
-    fma = len(FMA.findall(ptx))
-    loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f(64|32)", ptx))  # only .rn (IEEE) divisions and square roots
-    wide = len(F64.findall(ptx)) if dtype == "float32" else 0  # a float32 kernel promoted nowhere
-    bad += fma + loose + wide
-    print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype}: {fma} FMA, {loose} non-IEEE divisions"
-          + (f", {wide} f64 instructions" if dtype == "float32" else ""))
-sys.exit(1 if bad else 0)
+def main() -> int:
+    cuda = cg._import_cuda()
+    import numba.cuda.dispatcher as dispatcher
+
+    # No GPU here: device functions ask the current device for its compute capability.
+    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    try:
+        ptx, _ = cuda.compile_ptx(control, "void(float64[::1], float64[::1], float64[::1])", cc=(9, 0))
+        ptx32, _ = cuda.compile_ptx(control, "void(float32[::1], float32[::1], float32[::1])", cc=(9, 0))
+    except Exception as e:  # no NVVM/NVRTC: nothing to check here
+        print(f"skip: cannot compile PTX here ({type(e).__name__})")
+        return 3
+    assert FMA.search(ptx) and re.search(r"\bfma\.rn\.f32", ptx32), "the control kernels should contain FMAs"
+    bad = 0
+    for sizes, acts, posted, optimizer, dtype in kernels():
+        kernel = cg._kernel(sizes, acts, posted, optimizer, 6, dtype).py_func
+        ptx, _ = cuda.compile_ptx(kernel, SIG.format(t=dtype), cc=(9, 0))
+        fma = len(FMA.findall(ptx))
+        loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f(64|32)", ptx))  # only .rn (IEEE) divisions and square roots
+        wide = len(F64.findall(ptx)) if dtype == "float32" else 0  # a float32 kernel promoted nowhere
+        bad += fma + loose + wide
+        print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype}: {fma} FMA, {loose} non-IEEE divisions"
+              + (f", {wide} f64 instructions" if dtype == "float32" else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from engine_checks import differences, same_bits
-from relustudy import Cell, train, train_group
-from relustudy.core.config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from relustudy import Cell, train_group, train
+from relustudy.core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 X = (1.0, 0.5)
 Y = 0.5

@@ -4,7 +4,7 @@ import pytest
 import scipy.stats
 
 from engine_checks import differences, same_bits
-from relustudy import Cell, train, train_group
+from relustudy import Cell, train_group, train
 from relustudy.core.engines import reference
 from relustudy.core.engines.reference import OrderStream, order_perms
 from relustudy.core.inits import init_params

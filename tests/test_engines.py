@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from engine_checks import compare_engines, differences, same_bits
-from relustudy import Cell, train, train_group
+from relustudy import Cell, train_group, train
 from relustudy.core import engines
-from relustudy.core.config import ACTIVATIONS, OPTIMIZERS, OUTPUTS, UPDATES
+from relustudy.core.config import ACTIVATIONS, DTYPES, OPTIMIZERS, OUTPUTS, UPDATES
 from relustudy.core.engines import EngineUnavailable, resolve_engine
 
 HERE = Path(__file__).resolve().parent
@@ -181,7 +181,7 @@ def test_cuda_hardware_intrinsics_exist():
     from relustudy.core.engines.cuda_gpu import LIBDEVICE_OPS
 
     assert all(callable(getattr(libdevice, name, None)) for name in LIBDEVICE_OPS)
-    source = Path(__file__).resolve().parent.parent / "relustudy" / "engines" / "cuda_gpu.py"
+    source = Path(__file__).resolve().parent.parent / "relustudy" / "core" / "engines" / "cuda_gpu.py"
     used = set(re.findall(r"libdevice\.(\w+)\(", source.read_text()))
     assert used == set(LIBDEVICE_OPS)
 
@@ -201,8 +201,12 @@ def test_cuda_kernels_compile_for_an_h100_without_fma():
     if out.returncode == 3:
         pytest.skip(out.stdout.strip())
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == 6
-    assert out.stdout.count(", 0 f64 instructions") == 2  # the float32 kernels: no promotion
+    # One kernel per activation and dtype (cuda_ptx_check.kernels, from the registries), each clean.
+    assert out.stdout.count(": 0 FMA, 0 non-IEEE divisions") == len(ACTIVATIONS) * len(DTYPES)
+    assert out.stdout.count(", 0 f64 instructions") == len(ACTIVATIONS)  # the float32 kernels: no promotion
+    checked = {line.split()[1 + line.split().index("1)")].split("/")[0] for line in out.stdout.splitlines()
+               if line.startswith("kernel")}
+    assert checked == set(ACTIVATIONS)
 
 
 @pytest.mark.slow

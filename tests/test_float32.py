@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine_checks import differences
-from relustudy import Cell, train, train_group
+from relustudy import Cell, train_group, train
 from relustudy.core.activations import ACTIVATIONS, get_activation
 from relustudy.core import ieee_math32
 from relustudy.core.engines import reference

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from relustudy import Cell
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.core.engines.reference import MomentumRule, sgd
 from relustudy.core.inits import init_params
 from relustudy.experiments.probes import PROBES, train_probe

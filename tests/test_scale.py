@@ -14,7 +14,7 @@ import scipy.stats
 from relustudy import Cell, load_runs
 from relustudy.runs import catalog as experiments
 from relustudy.runs.cli import main, resolve
-from relustudy.core.config import check_init_gain
+from relustudy.core.checks import check_init_gain
 from relustudy.runs.content import frame_digest
 from relustudy.runs.dataset import COMPACT_COLUMNS
 from relustudy.runs.grid import Grid, GridUnion, run_grid

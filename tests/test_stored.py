@@ -80,13 +80,38 @@ def test_a_stored_study_finding_is_keyed_by_the_data_and_the_code(tmp_path):
     assert len(list(store.iterdir())) == 2
 
 
-def test_package_hash_follows_the_source_not_the_generated_kernels(tmp_path):
-    pkg = tmp_path / "pkg"
-    (pkg / "__pycache__").mkdir(parents=True)
-    (pkg / "a.py").write_text("x = 1\n")
-    h = stored._package_hash(pkg)
-    (pkg / "__pycache__" / "kernel.py").write_text("generated = True\n")
-    assert stored._package_hash.__wrapped__(pkg) == h
-    (pkg / "a.py").write_text("x = 2\n")
-    assert stored._package_hash.__wrapped__(pkg) != h
-    assert len(stored.package_hash()) == 16
+def test_source_key_follows_the_computation_not_figures_or_sentences(monkeypatch):
+    """A stored finding's code key changes with the modules its computation reaches, and not with
+    a figure's code or a study's sentences (its section and verdict functions)."""
+    from relustudy.studies import million
+
+    study = million.STUDY
+    key = stored.source_key(study.select, study.finding)
+    assert len(key) == 16 and key == stored.source_key(study.select, study.finding)
+    reached = stored._module_closure(frozenset({"relustudy.analysis.cells"}))
+    assert "relustudy.stats.proportions" in reached
+    assert not any(m.startswith(stored.PRESENTATION) for m in reached)
+
+    real = stored._module_source
+
+    def edited(name, *, module):
+        return lambda n: real(n) + (b"# edited\n" if n == module else b"")
+
+    monkeypatch.setattr(stored, "_module_source", edited(None, module="relustudy.figures.scale"))
+    assert stored.source_key(study.select, study.finding) == key  # a figure's code: same key
+    monkeypatch.setattr(stored, "_module_source", edited(None, module="relustudy.stats.proportions"))
+    assert stored.source_key(study.select, study.finding) != key  # the statistics it uses: a new key
+    monkeypatch.setattr(stored, "_module_source", real)
+    # The sentences live in section/verdict/answer, which the key reads only when asked to.
+    assert stored.source_key(study.select, study.finding, study.section) != key
+
+
+def test_source_key_reads_constants_and_helpers_of_a_study_module():
+    import types
+
+    mod = types.ModuleType("relustudy.studies._trial")
+    exec("THRESHOLD = 0.5\ndef helper(x):\n    return x > THRESHOLD\ndef finding(x):\n    return helper(x)\n",
+         mod.__dict__)
+    key = stored.source_key(mod.finding)
+    mod.THRESHOLD = 0.6  # a named constant the computation reads
+    assert stored.source_key(mod.finding) != key

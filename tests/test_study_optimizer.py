@@ -71,7 +71,6 @@ def test_section_formats_the_tables(tmp_path):
 
 # --------------------------------------------------------------------------- mechanism
 from relustudy.studies import optimizer_mechanism as om
-from relustudy.experiments import probes  # noqa: E402
 from relustudy.studies import optimizer_remedies as orm  # noqa: E402
 
 

@@ -446,7 +446,3 @@ def mse_summary(
         rows.append(row)
     cols = [*by, "n", "n_dropped"] + [f"{s}{x}" for s in BOOTSTRAP_STATS for x in ("", "_low", "_high")]
     return pd.DataFrame(rows, columns=cols)
-
-
-# The analyses of how runs fail live in their own module; importable from here as before.
-from relustudy.analysis.mechanisms import FAILURE_MODES, DeadInitResult, dead_init_association, dead_init_table, effective_lr, fail_by_margin, failure_mode, failure_mode_table, linear_on_data_shares, momentum_comparisons, seed_agreement, speed_comparison, zero_gradient_shares

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from relustudy.stats.proportions import ProportionResult, proportion_ci
-from relustudy.stats.inputs import _as_bool, _same_length
+from relustudy.stats.inputs import as_bool, same_length
 
 BOOT_CHUNK = 256  # bootstrap draws per matrix product: bounds memory at ~BOOT_CHUNK x (distinct rows) floats
 
@@ -80,8 +80,8 @@ def paired_disagreement(fail_a, fail_b, *, alpha: float = 0.05) -> DisagreementR
     >>> r.rate, r.n_pairs, r.method, round(r.ratio, 4)     # 0.5 / (2 * 2 * 2 / 12)
     (0.5, 4, 'exact', 0.75)
     """
-    a, b = _as_bool(fail_a, "fail_a"), _as_bool(fail_b, "fail_b")
-    _same_length(a, b, "fail_a", "fail_b")
+    a, b = as_bool(fail_a, "fail_a"), as_bool(fail_b, "fail_b")
+    same_length(a, b, "fail_a", "fail_b")
     k = int((a != b).sum())
     p = proportion_ci(k, a.size, alpha=alpha)
     ratio = (np.nan,) * 3
@@ -121,7 +121,7 @@ def distinct_seeds_disagreement(fail, *, alpha: float = 0.05) -> DisagreementRes
     >>> r.rate, r.n_pairs                       # 2 * 1 * 3 / (4 * 3)
     (0.5, 6)
     """
-    f = _as_bool(fail, "fail")
+    f = as_bool(fail, "fail")
     n, k = f.size, int(f.sum())
     if n < 2:
         raise ValueError(f"fail holds {n} run; allowed: two or more (a pair of distinct seeds)")

@@ -16,7 +16,7 @@ import scipy.stats
 from statsmodels.stats.contingency_tables import Table2x2
 
 from relustudy.analysis.cells import FACTOR_COLS, _group, _key_tuple, _require_columns, compare_cells, is_failure, paired_table, select
-from relustudy.stats.unpaired_tests import auroc, fisher_exact
+from relustudy.stats.unpaired_tests import auroc
 from relustudy.stats.paired_tests import cohen_kappa, wilcoxon_paired
 from relustudy.stats.proportions import proportion_ci
 from relustudy.analysis.vocabulary import born_dead, hidden_layer_dead, labels, output_dead_at_end

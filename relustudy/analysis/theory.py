@@ -33,7 +33,8 @@ import scipy.spatial
 import scipy.stats
 
 from relustudy.core.activations import get_activation
-from relustudy.core.config import INITS, check_choice, parse_hidden
+from relustudy.core.config import INITS
+from relustudy.core.checks import check_choice, parse_hidden
 from relustudy.core.inits import transform
 from relustudy.core.problem import X_TRAIN
 from relustudy.stats.unpaired_tests import binomial_pvalue

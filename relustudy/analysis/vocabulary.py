@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from relustudy.core import activations
 from relustudy.stats import proportions as stats
 
-RELU_FAMILY = ("relu", "leaky_relu")  # hidden activations whose units can be dead (inactive)
+# Hidden activations whose units can be dead (inactive): the activation registry's relu_family.
+RELU_FAMILY = activations.RELU_FAMILY
 
 
 def labels(s: pd.Series) -> np.ndarray:

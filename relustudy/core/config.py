@@ -8,128 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import numbers
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from relustudy.core import activations, inits, optimizers
+from relustudy.core.checks import (check_choice, check_epochs, check_init_gain, check_lr,
+                                   check_order_seed, hidden_str, parse_hidden)
+
 # Allowed values of each categorical factor; the first is the posted program's choice.
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "identity")
+# Activations and inits are declared once, in their registries; the factor levels follow them.
+ACTIVATIONS = tuple(activations.ACTIVATIONS)
 OUTPUTS = ("same", "identity")
-INITS = ("randn", "he", "xavier", "rai", "he_b0.01", "he_b0.1")
+INITS = tuple(inits.INITS)
 UPDATES = ("as_posted", "corrected")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = tuple(optimizers.OPTIMIZERS)
 DATA_ORDERS = ("fixed", "shuffled")  # fixed: the six pairs in the posted order every epoch
 DTYPES = ("float64", "float32")  # the arithmetic of training (evaluation is always float64)
-# one_ulp: one initial parameter per run, chosen by a stream of the seed, moved to the next float
-# up or down in the run's dtype (inits.one_ulp): Summers & Dinneen's single-bit change (issue 19.2)
-INIT_PERTURBS = ("none", "one_ulp")
+INIT_PERTURBS = tuple(inits.PERTURBS)
 
-MOMENTUM = 0.9  # heavy-ball coefficient applied to the step the update rule produces
-# Adam (torch.optim.Adam's defaults), applied to the direction the update rule produces.
-ADAM_BETA1 = 0.9
-ADAM_BETA2 = 0.999
-ADAM_EPS = 1e-8
-MAX_ORDER_SEED = 2**32
-
-MAX_HIDDEN_LAYERS = 64
-MAX_WIDTH = 1024
-
-
-def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise a one-line ValueError."""
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
-    return value
-
-
-def parse_hidden(spec: str | Sequence[int]) -> tuple[int, ...]:
-    """Parse a hidden-layer spec such as ``"4-4"`` or ``(4, 4)`` into a tuple of widths.
-
-    >>> parse_hidden("2-2-2")
-    (2, 2, 2)
-    """
-    if isinstance(spec, str):
-        parts = spec.strip().split("-")
-        if not spec.strip() or not all(p.isdigit() for p in parts):
-            raise ValueError(
-                f"malformed hidden spec {spec!r}; allowed: positive widths joined by '-', e.g. '4-4'"
-            )
-        widths = tuple(int(p) for p in parts)
-    else:
-        widths = tuple(spec)
-        if not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
-            raise ValueError(f"malformed hidden spec {spec!r}; allowed: a sequence of positive ints")
-    if not widths or any(w < 1 or w > MAX_WIDTH for w in widths) or len(widths) > MAX_HIDDEN_LAYERS:
-        raise ValueError(
-            f"malformed hidden spec {spec!r}; allowed: 1 to {MAX_HIDDEN_LAYERS} widths, "
-            f"each 1..{MAX_WIDTH}, e.g. '4-4'"
-        )
-    return widths
-
-
-def hidden_str(widths: Sequence[int]) -> str:
-    """Canonical string form of a hidden spec: ``(4, 4) -> "4-4"``."""
-    return "-".join(str(w) for w in widths)
-
-
-def check_lr(lr: float) -> float:
-    """Validate a learning rate: finite and > 0."""
-    try:
-        value = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid lr {lr!r}; allowed: a finite number > 0") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid lr {lr!r}; allowed: a finite number > 0")
-    return value
-
-
-def check_init_gain(gain: float) -> float:
-    """Validate an init gain: a finite real number > 0 (not a bool or a string).
-
-    >>> check_init_gain(2)
-    2.0
-    """
-    number = isinstance(gain, numbers.Real) and not isinstance(gain, bool)  # numpy scalars too
-    value = float(gain) if number else math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid init_gain {gain!r}; allowed: a finite number > 0 (1.0 = the scheme as defined)")
-    return value
-
-
-def check_epochs(epochs: int) -> int:
-    """Validate an epoch count: an integer >= 1."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int,)) and not (
-        isinstance(epochs, float) and epochs.is_integer()
-    ):
-        raise ValueError(f"invalid epochs {epochs!r}; allowed: an integer >= 1")
-    if int(epochs) < 1:
-        raise ValueError(f"invalid epochs {epochs!r}; allowed: an integer >= 1")
-    return int(epochs)
-
-
-def check_seeds(seeds: Iterable[int]) -> list[int]:
-    """Validate a seed list: non-empty, integers in [0, 2**32)."""
-    out = [int(s) for s in seeds]
-    if not out:
-        raise ValueError("empty seed list; allowed: one or more integers in [0, 2**32)")
-    bad = [s for s in out if not 0 <= s < 2**32]
-    if bad:
-        raise ValueError(f"invalid seed {bad[0]}; allowed: integers in [0, 2**32)")
-    return out
-
-
-def check_order_seed(seed: int) -> int:
-    """Validate an order seed: an integer in [0, 2**32) (not a bool, not a float).
-
-    >>> check_order_seed(15)
-    15
-    """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < MAX_ORDER_SEED:
-        raise ValueError(f"invalid order_seed {seed!r}; allowed: an integer in [0, 2**32)")
-    return int(seed)
 
 
 def _choice(name: str, allowed: Sequence[str]) -> Callable[[str], str]:

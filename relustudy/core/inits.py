@@ -42,7 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from relustudy.core.config import INIT_PERTURBS, check_choice, check_init_gain, check_seeds
+from relustudy.core.checks import check_choice, check_init_gain, check_seeds
 from relustudy.core.legacy_normals import legacy_randn
 
 Params = list[tuple[np.ndarray, np.ndarray]]
@@ -265,5 +265,12 @@ def perturb_init(name: str, params: Params, seeds: Sequence[int]) -> Params:
     "none" returns ``params`` unchanged; "one_ulp" is :func:`one_ulp` (a float32 run's init is
     rounded first, then moved by one float32 ulp). ``seeds`` (R,) are the runs' seeds.
     """
-    check_choice("init_perturb", name, INIT_PERTURBS)
-    return params if name == "none" else one_ulp(params, seeds)
+    check_choice("init_perturb", name, tuple(PERTURBS))
+    return PERTURBS[name](params, seeds)
+
+
+# Cell.init_perturb's values: one_ulp is Summers & Dinneen's single-bit change of the init.
+PERTURBS: dict[str, Callable[[Params, Sequence[int]], Params]] = {
+    "none": lambda params, seeds: params,
+    "one_ulp": one_ulp,
+}

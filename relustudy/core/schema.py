@@ -31,7 +31,7 @@ RESULT_COLUMNS = (
     "output_dead_init",  # output pre-activation <= 0 on all six inputs
     "output_dead_final",
 )
-# Diagnostics of the init and final weights (relustudy/diagnostics.py), recorded by every
+# Diagnostics of the init and final weights (relustudy/core/diagnostics.py), recorded by every
 # engine. Datasets made before they existed lack them: loading does not require them.
 DIAGNOSTIC_COLUMNS = (
     "grad_norm_final",  # norm of the full (corrected-rule) MSE gradient at the final weights

@@ -32,7 +32,7 @@ splitmix64 stream seeded by the cell's ``order_seed`` (``engines.reference.order
 float32 and trains in float32; the record is computed from the final weights promoted to
 float64 (evaluation is float64 for every run).
 
-The loop itself runs in an *engine* (``relustudy/engines``): the NumPy reference, a
+The loop itself runs in an *engine* (``relustudy/core/engines``): the NumPy reference, a
 fused numba kernel (the default) or a CUDA kernel, all bit for bit the same. This module
 draws the inits, hands the batch to the engine and records the final state in NumPy.
 """
@@ -45,9 +45,9 @@ import numpy as np
 
 from relustudy.core import diagnostics
 from relustudy.core.activations import Activation, get_activation
-from relustudy.core.config import STRUCTURE, Cell, check_seeds
+from relustudy.core.config import STRUCTURE, Cell
+from relustudy.core.checks import check_seeds
 from relustudy.core.engines import engine_for, run_engine
-from relustudy.core.engines.layout import curve_epochs
 from relustudy.core.engines.reference import network_forward
 from relustudy.core.inits import Params, init_params, perturb_init
 from relustudy.core.outcomes import classify

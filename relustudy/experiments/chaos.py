@@ -30,10 +30,19 @@ import numpy as np
 import pandas as pd
 
 from relustudy.runs import sharded
-from relustudy.core.config import Cell, check_seeds
+from relustudy.core.config import Cell
+from relustudy.core.checks import check_seeds
 from relustudy.core.inits import Params, flatten_runs, init_params, unflatten_runs  # noqa: F401 (flatten_runs: public here too)
 from relustudy.core.train import train
 from relustudy.experiments.chaos_tables import CHAOS_FILE, flip_rates, load_chaos  # noqa: F401  (the report's entry points)
+from relustudy.core.engines import single_threaded
+from relustudy.core.schema import cell_id
+from relustudy.experiments.chaos_tables import consolidate
+from relustudy.runs.provenance import provenance
+from relustudy.core.engines import resolve_engine
+from relustudy.runs.lock import folder_lock
+from relustudy.runs.paths import DATA_DIR
+from relustudy.core.engines.cores import usable_cores
 
 DIRECTION_KEY = 7_000_000  # first word of every direction's RandomState seed array, apart from any run seed
 EPSILONS = tuple(float(f"{e:.0e}") for e in np.logspace(-12, -1, 12))  # 1e-12, 1e-11, ..., 1e-1
@@ -113,7 +122,6 @@ def _pairs(start: int, stop: int, K: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _base_shard(cell: Cell, start: int, stop: int, path: Path, engine: str | None) -> None:
     """Unperturbed runs of a block: outcome, final MSE and final parameters (for |Δ weights|)."""
-    from relustudy.core.engines import single_threaded
 
     with single_threaded(engine):
         res = train(cell, range(start, stop), engine=engine)
@@ -133,7 +141,6 @@ def _base_from_table(start: int, stop: int, outcome: np.ndarray, path: Path) -> 
 def _pert_shard(cell: Cell, start: int, stop: int, K: int, eps: float, base_path: Path, path: Path,
                 engine: str | None) -> None:
     """Perturbed runs of a block at one eps: outcome, flipped, |Δ final MSE|, |Δ final weights|."""
-    from relustudy.core.engines import single_threaded
 
     seeds, ks = _pairs(start, stop, K)
     base = pd.read_parquet(base_path)
@@ -158,7 +165,6 @@ def _pert_shard(cell: Cell, start: int, stop: int, K: int, eps: float, base_path
 
 def _long_shard(cell: Cell, pairs: pd.DataFrame, path: Path, engine: str | None) -> None:
     """Flipped pairs (seed, k, eps) and their unperturbed runs retrained for LONG_FACTOR x epochs."""
-    from relustudy.core.engines import single_threaded
 
     long = dataclasses.replace(cell, epochs=cell.epochs * LONG_FACTOR)
     rows = []
@@ -189,12 +195,7 @@ def run_chaos(out, seeds: tuple[int, int] = SEEDS, *, cells: Sequence[str] = tup
         beyond the response seeds takes its unperturbed outcomes from the rows of the same cell id
         (the same run, bit for bit, on any engine) instead of retraining them.
     """
-    from relustudy.core.schema import cell_id
 
-    from relustudy.experiments.chaos_tables import consolidate
-    from relustudy.runs.provenance import provenance
-    from relustudy.core.engines import resolve_engine
-    from relustudy.runs.lock import folder_lock
 
     engine = resolve_engine(engine)
     start, stop = seeds
@@ -260,7 +261,6 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from relustudy.runs.paths import DATA_DIR
 
     p = argparse.ArgumentParser(prog="run_chaos.py", description=(
         "Perturb the initial weights of each (seed, k) pair by eps along the pair's own random unit direction and "
@@ -326,7 +326,6 @@ def _estimate(cells, seeds, K, eps, epochs, block, engine) -> int:
     """Time 2,000 perturbed runs per cell (one process) and project the full run's time."""
     import os
 
-    from relustudy.core.engines import resolve_engine, usable_cores
 
     engine = resolve_engine(engine)
     n = 2000

@@ -30,12 +30,17 @@ import numpy as np
 import pandas as pd
 
 from relustudy.runs import sharded
-from relustudy.core.config import Cell, check_seeds
+from relustudy.core.config import Cell
+from relustudy.core.checks import check_seeds
 from relustudy.core.engines import reference
 from relustudy.core.inits import Params, init_params, perturb_init
 from relustudy.core.problem import X_TRAIN, Y_TRAIN
 from relustudy.core.schema import cell_id
 from relustudy.core.train import _activations, forward_all
+from relustudy.runs.provenance import provenance
+from relustudy.runs.lock import folder_lock
+from relustudy.runs.paths import DATA_DIR
+from relustudy.stats.proportions import proportion_ci
 
 NEVER = -1  # epoch/step/layer code of an event that did not happen
 AT_INIT = 0  # epoch (and killer layer) of a unit that was dead before training
@@ -226,8 +231,6 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
     ``out/shards/`` written atomically, so an interrupted run resumes where it stopped.
     Cells are replayed in parallel on ``jobs`` processes (default: every usable core).
     """
-    from relustudy.runs.provenance import provenance
-    from relustudy.runs.lock import folder_lock
 
     cells = CELLS if cells is None else cells
     start, stop = seeds
@@ -278,7 +281,6 @@ def main(argv=None) -> int:
     import dataclasses
     import sys
 
-    from relustudy.runs.paths import DATA_DIR
 
     p = argparse.ArgumentParser(prog="run_forensics.py", description=(
         "Replay the posted ReLU cell and its main variants (" + "; ".join(CELLS) + ") update by update and "
@@ -336,7 +338,6 @@ def death_summary(runs: pd.DataFrame) -> pd.DataFrame:
     EARLY_EPOCHS and after LATE_EPOCHS epochs, the share killed by each layer's update (with
     Clopper-Pearson CIs), revived (k among all deaths), revived by which layer, dead at the end.
     """
-    from relustudy.stats.proportions import proportion_ci
 
     rows = []
     n_layers = len([c for c in runs.columns if c.startswith("layer") and c.endswith("_death_epoch")]) + 1

@@ -30,6 +30,10 @@ from relustudy.runs import sharded
 from relustudy.experiments import init_predict as ip
 from relustudy.core.config import Cell
 from relustudy.core.schema import cell_id
+from relustudy.runs.dataset import read_info
+from relustudy.runs.provenance import provenance
+from relustudy.runs.lock import folder_lock
+from relustudy.runs.paths import DATA_DIR
 
 HELD_OUT = 100_000  # seeds 0..HELD_OUT-1 of every cell: the fixed held-out set
 SIZES = (1000, 3000, 10_000, 30_000, 100_000, 300_000, 900_000)  # training seeds; capped by the pool
@@ -148,9 +152,6 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
     out : folder for shards/ and the tables curve.parquet, fit.parquet, scores.parquet.
     held_out : seeds 0..held_out-1 are the test set; the cell's other seeds are the training pool.
     """
-    from relustudy.runs.dataset import read_info
-    from relustudy.runs.provenance import provenance
-    from relustudy.runs.lock import folder_lock
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -397,7 +398,6 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from relustudy.runs.paths import DATA_DIR
 
     p = argparse.ArgumentParser(prog="run_init_curve.py", description=(
         "Learning curve of init-only failure prediction on data/million: gradient boosting on the initial weights' "

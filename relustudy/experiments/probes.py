@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from relustudy.runs import sharded
-from relustudy.core.config import MOMENTUM, Cell, check_seeds
+from relustudy.core.config import Cell
+from relustudy.core.optimizers import MOMENTUM
+from relustudy.core.checks import check_seeds
 from relustudy.runs.provenance import provenance
 from relustudy.core.engines.reference import MomentumRule, sgd
 from relustudy.core.inits import init_params

@@ -23,6 +23,7 @@ from relustudy.experiments.gradient_trace import GRADIENTS_FILE
 from relustudy.experiments.gradient_trace import load as load_gradients
 from relustudy.experiments.probes import PROBES_FILE, load_probes
 from relustudy.runs.paths import CURVES_FILE, DEFAULT_GRID_DIR, REPORTS_DIR, RUNS_FILE
+from relustudy.core.engines.cores import usable_cores
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be >= 1; got {args.jobs}")
-    from relustudy.core.engines import usable_cores
 
     jobs = usable_cores() if args.jobs is None else args.jobs
     start, cpu = time.perf_counter(), time.process_time()

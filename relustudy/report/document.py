@@ -7,9 +7,15 @@ import json
 import time
 
 from relustudy.stats import inputs
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.core.outcomes import COLLAPSE_RANGE, EPOCH_ERROR_TARGET, SOLVED_MSE
 from relustudy.studies.common import BOOT_SEED, THEORY_DRAWS, THEORY_SEED, Context, Skip
+from relustudy.studies import STUDIES
+from relustudy.figures import cells as figures
+from relustudy.runs import stored
+from relustudy.studies.base import Rendered
+from relustudy.studies.base import render
+from relustudy.analysis.vocabulary import GLOSSARY
 
 
 def section_methods(ctx: Context) -> str:
@@ -97,7 +103,6 @@ def build(ctx: Context, studies=None, jobs: int = 1) -> str:
     sections in registry order, methods, references, provenance; studies whose data are
     missing are listed under "Skipped sections". ``jobs`` > 1 renders the studies in that many
     forked processes (:func:`render_studies`); the text is the same."""
-    from relustudy.studies import STUDIES
 
     rendered, skipped = [], []
     for study, result in render_studies(STUDIES if studies is None else studies, ctx, jobs):
@@ -136,8 +141,6 @@ def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
     """
     import multiprocessing
 
-    from relustudy.figures import cells as figures
-    from relustudy.runs import stored
 
     # The theme before any study draws: a figure whose axes are made before its drawing helper
     # sets the theme would otherwise look different depending on what its process drew first.
@@ -157,7 +160,6 @@ def render_studies(studies, ctx: Context, jobs: int = 1) -> list:
                 stored.note_computed(computed)
     finally:
         _FORKED = None
-    from relustudy.studies.base import Rendered  # the studies import the report's Context: imported here
 
     out = []
     for study, outcome in zip(studies, results):
@@ -173,7 +175,6 @@ _FORKED = None  # (studies, ctx) while a pool of forked workers renders them
 
 def _render_one_here(study, ctx: Context):
     """Rendered, or the Skip that says why the study's data are missing; timed into ctx.timings."""
-    from relustudy.studies.base import render  # the studies import the report's Context: imported here, not at the top
 
     start = time.perf_counter()
     try:
@@ -187,7 +188,6 @@ def _render_one_here(study, ctx: Context):
 def _render_forked(i: int):
     """In a forked worker: render study i of _FORKED and return what the parent needs (picklable:
     the study object holds functions, so the parent rebuilds Rendered around its own)."""
-    from relustudy.runs import stored
 
     studies, ctx = _FORKED
     before_timings, before_figures, before_computed = set(ctx.timings), len(ctx.figure_files), len(stored.computed())
@@ -199,7 +199,6 @@ def _render_forked(i: int):
 
 def section_glossary() -> str:
     """The glossary: one definition per term, from :data:`relustudy.analysis.vocabulary.GLOSSARY`."""
-    from relustudy.analysis.vocabulary import GLOSSARY
 
     return "## Glossary\n\n" + "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY) + "\n"
 

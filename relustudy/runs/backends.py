@@ -2,7 +2,7 @@
 cluster), the check of the run options, and the connection to a dask scheduler."""
 from __future__ import annotations
 
-from relustudy.core.config import check_choice
+from relustudy.core.checks import check_choice
 
 BACKENDS = ("loky", "dask")
 CONNECT_TIMEOUT = "5s"  # how long to wait for a dask scheduler before giving up

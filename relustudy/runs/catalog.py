@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relustudy.core.config import check_choice
+from relustudy.core.checks import check_choice
 from relustudy.runs.grid import Grid, GridUnion
 from relustudy.runs.paths import experiment_dir
 

@@ -18,7 +18,8 @@ from typing import Sequence
 
 from relustudy.runs import catalog as experiments
 from relustudy.core.engines import ENGINES, resolve_engine
-from relustudy.core.config import FACTOR_REGISTRY, MAX_ORDER_SEED, check_choice, hidden_str
+from relustudy.core.config import FACTOR_REGISTRY
+from relustudy.core.checks import MAX_ORDER_SEED, check_choice, hidden_str
 from relustudy.runs.backends import BACKENDS, SchedulerError, check_run_options
 from relustudy.runs.grid import COLUMN_SETS, DEFAULT_BLOCK, Grid, run_grid
 from relustudy.runs.lock import FolderLocked

@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from relustudy.runs.dataset import _FILES, _load, read_info
+from relustudy.runs.dataset import TABLE_FILES, load_table, read_info, write_dataset
+from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
 
 RUN_KEY = ("cell_id", "seed")  # a run; the curves add "epoch"
 
@@ -58,7 +60,7 @@ def content_hash(path: str | Path) -> str:
     default grid's two files); ValueError if the file is not a relustudy table.
     """
     kind = read_info(Path(path)).get("kind")
-    return frame_digest(_load(kind, path) if kind in _FILES else pd.read_parquet(path))
+    return frame_digest(load_table(kind, path) if kind in TABLE_FILES else pd.read_parquet(path))
 
 
 @dataclass
@@ -93,8 +95,8 @@ def compare_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame) -> Data
     ``curves`` None (compact): the runs tables alone are compared.
     """
     try:
-        old_runs = _load("runs", out)
-        old_curves = _load("curves", out) if curves is not None else None
+        old_runs = load_table("runs", out)
+        old_curves = load_table("curves", out) if curves is not None else None
     except (OSError, ValueError):  # none there yet, or not ours: nothing to compare with
         return DatasetChange(existing=False)
     if frame_digest(runs) == frame_digest(old_runs) and (
@@ -158,3 +160,27 @@ def _float_bits(values: np.ndarray) -> np.ndarray:
     values = np.array(values, dtype=np.float64)  # a copy
     values[np.isnan(values)] = np.nan
     return values.view(np.int64)
+
+
+def update_dataset(
+    out: Path, runs: pd.DataFrame, curves: pd.DataFrame, prov: dict, log: Callable[[str], None]
+) -> tuple[Path, Path, bool]:
+    """Write the dataset to ``out`` unless ``out`` already holds exactly this content.
+
+    A rerun that reproduces the data leaves the existing files (and so their provenance
+    and bytes) untouched; a rerun that changes them says how many runs differ first.
+
+    Returns
+    -------
+    runs_path, curves_path, written : ``written`` is False when the files were left as they were.
+    """
+    out = Path(out)
+    change = compare_dataset(out, runs, curves)
+    if change.same and curves is None and (out / CURVES_FILE).exists():
+        change.same = False  # a compact dataset replaces a full one: its curves file must go
+    if change.same:
+        log(f"reproduced the existing dataset in {out} bit for bit; files left untouched")
+        return out / RUNS_FILE, out / CURVES_FILE, False
+    if change.existing:
+        log(f"replacing the dataset in {out}: {change.describe()}")
+    return (*write_dataset(out, runs, curves, prov), True)

@@ -19,15 +19,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relustudy import __version__
-from relustudy.core.config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell, hidden_str
+from relustudy.version import __version__
+from relustudy.core.config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell
+from relustudy.core.checks import hidden_str
 from relustudy.core.outcomes import OUTCOMES
 from relustudy.runs import paths  # read at call time (paths.CHECKOUT, paths.DEFAULT_GRID_DIR), so tests can patch them
 from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
@@ -333,36 +334,10 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
     return written[0], written[1]
 
 
-def update_dataset(
-    out: Path, runs: pd.DataFrame, curves: pd.DataFrame, prov: dict, log: Callable[[str], None]
-) -> tuple[Path, Path, bool]:
-    """Write the dataset to ``out`` unless ``out`` already holds exactly this content.
-
-    A rerun that reproduces the data leaves the existing files (and so their provenance
-    and bytes) untouched; a rerun that changes them says how many runs differ first.
-
-    Returns
-    -------
-    runs_path, curves_path, written : ``written`` is False when the files were left as they were.
-    """
-    from relustudy.runs.content import compare_dataset  # content reads datasets with this module's loaders
-
-    out = Path(out)
-    change = compare_dataset(out, runs, curves)
-    if change.same and curves is None and (out / CURVES_FILE).exists():
-        change.same = False  # a compact dataset replaces a full one: its curves file must go
-    if change.same:
-        log(f"reproduced the existing dataset in {out} bit for bit; files left untouched")
-        return out / RUNS_FILE, out / CURVES_FILE, False
-    if change.existing:
-        log(f"replacing the dataset in {out}: {change.describe()}")
-    return (*write_dataset(out, runs, curves, prov), True)
-
-
 # --------------------------------------------------------------------------- loading
 
 _REQUIRED = {"runs": tuple(RUN_COLUMNS), "curves": tuple(CURVE_COLUMNS)}
-_FILES = {"runs": RUNS_FILE, "curves": CURVES_FILE}
+TABLE_FILES = {"runs": RUNS_FILE, "curves": CURVES_FILE}  # a dataset folder's tables, by kind
 
 
 def load_runs(path: str | Path | None = None) -> pd.DataFrame:
@@ -395,7 +370,7 @@ def load_runs(path: str | Path | None = None) -> pd.DataFrame:
     >>> runs.groupby("activation", observed=True)["outcome"].value_counts(normalize=True)  # doctest: +SKIP
     >>> corrected = runs[runs["update"] == "corrected"]  # doctest: +SKIP
     """
-    return _load("runs", path)
+    return load_table("runs", path)
 
 
 def load_curves(path: str | Path | None = None) -> pd.DataFrame:
@@ -403,7 +378,7 @@ def load_curves(path: str | Path | None = None) -> pd.DataFrame:
 
     ``epoch_error`` is float64. Join with :func:`load_runs` on ``(cell_id, seed)``.
     """
-    return _load("curves", path)
+    return load_table("curves", path)
 
 
 def read_info(path: Path) -> dict:
@@ -418,11 +393,11 @@ def read_info(path: Path) -> dict:
     return info
 
 
-def _load(kind: str, path) -> pd.DataFrame:
+def load_table(kind: str, path) -> pd.DataFrame:
     default = path is None
     path = Path(paths.DEFAULT_GRID_DIR if default else path)
     if path.is_dir():
-        path = path / _FILES[kind]
+        path = path / TABLE_FILES[kind]
     if not path.exists():
         if default and paths.CHECKOUT is None:  # a non-editable install ships no data/
             raise FileNotFoundError(

@@ -21,15 +21,20 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from relustudy.core.config import FACTOR_REGISTRY, Cell, check_choice, hidden_str
+from relustudy.core.activations import ACTIVATIONS
+from relustudy.core.config import FACTOR_REGISTRY, Cell
+from relustudy.core.optimizers import OPTIMIZERS
+from relustudy.core.checks import check_choice, hidden_str
 from relustudy.runs.backends import BACKENDS, SchedulerError, check_run_options, connect  # noqa: F401  (re-exported)
-from relustudy.runs.dataset import ShardError, assemble, read_shard, remove_stale_tmp, shard_table, update_dataset, write_atomic
+from relustudy.runs.dataset import ShardError, assemble, read_shard, remove_stale_tmp, shard_table, write_atomic
+from relustudy.runs.content import update_dataset
 from relustudy.runs.progress import CostBar, NoBar
 from relustudy.runs.lock import folder_lock
 from relustudy.runs.provenance import provenance
 from relustudy.runs.paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from relustudy.core.schema import cell_id
-from relustudy.core.engines import check_engine_supports, resolve_engine, single_threaded, usable_cores
+from relustudy.core.engines import check_engine_supports, resolve_engine, single_threaded
+from relustudy.core.engines.cores import usable_cores
 from relustudy.core.train import train_group
 
 COLUMN_SETS = ("full", "compact")  # Grid.columns: what the consolidated dataset keeps
@@ -260,11 +265,8 @@ def plan_tasks(shards: Sequence[Shard]) -> list[Task]:
 
 
 LAYER_COST = 6  # per-layer overhead of the core, in units of one parameter's work (fit at R=1000)
-# Extra work per unit evaluation of an activation, in the same units (numba engine, measured
-# on the 2-4-4-1 net with the one-division tanh/sigmoid: each ~2.0x the ReLU cell's time),
-# and per parameter of an optimizer's state update.
-ACT_COST = {"relu": 0.0, "leaky_relu": 0.5, "identity": 0.0, "tanh": 6.3, "sigmoid": 6.3, "elu": 12.0}
-OPTIMIZER_COST = {"sgd": 0.0, "momentum": 0.5, "adam": 3.0}
+# The extra work of an activation's evaluation and of an optimizer's state update are their
+# registry entries' ``cost`` (activations.ACTIVATIONS, optimizers.OPTIMIZERS).
 
 
 def task_cost(task: Task) -> float:
@@ -277,8 +279,8 @@ def task_cost(task: Task) -> float:
     sizes = cell.layer_sizes
     params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     out_act = cell.activation if cell.output == "same" else cell.output
-    acts = ACT_COST.get(cell.activation, 0.0) * sum(sizes[1:-1]) + ACT_COST.get(out_act, 0.0)
-    per_sample = params * (1.0 + OPTIMIZER_COST.get(cell.optimizer, 0.0)) + LAYER_COST * (len(sizes) - 1) + acts
+    acts = ACTIVATIONS[cell.activation].cost * sum(sizes[1:-1]) + ACTIVATIONS[out_act].cost
+    per_sample = params * (1.0 + OPTIMIZERS[cell.optimizer].cost) + LAYER_COST * (len(sizes) - 1) + acts
     return task.n * cell.epochs * per_sample
 
 

@@ -20,7 +20,7 @@ def find_checkout(package_dir: Path) -> Path | None:
     return root if (root / "pyproject.toml").is_file() else None
 
 
-CHECKOUT = find_checkout(Path(__file__).parent)  # None for a non-editable install
+CHECKOUT = find_checkout(Path(__file__).parent.parent)  # the package folder; None for a non-editable install
 ROOT = CHECKOUT if CHECKOUT is not None else Path(".")  # relative: the working directory at use
 DATA_DIR = ROOT / "data"  # the shipped dataset, one folder per grid/experiment
 DEFAULT_GRID_DIR = DATA_DIR / "default"  # the default study grid: runs.parquet, curves.parquet

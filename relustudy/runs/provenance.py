@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from relustudy import __version__
+from relustudy.version import __version__
 from relustudy.runs import paths  # read at call time (paths.CHECKOUT), so tests can patch it
 
 

@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
+from relustudy.core.engines.cores import usable_cores
+from relustudy.runs.dataset import _meta
+from relustudy.runs.dataset import write_atomic
+from relustudy.runs.dataset import read_info
+from relustudy.runs.dataset import remove_stale_tmp
 
 SHARDS = "shards"
 
@@ -23,7 +28,6 @@ def run_missing(items: Sequence[tuple[Sequence[Path], Callable, tuple]], *, jobs
     """Run ``fn(*args)`` for every :func:`missing` item, in parallel processes; return those items."""
     import joblib
 
-    from relustudy.core.engines import usable_cores
 
     todo = missing(items)
     n_jobs = max(1, min(jobs or usable_cores(), len(todo)))
@@ -35,7 +39,6 @@ def write_frame(df: pd.DataFrame, path: Path, info: dict | None = None) -> Path:
     """Write ``df`` to ``path`` atomically; ``info`` (e.g. kind, provenance) goes in our metadata."""
     import pyarrow as pa
 
-    from relustudy.runs.dataset import _meta, write_atomic
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     return write_atomic(_meta(table, info) if info is not None else table, path)
@@ -43,7 +46,6 @@ def write_frame(df: pd.DataFrame, path: Path, info: dict | None = None) -> Path:
 
 def read_frame(path: Path, kind: str, make: str) -> pd.DataFrame:
     """A consolidated table of ``kind``; one-line errors naming the command ``make`` that makes it."""
-    from relustudy.runs.dataset import read_info
 
     path = Path(path)
     if not path.exists():
@@ -55,7 +57,6 @@ def read_frame(path: Path, kind: str, make: str) -> pd.DataFrame:
 
 def prepare(out: Path) -> Path:
     """Create ``out/shards`` (clearing stale temporary files) and return it; call under the folder lock."""
-    from relustudy.runs.dataset import remove_stale_tmp
 
     shards = Path(out) / SHARDS
     shards.mkdir(parents=True, exist_ok=True)

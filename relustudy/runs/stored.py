@@ -11,7 +11,10 @@ correctness: the report computes it the same way.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
+import inspect
 import json
 from contextlib import contextmanager
 from functools import lru_cache
@@ -21,6 +24,8 @@ from typing import Callable, Mapping
 import pandas as pd
 
 from relustudy.runs.paths import DATA_DIR
+from relustudy.runs.dataset import read_info
+from relustudy.runs.sharded import write_frame
 
 STORE_DIR = DATA_DIR / "stored"
 _state = {"dir": STORE_DIR, "write": False, "computed": [], "used": []}
@@ -43,14 +48,12 @@ def frame(name: str, key: Mapping, compute: Callable[[], pd.DataFrame]) -> pd.Da
     path = path_of(name, key)
     canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     if path.exists():
-        from relustudy.runs.dataset import read_info
 
         if read_info(path).get("key") == canonical:
             return pd.read_parquet(path)
     df = compute()
     _state["computed"].append(path.name)
     if _state["write"]:
-        from relustudy.runs.sharded import write_frame
 
         path.parent.mkdir(parents=True, exist_ok=True)
         write_frame(df.reset_index(drop=True), path, {"kind": "stored", "name": name, "key": canonical})
@@ -83,22 +86,147 @@ def configure(folder: Path | None = None, *, write: bool = False):
         _state.update(old)
 
 
-def package_hash() -> str:
-    """16 hex digits over the source of every module of the package: part of the key of a
-    result whose code path is too wide to name (a study's finding), so any code change
-    recomputes it."""
-    return _package_hash(Path(__file__).resolve().parent)
+# --------------------------------------------------------------------------- code keys
+# A stored result is keyed by the source it was computed with, so that other code computes it
+# afresh. Only the code its computation can reach counts: an edit to a figure, a sentence or an
+# unrelated module leaves it valid. What counts (``source_key``):
+#   * each given function's source, and, recursively, the functions, classes and constants of
+#     its own module that it names, when that module is a study (relustudy.studies.*), whose
+#     modules also hold sentences and figures;
+#   * every other package module it names, as its whole source, plus the package modules those
+#     import, transitively (module-level and function-level imports alike);
+#   * never the layers that only present results: relustudy.figures and relustudy.report.
+PRESENTATION = ("relustudy.figures", "relustudy.report")
+_FINE_GRAINED = "relustudy.studies"
+
+
+def source_key(*functions: Callable) -> str:
+    """16 hex digits over the source the functions' computation can reach (see above)."""
+    parts: dict[str, str] = {}
+    modules: set[str] = set()
+    todo = [f for f in functions]
+    seen: set[int] = set()
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        module = getattr(obj, "__module__", None) or ""
+        if not module.startswith(_FINE_GRAINED):
+            if module.startswith("relustudy"):
+                modules.add(module)
+            continue
+        where = f"{module}:{getattr(obj, '__qualname__', '?')}"
+        parts[where] = _source_of(obj)
+        for name, value in _referenced(obj):
+            if inspect.ismodule(value):
+                if value.__name__.startswith(_FINE_GRAINED):
+                    continue  # a study module: only what is named from it counts (its attributes)
+                if value.__name__.startswith("relustudy"):
+                    modules.add(value.__name__)
+            elif inspect.isfunction(value) or inspect.isclass(value):
+                todo.append(value)
+            elif getattr(value, "finding", None) is not None and getattr(value, "select", None) is not None:
+                todo += [value.select, value.finding]  # another study, whose finding this one reads
+            elif _plain(value):
+                parts[f"{where}:{name}"] = repr(value)
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        h.update(name.encode() + b"\0" + parts[name].encode() + b"\0")
+    for name in sorted(_module_closure(frozenset(modules))):
+        h.update(name.encode() + b"\0" + _module_source(name) + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _source_of(obj) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):  # a builtin or a function made at run time: its bytecode stands in
+        code = getattr(obj, "__code__", None)
+        return repr(code.co_code) if code is not None else repr(obj)
+
+
+def _plain(value) -> bool:
+    """A constant whose repr is its value (no addresses): numbers, strings and their containers."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return True
+    if isinstance(value, (tuple, list, frozenset)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _referenced(obj) -> list[tuple[str, object]]:
+    """(name, object) for what a function (or a class's methods) names: its module's globals and
+    its closure cells."""
+    out = []
+    funcs = [obj] if inspect.isfunction(obj) else [v for v in vars(obj).values() if inspect.isfunction(v)]
+    for f in funcs:
+        names = set()
+        codes = [f.__code__]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if inspect.iscode(c)]
+        g = f.__globals__
+        out += [(n, g[n]) for n in sorted(names) if n in g]
+        out += [(n, c.cell_contents) for n, c in zip(f.__code__.co_freevars, f.__closure__ or ()) if _filled(c)]
+    return out
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=None)
-def _package_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue  # generated kernels
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+def _module_closure(modules: frozenset) -> frozenset:
+    """The package modules reachable from ``modules`` by imports, without the presentation layers."""
+    done: set[str] = set()
+    todo = [m for m in modules if not m.startswith(PRESENTATION)]
+    while todo:
+        name = todo.pop()
+        if name in done:
+            continue
+        done.add(name)
+        todo += [m for m in _imports_of(name) if m not in done and not m.startswith(PRESENTATION)]
+    return frozenset(done)
+
+
+@lru_cache(maxsize=None)
+def _module_file(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:  # "relustudy.x.name" where relustudy.x is a module, not a package
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin and spec.origin.endswith(".py") else None
+
+
+def _module_source(name: str) -> bytes:
+    path = _module_file(name)
+    return path.read_bytes() if path is not None else b""
+
+
+@lru_cache(maxsize=None)
+def _imports_of(name: str) -> tuple[str, ...]:
+    """The package modules ``name``'s source imports (``from relustudy.x import y`` counts
+    ``relustudy.x.y`` when that is a module, else ``relustudy.x``)."""
+    path = _module_file(name)
+    if path is None:
+        return ()
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("relustudy"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if _module_file(sub) is not None else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("relustudy"))
+    return tuple(sorted(found))
 
 
 def prune(prefix: str) -> list[Path]:

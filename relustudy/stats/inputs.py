@@ -9,7 +9,7 @@ import numpy as np
 MSE_FLOOR = 1e-12
 
 
-def _as_bool(x, name: str) -> np.ndarray:
+def as_bool(x, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {a.shape}")
@@ -22,7 +22,7 @@ def _as_bool(x, name: str) -> np.ndarray:
     return a
 
 
-def _as_float(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
+def as_float(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
     a = np.asarray(x, dtype=float)
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {a.shape}")
@@ -31,7 +31,7 @@ def _as_float(x, name: str, *, allow_empty: bool = False) -> np.ndarray:
     return a
 
 
-def _same_length(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
+def same_length(a: np.ndarray, b: np.ndarray, na: str, nb: str) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{na} and {nb} must have the same length; got {a.size} and {b.size}")
 

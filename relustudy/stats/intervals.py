@@ -8,6 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
+from relustudy.stats.inputs import as_float
+
+BOOTSTRAP_METHODS = ("percentile", "basic", "BCa")
+
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -70,8 +74,6 @@ def bootstrap_ci(
     >>> r.estimate, 1.0 <= r.low <= r.high <= 4.0
     (2.5, True)
     """
-    from relustudy.stats.proportions import BOOTSTRAP_METHODS
-    from relustudy.stats.inputs import _as_float  # stats re-exports this module: import when called
     if stat not in _BOOTSTRAP_FUNCS:
         raise ValueError(f"unknown stat {stat!r}; allowed: {', '.join(_BOOTSTRAP_FUNCS)}")
     if method not in BOOTSTRAP_METHODS:
@@ -82,7 +84,7 @@ def bootstrap_ci(
         raise ValueError(f"invalid n_boot {n_boot!r}; allowed: an integer >= 1")
     if not 0 < alpha < 1:
         raise ValueError(f"invalid alpha {alpha!r}; allowed: 0 < alpha < 1")
-    x = _as_float(values, "values")
+    x = as_float(values, "values")
     ok = np.isfinite(x)
     x = x[ok]
     if x.size == 0:
@@ -121,9 +123,7 @@ def median_ci(x, *, alpha: float = 0.05) -> MedianResult:
     >>> (r.median, r.ci_low, r.ci_high, r.n)
     (11.5, 6.0, 17.0, 22)
     """
-    from relustudy.stats.proportions import BOOTSTRAP_METHODS
-    from relustudy.stats.inputs import _as_float  # stats re-exports this module: import when called
-    x = np.sort(_as_float(x, "x", allow_empty=True))
+    x = np.sort(as_float(x, "x", allow_empty=True))
     if np.isnan(x).any():
         raise ValueError("x has NaN; allowed: finite or infinite numbers")
     n = x.size

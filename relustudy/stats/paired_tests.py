@@ -10,7 +10,7 @@ import scipy.stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from relustudy.stats.inputs import MSE_FLOOR, _as_bool, _as_float, _same_length, log10_mse  # noqa: F401
+from relustudy.stats.inputs import MSE_FLOOR, as_bool, as_float, same_length, log10_mse  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def mcnemar_exact(fail_a, fail_b, *, alpha: float = 0.05) -> McNemarResult:
     >>> r.n10, r.n01, r.pvalue, r.diff        # 2 * 0.5**3; (0 - 3) / 5
     (3, 0, 0.25, -0.6)
     """
-    a = _as_bool(fail_a, "fail_a")
-    b = _as_bool(fail_b, "fail_b")
-    _same_length(a, b, "fail_a", "fail_b")
+    a = as_bool(fail_a, "fail_a")
+    b = as_bool(fail_b, "fail_b")
+    same_length(a, b, "fail_a", "fail_b")
     n11, n10 = int(np.sum(a & b)), int(np.sum(a & ~b))
     n01, n00 = int(np.sum(~a & b)), int(np.sum(~a & ~b))
     res = mcnemar(np.array([[n11, n10], [n01, n00]]), exact=True)
@@ -155,9 +155,9 @@ def wilcoxon_log_mse(mse_a, mse_b) -> WilcoxonResult:
     >>> r.pvalue, r.n_used, r.n_lower, r.n_higher, r.n_diverged_a   # exact: 2 / 2**4
     (0.125, 4, 4, 0, 1)
     """
-    a = _as_float(mse_a, "mse_a")
-    b = _as_float(mse_b, "mse_b")
-    _same_length(a, b, "mse_a", "mse_b")
+    a = as_float(mse_a, "mse_a")
+    b = as_float(mse_b, "mse_b")
+    same_length(a, b, "mse_a", "mse_b")
     return _signed_rank(_log_diffs(a, b), int((~np.isfinite(a)).sum()), int((~np.isfinite(b)).sum()))
 
 
@@ -196,9 +196,9 @@ def wilcoxon_paired(a, b) -> WilcoxonResult:
     >>> r.n_used, r.n_lower, r.n_zero, r.median_diff, r.pvalue   # exact: 2 / 2**3
     (3, 3, 1, -30.0, 0.25)
     """
-    a = _as_float(a, "a")
-    b = _as_float(b, "b")
-    _same_length(a, b, "a", "b")
+    a = as_float(a, "a")
+    b = as_float(b, "b")
+    same_length(a, b, "a", "b")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("a and b must be finite; use wilcoxon_log_mse for MSE with diverged runs")
     return _signed_rank(b - a)

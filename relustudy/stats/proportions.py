@@ -25,10 +25,9 @@ import scipy.stats
 from statsmodels.stats.multitest import multipletests
 
 # The input checks and the precision floor are shared with the test modules below.
-from relustudy.stats.inputs import MSE_FLOOR, _as_bool, _as_float, _same_length, log10_mse  # noqa: F401
+from relustudy.stats.inputs import MSE_FLOOR, as_bool, as_float, same_length, log10_mse  # noqa: F401
 
 CI_METHODS = ("exact", "wilson")  # binomial CIs: Clopper-Pearson or Wilson score
-BOOTSTRAP_METHODS = ("percentile", "basic", "BCa")
 
 
 # --------------------------------------------------------------------------- binomial CIs
@@ -93,7 +92,7 @@ def holm(pvalues) -> np.ndarray:
     >>> holm([0.01, 0.04, 0.03]).tolist()      # 3*0.01, max(2*0.03, .03), max(1*0.04, .06)
     [0.03, 0.06, 0.06]
     """
-    p = _as_float(pvalues, "pvalues", allow_empty=True)
+    p = as_float(pvalues, "pvalues", allow_empty=True)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
     if ok.any():
@@ -101,11 +100,3 @@ def holm(pvalues) -> np.ndarray:
             raise ValueError("p-values must lie in [0, 1]")
         out[ok] = multipletests(p[ok], method="holm")[1]
     return out
-
-
-
-# Paired and unpaired tests and the bootstrap/order-statistic intervals live in their own
-# modules; importable from here as before.
-from relustudy.stats.paired_tests import KappaResult, McNemarResult, WilcoxonResult, cohen_kappa, mcnemar_exact, paired_rate_diff_ci, wilcoxon_log_mse, wilcoxon_paired
-from relustudy.stats.unpaired_tests import FisherResult, MannWhitneyResult, auroc, binomial_pvalue, fisher_exact, mann_whitney, vargha_delaney_a
-from relustudy.stats.intervals import BootstrapResult, MedianResult, bootstrap_ci, iqm, median_ci  # noqa: E402,F401

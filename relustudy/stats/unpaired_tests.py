@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from relustudy.stats.inputs import _as_bool, _as_float, _same_length
+from relustudy.stats.inputs import as_bool, as_float, same_length
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def fisher_exact(fail_a, fail_b) -> FisherResult:
     >>> round(r.pvalue, 12), r.odds_ratio     # 2 * C(3,3) C(3,0) / C(6,3)
     (0.1, 0.0)
     """
-    a = _as_bool(fail_a, "fail_a")
-    b = _as_bool(fail_b, "fail_b")
+    a = as_bool(fail_a, "fail_a")
+    b = as_bool(fail_b, "fail_b")
     fa, fb = int(a.sum()), int(b.sum())
     table = np.array([[fb, b.size - fb], [fa, a.size - fa]])
     res = scipy.stats.fisher_exact(table)
@@ -82,8 +82,8 @@ def vargha_delaney_a(x, y) -> float:
     >>> vargha_delaney_a([1, 2, 3], [1, 2])   # (0.5 + 0 + 1 + 0.5 + 1 + 1) / 6
     0.6666666666666666
     """
-    x = _as_float(x, "x")
-    y = _as_float(y, "y")
+    x = as_float(x, "x")
+    y = as_float(y, "y")
     if np.isnan(x).any() or np.isnan(y).any():
         raise ValueError("x and y must not contain NaN; drop them first")
     return _u_statistic(x, y) / (x.size * y.size)
@@ -121,8 +121,8 @@ def mann_whitney(x, y) -> MannWhitneyResult:
     >>> r.statistic, r.a, r.pvalue     # exact: 2 / C(6,3)
     (9.0, 1.0, 0.1)
     """
-    x = _as_float(x, "x")
-    y = _as_float(y, "y")
+    x = as_float(x, "x")
+    y = as_float(y, "y")
     dropped = int(np.isnan(x).sum() + np.isnan(y).sum())
     x, y = x[~np.isnan(x)], y[~np.isnan(y)]
     if x.size == 0 or y.size == 0:
@@ -172,9 +172,9 @@ def auroc(score, label) -> float:
     >>> auroc([1, 1, 0, 0], [True, False, False, False])   # (0.5 + 1 + 1) / 3
     0.8333333333333334
     """
-    s = _as_float(score, "score")
-    lab = _as_bool(label, "label")
-    _same_length(s, lab, "score", "label")
+    s = as_float(score, "score")
+    lab = as_bool(label, "label")
+    same_length(s, lab, "score", "label")
     if lab.all() or not lab.any():
         raise ValueError("label must contain both classes (True and False)")
     return vargha_delaney_a(s[lab], s[~lab])

@@ -18,6 +18,7 @@ from relustudy.experiments.chaos_tables import EPS_SMALL, FIT_MAX_RATE, FRACTAL,
 from relustudy.studies.common import ci, md_table, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.curves import flip_curves
 
 EXPONENT_SEED = 20261129  # the seed bootstrap of the exponent
 
@@ -71,7 +72,6 @@ def verdict(f: BasinsFinding) -> Verdict:
 
 
 def figures(f: BasinsFinding):
-    from relustudy.figures.curves import flip_curves
 
     return [Figure("chaos_flips.png", flip_curves(f.rates, fits=f.fits, response=f.counts.assign(cell=f.counts["cell"].astype(str))),
                    "Share of (seed, direction) pairs whose outcome flips against eps (log-log, seed-clustered 95% CIs, "
@@ -109,7 +109,7 @@ def section(f: BasinsFinding, v: Verdict, links) -> str:
     c = f.counts
     return "\n".join([
         f"Each (seed, k) pair gets its own random unit direction in the 37-dimensional parameter space (the legacy "
-        f"`RandomState([key, seed, k])` stream, `relustudy/chaos.py`); its initial weights move by eps along it "
+        f"`RandomState([key, seed, k])` stream, `relustudy/experiments/chaos.py`); its initial weights move by eps along it "
         f"(eps from {c['eps'].min():.0e} to {c['eps'].max():.0e}, the same direction at every eps) and it is "
         f"retrained. A *flip* is a change between solved and not solved against the unperturbed run of the same "
         f"seed. CIs are clustered by seed (Korn-Graubard: Clopper-Pearson at the effective sample size; the design "

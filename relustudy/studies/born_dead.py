@@ -6,12 +6,10 @@ import pandas as pd
 
 from relustudy.figures import cells as figures
 from relustudy.stats import proportions as stats
-from relustudy.analysis import theory
 from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, THEORY_SEED, _experiment, ci, md_table, pct
 from relustudy.studies import stored_theory
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
+from relustudy.core.config import Cell
 from relustudy.figures import cells as figures
 from relustudy.stats import proportions as stats
 from relustudy.stats import paired_tests
 from relustudy.stats import inputs
+from relustudy.runs import stored
 
 THEORY_DRAWS = 1_000_000  # Monte Carlo draws for P(output dead at init)
 CONDITIONAL_DRAWS = 200_000  # draws of the hidden layers for the conditional computation of it
@@ -32,10 +34,10 @@ THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
 EXPERIMENTS = ("q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim")  # datasets beside data/default with sections
 ALPHA = 0.05
 
-# The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD).
-POSTED = dict(
-    activation="relu", output="same", init="randn", update="as_posted", optimizer="sgd", lr=0.01, hidden="4-4"
-)
+# The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD): Cell()'s
+# defaults, as the runs table stores them, for the factors the sections select on.
+POSTED = {k: v for k, v in Cell().factor_values().items()
+          if k in ("activation", "output", "init", "update", "optimizer", "lr", "hidden")}
 Q1_CELL = dict(init="randn", optimizer="sgd", lr=0.1, hidden="4-4")  # the asker's tanh/sigmoid setting
 
 
@@ -72,11 +74,11 @@ class Context:
                 if not hasattr(study, "select"):
                     self.findings[name] = study(self)
                 elif getattr(study, "stored", False) and self.info.get("hashes"):
-                    # Keyed by the content of every data file this report read and by the code:
-                    # other data or other code is computed afresh, never read stale.
-                    from relustudy.runs import stored
+                    # Keyed by the content of every data file this report read and by the source its
+                    # computation reaches (stored.source_key): other data or code is computed afresh.
 
-                    key = {"study": study.name, "code": stored.package_hash(), "data": self.info["hashes"]}
+                    key = {"study": study.name, "code": stored.source_key(study.select, study.finding),
+                           "data": self.info["hashes"]}
                     self.findings[name] = stored.pickled(f"finding_{study.name.replace('-', '_')}", key,
                                                          lambda: study.finding(study.select(self)))
                 else:
@@ -131,7 +133,7 @@ def mse_at(log10_value: float) -> str:
     if log10_value is None or not np.isfinite(log10_value):
         return "n/a"
     if log10_value <= np.log10(inputs.MSE_FLOOR):
-        return f"≤ {stinputsSE_FLOOR:g}"
+        return f"≤ {inputs.MSE_FLOOR:g}"
     return num(10**log10_value)
 
 

@@ -9,12 +9,10 @@ from relustudy.analysis import cells as analysis
 from relustudy.figures import cells as figures
 from relustudy.figures import scale as figures_scale
 from relustudy.stats import proportions as stats
-from relustudy.analysis import theory
 from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, THEORY_SEED, ci, md_table, pct
 from relustudy.studies import stored_theory
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

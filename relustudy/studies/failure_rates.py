@@ -1,7 +1,6 @@
 """The failure rate of every cell of the default grid (descriptive; the factorial screen)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
@@ -10,7 +9,6 @@ from relustudy.analysis import vocabulary
 from relustudy.figures import cells as figures
 from relustudy.studies.common import ci, md_table, pct
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

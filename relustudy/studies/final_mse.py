@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from relustudy.analysis import cells as analysis
 from relustudy.figures import cells as figures
 from relustudy.core.problem import MSE_ZERO_OUTPUT
 from relustudy.studies.common import POSTED, need, pct
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

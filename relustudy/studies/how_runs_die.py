@@ -18,6 +18,8 @@ from relustudy.experiments.forensics import AT_INIT, EARLY_EPOCHS, LATE_EPOCHS, 
 from relustudy.studies.common import ci, md_table, num, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.studies.common import POSTED as POSTED_CELL
+from relustudy.analysis import cells as analysis
 
 POSTED = "as posted"  # the forensics variant of the posted cell
 TRACED = POSTED  # the variant whose margin traces the figure draws
@@ -38,8 +40,6 @@ def _at_scale(ctx: Context):
     epoch, from data/million's engine columns (None without them)."""
     if "million" not in ctx.experiments:
         return None
-    from relustudy.studies.common import POSTED as POSTED_CELL
-    from relustudy.analysis import cells as analysis
 
     sub = analysis.select(ctx.experiments["million"][0], POSTED_CELL)
     if sub.empty or "output_death_epoch" not in sub.columns:

@@ -19,6 +19,8 @@ from relustudy.experiments import init_curve as ic
 from relustudy.studies.common import md_table, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.curves import learning_curves
+from relustudy.studies import basins
 
 NEAR_FLIP_EPS = 1e-2  # a held-out seed is "near a flip boundary" when one of its perturbations up to this eps flips
 CHAOS_CELL = {"posted": "posted"}  # init-curve cell -> the perturbation experiment's cell with the same factors
@@ -44,7 +46,6 @@ def select(ctx: Context):
     chaos = ctx.extras.get("chaos")
     flips = {}
     if chaos is not None:
-        from relustudy.studies import basins
 
         found = ctx.finding(basins.STUDY)  # the same rule and numbers as the basins section
         flips = {ours: found.verdicts[theirs] for ours, theirs in CHAOS_CELL.items() if theirs in found.verdicts}
@@ -77,7 +78,6 @@ def verdict(f: InitMapFinding) -> Verdict:
 
 
 def figures(f: InitMapFinding):
-    from relustudy.figures.curves import learning_curves
 
     return [Figure("init_learning_curve.png",
                    learning_curves(f.curve, f.fit, model=ic.MODEL, baselines=(ic.DEAD, ic.MARGIN)),
@@ -137,7 +137,7 @@ def section(f: InitMapFinding, v: Verdict, links) -> str:
         "property of the init tells, and how much a classifier that sees only the initial weights recovers as it "
         "learns from more seeds.\n",
         f"Every seed's initial weights are recomputed from its seed (data/million) and described by the features of "
-        f"`relustudy/init_predict.py` (the 37 raw weights and biases, the output's pre-activation on each input, each "
+        f"`relustudy/experiments/init_predict.py` (the 37 raw weights and biases, the output's pre-activation on each input, each "
         f"unit's largest and smallest pre-activation, dead units, initial MSE). Gradient boosting "
         f"(HistGradientBoostingClassifier: learning rate {ic.LEARNING_RATE}, at most {ic.MAX_LEAF_NODES} leaves, early "
         f"stopping on {ic.VALIDATION_FRACTION:.0%} of the training seeds after {ic.N_ITER_NO_CHANGE} iterations "

@@ -13,7 +13,7 @@ import pandas as pd
 from relustudy.analysis import cells as analysis
 from relustudy.analysis import mechanisms
 from relustudy.analysis import vocabulary as vocab
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.core.problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT, Y_TRAIN
 from relustudy.studies.common import POSTED, md_table, need, num, pct
 from relustudy.studies.common import Context, Skip

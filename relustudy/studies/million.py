@@ -16,9 +16,9 @@ from relustudy.stats import paired_tests
 from relustudy.analysis import theory
 from relustudy.analysis import vocabulary as vocab
 from relustudy.stats.intervals import median_ci
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.core.outcomes import OUTCOMES
-from relustudy.studies.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, num, pct, pval
+from relustudy.studies.common import POSTED, THEORY_DRAWS, THEORY_SEED, ci, diff_ci, md_table, pct, pval
 from relustudy.studies import stored_theory
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict

@@ -14,7 +14,7 @@ import pandas as pd
 from relustudy.analysis import mechanisms
 from relustudy.analysis import cells as analysis
 from relustudy.analysis import vocabulary
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, _family_table, diff_ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Study, Verdict

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.analysis import vocabulary
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.analysis.optimizers import decomposition_table, run_states
 from relustudy.experiments.probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bias_decay_oscillates
 from relustudy.studies.common import ci, diff_ci, md_table, num, pct
@@ -33,6 +33,7 @@ from relustudy.stats.paired_tests import paired_rate_diff_ci
 from relustudy.stats.proportions import proportion_ci
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.optim import decomposition_bars
 
 BIAS_SHARE = 0.5  # bias decay "explains" revival when biases-only momentum does >= this share of full momentum's
 INERTIA_PROBE = "dampened beta 0.9"  # momentum's own beta at SGD's effective step
@@ -169,7 +170,6 @@ def verdict(f: MechanismFinding) -> Verdict:
 
 
 def figures(f: MechanismFinding):
-    from relustudy.figures.optim import decomposition_bars
     import matplotlib.pyplot as plt
 
     gains = sorted(f.decomposition["init_gain"].unique())

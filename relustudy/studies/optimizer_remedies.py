@@ -19,6 +19,7 @@ from relustudy.analysis.optimizers import decomposition_table
 from relustudy.studies.common import diff_ci, md_table, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.optim import paired_diffs
 
 ALPHA = 0.05  # a paired difference counts when its Holm-adjusted McNemar p is below this
 # Optimizer settings (label -> factor values), the first is the reference of every comparison.
@@ -126,7 +127,6 @@ def verdict(f: RemediesFinding) -> Verdict:
 
 
 def figures(f: RemediesFinding):
-    from relustudy.figures.optim import paired_diffs
     import matplotlib.pyplot as plt
 
     v = _totals(f.vs_sgd)

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from relustudy.core.config import MOMENTUM
+from relustudy.core.optimizers import MOMENTUM
 from relustudy.analysis.optimizers import TunedTables, matched_step_table, tuned_table
 from relustudy.studies.common import ci, diff_ci, md_table, num, pct, pp, pval
 from relustudy.analysis.tuning import TIE_RULE
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.optim import matched_step
+from relustudy.figures.optim import paired_diffs
+from relustudy.figures.optim import tuned_curves_grid
 
 GAINS = (0.25, 0.5, 1.0, 2.0)  # the init gains the issue names
 ALPHA = 0.05  # a tuned difference counts when its Holm-adjusted McNemar p is below this
@@ -141,7 +144,6 @@ def verdict(f: TunedFinding) -> Verdict:
 
 
 def figures(f: TunedFinding):
-    from relustudy.figures.optim import matched_step, paired_diffs, tuned_curves_grid
     import matplotlib.pyplot as plt
 
     comp = f.tables.comparisons.assign(

@@ -11,10 +11,9 @@ from relustudy.analysis import mechanisms
 from relustudy.stats import paired_tests
 from relustudy.stats import proportions as stats
 from relustudy.figures import scale as figures_scale
-from relustudy.core.config import MOMENTUM
-from relustudy.studies.common import ALPHA, POSTED, ci, md_table, num, paired, pct, pval
+from relustudy.core.optimizers import MOMENTUM
+from relustudy.studies.common import ALPHA, POSTED, ci, md_table, num, pct, pval
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

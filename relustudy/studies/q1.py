@@ -10,7 +10,6 @@ from relustudy.stats import proportions as stats
 from relustudy.stats import inputs
 from relustudy.studies.common import BOOT_SEED, Q1_CELL, diff_ci, md_table, mse_at, num, paired, pct, pval, rate_of
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

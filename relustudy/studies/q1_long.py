@@ -9,7 +9,6 @@ from relustudy.figures import cells as figures
 from relustudy.stats import inputs
 from relustudy.studies.common import _experiment, md_table, mse_at, num, pct
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from relustudy.analysis import cells as analysis
 from relustudy.stats import paired_tests
 from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, POSTED, _stratified, diff_ci, md_table, need, pct, pval, wilcoxon_text

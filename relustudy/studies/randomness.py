@@ -21,6 +21,7 @@ from relustudy.analysis.disagreement import CrossedResult, crossed_decomposition
 from relustudy.studies.common import POSTED, ci, md_table, num, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.figures.cells import PALETTE
 
 BOOT_SEED = 19  # the cluster bootstraps' generator (fixed: the same data give the same report)
 N_BOOT = 2000
@@ -335,7 +336,6 @@ def disagreement_bars(table: pd.DataFrame, *, x: str = "label", hue: str = "cell
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from relustudy.figures.cells import PALETTE
 
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.2))

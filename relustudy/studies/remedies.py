@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
 from relustudy.figures import scale as figures_scale
 from relustudy.stats import proportions as stats
 from relustudy.stats import paired_tests
-from relustudy.studies.common import ALPHA, POSTED, _experiment, ci, md_table, need, paired, pct, pval
+from relustudy.studies.common import ALPHA, POSTED, _experiment, ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
 

@@ -1,7 +1,6 @@
 """The seed lottery: each seed's outcome across one-factor changes of the posted cell."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
@@ -9,8 +8,7 @@ from relustudy.analysis import mechanisms
 from relustudy.figures import cells as figures
 from relustudy.core.outcomes import OUTCOMES
 from relustudy.studies.common import POSTED, md_table, need, pct
-from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
+from relustudy.studies.common import Context
 from relustudy.studies.legacy import text_study
 
 

@@ -1,12 +1,10 @@
 """The dataset: runs, cells, factor levels and outcomes of the default grid."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from relustudy.core.outcomes import OUTCOMES
-from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
+from relustudy.studies.common import Context
 from relustudy.studies.legacy import text_study
 
 

@@ -5,11 +5,9 @@ import numpy as np
 import pandas as pd
 
 from relustudy.stats import unpaired_tests
-from relustudy.analysis import theory
 from relustudy.studies.common import CONDITIONAL_DRAWS, THEORY_DRAWS, THEORY_SEED, ci, md_table, need, pct, pval
 from relustudy.studies import stored_theory
-from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
+from relustudy.studies.common import Context
 from relustudy.studies.legacy import text_study
 
 

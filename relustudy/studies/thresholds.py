@@ -9,7 +9,6 @@ from relustudy.stats import proportions as stats
 from relustudy.core.problem import MSE_ZERO_OUTPUT
 from relustudy.studies.common import POSTED, THRESHOLDS, ci, diff_ci, md_table, need, paired, pct, pval, rate_of
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.base import Study
 from relustudy.studies.legacy import text_study
 
 

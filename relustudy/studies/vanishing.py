@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from relustudy.studies.common import ALPHA, _stratified, md_table, num, pct, pval

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import os
 import sys
 from typing import Callable, Iterator
 
@@ -28,14 +27,6 @@ ENGINES = ("numba", "numpy", "cuda")  # allowed names; the first is the default
 DEFAULT_ENGINE = "numba"
 FALLBACK_ENGINE = "numpy"  # used, with a one-line notice, when numba is missing
 _notified = False
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class EngineUnavailable(ValueError):

@@ -30,6 +30,7 @@ import functools
 
 import numpy as np
 
+from relustudy.core.activations import RELU_FAMILY
 from relustudy.core.outcomes import EPOCH_ERROR_TARGET
 from relustudy.core.engines import formulas
 from relustudy.core import ieee_math
@@ -181,7 +182,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
     NM = PW if ADAM else 1
     NMB = PB if ADAM else 1
     S = n_samples
-    TRACKABLE = acts[-1] in ("relu", "leaky_relu")
+    TRACKABLE = acts[-1] in RELU_FAMILY
 
     @cuda.jit(device=True)
     def act(l, z):

@@ -7,8 +7,9 @@ bound to their own primitives as :func:`.ieee_math.build` does for ``expm1``/``t
 * numba: ``a + b`` etc. (numba never contracts them into an FMA), inlined;
 * CUDA: libdevice's correctly rounded ``d*_rn`` intrinsics.
 
-Adding an activation or an optimizer means adding it here (and to the reference); the
-kernels only say which formula runs where. Every formula is the reference's sequence of
+An activation's per-lane formulas are part of its entry in
+:data:`relustudy.core.activations.ACTIVATIONS` (its ``scalar``), bound here; an optimizer's
+step is written here (and in the reference). The kernels only say which formula runs where. Every formula is the reference's sequence of
 IEEE operations for one element, so a lane's bits are the reference's.
 
 Conventions (shared with :mod:`relustudy.core.activations`): ``f_<act>(z)`` is the activation,
@@ -21,8 +22,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Callable
 
-from relustudy.core.activations import ELU_ALPHA, LEAKY_SLOPE
-from relustudy.core.config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM
+from relustudy.core.activations import ACTIVATIONS
+from relustudy.core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Callable, expm1: Callable,
@@ -42,49 +43,9 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Call
     ``b1t = b1t * BETA1`` once per update).
     """
     zero, one, two = const(0.0), const(1.0), const(2.0)
-    slope, leaky_step, alpha = const(LEAKY_SLOPE), const(1.0 - LEAKY_SLOPE), const(ELU_ALPHA)
     mom = const(MOMENTUM)
     b1, b2, eps = const(ADAM_BETA1), const(ADAM_BETA2), const(ADAM_EPS)
     c1, c2 = const(1.0 - ADAM_BETA1), const(1.0 - ADAM_BETA2)  # Python-float constants, rounded once
-
-    # ---- activations: f(z) and g * f'(z)
-    def f_relu(z):
-        return zero if z <= zero else z  # np.maximum(z, 0): NaN propagates, -0.0 -> 0.0
-
-    def d_relu(g, z, a):
-        return mul(g, one if z > zero else zero)  # f'(0) = 0; a product, so -0.0 and NaN as the reference
-
-    def f_leaky_relu(z):
-        s = mul(z, slope)
-        return s if z <= s else z  # np.maximum(z, 0.01 z)
-
-    def d_leaky_relu(g, z, a):
-        return mul(g, add(mul(one if z > zero else zero, leaky_step), slope))
-
-    def f_tanh(z):
-        return tanh(z)
-
-    def d_tanh(g, z, a):
-        return mul(g, sub(one, mul(a, a)))
-
-    def f_sigmoid(z):
-        return sigmoid(z)
-
-    def d_sigmoid(g, z, a):
-        return mul(g, mul(a, sub(one, a)))
-
-    def f_elu(z):
-        m = zero if z >= zero else z  # np.minimum(z, 0)
-        return z if z > zero else mul(expm1(m), alpha)
-
-    def d_elu(g, z, a):
-        return mul(g, one if z > zero else add(a, alpha))
-
-    def f_identity(z):
-        return z
-
-    def d_identity(g, z, a):
-        return g
 
     # ---- loss: the squared error's term and dL/dout = 2 (out - y)
     def loss_grad(d):
@@ -110,6 +71,11 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, sqrt: Call
         denom = add(div(sqrt(v), sqrt_bc2), eps)
         return sub(p, mul(lr_bc1, div(m, denom))), m, v
 
-    ns = {k: jit(v) for k, v in locals().items() if callable(v) and (k[:2] in ("f_", "d_") or k in (
-        "loss_grad", "sgd", "momentum", "adam", "adam_scales"))}
+    ns = {k: jit(v) for k, v in locals().items() if k in ("loss_grad", "sgd", "momentum", "adam", "adam_scales")}
+    # ---- activations: f_<act>(z) and d_<act>(g, z, a) = g * f'(z), from the registry's entries
+    ops = SimpleNamespace(add=add, sub=sub, mul=mul, div=div, expm1=expm1, tanh=tanh, sigmoid=sigmoid,
+                          const=const, zero=zero, one=one)
+    for name, act in ACTIVATIONS.items():
+        fwd, deriv = act.scalar(ops)
+        ns[f"f_{name}"], ns[f"d_{name}"] = jit(fwd), jit(deriv)
     return SimpleNamespace(**ns, BETA1=b1, BETA2=b2)

@@ -64,10 +64,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from relustudy.core.activations import RELU_FAMILY, WHOLE_LAYER
 from relustudy.core.engines.layout import Layout
 
-RELU_FAMILY = ("relu", "leaky_relu")  # activations.Activation.relu_family
-BIG = ("tanh", "sigmoid", "elu")  # activations applied by whole-layer loops rows_<act> (numba_cpu.BIG)
 # Terms of a sum written out per lane loop; wider sums loop over chunks (the same order, so the
 # same bits). 16 rather than 8: 32-32 nets per parameter update 0.56-0.86x the 4-4 net against
 # 0.48-0.73x (five alternated pairs of processes), for ~30 % more compile time of wide kernels.
@@ -207,7 +206,7 @@ def generate(spec: KernelSpec) -> str:
         for l in range(L) if layers is None else layers:
             n_in, n_out = sizes[l], sizes[l + 1]
             wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
-            big = spec.acts[l] in BIG  # applied by a separate whole-layer loop (see numba_cpu.BIG)
+            big = spec.acts[l] in WHOLE_LAYER  # applied by a separate whole-layer loop (rows_<act>)
             with o.block(f"for j in range({n_out}):"):
                 # the unit's first weight and its bias as locals: the index arithmetic once per
                 # unit instead of once per term (numba types and lowers every operation of the

@@ -35,9 +35,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-from relustudy.core.activations import get_activation
+from relustudy.core.activations import WHOLE_LAYER, get_activation
 from relustudy.core.outcomes import EPOCH_ERROR_TARGET
-from relustudy.core.engines import usable_cores
+from relustudy.core.engines.cores import usable_cores
 from relustudy.core.engines import formulas
 from relustudy.core import ieee_math
 from relustudy.core import ieee_math32
@@ -155,8 +155,8 @@ _small = njit(**_OPTIONS)
 # keeps the loop scalar: measured 4x slower), and inlining them into every layer of every
 # kernel made one kernel cost ~30 s to compile. So they run as whole-layer loops
 # ``rows_<act>(Z, A)``, compiled (and cached) once per machine and engine version (see
-# _ROWS_TEMPLATE), which the kernels call.
-BIG = ("tanh", "sigmoid", "elu")
+# _ROWS_TEMPLATE), which the kernels call: the registry's whole_layer activations.
+BIG = WHOLE_LAYER
 
 
 # ---- float32: the same primitives (numba keeps float32 + float32 in float32) and the
@@ -291,9 +291,10 @@ def _engine_hash() -> str:
     """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
     h = hashlib.sha256(numba.__version__.encode())
     here = Path(__file__).resolve().parent
-    for name in ("numba_cpu.py", "formulas.py", "ieee_math.py", "ieee_math32.py"):  # kernel_source's part is in the text itself
+    for name in ("numba_cpu.py", "formulas.py"):  # kernel_source's part is in the text itself
         h.update((here / name).read_bytes())
-    h.update((here.parent / "activations.py").read_bytes())
+    for name in ("ieee_math.py", "ieee_math32.py", "activations.py"):  # core/, beside engines/
+        h.update((here.parent / name).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -41,7 +41,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from relustudy.core.activations import Activation
-from relustudy.core.config import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM, Cell
+from relustudy.core.config import Cell
+from relustudy.core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS, MOMENTUM
 from relustudy.core.inits import Params
 from relustudy.core.outcomes import EPOCH_ERROR_TARGET
 from relustudy.core.engines.layout import curve_epochs
