@@ -183,16 +183,18 @@ def rate_dots(
 
 def failure_rate_dots(
     rates: pd.DataFrame, *, y: str, hue: str, col: str, row: str, title: str = "",
-    xlabel: str = "failure rate (not solved), 95% CI", zoom: bool = False,
+    xlabel: str = "failure rate (not solved), 95% CI", zoom: bool = False, min_height: float = 0.0,
 ) -> plt.Figure:
-    """:func:`rate_dots` panels, one per ``row`` x ``col`` level (panels titled by the values)."""
+    """:func:`rate_dots` panels, one per ``row`` x ``col`` level (panels titled by the values);
+    ``min_height`` (inches) keeps a figure of few rows readable under its title and legend."""
     ylev, hlev = levels(rates, y), levels(rates, hue)
     colors = _palette(hlev)
     nrows, ncols = len(levels(rates, row)), len(levels(rates, col))
     fig = facet(
         rates, lambda sub, ax: rate_dots(sub, y=y, hue=hue, order=ylev, hue_order=hlev, palette=colors, zoom=zoom,
                                          xlabel=xlabel, ax=ax),
-        col=col, row=row, figsize=(4.2 * ncols, 0.33 * len(ylev) * nrows + 1.5), sharex=not zoom, sharey=True,
+        col=col, row=row, figsize=(4.2 * ncols, max(0.33 * len(ylev) * nrows + 1.5, min_height)), sharex=not zoom,
+        sharey=True,
         label_panels=False, layout=False,
     )
     height = fig.get_figheight()

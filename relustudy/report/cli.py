@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = [data / RUNS_FILE, data / CURVES_FILE] if data.is_dir() else [data]
     experiments = {}
     root = folder.parent  # the experiments' folders sit beside the default grid's
-    for name in common.EXPERIMENTS:
+    # The study's layout: the grid in a folder named like data/default, its experiments beside it.
+    # Any other folder is a dataset of one's own: the report describes it alone, under its name.
+    own = None if folder.resolve().name == DEFAULT_GRID_DIR.name else folder.resolve().name
+    for name in common.EXPERIMENTS if own is None else ():
         exp_dir = root / name
         if not (exp_dir / RUNS_FILE).exists():
             continue  # the report lists the experiment's section as skipped
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  load_chaos),
                                 ("init_curve", ("curve.parquet", "fit.parquet", "scores.parquet"), load_init_curve),
                                 ("q1_gradients", (GRADIENTS_FILE,), load_gradients),
-                                ("optim_probes", (PROBES_FILE,), load_probes)):
+                                ("optim_probes", (PROBES_FILE,), load_probes)) if own is None else ():
         folder_x = root / name
         if not (folder_x / names[0]).exists():
             continue
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of the loaded data each time (2 s of the report's CPU over ~20 calls).
     gc.freeze()
     ctx = common.Context(timings={"load data": time.perf_counter() - start}, runs=runs, curves=curves, figures_dir=out / "figures", report_dir=out, info=info,
-                         experiments=experiments, extras=extras)
+                         experiments=experiments, extras=extras, dataset=own)
     with stored.configure(root / "stored", write=args.store):  # beside the data it was computed from
         text = document.build(ctx, jobs=jobs)
         missing = stored.computed()

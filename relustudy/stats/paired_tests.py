@@ -248,7 +248,10 @@ def cohen_kappa(labels_a, labels_b, *, alpha: float = 0.05) -> KappaResult:
     expected = float(table.sum(axis=1) @ table.sum(axis=0)) / a.size**2
     if expected >= 1.0:
         return KappaResult(np.nan, np.nan, np.nan, agreement, int(a.size))
-    res = cohens_kappa(table)
+    # statsmodels also computes a z-value (unused here) that divides by 0 when, e.g., every pair
+    # disagrees in one direction (std_kappa0 = 0): a warning, not a result of ours.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = cohens_kappa(table)
     half = scipy.stats.norm.ppf(1 - alpha / 2) * float(res.std_kappa)
     k = float(res.kappa)
     return KappaResult(k, k - half, k + half, agreement, int(a.size))

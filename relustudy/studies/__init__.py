@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from relustudy.studies import basins
 from relustudy.studies import born_dead
+from relustudy.studies import cells
 from relustudy.studies import failure_rates
 from relustudy.studies import final_mse
 from relustudy.studies import how_runs_die
@@ -51,6 +52,7 @@ STUDIES: list[Study] = [
     inits.STUDY,
     final_mse.STUDY,
     failure_rates.STUDY,
+    cells.STUDY,
     seed_lottery.STUDY,
     how_runs_die.STUDY,
     basins.STUDY,

@@ -41,7 +41,7 @@ class BasinsFinding:
 def select(ctx: Context) -> dict:
     tables = ctx.extras.get("chaos")
     if tables is None:
-        raise Skip("no perturbation data (data/chaos); run `python scripts/run_chaos.py`")
+        raise Skip("no perturbation data (data/chaos); run `python scripts/run_chaos.py`", experiment="chaos")
     return tables
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
-from relustudy.core.config import Cell
+from relustudy.core.config import FACTOR_NAMES, FACTOR_REGISTRY, Cell
 from relustudy.figures import cells as figures
 from relustudy.stats import proportions as stats
 from relustudy.stats import paired_tests
@@ -42,7 +42,16 @@ Q1_CELL = dict(init="randn", optimizer="sgd", lr=0.1, hidden="4-4")  # the asker
 
 
 class Skip(Exception):
-    """A section cannot be rendered from this dataset; the message says why."""
+    """A section cannot be rendered from this dataset; the message says why.
+
+    ``experiment`` names the study's own experiment (a folder beside ``data/default``, e.g.
+    ``"million"``) whose absence is the reason; None: the dataset lacks the cells. The report
+    groups its skipped sections by it (:func:`relustudy.report.document.skipped_line`).
+    """
+
+    def __init__(self, message: str, *, experiment: str | None = None):
+        super().__init__(message)
+        self.experiment = experiment
 
 
 @dataclass
@@ -54,6 +63,9 @@ class Context:
     figures_dir: Path
     report_dir: Path
     info: dict = field(default_factory=dict)
+    # A dataset of one's own: its folder's name, which the title, the opening and the skipped
+    # sections' line use; None: the study's own data/default (with its experiments beside it).
+    dataset: str | None = None
     experiments: Mapping[str, tuple[pd.DataFrame, pd.DataFrame | None]] = field(default_factory=dict)
     figure_files: list[Path] = field(default_factory=list)
     findings: dict = field(default_factory=dict)
@@ -148,6 +160,24 @@ def md_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def factor_levels(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """{factor: its levels as strings, in order of appearance} for every factor column of ``runs``
+    (the registry's order); a factor with one level is fixed in this dataset."""
+    return {f: list(pd.unique(runs[f].astype(str))) for f in FACTOR_NAMES if f in runs.columns}
+
+
+def fixed_factors(levels: Mapping[str, list[str]]) -> list[str]:
+    """'factor value' for each factor with one level, but an optional factor at its default
+    (init_gain 1.0, data_order fixed, ...): a grid that does not use it says nothing of it."""
+    return [levels_text(f, v) for f, v in levels.items() if len(v) == 1
+            and not (FACTOR_REGISTRY[f].optional and v[0] == str(FACTOR_REGISTRY[f].table_default()))]
+
+
+def levels_text(name: str, values: list[str]) -> str:
+    """'lr ∈ {0.01, 0.1}' for several levels, 'lr 0.01' for one."""
+    return f"{name} ∈ {{{', '.join(values)}}}" if len(values) > 1 else f"{name} {values[0]}"
+
+
 # --------------------------------------------------------------------------- selections
 
 
@@ -155,9 +185,13 @@ def need(runs: pd.DataFrame, where: Mapping[str, object], what: str) -> pd.DataF
     """The runs of a selection; Skip if there are none."""
     sub = analysis.select(runs, {k: v for k, v in where.items() if k in runs.columns})
     if sub.empty:
-        cond = ", ".join(f"{k}={v}" for k, v in where.items())
-        raise Skip(f"the dataset has no runs for {what} ({cond})")
+        raise Skip(f"the dataset has no runs for {what} ({_where_text(where)})")
     return sub
+
+
+def _where_text(where: Mapping[str, object]) -> str:
+    """'activation=tanh/sigmoid, lr=0.1': a selection as the skipped sections name it."""
+    return ", ".join(f"{k}={'/'.join(map(str, v)) if isinstance(v, (list, tuple, set)) else v}" for k, v in where.items())
 
 
 def rate_of(runs: pd.DataFrame, solved_mse: float | None = None) -> stats.ProportionResult:
@@ -183,10 +217,11 @@ def paired(runs: pd.DataFrame, a: Mapping, b: Mapping, what: str, solved_mse: fl
 
 
 def _stratified(ctx: Context, factor: str, a, b, within: Mapping, family: str, solved_mse=None) -> pd.DataFrame:
-    sub = analysis.select(ctx.runs, {k: v for k, v in within.items() if k in ctx.runs.columns})
+    sub = need(ctx.runs, within, f"the {family} comparison")
     present = set(sub[factor].astype(str))
-    if str(a) not in present or str(b) not in present:
-        raise Skip(f"{family}: the dataset lacks {factor}={a} or {factor}={b} within {dict(within)}")
+    absent = [str(v) for v in (a, b) if str(v) not in present]
+    if absent:
+        raise Skip(f"{family}: the dataset has no runs with {factor}={' or '.join(absent)} ({_where_text(within)})")
     return analysis.compare_cells(sub, factor, a, b, family=family, solved_mse=solved_mse)
 
 
@@ -247,5 +282,6 @@ def _family_table(res: pd.DataFrame, label_cols: list[str]) -> str:
 def _experiment(ctx: Context, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The runs and curves of a named experiment; Skip if it was not loaded."""
     if name not in ctx.experiments:
-        raise Skip(f"no dataset for experiment {name!r} (run `python scripts/run_grid.py --experiment {name}`)")
+        raise Skip(f"no dataset for experiment {name!r} (run `python scripts/run_grid.py --experiment {name}`)",
+                   experiment=name)
     return ctx.experiments[name]

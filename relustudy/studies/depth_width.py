@@ -23,7 +23,7 @@ def _not_generated(ctx: Context, name: str, title: str) -> None:
     """Skip, with the command that makes it, when the experiment has no data yet."""
     if name not in ctx.experiments:
         raise Skip(f"not generated yet: `data/{name}/` holds no dataset (make it with "
-                   f"`python scripts/run_grid.py --experiment {name}`)")
+                   f"`python scripts/run_grid.py --experiment {name}`)", experiment=name)
 
 
 def _rate(k: int, n: int) -> stats.ProportionResult:

@@ -16,9 +16,13 @@ def section_failure_rates(ctx: Context) -> str:
     fr = analysis.failure_rates(ctx.runs)
     if fr.empty:
         raise Skip("no runs")
+    # Factors the heatmap's axes do not show (epochs, hidden, init_gain, ...) join the row label
+    # where the dataset varies them: one heatmap square per cell.
+    shown = ("activation", "output", "init", "update", "optimizer", "lr")
+    extra = [f for f in analysis.FACTOR_COLS if f not in shown and f in fr.columns and fr[f].astype(str).nunique() > 1]
     fr = fr.assign(
-        **{c: fr[c].astype(str) for c in ("activation", "output", "init", "update", "optimizer")},
-        cell=lambda d: d["activation"] + " / " + d["init"],
+        **{c: fr[c].astype(str) for c in ("activation", "output", "init", "update", "optimizer", *extra)},
+        cell=lambda d: d[["activation", "init", *extra]].agg(" / ".join, axis=1),
         variant=lambda d: d["optimizer"] + ", lr " + d["lr"].astype(str),
     )
     fig = ctx.fig(
@@ -36,7 +40,9 @@ def section_failure_rates(ctx: Context) -> str:
     half = float(((fr["ci_high"] - fr["ci_low"]) / 2).max())
 
     def line(d):
-        return f"{d.activation}/{d.output}/{d.init}/{d.update}/{d.optimizer}/lr {d.lr}: {pct(d.rate)} {ci(d.ci_low, d.ci_high)}"
+        more = "".join(f"/{f} {getattr(d, f)}" for f in extra)
+        return (f"{d.activation}/{d.output}/{d.init}/{d.update}/{d.optimizer}/lr {d.lr}{more}: {pct(d.rate)} "
+                f"{ci(d.ci_low, d.ci_high)}")
 
     def extreme(rows: pd.DataFrame, value: float, word: str) -> str:
         """The cells at an extreme rate; when more than five tie there, say so and name five."""
@@ -53,7 +59,7 @@ def section_failure_rates(ctx: Context) -> str:
     modes_tbl = ""
     if len(relu):
         mt = mechanisms.failure_mode_table(relu)
-        label_cols = ["activation", "output", "init", "update", "optimizer", "lr"]
+        label_cols = ["activation", "output", "init", "update", "optimizer", "lr", *extra]
         mt = mt.sort_values(label_cols, kind="stable")
         rows = [
             (

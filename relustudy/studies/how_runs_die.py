@@ -52,7 +52,7 @@ def _at_scale(ctx: Context):
 def select(ctx: Context):
     tables = ctx.extras.get("forensics")
     if tables is None:
-        raise Skip("no forensics data (data/forensics); run `python scripts/run_forensics.py`")
+        raise Skip("no forensics data (data/forensics); run `python scripts/run_forensics.py`", experiment="forensics")
     return tables, _at_scale(ctx)
 
 

@@ -42,7 +42,8 @@ class InitMapFinding:
 def select(ctx: Context):
     tables = ctx.extras.get("init_curve")
     if tables is None:
-        raise Skip("no learning-curve data (data/init_curve); run `python scripts/run_init_curve.py`")
+        raise Skip("no learning-curve data (data/init_curve); run `python scripts/run_init_curve.py`",
+                   experiment="init_curve")
     chaos = ctx.extras.get("chaos")
     flips = {}
     if chaos is not None:

@@ -14,7 +14,7 @@ from relustudy.analysis import cells as analysis
 from relustudy.stats import proportions as stats
 from relustudy.stats import inputs
 from relustudy.stats import paired_tests
-from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, diff_ci, md_table, pct, pval
+from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, diff_ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Study, Verdict
 
@@ -28,8 +28,10 @@ class InitsFinding:
 
 
 def select(ctx: Context) -> pd.DataFrame:
+    # The baseline first: the posted cell (under either update), then a scheme to compare with it.
+    need(ctx.runs, {k: v for k, v in POSTED.items() if k != "update"}, "the posted ReLU cell (either update)")
     sub = analysis.select(ctx.runs, {k: v for k, v in POSTED.items() if k not in ("init", "update")})
-    if sub.empty or not set(SCHEMES) & set(sub["init"].astype(str)):
+    if not set(SCHEMES) & set(sub["init"].astype(str)):
         raise Skip("the dataset has neither he nor xavier init on the posted cell")
     return sub
 

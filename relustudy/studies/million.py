@@ -74,7 +74,7 @@ class MillionFinding:
 def select(ctx: Context) -> dict:
     if "million" not in ctx.experiments:
         raise Skip("not generated yet: `data/million/` holds no dataset (make it with "
-                   "`python scripts/run_grid.py --experiment million`)")
+                   "`python scripts/run_grid.py --experiment million`)", experiment="million")
     ref = analysis.select(ctx.runs, POSTED) if "lr" in ctx.runs.columns else ctx.runs.iloc[:0]
     return {"runs": ctx.experiments["million"][0], "default": ref}
 

@@ -54,7 +54,8 @@ class MechanismFinding:
 def select(ctx: Context):
     probes = ctx.extras.get("optim_probes")
     if probes is None:
-        raise Skip("no probe data (data/optim_probes); run `python -m relustudy.experiments.probes --out data/optim_probes`")
+        raise Skip("no probe data (data/optim_probes); run `python -m relustudy.experiments.probes --out data/optim_probes`",
+                   experiment="optim_probes")
     return probes, ctx.extras.get("forensics")
 
 

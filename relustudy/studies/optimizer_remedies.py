@@ -43,7 +43,8 @@ class RemediesFinding:
 
 def select(ctx: Context) -> pd.DataFrame:
     if "remedies_optim" not in ctx.experiments:
-        raise Skip("no remedies_optim dataset; run `python scripts/run_grid.py --experiment remedies_optim`")
+        raise Skip("no remedies_optim dataset; run `python scripts/run_grid.py --experiment remedies_optim`",
+                   experiment="remedies_optim")
     return ctx.experiments["remedies_optim"][0]
 
 

@@ -51,7 +51,7 @@ def select(ctx: Context) -> tuple[str, pd.DataFrame]:
             runs = runs[runs["init_gain"].isin(GAINS)]
             if {"sgd", "momentum"} <= set(runs["optimizer"].astype(str)):
                 return name, runs
-    raise Skip("no tuning (or phase) dataset; run `python scripts/run_grid.py --experiment tuning`")
+    raise Skip("no tuning (or phase) dataset; run `python scripts/run_grid.py --experiment tuning`", experiment="tuning")
 
 
 def finding(data: tuple[str, pd.DataFrame]) -> TunedFinding:

@@ -103,7 +103,8 @@ def _variant(runs: pd.DataFrame | None, where: dict, *, dtype="float64", order="
 def select(ctx: Context) -> dict[str, CellData]:
     """Per cell label, the failure indicators of each design; Skip without the noise experiment."""
     if "noise" not in ctx.experiments:
-        raise Skip("no dataset for experiment 'noise' (run `python scripts/run_grid.py --experiment noise`)")
+        raise Skip("no dataset for experiment 'noise' (run `python scripts/run_grid.py --experiment noise`)",
+                   experiment="noise")
     noise = ctx.experiments["noise"][0]
     million = ctx.experiments["million"][0] if "million" in ctx.experiments else None
     epochs = sorted(set(noise["epochs"].tolist()))  # million's runs pair only at the noise runs' budget

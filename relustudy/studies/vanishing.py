@@ -56,7 +56,8 @@ def verdict(f: VanishingFinding) -> Verdict:
     * ``error``: neither: the gradient shrinks with the remaining error, scaled by f'(z).
     """
     if f.trace is None:
-        raise Skip("no gradient trace (data/q1_gradients); run `python scripts/run_gradient_trace.py`")
+        raise Skip("no gradient trace (data/q1_gradients); run `python scripts/run_gradient_trace.py`",
+                   experiment="q1_gradients")
     last = _last(f)
     same = last.xs("same", level="output")
     ep = int(f.trace["epoch"].max())
