@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from relustudy.cards import write_card
 from relustudy.runs import sharded
 from relustudy.core.config import Cell, check_seeds
 from relustudy.core.engines import reference
@@ -259,6 +260,7 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
             df = pd.concat(frames, ignore_index=True)
             df["variant"] = pd.Categorical(df["variant"], categories=list(cells))
             written.append(sharded.write_frame(df, out / file, {"kind": kind, "provenance": prov}))
+        write_card(out)
     return written[0], written[1]
 
 

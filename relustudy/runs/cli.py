@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description=(
-            "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
+            "Train the study grid (the question: docs/question.md) and write its dataset: DIR/runs.parquet and "
             "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused, and "
             "a rerun that reproduces DIR's dataset bit for bit leaves its files untouched. One run per DIR at a "
             "time: a second exits with code 2, naming the first (a killed run's DIR/.lock is taken over). "

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from relustudy import __version__
 from relustudy.core.config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell, hidden_str
 from relustudy.core.outcomes import OUTCOMES
+from relustudy.cards import write_card
 from relustudy.runs import paths  # read at call time (paths.CHECKOUT, paths.DEFAULT_GRID_DIR), so tests can patch them
 from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
 from relustudy.core.schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TRACK_OUTPUT_COLUMNS, cell_id
@@ -330,6 +331,7 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
         if compact:
             info["columns"] = "compact"
         written.append(write_atomic(_meta(table, info), out / name, delta=("seed",) if compact else ()))
+    write_card(out)  # the folder's README.md, read back from the files just written
     return written[0], written[1]
 
 
@@ -353,6 +355,7 @@ def update_dataset(
         change.same = False  # a compact dataset replaces a full one: its curves file must go
     if change.same:
         log(f"reproduced the existing dataset in {out} bit for bit; files left untouched")
+        write_card(out)  # a folder from before cards gets one; an up-to-date card is not rewritten
         return out / RUNS_FILE, out / CURVES_FILE, False
     if change.existing:
         log(f"replacing the dataset in {out}: {change.describe()}")

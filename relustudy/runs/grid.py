@@ -53,7 +53,7 @@ def _levels(name: str, values, check) -> tuple:
 class Grid:
     """A grid of runs: every combination of the factor values, for seeds ``start..stop-1``.
 
-    The defaults are the study grid of STUDY.md section 2 (288 cells x 1000 seeds).
+    The defaults are the default study grid (288 cells x 1000 seeds; README.md, data/default/README.md).
     """
 
     seeds: tuple[int, int] = (0, 1000)  # [start, stop): seeds start .. stop-1
