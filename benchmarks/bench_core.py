@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 from posted_program import posted_program  # noqa: E402
 from relustudy.core.config import Cell  # noqa: E402

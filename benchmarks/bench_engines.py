@@ -1,4 +1,4 @@
-"""Throughput of the training engines, as ratios measured in one run (issue 8).
+"""Throughput of the training engines, as ratios measured in one run.
 
     python benchmarks/bench_engines.py [--runs 4096] [--epochs 1000] [--posted-seeds 2] [--cuda] [--probe PATH]
 
@@ -8,8 +8,8 @@ measurement repeats its call for at least MIN_SECONDS):
 
 1. the posted cell (2-4-4-1 ReLU, float64) on the posted program's loop, the NumPy
    reference, numba on 1 thread and on all threads (and CUDA with --cuda), with ratios;
-   numba against a kernel hand-specialised to that cell (``--probe``, default
-   ``../shared/perf/kernel_probe.py`` when it exists), alternated three times, medians;
+   numba against a kernel hand-specialised to that cell (``--probe PATH``, when given),
+   alternated three times, medians;
 2. tanh and sigmoid cells against the ReLU cell (numba, 1 thread; target >= 0.5), alternated
    three times, medians (as every ratio below: the machine's load drifts between measurements);
 3. per parameter update, a 10-layer width-2 net and width-32 nets against the 4-4 net
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 from posted_program import posted_program  # noqa: E402
 from relustudy.core.config import Cell  # noqa: E402
@@ -119,8 +119,9 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=1000, help="epochs timed; rates scale to 5000 (default 1000)")
     p.add_argument("--posted-seeds", type=int, default=2, help="seeds run through the posted loop (default 2)")
     p.add_argument("--cuda", action="store_true", help="also time the CUDA engine (needs a GPU)")
-    p.add_argument("--probe", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "perf" / "kernel_probe.py",
-                   help="kernel_probe.py to compare with (default ../shared/perf/kernel_probe.py; skipped if absent)")
+    p.add_argument("--probe", type=Path, default=None,
+                   help="a kernel hand-specialised to the posted cell to compare with (a file defining pack, run_all, X, Y; "
+                        "default: none, not measured)")
     args = p.parse_args(argv)
     from relustudy.core.engines.cores import usable_cores
     from relustudy.core.engines.numba_cpu import threads
@@ -146,11 +147,11 @@ def main(argv=None) -> None:
         gpu = rate(posted, max(args.runs, 1 << 20), "cuda", cpu=False)
         print(f"  cuda, {max(args.runs, 1 << 20)} runs : {gpu:10.1f}   {gpu / one:8.0f}x numba 1 thread")
 
-    if args.probe.exists():
+    if args.probe is not None and args.probe.exists():
         eng, prb = probe_ratio(args.probe, args.runs, args.epochs)
         print(f"  numba vs {args.probe.name} (1 thread, medians of 3): {eng:.0f} vs {prb:.0f} runs/s = {eng / prb:.2f}x")
     else:
-        print(f"  (no {args.probe}: numba vs the specialised probe not measured)")
+        print("  (no --probe file: numba vs a specialised kernel not measured)")
     smooth = alternated({a: Cell(epochs=args.epochs, activation=a) for a in ("relu", "tanh", "sigmoid")}, args.runs)
     print("tanh and sigmoid vs relu (numba, 1 thread, posted cell otherwise, medians of 3 alternations): "
           + ", ".join(f"{a} {smooth[a]:.0f} runs/s = {smooth[a] / smooth['relu']:.2f}x" for a in ("tanh", "sigmoid")))

@@ -18,7 +18,8 @@ import time
 
 import joblib
 
-from relustudy.runs.grid import Grid, plan_tasks, run_grid, run_task
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import plan_tasks, run_grid, run_task
 
 
 def bench_grid(seeds: tuple[int, int], epochs: int) -> Grid:

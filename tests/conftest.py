@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-# The posted program's transcription lives beside the tests; make it importable.
+# Test helpers (test_grid, engine_checks, ...) live beside the tests, and the posted program in
+# examples/ (the user-facing copy, the only one); make both importable.
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "examples"))
 
 
 @pytest.fixture(scope="session")

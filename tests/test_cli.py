@@ -13,7 +13,8 @@ from relustudy import load_curves, load_runs
 from relustudy.runs import cli
 from relustudy.runs import backends as grid_backends
 from relustudy.runs.cli import QUICK_DIR, main, resolve
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.runs.paths import DEFAULT_GRID_DIR, ROOT, SHARDS_SUBDIR
 
 from test_grid import assert_bitwise_equal

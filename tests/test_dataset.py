@@ -14,7 +14,8 @@ import relustudy
 from relustudy import load_curves, load_runs
 from relustudy.core.config import CATEGORICAL_LEVELS
 from relustudy.runs.dataset import META_KEY, remove_stale_tmp, write_atomic
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.core.outcomes import OUTCOMES
 from relustudy.runs.paths import CURVES_FILE, DEFAULT_GRID_DIR, RUNS_FILE
 from relustudy.core.schema import CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, RUN_COLUMNS

@@ -234,7 +234,7 @@ def test_cell_spec_names_the_kernel_train_uses(monkeypatch):
     """The grid's warm-up compiles one kernel per numba_cpu.cell_spec: it must be the kernel the
     training call then uses (four cells of the default grid share each of its 8 kernels)."""
     from relustudy.core.engines import numba_cpu as nc
-    from relustudy.runs.grid import Grid
+    from relustudy.runs.spec import Grid
 
     seen = []
     original = nc.kernel

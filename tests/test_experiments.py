@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from relustudy import Cell, load_curves, load_runs
-from relustudy.runs import catalog as experiments
+from relustudy.runs import catalog
 from relustudy.runs.cli import main, resolve, resolve_grids
 from relustudy.core.engines import resolve_engine
 from relustudy.runs.catalog import EXPERIMENTS, born_dead_at_init
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.core.inits import init_params
 from relustudy.runs.paths import DATA_DIR, experiment_dir
 from relustudy.core.schema import cell_id
@@ -30,18 +31,18 @@ GRIDS = NAMES[:3] + ["depth_width"]  # Grids with curves (million, phase: compac
 
 
 def test_registry_names_and_folders():
-    assert experiments.names() == NAMES == list(EXPERIMENTS)
+    assert catalog.names() == NAMES == list(EXPERIMENTS)
     for name in NAMES:
         e = EXPERIMENTS[name]
         assert e.name == name and "\n" not in e.description and e.description
         assert e.full.out == experiment_dir(name) == DATA_DIR / name
-        assert experiments.get(name) == e.full and experiments.get(name).out == e.full.out
-        assert experiments.get(name, reduced=True).out == DATA_DIR / "quick" / name  # never the shipped folder
-        assert experiments.get(name, out="elsewhere").out.name == "elsewhere"
+        assert catalog.get(name) == e.full and catalog.get(name).out == e.full.out
+        assert catalog.get(name, reduced=True).out == DATA_DIR / "quick" / name  # never the shipped folder
+        assert catalog.get(name, out="elsewhere").out.name == "elsewhere"
 
 
 def test_q1_long_is_q1_at_its_own_scale():
-    g = experiments.get("q1_long")
+    g = catalog.get("q1_long")
     assert g.activations == ("tanh", "sigmoid") and g.lrs == (0.1,) and g.epochs == (100_000,)
     assert set(g.outputs) == {"same", "identity"} and set(g.updates) == {"as_posted", "corrected"}
     assert g.inits == ("randn",) and g.optimizers == ("sgd",) and g.hidden == ((4, 4),)
@@ -49,7 +50,7 @@ def test_q1_long_is_q1_at_its_own_scale():
 
 
 def test_born_dead_covers_every_width_and_depth():
-    g = experiments.get("born_dead")
+    g = catalog.get("born_dead")
     assert set(g.hidden) == {(w,) * d for w in (2, 3, 4, 5, 8) for d in (1, 2, 3, 5, 8, 10)}
     assert len(g.hidden) == 30 and (8,) * 10 in g.hidden
     assert g.activations == ("relu",) and set(g.inits) == {"randn", "he"} and g.updates == ("corrected",)
@@ -59,7 +60,7 @@ def test_born_dead_covers_every_width_and_depth():
 
 
 def test_remedies_pair_the_posted_cell_with_every_remedy():
-    g = experiments.get("remedies")
+    g = catalog.get("remedies")
     cells = set(g.cells())
     posted = Cell()  # relu, same, randn, as_posted, sgd, lr 0.01, 5000 epochs, 4-4
     assert posted in cells and len(cells) == 24
@@ -72,7 +73,7 @@ def test_remedies_pair_the_posted_cell_with_every_remedy():
 
 @pytest.mark.parametrize("name", [*GRIDS, "phase"])
 def test_reduced_grid_is_a_small_version_of_the_full(name):
-    full, small = experiments.get(name), experiments.get(name, reduced=True)
+    full, small = catalog.get(name), catalog.get(name, reduced=True)
     assert small.n_runs <= 300 and max(small.epochs) <= 500
     for key in ("activations", "outputs", "inits", "updates", "optimizers"):
         assert getattr(small, key) == getattr(full, key), key
@@ -82,7 +83,7 @@ def test_reduced_grid_is_a_small_version_of_the_full(name):
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown experiment 'nope'; allowed: " + ", ".join(NAMES)) as info:
-        experiments.get("nope")
+        catalog.get("nope")
     assert "\n" not in str(info.value)
 
 
@@ -99,7 +100,7 @@ def reduced_all(tmp_path_factory):
 
 @pytest.mark.parametrize("name", GRIDS)
 def test_reduced_experiment_runs_and_loads(reduced_all, name):
-    grid = experiments.get(name, reduced=True)
+    grid = catalog.get(name, reduced=True)
     runs, curves = load_runs(reduced_all / name), load_curves(reduced_all / name)
     assert len(runs) == grid.n_runs
     assert list(runs["cell_id"].cat.categories) == [cell_id(c) for c in grid.cells()]
@@ -115,8 +116,8 @@ def test_reduced_experiment_runs_and_loads(reduced_all, name):
 def test_rerun_reuses_every_shard_bitwise(reduced_all, name):
     folder = reduced_all / name
     before = load_runs(folder), load_curves(folder)
-    out = run_grid(experiments.get(name, reduced=True, out=folder), jobs=1, progress=False, log=lambda m: None)
-    assert out.n_trained == 0 and out.n_reused == experiments.get(name, reduced=True).n_runs
+    out = run_grid(catalog.get(name, reduced=True, out=folder), jobs=1, progress=False, log=lambda m: None)
+    assert out.n_trained == 0 and out.n_reused == catalog.get(name, reduced=True).n_runs
     assert_bitwise_equal(load_runs(folder), before[0])
     assert_bitwise_equal(load_curves(folder), before[1])
 
@@ -130,7 +131,7 @@ def test_one_experiment_via_the_cli_reuses_the_shards_of_all(reduced_all, tmp_pa
 def test_born_dead_at_init_is_a_constant_output_on_the_data(reduced_all):
     runs = load_runs(reduced_all / "born_dead")
     flag = born_dead_at_init(runs).to_numpy()
-    grid = experiments.get("born_dead", reduced=True)
+    grid = catalog.get("born_dead", reduced=True)
     seeds = range(*grid.seeds)
     for cell in grid.cells():
         params = init_params(cell.init, seeds, cell.layer_sizes)
@@ -158,7 +159,7 @@ def test_list_experiments_prints_one_line_each(capsys):
 
 def test_experiment_defaults_to_its_data_folder():
     grid, run = resolve(["--experiment", "born_dead", "--jobs", "1", "--no-progress"])
-    assert grid == experiments.get("born_dead") and grid.out == DATA_DIR / "born_dead"
+    assert grid == catalog.get("born_dead") and grid.out == DATA_DIR / "born_dead"
     assert run == {"jobs": 1, "backend": "loky", "scheduler": None, "progress": False, "engine": resolve_engine(None)}
     grids, _ = resolve_grids(["--experiment", "all"])
     assert [g.out for g in grids] == [DATA_DIR / n for n in NAMES]
@@ -189,14 +190,14 @@ def test_experiment_in_a_config_file(tmp_path):
     cfg = tmp_path / "exp.toml"
     cfg.write_text('experiment = "remedies"\njobs = 1\n')
     grid, run = resolve(["--config", str(cfg)])
-    assert grid == experiments.get("remedies") and run["jobs"] == 1
+    assert grid == catalog.get("remedies") and run["jobs"] == 1
     cfg.write_text('experiment = "remedies"\nseeds = "0:10"\n')
     with pytest.raises(Exception, match="fixes its grid; drop --seeds"):
         resolve(["--config", str(cfg)])
 
 
 def test_noise_experiment_holds_the_designs_of_issue_19():
-    g = experiments.get("noise")
+    g = catalog.get("noise")
     cells = g.cells()
     base = {Cell(), Cell(update="corrected"), Cell(lr=0.1)}
     strip = lambda c: dataclasses.replace(c, data_order="fixed", order_seed=0, dtype="float64", init_perturb="none")  # noqa: E731
@@ -214,8 +215,8 @@ def test_noise_experiment_holds_the_designs_of_issue_19():
             assert all(s[1] - s[0] >= 100_000 for _, s in runs[(key, cell)])
     # float64 fixed order: only lr 0.1 is trained; posted and corrected are million's runs (same cell ids)
     assert {c for k, c in runs if k == "float64"} == {Cell(lr=0.1)}
-    million = set(experiments.get("million").cells())
+    million = set(catalog.get("million").cells())
     assert Cell() in million and Cell(update="corrected") in million
     assert g.columns == "compact"
-    small = experiments.get("noise", reduced=True)
+    small = catalog.get("noise", reduced=True)
     assert small.n_runs <= 1000 and {c.epochs for c in small.cells()} == {200}

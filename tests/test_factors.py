@@ -14,7 +14,7 @@ from relustudy.runs.cli import build_parser, make_grid, resolve
 from relustudy.core.config import FACTOR_NAMES, FACTOR_REGISTRY, FACTORS, OPTIONAL_FACTORS
 from relustudy.runs.dataset import COMPACT_COLUMNS, read_info
 from relustudy.experiments.forensics import replay
-from relustudy.runs.grid import Grid
+from relustudy.runs.spec import Grid
 from relustudy.runs.paths import DATA_DIR, RUNS_FILE
 from relustudy.core.schema import CATEGORICAL_COLUMNS, FACTOR_COLUMNS, OPTIONAL_FACTOR_COLUMNS, cell_id
 

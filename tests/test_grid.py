@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from relustudy import Cell, load_curves, load_runs, train
-from relustudy.runs.grid import DEFAULT_BLOCK, Grid, Shard, plan_tasks, run_grid
+from relustudy.runs.spec import DEFAULT_BLOCK, Grid, Shard
+from relustudy.runs.grid import plan_tasks, run_grid
 from relustudy.runs.paths import DEFAULT_GRID_DIR, SHARDS_SUBDIR
 from relustudy.core.schema import cell_id
 

@@ -7,7 +7,8 @@ import pytest
 from engine_checks import same_bits
 from relustudy import Cell, train
 from relustudy.core.inits import flatten_runs
-from relustudy.runs.grid import Grid, plan_tasks
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import plan_tasks
 from relustudy.core.inits import init_params, one_ulp, perturb_init
 
 

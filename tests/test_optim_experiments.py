@@ -9,7 +9,8 @@ from relustudy import Cell, load_runs
 from relustudy.runs import catalog as experiments
 from relustudy.analysis import optimizers as oa
 from relustudy.core.optimizers import MOMENTUM
-from relustudy.runs.grid import GridUnion, run_grid
+from relustudy.runs.spec import GridUnion
+from relustudy.runs.grid import run_grid
 from relustudy.analysis.tuning import matched_pairs, split_seeds
 
 

@@ -12,7 +12,8 @@ import pytest
 from relustudy.studies import common
 from relustudy.report import document
 from relustudy.runs.content import content_hash
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.report.cli import main
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from relustudy.studies import common
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.studies.common import Skip
 from relustudy.report.document import skipped_line
 from relustudy.report.cli import main

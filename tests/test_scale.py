@@ -17,7 +17,8 @@ from relustudy.runs.cli import main, resolve
 from relustudy.core.checks import check_init_gain
 from relustudy.runs.content import frame_digest
 from relustudy.runs.dataset import COMPACT_COLUMNS
-from relustudy.runs.grid import Grid, GridUnion, run_grid
+from relustudy.runs.spec import Grid, GridUnion
+from relustudy.runs.grid import run_grid
 from relustudy.core.inits import RAI_SIGMA, draw_normals, init_params, rai_row
 from relustudy.runs.paths import DEFAULT_GRID_DIR, RUNS_FILE, CURVES_FILE
 from relustudy.core.schema import cell_id

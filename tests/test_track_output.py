@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from relustudy import Cell, load_runs, train
-from relustudy.runs.grid import Grid, run_grid
+from relustudy.runs.spec import Grid
+from relustudy.runs.grid import run_grid
 from relustudy.core.schema import TRACK_OUTPUT_COLUMNS
 
 ONE_SAMPLE = (np.array([[1.0, 0.0]]), np.array([0.5]))  # x = (1, 0), y = 0.5: one update per epoch

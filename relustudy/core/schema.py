@@ -1,4 +1,4 @@
-"""The public schema of the dataset of runs (STUDY.md section 3). Never rename these.
+"""The public schema of the dataset of runs (data/README.md). Never rename these.
 
 runs table: one row per run, keyed by (cell_id, seed).
 curves table: one row per (cell_id, seed, epoch), joinable on (cell_id, seed).

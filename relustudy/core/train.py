@@ -184,7 +184,7 @@ def train(
     engine: str | None = None,
     track_output: bool = False,
 ) -> TrainResult:
-    """Train one network per seed for ``cell`` and record what STUDY.md section 3 lists.
+    """Train one network per seed for ``cell`` and record the dataset's run record (schema.py).
 
     Parameters
     ----------

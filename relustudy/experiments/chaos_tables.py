@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from relustudy.runs.cards import write_card
 from relustudy.stats import curves as curve_stats
 from relustudy.runs import sharded
 
@@ -91,6 +92,7 @@ def consolidate(out: Path, names: dict, K: int, response_seeds: int, prov: dict)
             if c in df.columns:
                 df[c] = df[c].astype("category")
         sharded.write_frame(df, Path(out) / f"{name}.parquet", {"kind": f"chaos_{name}", "provenance": prov})
+    write_card(out)
 
 
 def _quantile(v: pd.Series, x: float) -> float:

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from relustudy.runs.cards import write_card
 from relustudy.runs import sharded
 from relustudy.core.config import Cell
 from relustudy.core.checks import check_seeds
@@ -262,6 +263,7 @@ def run_forensics(out, seeds: tuple[int, int] = (0, 1000), cells: dict[str, Cell
             df = pd.concat(frames, ignore_index=True)
             df["variant"] = pd.Categorical(df["variant"], categories=list(cells))
             written.append(sharded.write_frame(df, out / file, {"kind": kind, "provenance": prov}))
+        write_card(out)
     return written[0], written[1]
 
 

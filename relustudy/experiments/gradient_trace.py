@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from relustudy.runs.cards import write_card
 from relustudy.core import diagnostics
 from relustudy.runs import sharded
 from relustudy.core.activations import get_activation
@@ -78,8 +79,10 @@ def trace(cell: Cell, seeds, epochs=None, engine: str | None = None) -> pd.DataF
 def run(out: Path, seeds=SEEDS, cells=CELLS, engine: str | None = None) -> Path:
     df = pd.concat([trace(c, range(*seeds), engine=engine) for c in cells], ignore_index=True)
     Path(out).mkdir(parents=True, exist_ok=True)
-    return sharded.write_frame(df, Path(out) / GRADIENTS_FILE,
+    path = sharded.write_frame(df, Path(out) / GRADIENTS_FILE,
                                {"kind": "q1_gradients", "seeds": list(seeds), "cells": [c.to_dict() for c in cells]})
+    write_card(out)
+    return path
 
 
 def load(path) -> pd.DataFrame:

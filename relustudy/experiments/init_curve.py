@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from relustudy.runs.cards import write_card
 from relustudy.stats import curves as curve_stats
 from relustudy.runs import sharded
 from relustudy.experiments import init_predict as ip
@@ -203,6 +204,7 @@ def run_init_curve(runs: pd.DataFrame, out, *, cells: Sequence[tuple[str, dict]]
         for name, df in (("curve", pd.DataFrame(curve_rows)), ("fit", pd.DataFrame(fit_rows)),
                          ("scores", pd.concat(score_frames, ignore_index=True))):
             sharded.write_frame(df, out / f"{name}.parquet", {"kind": f"init_curve_{name}", "provenance": prov})
+        write_card(out)
     return out
 
 

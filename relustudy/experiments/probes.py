@@ -1,4 +1,4 @@
-"""Mechanism probes of momentum (issue 17.3): variants of the momentum rule, NumPy engine only.
+"""Mechanism probes of momentum: variants of the momentum rule, NumPy engine only.
 
 Two questions about *why* momentum changes the posted program's failure rate:
 
@@ -33,6 +33,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from relustudy.runs.cards import write_card
 from relustudy.runs import sharded
 from relustudy.core.config import Cell
 from relustudy.core.optimizers import MOMENTUM
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
     command = f"python -m relustudy.experiments.probes --out {out} --seeds {start}:{stop}" + (
         f" --epochs {a.epochs}" if a.epochs != PROBE_CELL.epochs else "")
     sharded.write_frame(df, out / PROBES_FILE, {"kind": KIND, "provenance": provenance(config, command, engine="numpy")})
+    write_card(out)
     print(f"wrote {out / PROBES_FILE}: {len(df):,} runs", file=sys.stderr)
     return 0
 

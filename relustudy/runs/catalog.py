@@ -1,4 +1,4 @@
-"""Named experiments beyond the default grid (issue 5), each a :class:`~relustudy.runs.grid.Grid`.
+"""Named experiments beyond the default grid (issue 5), each a :class:`~relustudy.runs.spec.Grid`.
 
 An experiment is a fixed grid with a name, a one-line description and a reduced variant
 that CI runs (a few seeds, a few epochs). It goes through the same runner as the default
@@ -27,10 +27,10 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
 
 Examples
 --------
->>> from relustudy import experiments
->>> experiments.names()
+>>> from relustudy.runs import catalog
+>>> catalog.names()
 ['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim']
->>> experiments.get("q1_long").n_runs
+>>> catalog.get("q1_long").n_runs
 1600
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.core.checks import check_choice
-from relustudy.runs.grid import Grid, GridUnion
+from relustudy.runs.spec import Grid, GridUnion
 from relustudy.runs.paths import experiment_dir
 
 # Born-dead architectures: every width repeated `depth` times, e.g. (8,) * 10.

@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from relustudy.runs import catalog as experiments
+from relustudy.runs import catalog
 from relustudy.core.engines import ENGINES, resolve_engine
 from relustudy.core.config import FACTOR_REGISTRY
 from relustudy.core.checks import MAX_ORDER_SEED, check_choice, hidden_str
 from relustudy.runs.backends import BACKENDS, SchedulerError, check_run_options
-from relustudy.runs.grid import COLUMN_SETS, DEFAULT_BLOCK, Grid, run_grid
+from relustudy.runs.spec import COLUMN_SETS, DEFAULT_BLOCK, Grid
+from relustudy.runs.grid import run_grid
 from relustudy.runs.lock import FolderLocked
 from relustudy.runs.paths import DATA_DIR, DEFAULT_GRID_DIR
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description=(
-            "Train the study grid (STUDY.md section 2) and write its dataset: DIR/runs.parquet and "
+            "Train the study grid (the question: docs/question.md) and write its dataset: DIR/runs.parquet and "
             "DIR/curves.parquet (shards in DIR/shards/). Rerunning resumes: finished shards are reused, and "
             "a rerun that reproduces DIR's dataset bit for bit leaves its files untouched. One run per DIR at a "
             "time: a second exits with code 2, naming the first (a killed run's DIR/.lock is taken over). "
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--experiment", metavar="NAME", help="run a named experiment instead of a factor grid, into data/NAME "
         "(or --out DIR); 'all' runs every one in turn, each into data/NAME (or DIR/NAME with --out DIR). "
         "Factor flags (--seeds ... --hidden, --block) are refused with it: an experiment fixes its grid. "
-        f"Known: {', '.join(experiments.names())} (see --list-experiments)")
+        f"Known: {', '.join(catalog.names())} (see --list-experiments)")
     add("--list-experiments", action="store_true", help="list the named experiments, one line each, and exit")
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
@@ -116,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def list_experiments() -> str:
     """One line per experiment: name, run count, description."""
-    width = max(len(n) for n in experiments.names())
+    width = max(len(n) for n in catalog.names())
     return "\n".join(
-        f"{e.name:<{width}}  {e.description}" for e in experiments.EXPERIMENTS.values()
+        f"{e.name:<{width}}  {e.description}" for e in catalog.EXPERIMENTS.values()
     )
 
 
@@ -235,11 +236,11 @@ def experiment_grids(name: str, *, reduced: bool = False, out: str | None = None
 
     ``out`` is the folder of a single experiment, and the parent folder with ``all``.
     """
-    check_choice("experiment", name, [*experiments.names(), ALL])
+    check_choice("experiment", name, [*catalog.names(), ALL])
     if name != ALL:
-        return [experiments.get(name, reduced=reduced, out=out)]
+        return [catalog.get(name, reduced=reduced, out=out)]
     return [
-        experiments.get(n, reduced=reduced, out=None if out is None else Path(out) / n) for n in experiments.names()
+        catalog.get(n, reduced=reduced, out=None if out is None else Path(out) / n) for n in catalog.names()
     ]
 
 

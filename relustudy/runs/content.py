@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from relustudy.runs.cards import write_card
 from relustudy.runs.dataset import TABLE_FILES, load_table, read_info, write_dataset
 from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
 
@@ -180,7 +181,10 @@ def update_dataset(
         change.same = False  # a compact dataset replaces a full one: its curves file must go
     if change.same:
         log(f"reproduced the existing dataset in {out} bit for bit; files left untouched")
+        write_card(out)  # a folder from before cards gets one; an up-to-date card is not rewritten
         return out / RUNS_FILE, out / CURVES_FILE, False
     if change.existing:
         log(f"replacing the dataset in {out}: {change.describe()}")
-    return (*write_dataset(out, runs, curves, prov), True)
+    runs_path, curves_path = write_dataset(out, runs, curves, prov)
+    write_card(out)  # the folder's README.md, read back from the files just written
+    return runs_path, curves_path, True

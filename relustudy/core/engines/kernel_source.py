@@ -3,7 +3,8 @@
 :mod:`.numba_cpu` writes this text to a module file and imports it, so numba compiles (and
 caches: ``cache=True`` needs a real file) one kernel per :class:`KernelSpec`. What made it
 fast, measured on the posted cell on one thread (CPU time, a shared 2-core machine; the old
-runtime-generic engine ran at 0.38x ``shared/perf/kernel_probe.py``):
+runtime-generic engine ran at 0.38x *the probe*, a kernel hand-specialised to the posted cell, same bits;
+``benchmarks/bench_engines.py --probe PATH`` measures against one):
 
 * each unit's sum over its inputs written out in the reference's order
   ``((w0 a0 + w1 a1) + ...) + b`` inside *one* lane loop, the running sum in a register,

@@ -1,9 +1,21 @@
-"""The posted program, transcribed as plainly as possible (the reference for the core).
+"""The program of the question (docs/question.md), runnable: a 2-4-4-1 MLP in plain NumPy that
+learns to add two numbers from six pairs.
 
-Only changes from the question: the activation is a parameter, the global
-``np.random.seed(seed)`` comes first, printing is replaced by returning the numbers, and
-the output activation can be replaced by identity for completeness of comparisons.
+The classes and the training loop are the posted code unchanged, quirks included (the bias
+update ``b -= lr * b`` and ``Dense.backward`` updating its weights before computing the
+gradient it passes down; the misspelt ``actiovation_prime`` too). What is added: the
+activation, the seed, the epochs and the learning rate are parameters; ``np.random.seed(seed)``
+comes first when a seed is given (the posted program draws unseeded); the epoch errors are
+also returned. With a seed, a run is the study's run of the same seed in the posted cell
+(``relustudy.Cell()``), which the test suite checks.
+
+    python examples/posted_program.py                     # as posted: ReLU, unseeded, prints 5000 lines
+    python examples/posted_program.py --seed 0 --every 1000   # seed 0: the error never falls (dead output)
+    python examples/posted_program.py --seed 2 --every 1000   # seed 2: it learns
+    python examples/posted_program.py --activation tanh --lr 0.1 --seed 2 --every 1000   # Q1: slow, steady
 """
+import argparse
+
 import numpy as np
 
 
@@ -85,9 +97,16 @@ def run(nn, inputs):
 ACTIVATION_CLASSES = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
-def posted_program(seed, activation="relu", epochs=5000, learning_rate=0.01):
-    """Run the posted main block; return (network, last epoch_error, prediction, errors)."""
-    np.random.seed(seed)
+def posted_program(seed=None, activation="relu", epochs=5000, learning_rate=0.01, every=0):
+    """Run the posted main block.
+
+    seed : None draws unseeded, as posted; an integer calls ``np.random.seed(seed)`` first.
+    every : print the posted line "i/epochs, error = ..." every ``every`` epochs (1: as posted; 0: never).
+
+    Returns (network, last epoch_error, prediction at (0.1, 0.5), epoch errors: a list of ``epochs`` floats).
+    """
+    if seed is not None:
+        np.random.seed(seed)
     act = ACTIVATION_CLASSES[activation]
     X = np.reshape([[0.1, 0.2], [0.5, 0.3], [0.2, 0.4], [0.3, 0.7], [0.5, 0.5], [0.4, 0.3]], (6, 2, 1))
     Y = np.reshape([[0.3], [0.8], [0.6], [1.0], [1.0], [0.7]], (6, 1, 1))
@@ -103,6 +122,25 @@ def posted_program(seed, activation="relu", epochs=5000, learning_rate=0.01):
                 output_gradient = layer.backward(output_gradient, learning_rate)
         epoch_error /= len(X)
         errors.append(float(epoch_error[0, 0]))
+        if every and (_ % every == 0 or _ == epochs - 1):
+            print("%d/%d, error = %f" % (_, epochs, epoch_error[0, 0]))
     test = np.reshape([0.1, 0.5], (2, 1))
     pred = run(network, test)
     return network, errors[-1], float(pred[0][0]), errors
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="The posted program: a 2-4-4-1 NumPy MLP learning x1 + x2 from six pairs.")
+    ap.add_argument("--activation", choices=sorted(ACTIVATION_CLASSES), default="relu",
+                    help="activation after every layer, the output too (default relu)")
+    ap.add_argument("--seed", type=int, default=None, help="np.random.seed first (default: unseeded, as posted)")
+    ap.add_argument("--epochs", type=int, default=5000, help="epochs (default 5000)")
+    ap.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    ap.add_argument("--every", type=int, default=1, help="print every N-th epoch's error (default 1, as posted)")
+    a = ap.parse_args(argv)
+    _, _, pred, _ = posted_program(a.seed, a.activation, a.epochs, a.lr, every=a.every)
+    print("Prediction = %f" % pred)
+
+
+if __name__ == "__main__":
+    main()
