@@ -36,18 +36,23 @@ except Exception as e:  # no NVVM/NVRTC: nothing to check here
     sys.exit(3)
 assert FMA.search(ptx) and re.search(r"\bfma\.rn\.f32", ptx32), "the control kernels should contain FMAs"
 bad = 0
-for sizes, acts, posted, optimizer, dtype in [((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64"),
+for sizes, acts, posted, optimizer, dtype, *batch in [((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64"),
                                               ((2, 4, 4, 1), ("tanh",) * 3, False, "momentum", "float64"),
                                               ((2, 3, 1), ("sigmoid", "identity"), True, "adam", "float64"),
                                               ((2, 2, 2, 1), ("elu", "elu", "leaky_relu"), False, "adam", "float64"),
                                               ((2, 4, 4, 1), ("tanh",) * 3, True, "momentum", "float32"),
-                                              ((2, 2, 2, 1), ("elu", "sigmoid", "relu"), False, "adam", "float32")]:
-    kernel = cg._kernel(sizes, acts, posted, optimizer, 6, dtype).py_func
+                                              ((2, 2, 2, 1), ("elu", "sigmoid", "relu"), False, "adam", "float32"),
+                                              # issue 27's batches: the mean direction's sums and division
+                                              ((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64", 64),
+                                              ((2, 4, 4, 1), ("relu",) * 3, False, "momentum", "float64", 2),
+                                              ((2, 3, 1, 2, 1), ("leaky_relu",) * 4, False, "adam", "float32", 6)]:
+    batch = batch[0] if batch else 1  # samples per update; a full batch of 64 on a 64-sample task
+    kernel = cg._kernel(sizes, acts, posted, optimizer, max(6, batch), dtype, batch).py_func
     ptx, _ = cuda.compile_ptx(kernel, SIG.format(t=dtype), cc=(9, 0))
     fma = len(FMA.findall(ptx))
     loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f(64|32)", ptx))  # only .rn (IEEE) divisions and square roots
     wide = len(F64.findall(ptx)) if dtype == "float32" else 0  # a float32 kernel promoted nowhere
     bad += fma + loose + wide
-    print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype}: {fma} FMA, {loose} non-IEEE divisions"
+    print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype} batch {batch}: {fma} FMA, {loose} non-IEEE divisions"
           + (f", {wide} f64 instructions" if dtype == "float32" else ""))
 sys.exit(1 if bad else 0)

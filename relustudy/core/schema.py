@@ -23,7 +23,7 @@ RESULT_COLUMNS = (
     "last_epoch_error",  # the posted program's number: mean error over the last epoch
     "pred_test",  # prediction at (0.1, 0.5); the truth is 0.6
     "epochs_to_1e-3",  # first epoch (1-based) whose epoch error < 1e-3; null if never
-    "outcome",  # solved / dead_output / collapsed / slow / diverged (outcomes.py)
+    "outcome",  # solved / dead_output / collapsed / slow / diverged / partly_dead (outcomes.py)
     "pred_range",  # max - min of the final predictions on the six training inputs
     "diverged",  # any non-finite weight, error or prediction
     "dead_frac_init",  # fraction of hidden units with pre-activation <= 0 on all six inputs
@@ -39,6 +39,11 @@ DIAGNOSTIC_COLUMNS = (
     "output_margin_final",
     "linear_on_data_init",  # one activation pattern on all six inputs: the net is affine there
     "linear_on_data_final",
+    # issue 27: on how many training inputs the output's pre-activation is <= 0 (int32; the task's S
+    # = dead on all, 0 < k < S = partly dead), and the MSE over the task's evaluation points
+    "output_dead_points_init",
+    "output_dead_points_final",
+    "eval_mse",
 )
 # When a grid asks for them (Grid.track_output), the output unit's death timing, recorded by
 # every engine at each epoch's end (issue 16.3); datasets without them lack the columns.
