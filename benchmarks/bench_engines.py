@@ -15,7 +15,10 @@ measurement repeats its call for at least MIN_SECONDS):
 3. per parameter update, a 10-layer width-2 net and width-32 nets against the 4-4 net
    (numba, 1 thread; target for 32-32 >= 0.6);
 4. per-call overhead: a shard of 1,000 runs against the rate at --runs;
-5. numba's compile time in a fresh process with an empty cache, and the load time with it.
+5. numba's compile time in a fresh process with an empty cache, and the load time with it;
+6. issue 27, per sample step (runs/s x samples per epoch; numba, 1 thread, medians of 3
+   alternations): a 64-pair task against the 6-pair posted cell (target >= 0.8), and the full
+   batch against per-sample SGD on both (target >= 1). ``--tasks-only``: the probe ratio and this.
 """
 from __future__ import annotations
 
@@ -103,6 +106,33 @@ def probe_ratio(path: Path, runs: int, epochs: int) -> tuple[float, float]:
     return float(np.median(eng)), float(np.median(prb))
 
 
+def task_batch_rates(runs: int, epochs: int) -> dict:
+    """Issue 27's ratios, per sample step (runs/s x the task's samples per epoch), numba on 1 thread,
+    medians of 3 alternations: {name: (sample steps/s, ratio, target)}."""
+    # the same epochs for every cell: a call's fixed part (init, the NumPy evaluation, which grows
+    # with S as training does) is then the same share of every cell's time (at 6/64 of the epochs
+    # the 64-pair cells measured 0.62x, mostly that evaluation)
+    grid_epochs = epochs
+    cells = {"posted": Cell(epochs=epochs), "posted full": Cell(epochs=epochs, batch="full"),
+             "grid64": Cell(epochs=grid_epochs, task="grid64"),
+             "grid64 full": Cell(epochs=grid_epochs, task="grid64", batch="full"),
+             "grid64_std": Cell(epochs=grid_epochs, task="grid64_std")}
+    got = alternated(cells, runs)
+    steps = {name: got[name] * cells[name].n_samples * FULL_EPOCHS for name in cells}  # got: 5000-epoch runs/s
+    return {
+        "grid64 vs posted": (steps["grid64"], steps["grid64"] / steps["posted"], 0.8),
+        "grid64_std vs posted": (steps["grid64_std"], steps["grid64_std"] / steps["posted"], 0.8),
+        "posted full vs per-sample": (steps["posted full"], steps["posted full"] / steps["posted"], 1.0),
+        "grid64 full vs per-sample": (steps["grid64 full"], steps["grid64 full"] / steps["grid64"], 1.0),
+    }
+
+
+def print_task_batch(runs: int, epochs: int) -> None:
+    print("per sample step (numba, 1 thread, medians of 3 alternations; runs/s x samples per epoch):")
+    for name, (v, ratio, target) in task_batch_rates(runs, epochs).items():
+        print(f"  {name:26s}: {v / 1e6:7.2f} M sample steps/s = {ratio:.2f}x (target >= {target})")
+
+
 def compile_seconds() -> tuple[float, float]:
     """(first call with an empty numba cache, first call in a new process with the cache filled)."""
     code = "import time; t=time.perf_counter(); from relustudy import Cell, train; train(Cell(epochs=1), [0]); print(time.perf_counter()-t)"
@@ -122,7 +152,15 @@ def main(argv=None) -> None:
     p.add_argument("--probe", type=Path, default=None,
                    help="a kernel hand-specialised to the posted cell to compare with (a file defining pack, run_all, X, Y; "
                         "default: none, not measured)")
+    p.add_argument("--tasks-only", action="store_true", help="only the probe ratio and the task/batch ratios (6.)")
     args = p.parse_args(argv)
+    if args.tasks_only:
+        if args.probe is not None and args.probe.exists():
+            eng, prb = probe_ratio(args.probe, args.runs, args.epochs)
+            print(f"posted cell: numba vs {args.probe.name} (1 thread, medians of 3): {eng:.0f} vs {prb:.0f} runs/s = "
+                  f"{eng / prb:.2f}x")
+        print_task_batch(args.runs, args.epochs)
+        return
     from relustudy.core.engines.cores import usable_cores
     from relustudy.core.engines.numba_cpu import threads
 
@@ -166,6 +204,7 @@ def main(argv=None) -> None:
     sizes = alternated({"big": posted, "shard": posted}, {"big": args.runs, "shard": 1000})
     big, shard = sizes["big"], sizes["shard"]
     print(f"shard of 1000 runs vs {args.runs} (medians of 3 alternations): {shard:.1f} vs {big:.1f} runs/s ({100 * (1 - shard / big):+.1f}% lost)")
+    print_task_batch(args.runs, args.epochs)
     cold, warm = compile_seconds()
     print(f"numba: first call {cold:.1f} s with an empty cache (compile), {warm:.1f} s with it filled (load)")
 

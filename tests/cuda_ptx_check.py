@@ -23,15 +23,23 @@ FMA = re.compile(r"\b(fma|mad)\.[a-z.]*f(64|32)")
 F64 = re.compile(r"\.f64\b")
 
 
+# Batches beyond per-sample SGD: the mean direction's sums and division (a full batch of 64 on a
+# 64-sample task, 2, and 6 in float32).
+BATCH_KERNELS = [((2, 4, 4, 1), ("relu",) * 3, True, "sgd", "float64", 64),
+                 ((2, 4, 4, 1), ("relu",) * 3, False, "momentum", "float64", 2),
+                 ((2, 3, 1, 2, 1), ("leaky_relu",) * 4, False, "adam", "float32", 6)]
+
+
 def kernels():
-    """(sizes, acts, posted, optimizer, dtype) of the kernels to check: every activation of the
-    registry as hidden and as output unit in each dtype, both update rules and every optimizer
-    among them (len(ACTIVATIONS) * len(DTYPES) kernels)."""
+    """(sizes, acts, posted, optimizer, dtype, batch) of the kernels to check: every activation of
+    the registry as hidden and as output unit in each dtype, both update rules and every optimizer
+    among them (len(ACTIVATIONS) * len(DTYPES) kernels of batch 1), then BATCH_KERNELS."""
     names, optimizers = list(ACTIVATIONS), list(OPTIMIZERS)
     for i, act in enumerate(names):
         for j, dtype in enumerate(DTYPES):
             out = names[(i + 1) % len(names)] if j else act  # in the second dtype, another output unit
-            yield (2, 3, 2, 1), (act, act, out), (i + j) % 2 == 0, optimizers[(i + j) % len(optimizers)], dtype
+            yield (2, 3, 2, 1), (act, act, out), (i + j) % 2 == 0, optimizers[(i + j) % len(optimizers)], dtype, 1
+    yield from BATCH_KERNELS
 
 
 def control(x, y, out):
@@ -52,14 +60,15 @@ def main() -> int:
         return 3
     assert FMA.search(ptx) and re.search(r"\bfma\.rn\.f32", ptx32), "the control kernels should contain FMAs"
     bad = 0
-    for sizes, acts, posted, optimizer, dtype in kernels():
-        kernel = cg._kernel(sizes, acts, posted, optimizer, 6, dtype).py_func
+    for sizes, acts, posted, optimizer, dtype, batch in kernels():
+        kernel = cg._kernel(sizes, acts, posted, optimizer, max(6, batch), dtype, batch).py_func
         ptx, _ = cuda.compile_ptx(kernel, SIG.format(t=dtype), cc=(9, 0))
         fma = len(FMA.findall(ptx))
         loose = len(re.findall(r"(div|sqrt)\.(approx|full)\.f(64|32)", ptx))  # only .rn (IEEE) divisions and square roots
         wide = len(F64.findall(ptx)) if dtype == "float32" else 0  # a float32 kernel promoted nowhere
         bad += fma + loose + wide
-        print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype}: {fma} FMA, {loose} non-IEEE divisions"
+        print(f"kernel {sizes} {'/'.join(acts)} posted={posted} {optimizer} {dtype} batch {batch}: {fma} FMA, "
+              f"{loose} non-IEEE divisions"
               + (f", {wide} f64 instructions" if dtype == "float32" else ""))
     return 1 if bad else 0
 

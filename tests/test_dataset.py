@@ -51,7 +51,7 @@ def test_runs_schema_and_dtypes(dataset):
         list(RUN_COLUMNS[:factors]) + list(OPTIONAL_FACTOR_COLUMNS) + list(RUN_COLUMNS[factors:])
         + list(DIAGNOSTIC_COLUMNS) + layers
     )
-    assert OPTIONAL_FACTOR_COLUMNS == ("init_gain", "data_order", "order_seed", "dtype", "init_perturb")
+    assert OPTIONAL_FACTOR_COLUMNS == ("init_gain", "data_order", "order_seed", "dtype", "init_perturb", "task", "batch")
     assert runs["init_gain"].dtype == np.float64 and (runs["init_gain"] == 1.0).all()
     assert runs["order_seed"].dtype == np.int64 and (runs["order_seed"] == 0).all()
     assert (runs["data_order"] == "fixed").all() and (runs["dtype"] == "float64").all()

@@ -15,6 +15,7 @@ from relustudy.runs.catalog import EXPERIMENTS, born_dead_at_init
 from relustudy.runs.spec import Grid
 from relustudy.runs.grid import run_grid
 from relustudy.core.inits import init_params
+from relustudy.core.outcomes import OUTCOMES
 from relustudy.runs.paths import DATA_DIR, experiment_dir
 from relustudy.core.schema import cell_id
 from relustudy.core.train import _activations, forward_all
@@ -23,7 +24,8 @@ from relustudy.core.problem import X_TRAIN
 from test_cli import snapshot
 from test_grid import assert_bitwise_equal
 
-NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim"]
+NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim",
+         "generality"]
 GRIDS = NAMES[:3] + ["depth_width"]  # Grids with curves (million, phase: compact tables, tests/test_scale.py)
 
 
@@ -104,7 +106,7 @@ def test_reduced_experiment_runs_and_loads(reduced_all, name):
     runs, curves = load_runs(reduced_all / name), load_curves(reduced_all / name)
     assert len(runs) == grid.n_runs
     assert list(runs["cell_id"].cat.categories) == [cell_id(c) for c in grid.cells()]
-    assert set(runs["outcome"].astype(str)) <= {"solved", "dead_output", "collapsed", "slow", "diverged"}
+    assert set(runs["outcome"].astype(str)) <= set(OUTCOMES)
     assert len(curves) == grid.n_runs * len(curves["epoch"].unique())
     assert curves["epoch"].max() == max(grid.epochs)
     assert runs.attrs["relustudy"]["command"] == (

@@ -33,7 +33,7 @@ def test_every_reader_of_factors_reads_the_registry():
         assert (f.column in CATEGORICAL_COLUMNS) == (f.column_dtype == "category")
         assert f.column in COMPACT_COLUMNS
     assert OPTIONAL_FACTORS == {"init_gain": 1.0, "data_order": "fixed", "order_seed": 0, "dtype": "float64",
-                                "init_perturb": "none"}
+                                "init_perturb": "none", "task": "posted", "batch": 1}
 
 
 def test_new_factors_at_their_defaults_leave_the_json_alone():

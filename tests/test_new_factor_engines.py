@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from new_factor_checks import compare_new_factors
+from new_factor_checks import compare_new_factors, compare_tasks
 from relustudy import Cell, train
 from relustudy.core.activations import ACTIVATIONS
 from relustudy.core.engines import _MODULES, NEW_FEATURES, EngineUnavailable, check_engine_supports, engine_features, features_needed
 
 HERE = Path(__file__).resolve().parent
 CELLS = {"adam": Cell(optimizer="adam", epochs=2), "shuffled": Cell(data_order="shuffled", order_seed=1, epochs=2),
-         "float32": Cell(dtype="float32", epochs=2), "track_output": Cell(epochs=2)}
+         "float32": Cell(dtype="float32", epochs=2), "track_output": Cell(epochs=2), "batch": Cell(batch=2, epochs=2)}
 
 
 def _lacking(engine: str, feature: str) -> None:
@@ -69,6 +69,29 @@ def test_numba_gives_the_reference_bits(feature, activation):
     _lacking("numba", feature)
     n, bad = compare_new_factors("numba", feature, seeds=range(16), epochs=40, activations=(activation,))
     assert n >= 2 * 2 and bad == []
+
+
+def test_numba_gives_the_reference_bits_on_every_task_and_batch_on_a_subset():
+    """Issue 27: every task, batch 1/2/full, both updates, sgd and adam, one net (8 kernels)."""
+    n, bad = compare_tasks("numba", seeds=range(9), epochs=3, hiddens=((4, 4),), optimizers=("sgd", "adam"))
+    assert n == 5 * 3 * 2 * 2 and bad == []
+
+
+@pytest.mark.slow  # the whole matrix: x momentum, a second net (3-1-2), the shuffled order and float32
+def test_numba_gives_the_reference_bits_on_every_task_and_batch():
+    n, bad = compare_tasks("numba", seeds=range(9), epochs=3)
+    m, bad2 = compare_tasks("numba", seeds=range(9), epochs=3, batches=(2, "full"), hiddens=((3, 1, 2),),
+                            shuffled=True, dtype="float32")
+    assert n == 5 * 3 * 2 * 2 * 3 and m == 5 * 2 * 2 * 3 and bad + bad2 == []
+
+
+@pytest.mark.slow  # a fresh process under numba-cuda's simulator
+def test_cuda_kernel_gives_the_reference_bits_on_every_task_and_batch_on_the_simulator():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
+    out = subprocess.run([sys.executable, str(HERE / "new_factor_checks.py"), "tasks"], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "for tasks; 0 differences" in out.stdout
 
 
 @pytest.mark.slow  # a fresh process under numba-cuda's simulator, like test_engines' simulator check

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.core import activations
+from relustudy.core.problem import get_task
 from relustudy.stats import proportions as stats
 
 # Hidden activations whose units can be dead (inactive): the activation registry's relu_family.
@@ -37,7 +38,7 @@ def labels(s: pd.Series) -> np.ndarray:
 
 __all__ = [
     "GLOSSARY", "Rate", "born_dead", "failed", "failed_and_born_dead", "hazard", "hidden_layer_dead",
-    "output_born_dead", "output_dead_at_end", "output_dead_permanent", "output_death_ever",
+    "output_born_dead", "output_dead_at_end", "output_partly_dead", "output_dead_permanent", "output_death_ever",
     "output_died_in_training", "rate", "relu_family", "solved", "state_word",
 ]
 
@@ -118,6 +119,26 @@ def output_dead_at_end(runs: pd.DataFrame) -> np.ndarray:
     """The output unit dead at the final weights (ReLU-family output)."""
     _need(runs, ["output_dead_final"])
     return _relu_output(runs) & runs["output_dead_final"].to_numpy(bool)
+
+
+def output_partly_dead(runs: pd.DataFrame, when: str = "final") -> np.ndarray:
+    """The output unit dead on some training inputs but not all, at ``when`` ("init" or "final").
+
+    Needs ``output_dead_points_<when>`` and the task's sample count S (the ``task`` column,
+    posted when absent): 0 < points < S. Those points give no gradient, and the run's MSE sits on
+    a plateau (e.g. 1.0**2/6 for one posted point with target 1.0). A failing run in that state
+    at the end is a failure mode of its own (the ``outcome`` column, unchanged so that datasets
+    made before the counts keep their labels, files it as ``slow``). ReLU-family output only.
+    """
+    if when not in ("init", "final"):
+        raise ValueError(f"invalid when {when!r}; allowed: init, final")
+    col = f"output_dead_points_{when}"
+    _need(runs, [col])
+
+    tasks = labels(runs["task"]) if "task" in runs.columns else np.full(len(runs), "posted", dtype=object)
+    n = np.array([get_task(t).n_samples for t in tasks]) if len(runs) else np.zeros(0, int)
+    k = runs[col].to_numpy()
+    return _relu_output(runs) & (k > 0) & (k < n)
 
 
 def output_death_ever(runs: pd.DataFrame) -> np.ndarray:
@@ -204,6 +225,11 @@ GLOSSARY = (  # (term, definition): the report's glossary, in this order
     ("output death: ever, at the end, permanent", "*ever*: dead at the end of some epoch, init included; *at the "
      "end*: dead at the final weights; *permanent*: ever dead and never alive again. They differ when a dead output "
      "revives."),
+    ("partly dead", "the output unit dead on *some* training inputs but not all (`output_dead_points_final` "
+     "between 0 and the task's sample count): those points give no gradient, so the MSE sits on a plateau such as "
+     "1.0²/6 ≈ 0.167. A failing run in that state at the end fails by a partly dead output, a failure of its "
+     "own (the dataset's `outcome` column files it under `slow`, so that older datasets keep their labels); on "
+     "centred or larger training sets it is the common failure."),
     ("died in training", "alive at init, dead later (at the end unless it says *ever*)."),
     ("hazard", "deaths in training divided by the runs *at risk*, those alive at init, not by all runs."),
 )

@@ -7,6 +7,7 @@ import numbers
 from typing import Iterable, Sequence
 
 MAX_ORDER_SEED = 2**32
+FULL_BATCH = "full"  # batch = every sample of the task: full-batch gradient descent
 MAX_HIDDEN_LAYERS = 64
 MAX_WIDTH = 1024
 
@@ -103,3 +104,19 @@ def check_order_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < MAX_ORDER_SEED:
         raise ValueError(f"invalid order_seed {seed!r}; allowed: an integer in [0, 2**32)")
     return int(seed)
+
+
+def check_batch(batch: int | str) -> int | str:
+    """Validate a batch size: an integer >= 1 (digits in a string too, as the CLI gives them) or "full".
+
+    >>> check_batch("2"), check_batch("full")
+    (2, 'full')
+    """
+    if batch == FULL_BATCH:
+        return FULL_BATCH
+    value = batch
+    if isinstance(batch, str) and batch.strip().isdigit():
+        value = int(batch)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ValueError(f"invalid batch {batch!r}; allowed: an integer >= 1 (samples per update) or 'full'")
+    return int(value)

@@ -14,8 +14,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from relustudy.core import activations, inits, optimizers
-from relustudy.core.checks import (check_choice, check_epochs, check_init_gain, check_lr,
+from relustudy.core.checks import (FULL_BATCH, check_batch, check_choice, check_epochs, check_init_gain, check_lr,
                                    check_order_seed, hidden_str, parse_hidden)
+from relustudy.core.problem import TASKS, get_task
 
 # Allowed values of each categorical factor; the first is the posted program's choice.
 # Activations and inits are declared once, in their registries; the factor levels follow them.
@@ -27,7 +28,13 @@ OPTIMIZERS = tuple(optimizers.OPTIMIZERS)
 DATA_ORDERS = ("fixed", "shuffled")  # fixed: the six pairs in the posted order every epoch
 DTYPES = ("float64", "float32")  # the arithmetic of training (evaluation is always float64)
 INIT_PERTURBS = tuple(inits.PERTURBS)
+TASK_NAMES = tuple(TASKS)  # the training sets (problem.TASKS); "posted": the six pairs as posted
 
+
+
+def batch_str(batch: int | str) -> str:
+    """The runs table's form of a batch size: "1", "2", ..., "full"."""
+    return str(batch)
 
 
 def _choice(name: str, allowed: Sequence[str]) -> Callable[[str], str]:
@@ -55,8 +62,13 @@ class Factor:
         return self.name
 
     def table_default(self):
-        """The default as the runs table stores it (hidden as its canonical string)."""
-        return hidden_str(self.default) if self.name == "hidden" else self.default
+        """The default as the runs table stores it (hidden and batch as their canonical strings)."""
+        return self.table_value(self.default)
+
+    def table_value(self, value):
+        """A value as the runs table stores it: hidden and batch (categories without fixed levels)
+        as their strings, every other factor as itself."""
+        return hidden_str(value) if self.name == "hidden" else batch_str(value) if self.name == "batch" else value
 
 
 FACTOR_REGISTRY: dict[str, Factor] = {f.name: f for f in (
@@ -86,6 +98,13 @@ FACTOR_REGISTRY: dict[str, Factor] = {f.name: f for f in (
     Factor("init_perturb", "none", _choice("init_perturb", INIT_PERTURBS), INIT_PERTURBS, "init_perturbs", "category",
            optional=True, help="change of the seeded init (one_ulp: one parameter, chosen by a stream of the seed, "
            "moved to the next float up or down)"),
+    # issue 27: the training set and the samples per update (after every earlier factor, so older
+    # tables keep their column order and older cells their names)
+    Factor("task", "posted", _choice("task", TASK_NAMES), TASK_NAMES, "tasks", "category", optional=True,
+           batched=False, help="training sets (problem.TASKS; posted: the six pairs as posted)"),
+    Factor("batch", 1, check_batch, None, "batches", "category", optional=True, batched=False,
+           help="samples per update, integers >= 1 or full (the mean of the batch's gradients; 1 = the posted "
+           "per-sample SGD; a batch equal to the task's sample count is named full)"),
 )}
 FACTOR_NAMES = tuple(FACTOR_REGISTRY)  # every factor column, in the runs table's order
 # The original factors (always in a cell's JSON); the optional ones with their defaults.
@@ -118,6 +137,10 @@ class Cell:
     order_seed: int = 0  # seeds the shuffled order's stream (engines.reference.order_perms); 0 when fixed
     dtype: str = "float64"  # arithmetic of training; float32: init rounded once, every operation in float32
     init_perturb: str = "none"  # "one_ulp": one initial parameter moved by one ulp (inits.perturb_init)
+    task: str = "posted"  # the training set, a key of problem.TASKS; "posted": the six pairs as posted
+    # Samples per update: 1 (the posted per-sample SGD), up to the task's sample count, or "full";
+    # consecutive in the epoch's order, the last batch of an epoch smaller when they do not divide.
+    batch: int | str = 1
 
     def __post_init__(self) -> None:
         for name, factor in FACTOR_REGISTRY.items():
@@ -126,6 +149,22 @@ class Cell:
             # It would be a second name for the fixed-order cell.
             raise ValueError(f"order_seed {self.order_seed} with data_order 'fixed'; allowed: order_seed 0 "
                              "with fixed, any order_seed with shuffled")
+        n = get_task(self.task).n_samples
+        if self.batch != FULL_BATCH and self.batch >= n:
+            if self.batch > n:
+                raise ValueError(f"batch {self.batch} is larger than the {n} samples of task {self.task!r}; allowed: "
+                                 f"1 to {n} or 'full'")
+            object.__setattr__(self, "batch", FULL_BATCH)  # one name per cell: a batch of every sample is "full"
+
+    @property
+    def n_samples(self) -> int:
+        """S, the training pairs of the cell's task."""
+        return get_task(self.task).n_samples
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per update as an integer (``"full"``: the task's sample count)."""
+        return self.n_samples if self.batch == FULL_BATCH else self.batch
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -135,13 +174,14 @@ class Cell:
     @property
     def structure(self) -> tuple:
         """What cells trained in one batch share: every factor but init, init_gain, lr and order_seed
-        (:data:`STRUCTURE`: activation, output, update, optimizer, epochs, hidden, data_order, dtype)."""
+        (:data:`STRUCTURE`: activation, output, update, optimizer, epochs, hidden, data_order, dtype, task,
+        batch)."""
         return tuple(getattr(self, name) for name in STRUCTURE)
 
     def to_dict(self) -> dict:
         """Plain-type dict with ``hidden`` as its canonical string; optional factors at their
-        default (``init_gain`` 1.0, ``data_order`` fixed, ``order_seed`` 0, ``dtype`` float64)
-        are left out, so a cell's name predates them."""
+        default (``init_gain`` 1.0, ``data_order`` fixed, ``order_seed`` 0, ``dtype`` float64,
+        ``init_perturb`` none, ``task`` posted, ``batch`` 1) are left out, so a cell's name predates them."""
         d = dataclasses.asdict(self)
         d["hidden"] = hidden_str(self.hidden)
         for name, default in OPTIONAL_FACTORS.items():
@@ -152,8 +192,7 @@ class Cell:
     def factor_values(self) -> dict:
         """Every factor's value as a runs table stores it (optional ones included, ``hidden`` as
         its string), keyed by column, in the table's order."""
-        return {f.column: hidden_str(self.hidden) if name == "hidden" else getattr(self, name)
-                for name, f in FACTOR_REGISTRY.items()}
+        return {f.column: f.table_value(getattr(self, name)) for name, f in FACTOR_REGISTRY.items()}
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): the cell's name."""

@@ -34,6 +34,22 @@ Schemes beyond the posted program's:
   implementation (there is no reference stream to match).
 * ``he_b0.01``, ``he_b0.1`` -- He weights with a small positive bias b = 0.01 or 0.1, the
   common ReLU advice (e.g. cs231n; Goodfellow et al., Deep Learning, sec. 8.4).
+
+What a practitioner gets by default (issue 27), from the same draws as every scheme: a uniform
+on (-1, 1) is ``u = 2 Phi(z) - 1`` of the seed's standard normal z at that position (``ndtr``,
+as ``xavier`` does), so W[j, i] comes from the weight normal at (j, i) and b[j] from the bias
+normal at j, in the posted draw order W1, b1, W2, b2, ...:
+
+* ``torch`` -- ``torch.nn.Linear``'s ``reset_parameters``: ``kaiming_uniform_(W, a=sqrt(5))``,
+  whose bound gain * sqrt(3 / fan_in) with gain sqrt(2 / (1 + 5)) is 1 / sqrt(fan_in), and
+  b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)): W = u_W / sqrt(fan_in), b = u_b / sqrt(fan_in).
+* ``keras`` -- ``keras.layers.Dense``'s defaults: ``glorot_uniform`` kernel (limit
+  sqrt(6 / (fan_in + fan_out)), the same distribution as ``xavier``) and ``zeros`` bias. It is
+  the ``xavier`` transform itself, so a keras run is its xavier twin bit for bit: the entry
+  exists so a study can name what a Keras user gets, not as a new distribution.
+
+Not here: Rister & Rubin's sign-flipping init (arXiv 2007.06192) flips rows by their activity
+on the training data, so it needs the data and is not a transform of the draws alone.
 """
 from __future__ import annotations
 
@@ -129,6 +145,13 @@ def _rai(w, b, fan_in, fan_out):
     return np.ascontiguousarray(row[:, :fan_in]), np.ascontiguousarray(row[:, fan_in])
 
 
+def _torch(w, b, fan_in, fan_out):
+    # torch.nn.Linear's default: W, b ~ U(-a, a), a = 1/sqrt(fan_in), each from its own normal
+    # through the CDF as in _xavier (the bias from the bias draw, not left at 0).
+    a = 1.0 / np.sqrt(fan_in)
+    return a * (2.0 * ndtr(w) - 1.0), a * (2.0 * ndtr(b) - 1.0)
+
+
 def _he_bias(value: float) -> Callable:
     def he_b(w, b, fan_in, fan_out):
         # He weights and a small positive bias: every unit starts active on inputs near 0.
@@ -144,6 +167,8 @@ INITS: dict[str, Callable] = {
     "rai": _rai,
     "he_b0.01": _he_bias(0.01),
     "he_b0.1": _he_bias(0.1),
+    "torch": _torch,
+    "keras": _xavier,  # Keras Dense: glorot_uniform W, zeros b (= xavier; see the module docstring)
 }
 
 

@@ -39,6 +39,11 @@ DIAGNOSTIC_COLUMNS = (
     "output_margin_final",
     "linear_on_data_init",  # one activation pattern on all six inputs: the net is affine there
     "linear_on_data_final",
+    # issue 27: on how many training inputs the output's pre-activation is <= 0 (int32; the task's S
+    # = dead on all, 0 < k < S = partly dead), and the MSE over the task's evaluation points
+    "output_dead_points_init",
+    "output_dead_points_final",
+    "eval_mse",
 )
 # When a grid asks for them (Grid.track_output), the output unit's death timing, recorded by
 # every engine at each epoch's end (issue 16.3); datasets without them lack the columns.

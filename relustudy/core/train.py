@@ -51,7 +51,7 @@ from relustudy.core.engines import engine_for, run_engine
 from relustudy.core.engines.reference import network_forward
 from relustudy.core.inits import Params, init_params, perturb_init
 from relustudy.core.outcomes import classify
-from relustudy.core.problem import X_TEST, X_TRAIN, Y_TRAIN
+from relustudy.core.problem import get_task
 from relustudy.core.schema import TRACK_OUTPUT_COLUMNS
 
 
@@ -122,6 +122,8 @@ def _state_metrics(prefix: str, params: Params, acts: Sequence[Activation], x: n
     for k, d in enumerate(hidden, start=1):
         m[f"dead_frac_{prefix}_l{k}"] = d.mean(axis=0)
     m[f"output_dead_{prefix}"] = dead[-1][0]
+    # on how many of the S inputs the output's pre-activation is <= 0 (S: dead_output; 0 < k < S: partly)
+    m[f"output_dead_points_{prefix}"] = np.count_nonzero(zs[-1][0] <= 0.0, axis=0).astype(np.int32)
     m[f"output_margin_{prefix}"] = diagnostics.output_margin(zs)
     m[f"linear_on_data_{prefix}"] = diagnostics.linear_on_data(zs, acts)
     return m, zs
@@ -134,18 +136,20 @@ def evaluate(
 
     Parameters
     ----------
-    cell : supplies the activations.
+    cell : supplies the activations and the task (its training set and evaluation points).
     params : per layer (W: (n_out, n_in, R), b: (n_out, R)).
-    data : optional (X (S, 2), Y (S,)); default the six training pairs.
+    data : optional (X (S, 2), Y (S,)); default the cell's task's training set.
     last_epoch_error : optional (R,); a non-finite value marks the run diverged.
 
     Returns
     -------
-    dict of (R,) arrays: final_mse, pred_test, pred_range, diverged, outcome,
+    dict of (R,) arrays: final_mse, pred_test (at the task's first evaluation point; posted:
+    (0.1, 0.5)), eval_mse (over all the task's evaluation points), pred_range, diverged, outcome,
     grad_norm_final, and the ``*_final`` dead-unit, margin and linearity columns.
     """
     acts = _activations(cell)
-    x, y = (X_TRAIN, Y_TRAIN) if data is None else data
+    task = get_task(cell.task)
+    x, y = (task.x, task.y) if data is None else data
     dead_m, zs = _state_metrics("final", params, acts, x)
     out = _output(zs[-1], acts[-1])  # (S, R)
     with np.errstate(all="ignore"):
@@ -156,7 +160,13 @@ def evaluate(
             total += sq[s]
         final_mse = total / sq.shape[0]
         pred_range = out.max(axis=0) - out.min(axis=0)
-        pred_test = _output(forward_all(params, acts, X_TEST[None, :])[-1], acts[-1])[0]
+        pred_eval = _output(forward_all(params, acts, task.x_eval)[-1], acts[-1])  # (k, R)
+        pred_test = pred_eval[0]
+        de = task.y_eval[:, None] - pred_eval
+        eval_total = de[0] * de[0]
+        for s in range(1, de.shape[0]):  # sequential, as final_mse
+            eval_total += de[s] * de[s]
+        eval_mse = eval_total / de.shape[0]
         finite = np.isfinite(final_mse) & np.isfinite(pred_test)
         if last_epoch_error is not None:
             finite &= np.isfinite(last_epoch_error)
@@ -167,6 +177,7 @@ def evaluate(
     return {
         "final_mse": final_mse,
         "pred_test": pred_test,
+        "eval_mse": eval_mse,
         "outcome": outcome,
         "pred_range": pred_range,
         "diverged": diverged,
@@ -192,8 +203,8 @@ def train(
     seeds : R seeds; run r starts from ``init_params(cell.init, [seeds[r]], ...)``.
     init : optional initial parameters (per layer W: (n_out, n_in, R), b: (n_out, R))
         to use instead of the seeded draws, e.g. for gradient checks.
-    data : optional (X (S, 2), Y (S,)) training set instead of the asker's six pairs,
-        e.g. two samples for a hand-computed check.
+    data : optional (X (S, 2), Y (S,)) training set instead of the cell's task's (default the
+        asker's six pairs), e.g. two samples for a hand-computed check.
     engine : "numba" (fused CPU kernel, the default when numba is installed), "numpy"
         (the readable reference) or "cuda" (GPU); every engine gives the same bits. The
         default falls back to numpy, with a notice, for a cell the default engine cannot train.
@@ -273,7 +284,8 @@ def train_group(
     # own (for float32: rounded) init and final weights.
     init_copy = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
 
-    x_train, y_train = (X_TRAIN, Y_TRAIN) if data is None else (np.asarray(data[0], float), np.asarray(data[1], float))
+    task = get_task(cell0.task)
+    x_train, y_train = (task.x, task.y) if data is None else (np.asarray(data[0], float), np.asarray(data[1], float))
     if x_train.ndim != 2 or x_train.shape[1] != 2 or y_train.shape != (x_train.shape[0],) or not len(y_train):
         raise ValueError(f"data must be (X (S, 2), Y (S,)) with S >= 1; got {x_train.shape} and {y_train.shape}")
     x_run, y_run = x_train.astype(dtype), y_train.astype(dtype)

@@ -105,6 +105,10 @@ COLUMNS: dict[str, str] = {
     "base_mse": "final MSE of the unperturbed run",
     "dmse": "final MSE of the perturbed run minus the unperturbed one",
     "dweights": "norm of the change of the final parameters",
+    # the task factor's per-point record
+    "output_dead_points_init": "on how many training inputs the output unit's pre-activation is <= 0 at init",
+    "output_dead_points_final": "the same at the final weights (0 < k < the task's size: the output partly dead)",
+    "eval_mse": "MSE of the final weights on the task's evaluation points (the posted test point for the posted task)",
     # forensics
     "variant": "the cell's name in the report",
     "output_death_step": "global sample step of the output's death, (epoch - 1) * 6 + sample + 1; 0 at init; -1 never",

@@ -23,13 +23,16 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
 * ``tuning`` -- each optimizer (SGD, momentum, Adam) over a log lr grid, per update and init
   gain, on enough seeds to tune lr on the even ones and evaluate on the odd ones (compact);
 * ``remedies_optim`` -- the remedies under both updates, with momentum at the matched step and
-  Adam beside SGD and momentum at equal lr (compact).
+  Adam beside SGD and momentum at equal lr (compact);
+* ``generality`` -- is the lottery the toy's? Every task x the inits randn, he, xavier, torch,
+  keras x both updates x (relu, same), (relu, identity), (leaky_relu, identity), per-sample
+  SGD, and the full batch beside it for (relu, same) (issue 27; compact).
 
 Examples
 --------
 >>> from relustudy.runs import catalog
 >>> catalog.names()
-['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim']
+['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim', 'generality']
 >>> catalog.get("q1_long").n_runs
 1600
 """
@@ -202,6 +205,36 @@ def _remedies_optim() -> Experiment:
     )
 
 
+# generality (issue 27): the posted lr and epochs on every task. An epoch of a 64-pair task is
+# 64 per-sample updates against 6 (10.7x the posted run's updates at 5000 epochs); a full batch
+# is one update per epoch. Seeds: the (relu, same) cells of the 6-pair tasks at 10**5, the rest
+# at 2 * 10**4. keras is the xavier transform (inits.py): its runs equal xavier's bit for bit.
+GENERALITY_TASKS_6 = ("posted", "posted_std")
+GENERALITY_TASKS_64 = ("grid64", "grid64_std", "product64")
+GENERALITY_INITS = ("randn", "he", "xavier", "torch", "keras")
+GENERALITY_SEEDS_MAIN = 100_000
+GENERALITY_SEEDS = 20_000
+
+
+def _generality() -> Experiment:
+    """tasks x inits x updates x (activation, output), batch 1, and batch full for (relu, same)."""
+    base = Grid(seeds=(0, GENERALITY_SEEDS_MAIN), activations=("relu",), outputs=("same",), inits=GENERALITY_INITS,
+                updates=("as_posted", "corrected"), optimizers=("sgd",), lrs=(0.01,), epochs=(5000,),
+                hidden=((4, 4),), tasks=GENERALITY_TASKS_6, batches=(1, "full"), block=GENERALITY_SEEDS)
+    identity = dataclasses.replace(base, seeds=(0, GENERALITY_SEEDS), activations=("relu", "leaky_relu"),
+                                   outputs=("identity",), batches=(1,))
+    parts = (base, identity,
+             dataclasses.replace(base, seeds=(0, GENERALITY_SEEDS), tasks=GENERALITY_TASKS_64),
+             dataclasses.replace(identity, tasks=GENERALITY_TASKS_64))
+    full = GridUnion(parts, out=experiment_dir("generality"), columns="compact", name="generality")
+    small = tuple(dataclasses.replace(p, seeds=(0, 8), epochs=(50,), block=8) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / "generality", columns="compact", name="generality")
+    return Experiment("generality", f"is the lottery the toy's: 5 tasks x inits {'/'.join(GENERALITY_INITS)} x "
+                      f"as_posted/corrected x (relu, same/identity), (leaky_relu, identity), batch 1 and full for "
+                      f"(relu, same); {GENERALITY_SEEDS_MAIN:,} seeds for the 6-pair (relu, same) cells, "
+                      f"{GENERALITY_SEEDS:,} elsewhere; compact ({full.n_runs:,} runs)", full, reduced)
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -272,6 +305,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             block=1000,  # the 4 gains share a task: R = 4000
         ),
         _remedies_optim(),
+        _generality(),
     )
 }
 

@@ -236,7 +236,8 @@ def assemble(
 # float32; final_mse in float32 keeps 7 digits down to ~1e-38 (below MSE_FLOOR anyway).
 COMPACT_COLUMNS = (
     "cell_id", "seed", *FACTOR_NAMES, "final_mse", "epochs_to_1e-3", "outcome", "diverged", "dead_frac_init",
-    "dead_frac_final", "output_dead_init", "output_dead_final", *TRACK_OUTPUT_COLUMNS,
+    "dead_frac_final", "output_dead_init", "output_dead_final", "output_dead_points_init", "output_dead_points_final",
+    *TRACK_OUTPUT_COLUMNS,
 )
 COMPACT_FLOAT32 = ("final_mse", "dead_frac_init", "dead_frac_final")
 
@@ -263,6 +264,11 @@ def _factor_column(name: str, cells: Sequence[Cell], cell_idx: np.ndarray, hidde
     if name == "hidden":
         per_cell = np.array([hidden_levels.index(hidden_str(c.hidden)) for c in cells])
         return pd.Categorical.from_codes(per_cell[cell_idx], categories=hidden_levels)
+    if name == "batch":  # a category without fixed levels, like hidden: the grid's values, in cell order
+        values = [FACTOR_REGISTRY[name].table_value(c.batch) for c in cells]
+        levels = list(dict.fromkeys(values))
+        per_cell = np.array([levels.index(v) for v in values])
+        return pd.Categorical.from_codes(per_cell[cell_idx], categories=levels)
     if name in CATEGORICAL_LEVELS:
         levels = list(CATEGORICAL_LEVELS[name])
         per_cell = np.array([levels.index(getattr(c, name)) for c in cells])
@@ -317,6 +323,7 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
     out = Path(out)
     levels = {
         "hidden": list(runs["hidden"].cat.categories),
+        **({"batch": list(runs["batch"].cat.categories)} if "batch" in runs.columns else {}),
         "cell_id": list(runs["cell_id"].cat.categories),
     }
     compact = curves is None
@@ -436,8 +443,9 @@ def _insert_missing_factors(runs: pd.DataFrame) -> None:
         if name not in runs.columns:
             factor = FACTOR_REGISTRY[name]
             if factor.column_dtype == "category":
-                values = pd.Categorical.from_codes(np.zeros(len(runs), np.int8), categories=list(factor.levels))
-                assert factor.levels[0] == default  # the default is the first level
+                levels = list(factor.levels) if factor.levels is not None else [factor.table_default()]
+                values = pd.Categorical.from_codes(np.zeros(len(runs), np.int8), categories=levels)
+                assert levels[0] == factor.table_default()  # the default is the first level
             else:
                 values = np.full(len(runs), default, dtype=factor.column_dtype)
             runs.insert(runs.columns.get_loc(previous) + 1, name, values)

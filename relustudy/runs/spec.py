@@ -55,6 +55,8 @@ class Grid:
     order_seeds: tuple[int, ...] = (0,)
     dtypes: tuple[str, ...] = ("float64",)  # arithmetic of training
     init_perturbs: tuple[str, ...] = ("none",)  # "one_ulp": each seed's init moved by one ulp in one parameter
+    tasks: tuple[str, ...] = ("posted",)  # training sets (problem.TASKS); posted: the six pairs as posted
+    batches: tuple = (1,)  # samples per update (ints >= 1 or "full"); 1: the posted per-sample SGD
     # "full": every column and the curves; "compact": the runs table's COMPACT_COLUMNS only,
     # float32 where that keeps the information, no curves (for million-run grids).
     columns: str = "full"

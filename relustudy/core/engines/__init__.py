@@ -78,7 +78,7 @@ def resolve_engine(name: str | None = None) -> str:
 # What an engine implements beyond the original factors (issues 16, 17, 19). An engine module
 # lists the ones it has in its FEATURES (a frozenset of these names); a module without
 # FEATURES has none, and is refused a cell that needs one (one line) rather than run it wrongly.
-NEW_FEATURES = ("adam", "shuffled", "float32", "track_output")
+NEW_FEATURES = ("adam", "shuffled", "float32", "track_output", "batch")
 _MODULES = {"numpy": "reference", "numba": "numba_cpu", "cuda": "cuda_gpu"}
 
 
@@ -93,7 +93,8 @@ def engine_features(name: str) -> frozenset:
 def features_needed(cell, track_output: bool = False) -> frozenset:
     """The :data:`NEW_FEATURES` a cell (and the track_output option) needs."""
     need = {"adam": cell.optimizer == "adam", "shuffled": cell.data_order == "shuffled",
-            "float32": cell.dtype == "float32", "track_output": bool(track_output)}
+            "float32": cell.dtype == "float32", "track_output": bool(track_output),
+            "batch": cell.batch != 1}
     return frozenset(k for k, v in need.items() if v)
 
 

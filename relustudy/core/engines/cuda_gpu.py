@@ -21,7 +21,8 @@ which the simulator evaluates in IEEE double (float32) without fusing. The simul
 checks the kernel's logic, not the hardware's contraction: that needs a real GPU.
 
 The kernel is specialised (compiled once per process) per architecture, activations,
-update rule, optimizer, number of samples and dtype; ``epochs``, the data, the data order and
+update rule, optimizer, number of samples, dtype and batch size (issue 27: > 1 keeps each
+sample's units at row ``ib * U`` and follows ``reference.sgd``'s batch_update); ``epochs``, the data, the data order and
 the death tracking are run-time arguments.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from relustudy.core.engines import formulas
 from relustudy.core import ieee_math
 from relustudy.core import ieee_math32
 from relustudy.core.engines.layout import Layout, curve_epochs, flatten, unflatten_into
+from relustudy.core.engines.reference import batch_size
 
 # the correctly rounded intrinsics the kernels use (float64, float32)
 LIBDEVICE_OPS = ("dadd_rn", "dmul_rn", "ddiv_rn", "dsqrt_rn", "copysign", "fadd_rn", "fmul_rn", "fdiv_rn", "fsqrt_rn",
@@ -154,8 +156,10 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: int, dtype: str = "float64"):
-    """The training kernel for one architecture, activation names per layer, update, optimizer, data size and dtype.
+def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: int, dtype: str = "float64",
+            batch: int = 1):
+    """The training kernel for one architecture, activation names per layer, update, optimizer, data size, dtype
+    and batch size (samples per update; > 1: each sample's Z, A, G kept at row offset ``ib * U``).
 
     The arithmetic is :mod:`.formulas`' (activations, derivatives, optimizer steps); the sums
     over a layer's inputs and outputs run in the reference's order, each term through the
@@ -182,6 +186,8 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
     NM = PW if ADAM else 1
     NMB = PB if ADAM else 1
     S = n_samples
+    NBATCH = batch  # samples per update (MB is Adam's bias moments)
+    NU = NBATCH * U  # unit rows of Z, A, G: a constant, as cuda.local.array needs
     TRACKABLE = acts[-1] in RELU_FAMILY
 
     @cuda.jit(device=True)
@@ -193,28 +199,29 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
         return d_out(g, z, a) if l == L - 1 else d_hid(g, z, a)
 
     @cuda.jit(device=True)
-    def forward(W, B, Z, A):
+    def forward(W, B, Z, A, o):
+        """Every layer's z and a for the sample whose units start at row o of Z, A (inputs at A[o], A[o + 1])."""
         for l in range(L):  # z = (w0 a0 + w1 a1 + ...) + b
-            n_in, ai = SIZES[l], A_OFF[l]
+            n_in, ai = SIZES[l], o + A_OFF[l]
             for j in range(SIZES[l + 1]):
                 row = W_OFF[l] + j * n_in
                 z = mul(W[row], A[ai])
                 for i in range(1, n_in):
                     z = add(z, mul(W[row + i], A[ai + i]))
                 z = add(z, B[B_OFF[l] + j])
-                Z[A_OFF[l + 1] + j] = z
-                A[A_OFF[l + 1] + j] = act(l, z)
+                Z[o + A_OFF[l + 1] + j] = z
+                A[o + A_OFF[l + 1] + j] = act(l, z)
 
     @cuda.jit(device=True)
-    def pass_down(l, W, G, Z, A):
-        """G[inputs of l] = W_l^T G[l] (over the units in order), times layer l-1's derivative."""
-        n_in, n_out, go = SIZES[l], SIZES[l + 1], A_OFF[l + 1]
+    def pass_down(l, W, G, Z, A, o):
+        """G[inputs of l] = W_l^T G[l] (over the units in order), times layer l-1's derivative (sample at row o)."""
+        n_in, n_out, go = SIZES[l], SIZES[l + 1], o + A_OFF[l + 1]
         for i in range(n_in):
             row = W_OFF[l] + i
             gd = mul(W[row], G[go])
             for j in range(1, n_out):
                 gd = add(gd, mul(W[row + j * n_in], G[go + j]))
-            u = A_OFF[l] + i
+            u = o + A_OFF[l] + i
             G[u] = dact(l - 1, gd, Z[u], A[u])
 
     @cuda.jit(device=True)
@@ -232,7 +239,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
         for s in range(S):
             A[0] = x[s, 0]
             A[1] = x[s, 1]
-            forward(W, B, Z, A)
+            forward(W, B, Z, A, 0)
             if not (Z[A_OFF[L]] <= ZERO):
                 dead = False
         return dead
@@ -249,9 +256,9 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
         VB = cuda.local.array(NVB, FT)
         MW = cuda.local.array(NM, FT)
         MB = cuda.local.array(NMB, FT)
-        Z = cuda.local.array(U, FT)
-        A = cuda.local.array(U, FT)
-        G = cuda.local.array(U, FT)
+        Z = cuda.local.array(NU, FT)  # a batch: sample ib's units at rows ib * U ..
+        A = cuda.local.array(NU, FT)
+        G = cuda.local.array(NU, FT)
         perm = cuda.local.array(S, int64)
         for p in range(PW):
             W[p] = w[p, r]
@@ -293,11 +300,50 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
                     t = perm[i]
                     perm[i] = perm[j]
                     perm[j] = t
-            for s in range(S):
+            for s0 in range(0, S if NBATCH > 1 else 0, NBATCH):  # batch > 1: reference.sgd's batch_update
+                mb = min(NBATCH, S - s0)
+                mbf = FT(mb)
+                for ib in range(mb):
+                    q = perm[s0 + ib]
+                    o = ib * U
+                    A[o] = x[q, 0]
+                    A[o + 1] = x[q, 1]
+                    forward(W, B, Z, A, o)
+                    d = sub(A[o + out], y[q])
+                    err = add(err, mul(d, d))
+                    G[o + out] = dact(L - 1, loss_grad(d), Z[o + out], A[o + out])
+                if ADAM:  # one step counter per update
+                    b1t = mul(b1t, BETA1)
+                    b2t = mul(b2t, BETA2)
+                    lrb, sqb = adam_scales(lr, b1t, b2t)
+                for l in range(L - 1, -1, -1):  # backward, top layer first
+                    n_in, n_out, ai = SIZES[l], SIZES[l + 1], A_OFF[l]
+                    if not posted and l > 0:
+                        for ib in range(mb):
+                            pass_down(l, W, G, Z, A, ib * U)  # corrected: through the old W
+                    for j in range(n_out):
+                        gj = A_OFF[l + 1] + j
+                        for i in range(n_in):  # the mean direction: summed in batch order, then / mb
+                            t = mul(A[ai + i], G[gj])
+                            for ib in range(1, mb):
+                                t = add(t, mul(A[ib * U + ai + i], G[ib * U + gj]))
+                            step(W, W_OFF[l] + j * n_in + i, VW, MW, div(t, mbf), lr, lrb, sqb)
+                        qb = B_OFF[l] + j
+                        if posted:
+                            step(B, qb, VB, MB, B[qb], lr, lrb, sqb)  # posted: b decays, once per update
+                        else:
+                            t = G[gj]
+                            for ib in range(1, mb):
+                                t = add(t, G[ib * U + gj])
+                            step(B, qb, VB, MB, div(t, mbf), lr, lrb, sqb)
+                    if posted and l > 0:
+                        for ib in range(mb):
+                            pass_down(l, W, G, Z, A, ib * U)  # as posted: through the *updated* W
+            for s in range(S if NBATCH == 1 else 0):
                 q = perm[s]
                 A[0] = x[q, 0]
                 A[1] = x[q, 1]
-                forward(W, B, Z, A)
+                forward(W, B, Z, A, 0)
                 d = sub(A[out], y[q])
                 err = add(err, mul(d, d))
                 G[out] = dact(L - 1, loss_grad(d), Z[out], A[out])
@@ -308,7 +354,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
                 for l in range(L - 1, -1, -1):  # backward, top layer first
                     n_in, n_out, ai = SIZES[l], SIZES[l + 1], A_OFF[l]
                     if not posted and l > 0:
-                        pass_down(l, W, G, Z, A)  # corrected: through the old W
+                        pass_down(l, W, G, Z, A, 0)  # corrected: through the old W
                     for j in range(n_out):
                         g = G[A_OFF[l + 1] + j]
                         for i in range(n_in):
@@ -316,7 +362,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
                         qb = B_OFF[l] + j
                         step(B, qb, VB, MB, B[qb] if posted else g, lr, lrb, sqb)  # posted: b decays
                     if posted and l > 0:
-                        pass_down(l, W, G, Z, A)  # as posted: through the *updated* W
+                        pass_down(l, W, G, Z, A, 0)  # as posted: through the *updated* W
             err = div(err, S_F)
             if next_point < points.shape[0] and epoch == points[next_point]:
                 curve[next_point, r] = err
@@ -342,7 +388,7 @@ def _kernel(sizes: tuple, acts: tuple, posted: bool, optimizer: str, n_samples: 
     return kernel
 
 
-FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output", "batch"})  # engines.NEW_FEATURES implemented here
 
 
 def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None):
@@ -355,7 +401,7 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     x = np.ascontiguousarray(x_train, dtype=dt)
     kernel = _kernel(sizes, tuple(a.name for a in acts), cell.update == "as_posted", cell.optimizer, int(x.shape[0]),
-                     cell.dtype)
+                     cell.dtype, batch_size(cell, int(x.shape[0])))
     w, b = flatten(params)
     points = curve_epochs(cell.epochs)
     order = np.zeros(R, np.uint64) if order_seed is None else np.ascontiguousarray(order_seed, dtype=np.uint64)

@@ -88,12 +88,16 @@ class KernelSpec:
     # The output unit's activation chosen when the kernel runs: acts[-1] if the argument
     # out_same is true, else identity (the grid's two outputs, one kernel; see generate).
     output_choice: bool = False
+    # Samples per update (issue 27): 1 is the per-sample loop (the source is what it was before
+    # batches existed); m > 1 stores the m samples' Z, A and G rows and updates once per batch.
+    batch: int = 1
 
     def name(self) -> str:
         """A file-name-safe id (the module also carries a hash of the engine sources)."""
         acts = "_".join(self.acts)
         opts = f"{self.optimizer}_B{self.lanes}_{self.dtype}"
         opts += "_shuffled" * self.shuffled + "_track" * self.track + "_outchoice" * self.output_choice
+        opts += f"_batch{self.batch}" * (self.batch != 1)
         return f"k_{'x'.join(map(str, self.sizes))}_{acts}_{opts}"
 
 
@@ -196,12 +200,19 @@ def generate(spec: KernelSpec) -> str:
       "")
 
     shuffled = spec.shuffled
+    MB = spec.batch
+    batched = MB > 1
+
+    def R(l: int, i) -> str:
+        """Row of unit i of layer l in Z{l}, A{l}, G{l}: with a batch, sample ib's rows start at
+        ``o{l} = ib * width`` (the per-sample kernel's source has no offset at all)."""
+        return f"o{l} + {i}" if batched else f"{i}"
 
     def inp(l: int, i, shuffled: bool = shuffled) -> str:
         """Source of input i of layer l inside a lane loop: the layer below's activation, or the
         sample's input (a per-lane array in the shuffled order, a scalar in the fixed one:
         measured 10 % faster than reading it from an array)."""
-        return f"A{l - 1}[{i}, k]" if l > 0 else f"XS[{i}, k]" if shuffled else f"x{i}"
+        return f"A{l - 1}[{R(l - 1, i)}, k]" if l > 0 else (f"XS[{R('x', i)}, k]" if shuffled else f"x{i}")
 
     def forward(inputs, output_finish: list[str], layers=None) -> None:
         for l in range(L) if layers is None else layers:
@@ -213,36 +224,38 @@ def generate(spec: KernelSpec) -> str:
                 # unit instead of once per term (numba types and lowers every operation of the
                 # source: fewer of them compile faster, and LLVM hoists them either way)
                 o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
-                finish = [f"t = t + Bb[bq, k]", f"Z{l}[j, k] = t"]
+                finish = [f"t = t + Bb[bq, k]", f"Z{l}[{R(l, 'j')}, k] = t"]
                 if not big:
                     chosen = l == L - 1 and spec.output_choice
-                    finish.append(f"A{l}[j, k] = f_{spec.acts[l]}(t) if out_same else t" if chosen
-                                  else f"A{l}[j, k] = f_{spec.acts[l]}(t)")
+                    finish.append(f"A{l}[{R(l, 'j')}, k] = f_{spec.acts[l]}(t) if out_same else t" if chosen
+                                  else f"A{l}[{R(l, 'j')}, k] = f_{spec.acts[l]}(t)")
                     if l == L - 1:
                         finish += output_finish
                 _sum(o, n_in, lambda i, l=l, wo=wo, n_in=n_in: f"W[{_at('wp', i)}, k] * {inputs(l, i)}",
                      finish)
             if big:
+                # a batch: only this sample's rows (views)
+                rows = f"Z{l}[o{l}:o{l} + {n_out}], A{l}[o{l}:o{l} + {n_out}]" if batched else f"Z{l}, A{l}"
                 if l == L - 1 and spec.output_choice:
                     with o.block("if out_same:"):
-                        o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                        o(f"rows_{spec.acts[l]}({rows})")
                     with o.block("else:"):
                         with o.block("for k in range(B):"):
-                            o(f"A{l}[0, k] = Z{l}[0, k]")
+                            o(f"A{l}[{R(l, 0)}, k] = Z{l}[{R(l, 0)}, k]")
                 else:
-                    o(f"rows_{spec.acts[l]}(Z{l}, A{l})")
+                    o(f"rows_{spec.acts[l]}({rows})")
                 if l == L - 1:
                     with o.block("for j in range(1):"):
                         with o.block("for k in range(B):"):
-                            o(f"t = Z{l}[j, k]", *output_finish)
+                            o(f"t = Z{l}[{R(l, 'j')}, k]", *output_finish)
 
     def pass_down(l: int) -> None:
         """G_{l-1} = W_l^T G_l (summed over units in order), times layer l-1's derivative."""
         n_in, n_out, wo = sizes[l], sizes[l + 1], int(lay.w_off[l])
         with o.block(f"for i in range({n_in}):"):
             o(f"wp = {_row(wo, 'i', 1)}")
-            _sum(o, n_out, lambda j: f"W[{_at('wp', n_in * j if isinstance(j, int) else f'{n_in} * ({j})')}, k] * G{l}[{j}, k]",
-                 [f"G{l - 1}[i, k] = d_{spec.acts[l - 1]}(t, Z{l - 1}[i, k], A{l - 1}[i, k])"])
+            _sum(o, n_out, lambda j: f"W[{_at('wp', n_in * j if isinstance(j, int) else f'{n_in} * ({j})')}, k] * G{l}[{R(l, j)}, k]",
+                 [f"G{l - 1}[{R(l - 1, 'i')}, k] = d_{spec.acts[l - 1]}(t, Z{l - 1}[{R(l - 1, 'i')}, k], A{l - 1}[{R(l - 1, 'i')}, k])"])
 
     # the per-lane values every step of one lane loop reads, loaded once (see _each)
     rates = ["lr = LR[k]"] if opt != "adam" else ["lrb = LRB[k]", "sqb = SQB[k]"]
@@ -283,6 +296,8 @@ def generate(spec: KernelSpec) -> str:
             o("DEADNOW[k] = 1")
         with o.block("for s in range(ns):"):
             o("x0 = x[s, 0]", "x1 = x[s, 1]")
+            if batched:
+                offsets("0")  # the first sample's rows as scratch
             forward(lambda l, i: inp(l, i, False),
                     [f"if not (t <= ZERO):", "    DEADNOW[k] = 0"])
 
@@ -297,6 +312,61 @@ def generate(spec: KernelSpec) -> str:
             update(l, posted)
             if posted and l > 0:
                 pass_down(l)  # as posted: through the *updated* W
+
+    def offsets(ib: str) -> None:
+        """The rows of batch position ``ib`` in every layer's Z, A, G (and XS): o{l} = ib * width."""
+        o(*[f"o{l} = {ib} * {sizes[l + 1]}" for l in range(L)])
+        if shuffled:
+            o(f"ox = {ib} * 2")
+
+    def each_sample(body, first_apart: bool = False, inputs: bool = False) -> None:
+        """Emit ``body(first)`` once per sample of the batch, in batch order, with its rows set (and
+        with ``inputs``, in the fixed order, its inputs as the scalars x0, x1); ``first_apart``:
+        sample 0 on its own (``body(True)``, a sum's first term) before a loop over the rest."""
+        for first in ((True, False) if first_apart else (None,)):
+            ib = "0" if first else "ib"
+            head = (contextlib.nullcontext() if first else
+                    o.block("for ib in range(1, mb):" if first is False else "for ib in range(mb):"))
+            with head:
+                offsets(ib)
+                if inputs and not shuffled:
+                    o(f"x0 = x[s0 + {ib}, 0]", f"x1 = x[s0 + {ib}, 1]")
+                body(first)
+
+    def accumulate(l: int, posted: bool, first: bool) -> None:
+        """DW = sum over the batch of input * g per weight (DB: of g per bias, corrected only), in
+        batch order: the first sample writes, the others add (reference.sgd's batch_update)."""
+        n_in, n_out = sizes[l], sizes[l + 1]
+        wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+
+        def body(i):
+            p = _at("wp", i)
+            return [f"DW[{p}, k] = {inp(l, i)} * g" if first else f"DW[{p}, k] = DW[{p}, k] + {inp(l, i)} * g"]
+
+        with o.block(f"for j in range({n_out}):"):
+            o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
+            bias = [] if posted else ["DB[bq, k] = g" if first else "DB[bq, k] = DB[bq, k] + g"]
+            _each(o, n_in, body, [f"g = G{l}[{R(l, 'j')}, k]"], bias)
+
+    def step_mean(l: int, posted: bool) -> None:
+        """Step layer l by the batch's mean direction, DW / mb (DB / mb; as posted, b itself)."""
+        n_in, n_out = sizes[l], sizes[l + 1]
+        wo, bo = int(lay.w_off[l]), int(lay.b_off[l])
+        with o.block(f"for j in range({n_out}):"):
+            o(f"wp = {_row(wo, 'j', n_in)}", f"bq = {_row(bo, 'j', 1)}")
+            _each(o, n_in, lambda i: [step("W", _at("wp", i), f"DW[{_at('wp', i)}, k] / MBF")], rates,
+                  [step("Bb", "bq", "Bb[bq, k]" if posted else "DB[bq, k] / MBF")])
+
+    def backward_batch(posted: bool) -> None:
+        """reference.sgd's batch_update: per layer, top first, (corrected) every sample's pass-down
+        through the old W, the sums, one step, (as posted) every sample's pass-down through the new W."""
+        for l in range(L - 1, -1, -1):
+            if not posted and l > 0:
+                each_sample(lambda first, l=l: pass_down(l))
+            each_sample(lambda first, l=l: accumulate(l, posted, first), first_apart=True, inputs=l == 0)
+            step_mean(l, posted)
+            if posted and l > 0:
+                each_sample(lambda first, l=l: pass_down(l))
 
     o("@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)",
       "def train_blocks(w, b, lrs, order, k0, k1, x, y, epochs, points, curve, first_below, last_err, death,",
@@ -314,15 +384,17 @@ def generate(spec: KernelSpec) -> str:
     vel = {"sgd": [], "momentum": ["V"], "adam": ["M", "V"]}[opt]
     for pre in vel:
         o(f"{pre}W = np.zeros(({PW}, B), DT)", f"{pre}Bb = np.zeros(({PB}, B), DT)")
-    for l in range(L):
-        o(*[f"{buf}{l} = np.zeros(({sizes[l + 1]}, B), DT)" for buf in "ZAG"])
+    for l in range(L):  # with a batch, MB samples' rows (see R)
+        o(*[f"{buf}{l} = np.zeros(({MB * sizes[l + 1]}, B), DT)" for buf in "ZAG"])
+    if batched:  # the batch's direction sums
+        o(f"DW = np.zeros(({PW}, B), DT)", f"DB = np.zeros(({PB}, B), DT)")
     o("ACC = np.zeros(B, DT)", "ERR = np.zeros(B, DT)", "FIRST = np.full(B, -1, np.int64)")
     if opt == "adam":
         o("LRB = np.zeros(B, DT)", "SQB = np.zeros(B, DT)", "b1t = DT(1.0)", "b2t = DT(1.0)")
     # the inputs and target each lane visits at the current step: a per-lane permutation of
     # the samples in the shuffled order (in the fixed one they are scalars, see inp)
     if shuffled:
-        o("XS = np.zeros((2, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
+        o(f"XS = np.zeros(({2 * MB}, B), DT)", "YS = np.zeros(B, DT)", "PERM = np.zeros((ns, B), np.int64)",
           "ST = np.zeros(B, np.uint64)")
     with o.block("for r in range(n):"):
         o("LR[r] = lrs[r0 + r]")
@@ -347,25 +419,48 @@ def generate(spec: KernelSpec) -> str:
             if shuffled:
                 with o.block("for k in range(B):"):
                     o("ST[k] = next_order(ST[k], PERM, k, ns)")
-            with o.block("for s in range(ns):"):
-                if shuffled:
-                    with o.block("for k in range(B):"):
-                        o("q = PERM[s, k]", "XS[0, k] = x[q, 0]", "XS[1, k] = x[q, 1]", "YS[k] = y[q]")
-                else:
-                    o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
-                ys = "YS[k]" if shuffled else "ys"
-                if opt == "adam":  # one step counter per run, shared by every parameter
+            if batched:  # consecutive batches of the visiting order; the last one smaller
+                o(f"for s0 in range(0, ns, {MB}):")
+                o.depth += 1
+                o(f"mb = min({MB}, ns - s0)", "MBF = DT(mb)", "for ib in range(mb):")
+                o.depth += 1
+                o("s = s0 + ib")
+                offsets("ib")
+                in_x = ("XS[ox, k]", "XS[ox + 1, k]")
+            else:
+                o("for s in range(ns):")
+                o.depth += 1
+                in_x = ("XS[0, k]", "XS[1, k]")
+            if shuffled:
+                with o.block("for k in range(B):"):
+                    o("q = PERM[s, k]", f"{in_x[0]} = x[q, 0]", f"{in_x[1]} = x[q, 1]", "YS[k] = y[q]")
+            else:
+                o("x0 = x[s, 0]", "x1 = x[s, 1]", "ys = y[s]")
+            ys = "YS[k]" if shuffled else "ys"
+            if opt == "adam" and not batched:  # one step counter per run, shared by every parameter
+                o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
+                with o.block("for k in range(B):"):
+                    o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
+            # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
+            out_act = spec.acts[L - 1]
+            oj = R(L - 1, "j")
+            loss = [f"d = A{L - 1}[{oj}, k] - {ys}", "ERR[k] = ERR[k] + d * d"]
+            if spec.output_choice:  # identity's derivative passes loss_grad(d) through
+                loss += ["g = loss_grad(d)", f"G{L - 1}[{oj}, k] = d_{out_act}(g, t, A{L - 1}[{oj}, k]) if out_same else g"]
+            else:
+                loss += [f"G{L - 1}[{oj}, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[{oj}, k])"]
+            forward(inp, loss)
+            if batched:  # the batch's update, after its samples' forward passes
+                o.depth -= 1
+                if opt == "adam":  # one step counter per update
                     o("b1t = b1t * BETA1", "b2t = b2t * BETA2")
                     with o.block("for k in range(B):"):
                         o("LRB[k], SQB[k] = adam_scales(LR[k], b1t, b2t)")
-                # ---- forward and loss: (out - y)^2 summed in visiting order; dL/dout = 2 (out - y)
-                out_act = spec.acts[L - 1]
-                loss = [f"d = A{L - 1}[j, k] - {ys}", "ERR[k] = ERR[k] + d * d"]
-                if spec.output_choice:  # identity's derivative passes loss_grad(d) through
-                    loss += ["g = loss_grad(d)", f"G{L - 1}[j, k] = d_{out_act}(g, t, A{L - 1}[j, k]) if out_same else g"]
-                else:
-                    loss += [f"G{L - 1}[j, k] = d_{out_act}(loss_grad(d), t, A{L - 1}[j, k])"]
-                forward(inp, loss)
+                with o.block("if posted:"):
+                    backward_batch(True)
+                with o.block("else:"):
+                    backward_batch(False)
+            else:
                 # ---- backward, top layer first: both update rules are in the source and the
                 # argument ``posted`` picks one (a branch per sample step; the same operations
                 # per lane as a kernel with one rule)
@@ -373,6 +468,7 @@ def generate(spec: KernelSpec) -> str:
                     backward(True)
                 with o.block("else:"):
                     backward(False)
+            o.depth -= 1
             with o.block("for k in range(B):"):
                 o("ERR[k] = ERR[k] / NS")
             with o.block("if next_point < points.shape[0] and epoch == points[next_point]:"):

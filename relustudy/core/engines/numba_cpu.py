@@ -44,6 +44,7 @@ from relustudy.core import ieee_math32
 from relustudy.core.engines import kernel_source
 from relustudy.core.engines.kernel_source import KernelSpec
 from relustudy.core.engines.layout import curve_epochs, flatten, unflatten_into
+from relustudy.core.engines.reference import batch_size
 
 # Runs per block, a compile-time constant of each kernel: as many as keep a block's state
 # within ~CACHE_BYTES, between MIN_LANES and MAX_LANES (measured, README's engine table).
@@ -354,26 +355,35 @@ def threads(n: int | None) -> Iterator[None]:
         _threads = before
 
 
-def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8) -> int:
+def lanes_for(sizes, optimizer: str = "sgd", itemsize: int = 8, batch: int = 1) -> int:
     """Runs per block for a net: a power of two in [MIN_LANES, MAX_LANES] whose state (``itemsize``
-    bytes a number) fits the cache."""
+    bytes a number; with a batch > 1, also the direction sums) fits the cache.
+
+    A batch's per-sample Z, A, G rows are left out of the budget: they are written once and read
+    in order, and counting them cut a full batch of 64 on the 2-4-4-1 net to 8 lanes, where it ran
+    at 0.35x per-sample SGD's rate per sample step, against 0.92x at 16 lanes and 1.09x at 32
+    (grid64, one thread, two alternations on a loaded machine)."""
     sizes = list(sizes)
     pw = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     pb = sum(sizes[1:])
     copies = {"sgd": 1, "momentum": 2, "adam": 3}[optimizer]
     rows = copies * (pw + pb) + 3 * pb  # parameters and optimizer state, Z, A, G
+    if batch > 1:
+        rows += pw + pb  # DW, DB
     lanes = MAX_LANES
     while lanes > MIN_LANES and rows * lanes * itemsize > CACHE_BYTES:
         lanes //= 2
     return lanes
 
 
-FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES implemented here
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output", "batch"})  # engines.NEW_FEATURES implemented here
 
 
-def spec_of(sizes: tuple, names: tuple, cell, track: bool) -> KernelSpec:
+def spec_of(sizes: tuple, names: tuple, cell, track: bool, n_samples: int | None = None) -> KernelSpec:
     """The kernel a cell trains with: ``sizes`` (L + 1,) layer sizes, ``names`` (L,) activation
-    names per layer, ``track`` whether the output's death is asked for."""
+    names per layer, ``track`` whether the output's death is asked for, ``n_samples`` the training
+    pairs (default: the cell's task's), which a ``"full"`` batch means."""
+    batch = batch_size(cell, cell.n_samples if n_samples is None else n_samples)
     tracked = track and get_activation(names[-1]).relu_family
     # The output unit's two settings (the hidden activation or identity) share one kernel that
     # picks at run time (the argument out_same: one kernel where the grid has two cells, the
@@ -381,8 +391,8 @@ def spec_of(sizes: tuple, names: tuple, cell, track: bool) -> KernelSpec:
     # update rule is always the kernel's argument ``posted`` (kernel_source's docstring).
     choice = not tracked and len(set(names[:-1])) == 1 and names[-1] in (names[0], "identity")
     return KernelSpec(sizes=sizes, acts=names[:-1] + (names[0],) if choice else names, optimizer=cell.optimizer,
-                      lanes=lanes_for(sizes, cell.optimizer, np.dtype(cell.dtype).itemsize), dtype=cell.dtype,
-                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice)
+                      lanes=lanes_for(sizes, cell.optimizer, np.dtype(cell.dtype).itemsize, batch), dtype=cell.dtype,
+                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice, batch=batch)
 
 
 def cell_spec(cell, track: bool = False) -> KernelSpec:
@@ -406,7 +416,7 @@ def sgd(params, acts, lr, cell, x_train, y_train, *, order_seed=None, track=None
     R = lr.shape[0]
     sizes = tuple([int(params[0][0].shape[1])] + [int(w.shape[0]) for w, _ in params])
     names = tuple(a.name for a in acts)
-    spec = spec_of(sizes, names, cell, track is not None)
+    spec = spec_of(sizes, names, cell, track is not None, int(np.shape(y_train)[0]))
     out_same = names[-1] == names[0]
     train_blocks = kernel(spec)
     w, b = flatten(params)

@@ -30,6 +30,12 @@ Beyond the posted program (SPEC_NEW_FACTORS, issues 16, 17, 19):
   error sums in visiting order.
 * ``dtype="float32"``: params, lr, buffers and every constant in float32, the shared
   float32 exp/expm1/tanh (:mod:`.ieee_math32`); the epoch error accumulates in float32.
+* ``batch`` m > 1 (issue 27): one update per m consecutive samples of the epoch's visiting
+  order (fixed or shuffled), the last batch smaller when m does not divide S; the direction is
+  the batch's mean gradient, summed in batch order and divided by the batch's own size
+  (``batch_update`` inside :func:`sgd` spells out every sum); the posted ``b -= lr*b`` once per
+  update, the posted pass-down through the updated W per update, one Adam step per update.
+  ``batch=1`` runs the per-sample loop itself (the posted program, unchanged).
 * ``track``: the output unit's death epoch and alive <-> dead changes, from its
   pre-activation on all inputs at each epoch's end.
 """
@@ -47,7 +53,7 @@ from relustudy.core.inits import Params
 from relustudy.core.outcomes import EPOCH_ERROR_TARGET
 from relustudy.core.engines.layout import curve_epochs
 
-FEATURES = frozenset({"adam", "shuffled", "float32", "track_output"})  # engines.NEW_FEATURES: all of them
+FEATURES = frozenset({"adam", "shuffled", "float32", "track_output", "batch"})  # engines.NEW_FEATURES: all of them
 
 # splitmix64 (Steele, Lea, Flood 2014), uint64 arithmetic wrapping modulo 2**64.
 SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
@@ -91,6 +97,18 @@ class OrderStream:
             perm[i] = perm[j, self._runs]
             perm[j, self._runs] = pi
         return perm
+
+
+def batch_size(cell: Cell, n_samples: int) -> int:
+    """Samples per update of ``cell`` on ``n_samples`` training pairs (``"full"``: all of them).
+
+    >>> batch_size(Cell(batch="full", task="grid64"), 64), batch_size(Cell(batch=4), 6)
+    (64, 4)
+    """
+    m = n_samples if cell.batch == "full" else int(cell.batch)
+    if m > n_samples:
+        raise ValueError(f"batch {m} is larger than the {n_samples} training samples; allowed: 1 to {n_samples} or 'full'")
+    return m
 
 
 def order_perms(order_seed: int, epochs: int, n_samples: int = 6) -> np.ndarray:
@@ -205,7 +223,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
     params : per layer (W: (n_out, n_in, R), b: (n_out, R)) in the cell's dtype, modified in place.
     acts : one Activation per layer.
     lr : (R,) learning rate per run, in the cell's dtype.
-    cell : supplies update, optimizer, epochs, data order and dtype.
+    cell : supplies update, optimizer, epochs, data order, dtype and batch (m samples per update;
+        ``"full"``: all S).
     x_train, y_train : (S, 2) inputs and (S,) targets (rounded once to the cell's dtype).
     order_seed : (R,) uint64, each run's order seed (``data_order="shuffled"``; default 0s).
     track : optional ``(death_epoch, state_changes)``, two (R,) int32 arrays filled in place:
@@ -213,7 +232,8 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         inputs, for a ReLU-family output; 0 = dead at init, -1 = never) and the number of
         alive <-> dead changes between consecutive epoch ends, from the init state (-1 and 0
         for an output that cannot die).
-    observer : optional ``observer(epoch, sample, layer, params)``, called right after each
+    observer : optional ``observer(epoch, sample, layer, params)`` (with a batch > 1, ``sample``
+        is the update's index within the epoch), called right after each
         layer's update (layer L-1 first, as the backward pass goes) with the live
         parameters, which it must not modify; :mod:`relustudy.experiments.forensics` watches how a
         unit dies this way. It reads state only, so the run's bits do not change.
@@ -345,6 +365,81 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
         scratch *= lr_bc1  # (lr/bc1) * (m/denom)
         p -= scratch
 
+    # ---- batch > 1 (Cell.batch): the order of every sum, once (the fused engines follow it)
+    m = batch_size(cell, n_samples)
+    batched = m > 1
+    if batched:  # per batch position i, every layer's z, a and g: (m, n_out, R)
+        zb = [np.empty((m, n, R), dt) for n in sizes[1:]]
+        ab = [np.empty((m, n, R), dt) for n in sizes[1:]]
+        gb = [np.empty((m, n, R), dt) for n in sizes[1:]]
+        gsum_b = [np.empty(b.shape, dt) for _, b in params]  # (n_out, R) the bias gradient's sum
+        gw_one = [np.empty(w.shape, dt) for w, _ in params]  # (n_out, n_in, R) one sample's dL/dW
+        down = [np.empty(w.shape, dt) for w, _ in params]  # pass_down's scratch (prod holds the step)
+
+    def batch_update(epoch: int, k: int, batch: list) -> None:
+        """One update from the batch's samples ``[(x, y), ...]`` (m' <= m of them, in visiting order).
+
+        Every sample's forward uses the weights at the batch's start; its squared error joins
+        the epoch error in visiting order. Backward, top layer first, per layer l:
+
+        * each sample's g = dL/dz of layer l (the activation's backward, as per sample);
+        * ``corrected``: each sample's gradient passed down through the old W_l;
+        * the weight direction is the mean of the samples' ``g outer input``:
+          ``(((d_0 + d_1) + d_2) + ...) / m'``, summed in batch order, one rounding per operation,
+          then divided by the batch's own size m' (the last batch of an epoch is smaller when m
+          does not divide S: its own mean); the bias direction likewise from g (``corrected``),
+          or b itself (``as_posted``: ``b -= lr*b`` once per update);
+        * the step (sgd, momentum or Adam, one Adam step t per update) as per sample;
+        * ``as_posted``: each sample's gradient passed down through the *updated* W_l.
+
+        At m' = 1 every division is by 1 (exact), so this is the per-sample loop's arithmetic.
+        """
+        nonlocal b1t, b2t
+        mb = len(batch)
+        for i, (x, y) in enumerate(batch):
+            network_forward(params, acts, x, [t[i] for t in zb], [t[i] for t in ab], prod)
+            output_delta(ab[L - 1][i][0], y, gb[L - 1][i][0], sq)
+            np.add(err, sq, out=err)  # the epoch error, in visiting order
+        if adam:  # one step t per update, shared by every parameter
+            b1t = b1t * beta1
+            b2t = b2t * beta2
+            lr_bc1 = lr / (c(1.0) - b1t)  # (R,)
+            sqrt_bc2 = np.sqrt(c(1.0) - b2t)
+            lr_bc1_w = lr_bc1[0] if uniform_lr else lr_bc1[None, None, :]
+            lr_bc1_b = lr_bc1[0] if uniform_lr else lr_bc1[None, :]
+        size = c(mb)
+        for l in range(L - 1, -1, -1):
+            for i in range(mb):
+                acts[l].backward(gb[l][i], zb[l][i], ab[l][i], tmp[l])
+            if not posted and l > 0:
+                for i in range(mb):
+                    pass_down(params[l][0], gb[l][i], gb[l - 1][i], down[l])  # corrected: through the old W
+            for i in range(mb):  # the weight direction's sum, in batch order
+                a_in = ab[l - 1][i] if l > 0 else batch[i][0]
+                weight_gradient(gb[l][i], a_in, prod[l] if i == 0 else gw_one[l])
+                if i > 0:
+                    prod[l] += gw_one[l]
+            prod[l] /= size  # the mean over the batch
+            if not posted:  # the bias direction dL/db: the same sum and mean
+                np.copyto(gsum_b[l], gb[l][0])
+                for i in range(1, mb):
+                    gsum_b[l] += gb[l][i]
+                gsum_b[l] /= size
+            bias_dir = params[l][1] if posted else gsum_b[l]
+            if adam:
+                np.copyto(bstep[l], bias_dir)
+                adam_step(params[l][0], prod[l], vel_w[l], sec_w[l], scr_w[l], lr_bc1_w, sqrt_bc2)
+                adam_step(params[l][1], bstep[l], vel_b[l], sec_b[l], scr_b[l], lr_bc1_b, sqrt_bc2)
+            else:
+                prod[l] *= lr_w
+                np.multiply(bias_dir, lr_b, out=bstep[l])
+                step(l)
+            if observer is not None:
+                observer(epoch, k, l, params)  # k: the update's index in the epoch
+            if posted and l > 0:
+                for i in range(mb):
+                    pass_down(params[l][0], gb[l][i], gb[l - 1][i], down[l])  # as posted: through the *updated* W
+
     with np.errstate(all="ignore"):
         if tracking:
             output_dead(dead_then)
@@ -356,6 +451,11 @@ def sgd(params: Params, acts: Sequence[Activation], lr: np.ndarray, cell: Cell, 
             else:  # per run: the inputs and targets it visits at each step, (R,) arrays
                 idx = np.asarray(perms(epoch))
                 order = ((x_arr[i].T, y_arr[i]) for i in idx)
+            if batched:  # batch > 1: one update per batch of consecutive samples (see batch_update)
+                order = list(order)
+                for k, start in enumerate(range(0, n_samples, m)):
+                    batch_update(epoch, k, order[start:start + m])
+                order = ()
             for sample, (x, y) in enumerate(order):
                 # ---- forward: z = W a + b summed in input order, then the activation
                 forward(x)
