@@ -76,6 +76,7 @@ class DatasetChange:
     gone: int = 0  # runs only in the old tables
     columns_added: list[str] = field(default_factory=list)
     columns_removed: list[str] = field(default_factory=list)
+    unreadable: dict = field(default_factory=dict)  # file there but not a readable table of ours -> why
 
     def describe(self) -> str:
         """One line, e.g. ``"3 runs differ, 0 are new, 0 are gone; columns added: x"``."""
@@ -92,11 +93,20 @@ def compare_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame) -> Data
 
     ``curves`` None (compact): the runs tables alone are compared.
     """
-    try:
-        old_runs = _load("runs", out)
-        old_curves = _load("curves", out) if curves is not None else None
-    except (OSError, ValueError):  # none there yet, or not ours: nothing to compare with
-        return DatasetChange(existing=False)
+    out = Path(out)
+    kinds = ("runs", "curves") if curves is not None else ("runs",)
+    old, unreadable = {}, {}
+    for kind in kinds:
+        path = out / _FILES[kind]
+        try:
+            old[kind] = _load(kind, path)
+        except FileNotFoundError:  # none there yet
+            pass
+        except (OSError, ValueError) as e:  # truncated, corrupt, or not ours
+            unreadable[path] = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if len(old) < len(kinds):  # nothing (complete) to compare with
+        return DatasetChange(existing=False, unreadable=unreadable)
+    old_runs, old_curves = old["runs"], old.get("curves")
     if frame_digest(runs) == frame_digest(old_runs) and (
         curves is None or frame_digest(curves) == frame_digest(old_curves)
     ):
