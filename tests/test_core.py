@@ -123,7 +123,9 @@ def _assert_same_bits(res_a, ka, res_b, kb):
         assert np.array_equal(ba[..., ka], bb[..., kb], equal_nan=True)
 
 
-@pytest.mark.parametrize("cell", _cells(), ids=lambda c: f"{c.activation}-{c.update}-{c.optimizer}")
+# ReLU's two cells in the fast loop; the others compile a kernel each (~4 s on a fresh clone): slow.
+@pytest.mark.parametrize("cell", [c if c.activation == "relu" else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in _cells()], ids=lambda c: f"{c.activation}-{c.update}-{c.optimizer}")
 def test_batch_invariance_bitwise(cell):
     """A run's bits do not depend on batch size, its position, or chunking."""
     seeds = np.arange(4096)
@@ -252,8 +254,8 @@ def test_records_have_shapes_and_ranges():
     assert res.curve.shape == (len(curve_epochs(200)), 40)
     # The last curve point is the last epoch's error.
     assert np.array_equal(res.curve[-1], m["last_epoch_error"])
-    hit = m["epochs_to_1e-3"] > 0
-    assert (m["epochs_to_1e-3"][~hit] == -1).all()
+    hit = ~np.isnan(m["epochs_to_1e-3"])  # NaN: never below 1e-3 (null in the files)
+    assert (m["epochs_to_1e-3"][hit] >= 1).all() and (~hit).any()
     # A dead output (ReLU) is constant zero: MSE = mean(Y^2).
     dead = m["output_dead_final"]
     assert dead.sum() >= 5  # the check below must not pass on an empty selection

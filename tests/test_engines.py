@@ -26,7 +26,9 @@ HERE = Path(__file__).resolve().parent
 _PAIRS = list(itertools.product(UPDATES, OPTIMIZERS))
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+# One activation in the fast loop (3 kernels, ~4 s each to compile on a fresh clone); the rest are slow.
+@pytest.mark.parametrize("activation", [a if a == "relu" else pytest.param(a, marks=pytest.mark.slow)
+                                        for a in ACTIVATIONS])
 def test_numba_matches_numpy_bit_for_bit(activation):
     """Per activation: 4-4 with each output (two update x optimizer pairs), 3-1-5 with a third pair."""
     k = ACTIVATIONS.index(activation)
@@ -57,7 +59,10 @@ def test_numba_matches_numpy_on_the_full_posted_cell():
     assert differences([train(cell, seeds, engine="numpy")], [train(cell, seeds, engine="numba")]) == []
 
 
-@pytest.mark.parametrize("hidden", [(2,) * 10, (32,), (32, 32), (19, 9)], ids=["2x10", "32", "32-32", "19-9"])
+# 19-9 (a chunk of 16 plus a remainder) in the fast loop; one kernel each, so the others are slow.
+@pytest.mark.parametrize("hidden", [pytest.param((2,) * 10, marks=pytest.mark.slow), pytest.param((32,), marks=pytest.mark.slow),
+                                    pytest.param((32, 32), marks=pytest.mark.slow), (19, 9)],
+                         ids=["2x10", "32", "32-32", "19-9"])
 def test_numba_matches_numpy_deep_and_wide(hidden):
     """Wide layers are summed in chunks of kernel_source.CHUNK (16) terms per lane loop
     (32: two chunks; 19: one plus a remainder)."""

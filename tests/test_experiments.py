@@ -100,6 +100,7 @@ def reduced_all(tmp_path_factory):
     return parent
 
 
+@pytest.mark.slow  # end to end: every reduced experiment trained (~100 CPU s on a fresh clone)
 @pytest.mark.parametrize("name", GRIDS)
 def test_reduced_experiment_runs_and_loads(reduced_all, name):
     grid = catalog.get(name, reduced=True)
@@ -114,6 +115,7 @@ def test_reduced_experiment_runs_and_loads(reduced_all, name):
     )
 
 
+@pytest.mark.slow  # end to end: every reduced experiment trained (~100 CPU s on a fresh clone)
 @pytest.mark.parametrize("name", GRIDS)
 def test_rerun_reuses_every_shard_bitwise(reduced_all, name):
     folder = reduced_all / name
@@ -124,12 +126,14 @@ def test_rerun_reuses_every_shard_bitwise(reduced_all, name):
     assert_bitwise_equal(load_curves(folder), before[1])
 
 
+@pytest.mark.slow  # end to end: every reduced experiment trained (~100 CPU s on a fresh clone)
 def test_one_experiment_via_the_cli_reuses_the_shards_of_all(reduced_all, tmp_path, capsys):
     folder = reduced_all / "q1_long"
     assert main(["--experiment", "q1_long", "--quick", "--out", str(folder), "--no-progress"]) == 0
     assert "(0 trained, 64 reused)" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # end to end: every reduced experiment trained (~100 CPU s on a fresh clone)
 def test_born_dead_at_init_is_a_constant_output_on_the_data(reduced_all):
     runs = load_runs(reduced_all / "born_dead")
     flag = born_dead_at_init(runs).to_numpy()

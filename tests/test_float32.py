@@ -190,7 +190,8 @@ def _numba_vs_numpy(cells, seeds) -> list[str]:
 
 @pytest.mark.parametrize("kw", [
     dict(activation="elu", update="corrected", optimizer="momentum"),
-    dict(activation="sigmoid", output="identity", optimizer="adam", data_order="shuffled", order_seed=3),
+    pytest.param(dict(activation="sigmoid", output="identity", optimizer="adam", data_order="shuffled", order_seed=3),
+                 marks=pytest.mark.slow),  # a second kernel to compile on a fresh clone
 ])
 def test_numba_float32_gives_the_reference_bits_on_a_second_architecture(kw):
     cells = [Cell(dtype="float32", hidden=(3, 1, 5), epochs=30, init=i, lr=lr, **kw)

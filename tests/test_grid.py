@@ -181,19 +181,22 @@ def test_dask_cluster_equals_local(tmp_path, reference):
 
 
 def test_progress_bar_of_a_resumed_grid_counts_from_the_work_already_done(tmp_path, capsys):
-    # Half the shards done before the run: the bar starts there, its rate counts only the work
-    # of this run (never negative, as the reset bar once printed), and it ends at its total.
+    # Half the shards done before the run: the bar starts there and counts runs (not cost
+    # units), its ETA is never negative (as the reset bar once printed), and it ends at its total.
     from relustudy.runs.grid import _progress
 
     shards = tiny(tmp_path).shards()
+    total = sum(s.n for s in shards)
     todo = shards[len(shards) // 2:]
     bar = _progress(shards, todo, True)
     with bar:
+        assert bar.bar.n == total - sum(s.n for s in todo)
         for s in todo:
             bar.update(s)
             d = bar.bar.format_dict
             assert d["n"] >= d["initial"]
-            assert d["rate"] is None or d["rate"] >= 0
-    assert bar.bar.n == bar.bar.total and bar.runs == bar.total_runs == sum(s.n for s in shards)
+            assert bar.eta() is None or bar.eta() >= 0
+    assert bar.bar.n == bar.bar.total == bar.runs == bar.total_runs == total
     printed = capsys.readouterr().err
-    assert "posted-run/s" in printed and not re.search(r"-\d[\d.]*posted-run/s|<-", printed), printed
+    assert f"{total}/{total} runs" in printed and "posted-run" not in printed, printed
+    assert not re.search(r"ETA -|<-", printed), printed

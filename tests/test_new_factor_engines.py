@@ -51,7 +51,9 @@ def test_an_engine_refuses_what_it_lacks_in_one_line(feature, monkeypatch):
     assert train(CELLS[feature], [0], track_output=feature == "track_output").metrics["final_mse"].shape == (1,)
 
 
-@pytest.mark.parametrize("feature", NEW_FEATURES)
+# The first feature in the fast loop (up to 8 kernels per feature, ~4 s each on a fresh clone); the rest are slow.
+@pytest.mark.parametrize("feature", [f if k == 0 else pytest.param(f, marks=pytest.mark.slow)
+                                     for k, f in enumerate(NEW_FEATURES)])
 def test_numba_gives_the_reference_bits_on_a_subset(feature):
     """A representative subset (one piecewise-linear and one exp-based activation, both updates,
     momentum and adam): 8 kernels per dtype, most shared with the other features."""

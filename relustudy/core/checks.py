@@ -85,8 +85,18 @@ def check_epochs(epochs: int) -> int:
 
 
 def check_seeds(seeds: Iterable[int]) -> list[int]:
-    """Validate a seed list: non-empty, integers in [0, 2**32)."""
-    out = [int(s) for s in seeds]
+    """Validate a seed list: non-empty, integers in [0, 2**32).
+
+    A bare integer is refused (ValueError), not guessed: ``5`` could mean seed 5 or seeds
+    0..4, two different sets of runs. Pass ``range(5)`` or ``[5]``.
+    """
+    try:
+        if isinstance(seeds, (str, bytes)):
+            raise TypeError
+        out = [int(s) for s in seeds]  # a 0-d array passes isinstance(Iterable) and fails here
+    except TypeError:
+        raise ValueError(f"invalid seeds {seeds!r}: not a list; allowed: a sequence of integers in [0, 2**32), "
+                         "e.g. range(5) for seeds 0..4 or [5] for seed 5") from None
     if not out:
         raise ValueError("empty seed list; allowed: one or more integers in [0, 2**32)")
     bad = [s for s in out if not 0 <= s < 2**32]

@@ -107,7 +107,7 @@ class TrainResult:
     cell: Cell
     seeds: np.ndarray  # (R,) int64
     params: Params  # final weights: per layer (W: (n_out, n_in, R), b: (n_out, R)), float64 (float32 runs' exactly)
-    metrics: dict[str, np.ndarray]  # column name -> (R,) array, the dataset's run record
+    metrics: dict[str, np.ndarray]  # column name -> (R,) array, the dataset's run record (NaN where the files hold null)
     curve_epochs: np.ndarray  # (P,) epochs at which the epoch error was recorded
     curve: np.ndarray  # (P, R) epoch error after each of those epochs
     init_params: Params = field(repr=False, default_factory=list)
@@ -200,7 +200,9 @@ def train(
     Parameters
     ----------
     cell : the factor values (validated on construction).
-    seeds : R seeds; run r starts from ``init_params(cell.init, [seeds[r]], ...)``.
+    seeds : R seeds, a sequence (``range(5)``, ``[5]``); run r starts from
+        ``init_params(cell.init, [seeds[r]], ...)``. A bare int is a ValueError: ``5`` could
+        mean seed 5 or seeds 0..4.
     init : optional initial parameters (per layer W: (n_out, n_in, R), b: (n_out, R))
         to use instead of the seeded draws, e.g. for gradient checks.
     data : optional (X (S, 2), Y (S,)) training set instead of the cell's task's (default the
@@ -213,7 +215,8 @@ def train(
 
     Returns
     -------
-    TrainResult with (R,)-shaped metrics and a (P, R) learning curve.
+    TrainResult with (R,)-shaped metrics and a (P, R) learning curve. ``epochs_to_1e-3`` is
+    float64, NaN for a run whose epoch error never fell below 1e-3 (null in the dataset's files).
 
     Examples
     --------
@@ -295,7 +298,9 @@ def train_group(
     params = [(w.astype(np.float64, copy=False), b.astype(np.float64, copy=False)) for w, b in params]
     curve, last_err = curve.astype(np.float64, copy=False), last_err.astype(np.float64, copy=False)
     final_m = evaluate(cell0, params, data=(x_train, y_train), last_epoch_error=last_err)
-    metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": first_below, **init_m, **final_m}
+    # The engines mark "never" with -1; the record says NaN, as the files say null (STUDY.md section 3).
+    epochs_to = np.where(first_below < 0, np.nan, first_below.astype(np.float64))
+    metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": epochs_to, **init_m, **final_m}
     if track is not None:
         metrics.update(zip(TRACK_OUTPUT_COLUMNS, track))
     results = []

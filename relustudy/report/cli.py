@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The study's layout: the grid in a folder named like data/default, its experiments beside it.
     # Any other folder is a dataset of one's own: the report describes it alone, under its name.
     own = None if folder.resolve().name == DEFAULT_GRID_DIR.name else folder.resolve().name
+    # A file that is there but unreadable stops the report (one line, exit 2): a section
+    # silently dropped would pass for a report of the whole study.
+    unreadable = "make_report.py: error: {}; the report is not written ({})"
     for name in common.EXPERIMENTS if own is None else ():
         exp_dir = root / name
         if not (exp_dir / RUNS_FILE).exists():
@@ -82,8 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             experiments[name] = (load_runs(exp_dir), load_curves(exp_dir) if (exp_dir / CURVES_FILE).exists() else None)
         except ValueError as e:
-            print(f"make_report.py: warning: skipping experiment {name}: {e}", file=sys.stderr)
-            continue
+            print(unreadable.format(e, f"remake it with `python scripts/run_grid.py --experiment {name}`, which keeps "
+                                       "an unreadable file aside in rejected/"), file=sys.stderr)
+            return 2
         files += [exp_dir / RUNS_FILE, exp_dir / CURVES_FILE]
     extras = {}
     # Tables that are not runs tables: (folder, files, loader); absent ones leave their section skipped.
@@ -98,10 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         try:
             extras[name] = loader(folder_x)
-        except ValueError as e:
-            print(f"make_report.py: warning: skipping {name}: {e}", file=sys.stderr)
-        else:
-            files += [folder_x / n for n in names]
+        except (OSError, ValueError) as e:
+            print(unreadable.format(_one_line(e, folder_x), "repair or remake the file"), file=sys.stderr)
+            return 2
+        files += [folder_x / n for n in names]
     # Identify the data by content, not file bytes: a rerun that reproduces the data reproduces the report.
     # The runs and curves tables are hashed as loaded (content_hash would read them again:
     # the same loader, so the same digest; ~1.5 s of the report's start).
@@ -109,6 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               **{root / name / f: t for name, pair in experiments.items() for f, t in zip((RUNS_FILE, CURVES_FILE), pair)}}
     info = {**info, "hashes": {f.relative_to(root).as_posix(): frame_digest(loaded[f]) if loaded.get(f) is not None
                                else content_hash(f) for f in files if f.exists()}}
+    # The report's folders must be writable before the work (the figures are written by forked workers).
+    for folder_w, hint in ((out, "pass --out DIR"), (out / "figures", "pass --out DIR"),
+                           *([(root / "stored", "drop --store")] if args.store else [])):
+        problem = _unwritable(folder_w)
+        if problem:
+            print(f"make_report.py: error: cannot write {folder_w}: {problem}; allowed: a folder you can write "
+                  f"({hint})", file=sys.stderr)
+            return 2
     # pandas deep-copies a frame's attrs (here the provenance) into every frame derived from
     # it: ~3.7 s of the report's CPU; the report takes the provenance from `info` instead.
     for df in (runs, curves, *(t for pair in experiments.values() for t in pair)):
@@ -140,6 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pruned:
         print(f"removed {len(pruned)} stale stored files: {', '.join(p.name for p in pruned)}")
     return 0
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (created if missing), or None if they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return e.strerror or str(e)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "Permission denied"
+    return None
+
+
+def _one_line(error: Exception, folder: Path) -> str:
+    """An exception's message on one line, naming ``folder`` if it does not."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if str(folder) in text else f"{folder}: {text}"
 
 
 def print_timings(timings: dict, total: float, cpu: float, top: int = 12) -> None:

@@ -2,7 +2,9 @@
 
 Bad input never reaches the output folder: everything is parsed and validated (and the
 scheduler contacted) first, and any error is one line on stderr with exit code 2, as is
-an output folder that another run is using (``relustudy.runs.lock``).
+an output folder that another run is using (``relustudy.runs.lock``) or that cannot be written.
+Ctrl-C and SIGTERM stop the workers and print one line (the finished shards kept, how to
+resume); the exit code is 130 for Ctrl-C and 143 for SIGTERM (``relustudy.runs.interrupt``).
 
 ``--experiment NAME`` runs a named experiment (``relustudy.runs.catalog``) instead of a
 grid built from factor flags; ``--experiment all`` runs every one, each into its own folder.
@@ -13,6 +15,7 @@ import argparse
 import dataclasses
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -23,8 +26,9 @@ from relustudy.core.checks import MAX_ORDER_SEED, check_choice, hidden_str
 from relustudy.runs.backends import BACKENDS, SchedulerError, check_run_options
 from relustudy.runs.spec import COLUMN_SETS, DEFAULT_BLOCK, Grid
 from relustudy.runs.grid import run_grid
-from relustudy.runs.lock import FolderLocked
-from relustudy.runs.paths import DATA_DIR, DEFAULT_GRID_DIR
+from relustudy.runs.interrupt import exit_code, handle_signals
+from relustudy.runs.lock import FolderLocked, FolderUnwritable
+from relustudy.runs.paths import DATA_DIR, DEFAULT_GRID_DIR, SHARDS_SUBDIR
 
 try:
     import tomllib
@@ -306,12 +310,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     command = shlex.join(["python", "scripts/run_grid.py", *argv])
+    handle_signals()  # SIGTERM unwinds like Ctrl-C: the workers end with this process
+    # joblib's note when it cancels the workers' tasks on an interrupt: the one line below says it
+    warnings.filterwarnings("ignore", message=r"\d+ tasks which were still being processed", category=UserWarning)
+    grid = grids[0]
     try:
         for grid in grids:
             if len(grids) > 1:
                 print(f"experiment {grid.out.name}: {grid.n_runs} runs -> {grid.out}", file=sys.stderr)
             run_grid(grid, command=command, **run)
-    except (SchedulerError, FolderLocked) as e:  # raised before the folder's shards or dataset are touched
+    except (SchedulerError, FolderLocked, FolderUnwritable) as e:  # before the folder's shards or dataset are touched
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. a shard folder we may not write, a full disk: finished shards are kept
+        if e.filename is None:
+            raise
+        print(f"{PROG}: error: cannot write {e.filename}: {e.strerror}; {kept(grid)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (interrupt.Terminated)
+        print(f"{PROG}: interrupted: {kept(grid)}; rerun the same command to resume", file=sys.stderr)
+        return exit_code(e)
     return 0
+
+
+def kept(grid: Grid) -> str:
+    """What a stopped run leaves: ``"62 of 96 shards of data/x kept"`` (finished shards on disk)."""
+    shards = grid.shards()
+    done = sum((grid.out / SHARDS_SUBDIR / s.name).exists() for s in shards)
+    return f"{done} of {len(shards)} shards of {grid.out} kept"

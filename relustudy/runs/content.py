@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.runs.cards import write_card
-from relustudy.runs.dataset import TABLE_FILES, load_table, read_info, write_dataset
+from relustudy.runs.dataset import REJECTED_SUBDIR, TABLE_FILES, load_table, read_info, set_aside, write_dataset
 from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
 
 RUN_KEY = ("cell_id", "seed")  # a run; the curves add "epoch"
@@ -79,6 +79,7 @@ class DatasetChange:
     gone: int = 0  # runs only in the old tables
     columns_added: list[str] = field(default_factory=list)
     columns_removed: list[str] = field(default_factory=list)
+    unreadable: dict = field(default_factory=dict)  # file there but not a readable table of ours -> why
 
     def describe(self) -> str:
         """One line, e.g. ``"3 runs differ, 0 are new, 0 are gone; columns added: x"``."""
@@ -95,11 +96,20 @@ def compare_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame) -> Data
 
     ``curves`` None (compact): the runs tables alone are compared.
     """
-    try:
-        old_runs = load_table("runs", out)
-        old_curves = load_table("curves", out) if curves is not None else None
-    except (OSError, ValueError):  # none there yet, or not ours: nothing to compare with
-        return DatasetChange(existing=False)
+    out = Path(out)
+    kinds = ("runs", "curves") if curves is not None else ("runs",)
+    old, unreadable = {}, {}
+    for kind in kinds:
+        path = out / TABLE_FILES[kind]
+        try:
+            old[kind] = load_table(kind, path)
+        except FileNotFoundError:  # none there yet
+            pass
+        except (OSError, ValueError) as e:  # truncated, corrupt, or not ours
+            unreadable[path] = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if len(old) < len(kinds):  # nothing (complete) to compare with
+        return DatasetChange(existing=False, unreadable=unreadable)
+    old_runs, old_curves = old["runs"], old.get("curves")
     if frame_digest(runs) == frame_digest(old_runs) and (
         curves is None or frame_digest(curves) == frame_digest(old_curves)
     ):
@@ -169,7 +179,9 @@ def update_dataset(
     """Write the dataset to ``out`` unless ``out`` already holds exactly this content.
 
     A rerun that reproduces the data leaves the existing files (and so their provenance
-    and bytes) untouched; a rerun that changes them says how many runs differ first.
+    and bytes) untouched; a rerun that changes them says how many runs differ first. A file
+    there that is not a readable table of ours (truncated, corrupt, foreign) is moved to
+    ``out/rejected/`` with a line saying so, never overwritten.
 
     Returns
     -------
@@ -185,6 +197,9 @@ def update_dataset(
         return out / RUNS_FILE, out / CURVES_FILE, False
     if change.existing:
         log(f"replacing the dataset in {out}: {change.describe()}")
+    for path, reason in change.unreadable.items():  # kept aside, never overwritten
+        kept = set_aside(path, out / REJECTED_SUBDIR)
+        log(f"replacing unreadable {path} ({reason}); the old file is kept as {kept}")
     runs_path, curves_path = write_dataset(out, runs, curves, prov)
     write_card(out)  # the folder's README.md, read back from the files just written
     return runs_path, curves_path, True

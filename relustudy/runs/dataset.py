@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Sequence
 
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relustudy.version import __version__
+from relustudy.runs import catalog
 from relustudy.core.config import CATEGORICAL_LEVELS, FACTOR_NAMES, FACTOR_REGISTRY, OPTIONAL_FACTORS, Cell
 from relustudy.core.checks import hidden_str
 from relustudy.core.outcomes import OUTCOMES
@@ -43,8 +45,9 @@ COMPRESSION_LEVEL = 9  # the shipped files are written once and read often
 # keeps them bitwise equal to the core's numbers and the default grid still fits in ~22 MB.
 CURVE_DTYPE = np.float64
 TMP_PREFIX = ".tmp-"  # gitignored (/data/**/.tmp*); stale ones are removed on the next run
+REJECTED_SUBDIR = "rejected"  # unreadable dataset files are moved here (gitignored), never overwritten
 
-NEVER = -1  # the core's epochs_to_1e-3 for "never reached"; null in the runs table
+NEVER = -1  # epochs_to_1e-3 for "never reached" in shards written before it was NaN/null; null in the runs table
 
 
 class ShardError(ValueError):
@@ -119,7 +122,11 @@ def shard_table(cell: Cell, start: int, stop: int, metrics: dict, epochs: np.nda
     n = stop - start
     cols = {"seed": pa.array(np.arange(start, stop, dtype=np.int64))}
     for name, values in metrics.items():
-        cols[name] = pa.array(np.asarray(values))
+        if name == "epochs_to_1e-3":  # NaN (never) -> null, in an integer column
+            values = np.asarray(values, dtype=np.float64)
+            cols[name] = pa.array(np.where(np.isnan(values), 0, values).astype(np.int64), mask=np.isnan(values))
+        else:
+            cols[name] = pa.array(np.asarray(values))
     flat = pa.array(np.ascontiguousarray(curve.T, dtype=np.float64).reshape(-1))
     cols["curve"] = pa.FixedSizeListArray.from_arrays(flat, len(epochs))
     table = pa.table(cols)
@@ -287,9 +294,9 @@ def _metric_column(name: str, tables: Sequence[pa.Table]):
     values = np.concatenate(parts)
     if name == "outcome":
         return pd.Categorical(values, categories=list(OUTCOMES))
-    if name == "epochs_to_1e-3":
-        values = values.astype(np.int64)
-        return pd.arrays.IntegerArray(np.where(values == NEVER, 0, values), mask=values == NEVER)
+    if name == "epochs_to_1e-3":  # null in a shard (NaN here) or, in older shards, NEVER
+        never = np.isnan(values) | (values == NEVER) if values.dtype.kind == "f" else values == NEVER
+        return pd.arrays.IntegerArray(np.where(never, 0, values).astype(np.int64), mask=never)
     return values
 
 
@@ -339,6 +346,16 @@ def write_dataset(out: Path, runs: pd.DataFrame, curves: pd.DataFrame | None, pr
             info["columns"] = "compact"
         written.append(write_atomic(_meta(table, info), out / name, delta=("seed",) if compact else ()))
     return written[0], written[1]
+
+
+def set_aside(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` as ``NAME.k``, the first k that clobbers nothing; the new path."""
+    folder.mkdir(exist_ok=True)
+    k = 0
+    while (dest := folder / f"{path.name}.{k}").exists():
+        k += 1
+    os.replace(path, dest)
+    return dest
 
 
 # --------------------------------------------------------------------------- loading
@@ -410,7 +427,7 @@ def load_table(kind: str, path) -> pd.DataFrame:
             raise FileNotFoundError(
                 f"no shipped dataset: relustudy is installed without its repository's data/ and {path} "
                 f"does not exist; pass a dataset folder, e.g. load_{kind}('path/to/relustudy/data/default')")
-        raise FileNotFoundError(f"no {kind} table at {path}; run `python scripts/run_grid.py` to make it")
+        raise FileNotFoundError(_missing_hint(kind, path))
     info = read_info(path)
     if info.get("kind") != kind:
         raise ValueError(f"{path} is not a relustudy {kind} table: its kind is {info.get('kind')!r}")
@@ -420,7 +437,11 @@ def load_table(kind: str, path) -> pd.DataFrame:
     missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS and c not in TRACK_OUTPUT_COLUMNS]
     if missing:
         raise ValueError(f"{path} is not a relustudy {kind} table: missing columns {', '.join(missing)}")
-    df = pd.read_parquet(path)
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # the footer reads, the data does not: corrupt pages
+        reason = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"{path} is not a readable relustudy {kind} table ({type(e).__name__}: {reason})") from None
     levels = {**{c: list(v) for c, v in CATEGORICAL_LEVELS.items()}, "outcome": list(OUTCOMES)}
     levels.update(info.get("levels", {}))
     for col in (*CATEGORICAL_COLUMNS, "cell_id"):
@@ -433,6 +454,37 @@ def load_table(kind: str, path) -> pd.DataFrame:
         _insert_missing_factors(df)
     df.attrs["relustudy"] = info.get("provenance", {})
     return df
+
+
+def _missing_hint(kind: str, path: Path) -> str:
+    """Why there is no ``kind`` table at ``path``, and the command that makes one there."""
+    folder = path.parent if path.suffix == ".parquet" else path  # a missing folder is a folder
+    runs_file = folder / RUNS_FILE
+    if kind == "curves" and runs_file.exists():
+        try:
+            info = read_info(runs_file)
+        except ValueError:
+            info = {}
+        if info.get("columns") == "compact":
+            words = shlex.split(info.get("provenance", {}).get("command", "")) or ["python", "scripts/run_grid.py"]
+            keep = []
+            for w in words:  # drop --columns/--out and their values: the new ones follow
+                if keep and keep[-1] in ("--columns", "--out"):
+                    keep.pop()
+                elif not w.startswith(("--columns=", "--out=")):
+                    keep.append(w)
+            command = shlex.join([*keep, "--columns", "full", "--out", f"{folder}_full"])
+            return (f"no curves table at {path}: {folder} holds a compact dataset, which keeps no curves; "
+                    f"make the full one with `{command}`")
+    resolved = folder.resolve()
+    if resolved == Path(paths.DEFAULT_GRID_DIR).resolve():
+        command = "python scripts/run_grid.py"
+    elif resolved.parent == Path(paths.DATA_DIR).resolve() and folder.name in catalog.names():
+        command = f"python scripts/run_grid.py --experiment {folder.name}"
+    else:
+        command = f"python scripts/run_grid.py --out {shlex.quote(str(folder))}` with your grid's flags (e.g. `--quick`)"
+        return f"no {kind} table at {path}; run `{command} to make it"
+    return f"no {kind} table at {path}; run `{command}` to make it"
 
 
 def _insert_missing_factors(runs: pd.DataFrame) -> None:

@@ -11,6 +11,7 @@ The runs do not depend on how they were batched, so neither does the dataset.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sys
 import time
@@ -24,18 +25,19 @@ from relustudy.core.activations import ACTIVATIONS
 from relustudy.core.config import Cell
 from relustudy.core.optimizers import OPTIMIZERS
 from relustudy.runs.backends import check_run_options, connect
-from relustudy.runs.dataset import ShardError, assemble, read_shard, remove_stale_tmp, shard_table, write_atomic
-from relustudy.runs.content import update_dataset
+from relustudy.runs.dataset import REJECTED_SUBDIR, ShardError, assemble, read_shard, remove_stale_tmp, shard_table, write_atomic
+from relustudy.runs.content import compare_dataset, update_dataset
 from relustudy.runs.progress import CostBar, NoBar
-from relustudy.runs.lock import folder_lock
+from relustudy.runs.interrupt import critical
+from relustudy.runs.lock import FolderUnwritable, folder_lock, unwritable
 from relustudy.runs.provenance import provenance
 from relustudy.runs.paths import SHARDS_SUBDIR
 from relustudy.core.engines import check_engine_supports, resolve_engine, single_threaded
 from relustudy.core.engines.cores import usable_cores
+from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
 from relustudy.core.train import train_group
 from relustudy.runs.spec import Grid, Shard
 
-REJECTED_SUBDIR = "rejected"  # bad shard files are moved here, never silently merged
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def task_cost(task: Task) -> float:
     return task.n * cell.epochs * per_sample
 
 
-POSTED_COST = task_cost(Task((Shard(Cell(), 0, 1),)))  # one posted-cell run: the progress bar's unit
+POSTED_COST = task_cost(Task((Shard(Cell(), 0, 1),)))  # one posted-cell run: the unit of the progress bar's ETA
 
 
 def run_task(task: Task, engine: str | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
@@ -126,7 +128,7 @@ def run_grid(
     jobs : parallel workers (loky default: the usable cores; dask default: all workers).
     backend : "loky" (local processes) or "dask" (an existing dask.distributed cluster).
     scheduler : the dask scheduler address, e.g. "tcp://10.0.0.1:8786" (dask only).
-    progress : show a tqdm bar of the work done (in posted-cell runs; runs in its postfix), with an ETA.
+    progress : show a tqdm bar of the runs done, with an ETA from the cost model (:func:`task_cost`).
     log : where messages go (default: stderr).
     command : the command line, recorded in the provenance.
     engine : training engine, "numba" (default when installed), "numpy" or "cuda"; recorded
@@ -136,8 +138,12 @@ def run_grid(
     Everything is validated (and the scheduler contacted) before the output folder is
     touched. Raises ValueError for bad arguments, ConnectionError for an unreachable
     scheduler, :class:`~relustudy.runs.lock.FolderLocked` if another run is using ``grid.out``
-    (one run per folder, held from the scan to the write). If the folder already holds
-    exactly this dataset, its files are left untouched (``GridOutput.written`` False).
+    (one run per folder, held from the scan to the write),
+    :class:`~relustudy.runs.lock.FolderUnwritable` if ``grid.out`` cannot be created, or is read-only
+    and this run would have to write there. If the folder already holds exactly this dataset,
+    its files are left untouched (``GridOutput.written`` False); in a read-only folder that
+    takes every shard of the grid on disk (a shipped dataset without its shards cannot be
+    checked without training: FolderUnwritable).
     """
     t0 = time.perf_counter()
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -147,7 +153,12 @@ def run_grid(
         check_engine_supports(engine, cell, grid.track_output)
     client = connect(scheduler) if backend == "dask" else None
     try:
-        grid.out.mkdir(parents=True, exist_ok=True)
+        try:
+            grid.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise unwritable(grid.out, e) from None
+        if not writable(grid.out):  # read-only: only a rerun that writes nothing can succeed
+            return _rerun_read_only(grid, t0, log)
         # One run per folder, from scanning the shards to writing the dataset (FolderLocked otherwise).
         with folder_lock(grid.out, log, command):
             shard_dir = grid.out / SHARDS_SUBDIR
@@ -159,21 +170,60 @@ def run_grid(
             n_reused = grid.n_runs - sum(s.n for s in todo)
             with _progress(grid.shards(), todo, progress) as bar:
                 for shard, table in _train(plan_tasks(todo), jobs, backend, engine):
-                    write_atomic(table, shard_dir / shard.name)
+                    with critical():  # a shard trained is a shard kept
+                        write_atomic(table, shard_dir / shard.name)
                     tables[shard] = table
                     bar.update(shard)
-            per_cell: dict[Cell, list] = {c: [] for c in grid.cells()}
-            for shard in grid.shards():  # each cell's shards in ascending seed order
-                per_cell[shard.cell].append(tables[shard])
-            runs, curves = assemble(list(per_cell), list(per_cell.values()), grid.columns, grid.track_output)
+            runs, curves = _assemble(grid, tables)
             prov = provenance(grid.to_config(), command or grid.command(), engine=engine)
-            runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
+            with critical():  # Ctrl-C or SIGTERM waits until both files are written: they never disagree
+                runs_path, curves_path, written = update_dataset(grid.out, runs, curves, prov, log)
     finally:
         if client is not None:
             client.close()
     out = GridOutput(runs_path, curves_path, len(runs), grid.n_runs - n_reused, n_reused, rejected,
                      time.perf_counter() - t0, written)
     log(f"{out.n_runs} runs ({out.n_trained} trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {runs_path}")
+    return out
+
+
+def writable(folder: Path) -> bool:
+    """Whether files can be made in ``folder`` (False on a read-only mount even for root)."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _assemble(grid: Grid, tables: dict) -> tuple:
+    """The runs and curves tables from every shard's table (``tables``: shard -> table)."""
+    per_cell: dict[Cell, list] = {c: [] for c in grid.cells()}
+    for shard in grid.shards():  # each cell's shards in ascending seed order
+        per_cell[shard.cell].append(tables[shard])
+    return assemble(list(per_cell), list(per_cell.values()), grid.columns, grid.track_output)
+
+
+def _rerun_read_only(grid: Grid, t0: float, log) -> GridOutput:
+    """A rerun over a folder we may not write: succeeds, writing nothing, when every shard is
+    there and the dataset they make is the one on disk; FolderUnwritable saying why otherwise."""
+    shard_dir = grid.out / SHARDS_SUBDIR
+    tables = {}
+    for shard in grid.shards():
+        try:
+            tables[shard] = read_shard(shard_dir / shard.name, shard.cell, shard.start, shard.stop, shard.track_output)
+        except ShardError:
+            pass
+    fix = f"allowed: make {grid.out} writable, or pass --out DIR to write the dataset elsewhere"
+    n_shards = len(grid.shards())
+    if len(tables) < n_shards:
+        raise FolderUnwritable(f"{grid.out} is read-only and holds {len(tables)} of this grid's {n_shards} finished "
+                               f"shards, so this run would have to train and write; {fix}")
+    runs, curves = _assemble(grid, tables)
+    change = compare_dataset(grid.out, runs, curves)
+    if not change.same or (curves is None and (grid.out / CURVES_FILE).exists()):
+        what = change.describe() if change.existing else "it holds no readable dataset"
+        raise FolderUnwritable(f"{grid.out} is read-only and its dataset is not this grid's ({what}); {fix}")
+    log(f"reproduced the existing dataset in {grid.out} bit for bit (read-only folder); files left untouched")
+    out = GridOutput(grid.out / RUNS_FILE, grid.out / CURVES_FILE, len(runs), 0, grid.n_runs, [],
+                     time.perf_counter() - t0, written=False)
+    log(f"{out.n_runs} runs (0 trained, {out.n_reused} reused) in {out.seconds:.1f} s -> {out.runs_path}")
     return out
 
 
@@ -266,8 +316,8 @@ def _run_tagged(k: int, task: Task, engine: str):
 
 
 def _progress(shards: Sequence[Shard], todo: Sequence[Shard], enabled: bool):
-    """A bar over the grid's work (finished shards included), or a no-op; ``update(shard)`` per shard.
-    One unit of work is one posted-cell run (:data:`POSTED_COST`)."""
+    """A bar of the grid's runs (finished shards included), or a no-op; ``update(shard)`` per shard.
+    Its ETA comes from :func:`task_cost` (in posted-cell runs, :data:`POSTED_COST`), not the run count."""
     if not enabled or not todo:
         return NoBar()
     return CostBar(shards, todo, lambda shard: task_cost(Task((shard,))) / POSTED_COST)

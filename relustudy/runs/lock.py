@@ -34,6 +34,16 @@ class FolderLocked(RuntimeError):
     """Another live process holds the output folder's lock; the message names it (one line)."""
 
 
+class FolderUnwritable(RuntimeError):
+    """The output folder cannot be created or written (one line, naming the folder)."""
+
+
+def unwritable(path: Path, error: OSError) -> FolderUnwritable:
+    """The one-line error for an OSError met creating or writing ``path``."""
+    return FolderUnwritable(f"cannot write {path}: {error.strerror or error}; "
+                            "allowed: an output folder you can write (--out DIR)")
+
+
 @contextmanager
 def folder_lock(folder: Path, log: Callable[[str], None], command: str | None = None) -> Iterator[Path]:
     """Hold ``folder/.lock`` for the ``with`` block; FolderLocked if a live process holds it.
@@ -76,7 +86,10 @@ def describe(info: dict | None) -> str:
 def _acquire(path: Path) -> int:
     """Open ``path`` and lock it exclusively without waiting; the locked descriptor."""
     for _ in range(_RETRIES):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a read-only folder, or a lock file we may not open
+            raise unwritable(path, e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -52,7 +52,12 @@ def read_frame(path: Path, kind: str, make: str) -> pd.DataFrame:
         raise FileNotFoundError(f"no {kind} table at {path}; run `{make}` to make it")
     if read_info(path).get("kind") != kind:
         raise ValueError(f"{path} is not a relustudy {kind} table")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # the footer reads, the data does not: corrupt pages
+        reason = str(e).splitlines()[0] if str(e) else ""
+        raise ValueError(f"{path} is not a readable relustudy {kind} table ({type(e).__name__}: {reason}); "
+                         f"rerun `{make}`") from None
 
 
 def prepare(out: Path) -> Path:
