@@ -198,10 +198,8 @@ def test_remedies_verdict_on_both_sides():
 
 def test_theory_and_threshold_sentences_follow_their_rules():
     from relustudy.studies import theory
-    from relustudy.studies import thresholds
 
     assert "agree with the computation" in theory.agreement(theory.AGREE_P + 0.01, 1.0)
     assert "differ from the computation" in theory.agreement(theory.AGREE_P - 0.01, 1.0)
     assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
-    assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
-    assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)
+    assert "(threshold 0.05, 0.45 above it)" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
