@@ -185,3 +185,16 @@ def test_theory_verdict_keys():
     assert theory.verdict(f).key == "agree+agree"  # Bonferroni over the 2 inits: 2 * p >= AGREE_P
     f = theory.TheoryFinding(pd.DataFrame(), {}, {"randn": theory.AGREE_P / 2 - 0.001, "he": 0.5}, theory.AGREE_SE + 0.1)
     assert theory.verdict(f).key == "differ+differ"
+
+
+def test_quirks_deaths_sentence_on_both_sides():
+    from relustudy.studies import quirks as q
+
+    def f(extra_deaths, n01=233, n10=28):
+        mc = _ns(n01=n01, n10=n10)
+        return _ns(mc=mc, died_ever={"as posted": 100, "corrected update": 100 + extra_deaths})
+
+    limit = q.DEATHS_SHARE * (233 - 28)
+    assert q.deaths_text(f(int(limit) - 1)).startswith("deaths in training do not explain")
+    assert q.deaths_text(f(int(limit) + 1)).startswith("deaths in training could explain")
+    assert "no net extra failures" in q.deaths_text(f(0, n01=10, n10=20))

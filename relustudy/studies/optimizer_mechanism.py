@@ -156,8 +156,9 @@ def verdict(f: MechanismFinding) -> Verdict:
                 f"component of the failure rate: {diff_ci(born['contrib'], born['contrib_low'], born['contrib_high'])} of all "
                 f"seeds); momentum on the biases alone revives {diff_ci(bias['diff'], bias['diff_low'], bias['diff_high'])} "
                 f"more, on the weights alone {diff_ci(weights['diff'], weights['diff_low'], weights['diff_high'])}: ")
-    bias_txt += ("the revival is the posted bias decay under momentum, which overshoots zero where the heavy-ball "
-                 "recurrence is underdamped (lr > (1 − √β)²; the 'bias decay oscillates' column)." if is_bias else
+    bias_txt += ("the revival is the posted bias decay under momentum. (Why it revives is not observed here: the "
+                 "probes do not record the biases' path, so whether they overshoot zero, as heavy-ball theory predicts "
+                 "when lr > (1 − √β)², the 'bias decay oscillates' column, is not measured.)" if is_bias else
                  "the posted bias decay under momentum does not account for it.")
     inert = [_component(f, INERTIA_PROBE, g, "alive: died in training") for g in sorted(f.decomposition["init_gain"].unique())]
     is_inertia = any(c["contrib_low"] > 0 for c in inert)
@@ -221,11 +222,12 @@ def section(f: MechanismFinding, v: Verdict, links) -> str:
     parts = [
         f"Two candidate mechanisms, tested on the posted cell at lr 0.01 ({f.n_seeds:,} seeds per probe, NumPy reference "
         "engine, paired by seed with SGD). (1) The posted bias update `b -= lr b` is a decay that momentum accelerates "
-        "tenfold; heavy-ball on that decay is underdamped when lr > (1 − √β)² "
+        "tenfold; in theory heavy-ball on that decay is underdamped when lr > (1 − √β)² "
         f"(= {num((1 - np.sqrt(MOMENTUM)) ** 2)} at β {MOMENTUM}: the posted lr 0.01 is "
         f"{_side(0.01)} it, the matched step {num(0.01 * (1 - MOMENTUM))} {_side(0.01 * (1 - MOMENTUM))}), "
-        "and then the bias overshoots zero, which can lift a born-dead output back into the active region. Momentum is "
-        "applied to the "
+        "and then the bias would overshoot zero and could lift a born-dead output back into the active region (the "
+        "'bias decay oscillates' column is that theory, not a measurement: the probes record the output's state, not "
+        "the biases). Momentum is applied to the "
         f"weights only, the biases only, or both ({', '.join(BIAS_PROBES)}). (2) Momentum's deaths of outputs alive at "
         "init, even at the matched step: overshoot (inertia) or step size? Dampened momentum "
         "v = β v + (1 − β) step has SGD's effective step at any β, so the sweep "
