@@ -154,7 +154,8 @@ def section(f: BornDeadFinding, v: Verdict, links) -> str:
     return f"""ReLU nets of widths {", ".join(map(str, sorted(r["width"].unique())))} and depths {", ".join(map(str, sorted(r["depth"].unique())))}
 (hidden layers), corrected update, lr 0.01, {epochs} epochs, {r["seed"].nunique():,} seeds per cell. "Born dead" = the output is constant
 on the six inputs at init: some hidden layer is dead on all of them or, with a ReLU output (`same`), the output unit is;
-with the corrected update no gradient can ever change that. With the identity output, at depth {deep["depth"].iloc[0]} the born-dead rate is {pct(deep["born_dead"].min())}–{pct(deep["born_dead"].max())}
+with the corrected update no gradient can ever change that, so the share not born dead bounds the share that can be
+solved (Shin and Karniadakis's *trainability* [Shin2020]). With the identity output, at depth {deep["depth"].iloc[0]} the born-dead rate is {pct(deep["born_dead"].min())}–{pct(deep["born_dead"].max())}
 across widths and inits ({"; ".join(f"width {w}: {pct(v)}" for w, v in by_width.items())}, averaged over inits), against
 {pct(shallow["born_dead"].min())}–{pct(shallow["born_dead"].max())} at depth {shallow["depth"].iloc[0]}. The Monte Carlo probability from the init
 distributions alone ({BORN_DEAD_DRAWS:,} draws per architecture) differs from the measured rate by at most

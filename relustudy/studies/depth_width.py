@@ -142,7 +142,7 @@ def section(r: pd.DataFrame, v: Verdict, links) -> str:
     depths = ", ".join(map(str, sorted(r["depth"].unique())))
     return f"""ReLU nets 2-w-…-w-1 (output `same`) of widths {widths} and depths {depths} ({r["hidden"].nunique()} architectures: wide and
 deep ones cost too much to run here), lr {lr:g}, {epochs:,} epochs, both updates, {int(r["n"].max()):,} seeds per cell, with
-five inits: randn (as posted), He, RAI (randomized asymmetric initialization, Lu, Shin, Su and Karniadakis 2019: per unit
+five inits: randn (as posted), He [He2015], RAI (randomized asymmetric initialization, Lu, Shin, Su and Karniadakis 2019 [Lu2019]: per unit
 one of its weights or its bias drawn from Beta(2, 1), the rest from N(0, 0.36 / fan_in)), and He with a small positive
 bias (0.01, 0.1). Failure = not solved; born dead = the output unit or a hidden layer dead on all six inputs at init.
 

@@ -95,8 +95,9 @@ def section(f: LotteryFinding, v: Verdict, links) -> str:
     ]
     tbl = md_table(pd.DataFrame(rows, columns=["change to the posted cell", "seeds", "same outcome",
                                                 "Cohen's κ, five outcomes [95% CI]", "Cohen's κ, failed or not"]))
-    return f"""Each row is one seed (the same underlying normal draws in every column); each column changes one factor of the
-posted cell. Agreement with the posted cell over all shared seeds, raw and beyond chance (Cohen's κ):
+    return f"""How much a result can hang on the seed alone is a known hazard of deep-learning benchmarks [Picard2021]; here it is
+the whole story. Each row is one seed (the same underlying normal draws in every column); each column changes one factor
+of the posted cell. Agreement with the posted cell over all shared seeds, raw and beyond chance (Cohen's κ):
 
 {tbl}
 
