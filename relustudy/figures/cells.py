@@ -118,6 +118,17 @@ def _first_legend(fig: plt.Figure, **kw) -> None:
     fig.legend(handles, labels, **kw)
 
 
+def head_legend_layout(fig: plt.Figure, title: str = "", ncol: int = 1) -> None:
+    """Title and the first panel's legend in a band of fixed height (inches) above the panels, then
+    tight_layout below it: no empty margin however tall the figure is."""
+    inch = 1 / fig.get_figheight()
+    title_h = 0.35 if title else 0.0
+    if title:
+        fig.suptitle(title, y=1 - 0.05 * inch, va="top")
+    _first_legend(fig, loc="upper center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1 - (0.05 + title_h) * inch))
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 + title_h) * inch))
+
+
 def _palette(names: list) -> dict:
     return dict(zip(names, sns.color_palette(PALETTE, len(names))))
 
@@ -463,8 +474,5 @@ def rate_vs_depth(
         col=col, row=row, figsize=(4.2 * ncols, 3.4 * nrows),
         titles=lambda rv, cv: f"{col}={cv}" + (f" | {row}={rv}" if row else ""), layout=False,
     )
-    _first_legend(fig, loc="upper center", ncol=len(hlev), frameon=False, bbox_to_anchor=(0.5, 1.05))
-    if title:
-        fig.suptitle(title, y=1.1)
-    fig.tight_layout()
+    head_legend_layout(fig, title, ncol=len(hlev))
     return fig

@@ -106,7 +106,7 @@ def figures_(r: pd.DataFrame):
             title="A hidden layer dead on the data at init (dashed: Monte Carlo of the init)",
             ylabel="P(layer dead at init)"), "born dead vs depth and width"),
         Figure("depth_width_modes.png", figures_scale.stacked_shares(
-            shares, x="net", col="init", row="update", levels=modes,
+            shares, x="net", col="update", row="init", levels=modes,
             title="Failed runs by mode per architecture (x: width×depth; shares of all runs)"),
             "failure kinds vs architecture"),
     ]

@@ -131,12 +131,15 @@ def figures(f: RemediesFinding):
     import matplotlib.pyplot as plt
 
     v = _totals(f.vs_sgd)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.22 * len(v) / 2 + 1.5), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.22 * len(v) / 2 + 1.5), sharex=True, sharey=True)
     for ax, upd in zip(axes, ("as_posted", "corrected")):
         sub = v[v["update"] == upd].assign(lab=lambda d: d["remedy"] + ": " + d["setting"])
         paired_diffs(sub, label="lab", hue="setting", ax=ax)
         ax.set_title(f"{upd}: B − SGD 0.01 (95% CI)", fontsize=9)
         ax.tick_params(axis="y", labelsize=6)
+    # One set of row labels, on the left: the right panel's rows are the same remedies in the same order.
+    axes[1].tick_params(axis="y", labelleft=False)
+    fig.tight_layout()
     return [Figure("optim_remedies.png", fig, "Paired change in failure against SGD 0.01 for every remedy and "
                                               "optimizer setting, under both updates.")]
 
