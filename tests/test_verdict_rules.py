@@ -198,3 +198,28 @@ def test_quirks_deaths_sentence_on_both_sides():
     assert q.deaths_text(f(int(limit) - 1)).startswith("deaths in training do not explain")
     assert q.deaths_text(f(int(limit) + 1)).startswith("deaths in training could explain")
     assert "no net extra failures" in q.deaths_text(f(0, n01=10, n10=20))
+
+
+def test_momentum_step_split_names_the_larger_part_and_skips_no_change():
+    from relustudy.studies import optimizer_mechanism as om
+
+    def rates(sgd, damp, full):
+        rows = []
+        for probe, (r, lo, hi) in (("sgd", sgd), (om.INERTIA_PROBE, damp), ("momentum", full)):
+            rows.append(dict(probe=probe, init_gain=1.0, died_alive=r, died_low=lo, died_high=hi, n_alive=500))
+        return pd.DataFrame(rows)
+
+    t = om.step_split(rates((0.08, 0.06, 0.11), (0.22, 0.18, 0.26), (0.42, 0.38, 0.47)))
+    assert "inertia adds +14.0 and the larger step +20.0" in t and "the step size accounts for more of the +34.0" in t
+    t = om.step_split(rates((0.08, 0.06, 0.11), (0.30, 0.26, 0.34), (0.34, 0.30, 0.38)))
+    assert "so inertia accounts for more" in t
+    assert "no detectable extra deaths" in om.step_split(rates((0.08, 0.06, 0.11), (0.08, 0.06, 0.11), (0.09, 0.07, 0.12)))
+
+
+def test_million_verdict_names_the_predictor_and_the_born_dead_share_of_failures():
+    from relustudy.studies import million as m
+
+    v = m.verdict(_ns(posted=pd.Series(dict(fail_dead=0.7, fail_alive=0.05, dead=0.5))))
+    # failures: 0.35 born dead + 0.025 alive -> 93.3% of the failures are output born dead
+    assert v.key == "decisive" and v.text.startswith("Whether the output starts dead is the main predictor")
+    assert "93.3% of the failures are output born dead" in v.text

@@ -165,10 +165,37 @@ def verdict(f: MechanismFinding) -> Verdict:
     inert_txt = " ".join(
         f"At gain {c['init_gain']:g} and SGD's effective step, {INERTIA_PROBE} changes deaths in training of outputs "
         f"alive at init by {diff_ci(c['contrib'], c['contrib_low'], c['contrib_high'])} of all seeds." for c in inert)
-    inert_txt += (" Momentum's extra deaths come from its inertia (the velocity carries a unit past zero), not from "
-                  "its step size." if is_inertia else " Inertia at the same effective step does not add deaths.")
+    inert_txt += (" At the matched step, momentum's extra deaths come from its inertia (the velocity carries a unit "
+                  "past zero)." if is_inertia else " Inertia at the same effective step does not add deaths.")
+    inert_txt += step_split(f.rates)
     key = f"{'bias decay' if is_bias else 'not bias decay'}+{'inertia' if is_inertia else 'not inertia'}"
     return Verdict(key, bias_txt + " " + inert_txt)
+
+
+def step_split(rates: pd.DataFrame) -> str:
+    """At equal lr, per gain: deaths in training of outputs alive at init under SGD, dampened momentum
+    (:data:`INERTIA_PROBE`: SGD's step with momentum's inertia) and full momentum (inertia and a
+    1/(1 − β) larger step); the step size's share of momentum's extra deaths is the last minus the
+    middle, and the sentence says which part is larger."""
+    r = rates.set_index(["probe", "init_gain"])
+    parts = []
+    for g in sorted(rates["init_gain"].unique()):
+        if not all((p, g) in r.index for p in ("sgd", INERTIA_PROBE, "momentum")):
+            continue
+        a, b, c = (r.loc[(p, g)] for p in ("sgd", INERTIA_PROBE, "momentum"))
+        inertia, step = b["died_alive"] - a["died_alive"], c["died_alive"] - b["died_alive"]
+        rates_txt = (f"at gain {g:g}, SGD {pct(a['died_alive'])} {ci(a['died_low'], a['died_high'])}, {INERTIA_PROBE} "
+                     f"{pct(b['died_alive'])} {ci(b['died_low'], b['died_high'])}, full momentum {pct(c['died_alive'])} "
+                     f"{ci(c['died_low'], c['died_high'])} of {int(c['n_alive']):,}")
+        if c["died_low"] <= a["died_high"]:  # full momentum's CI reaches SGD's: nothing to split
+            parts.append(f"{rates_txt}: no detectable extra deaths to split")
+            continue
+        which = "the step size" if step > inertia else "inertia"
+        parts.append(f"{rates_txt}: inertia adds {100 * inertia:+.1f} and the larger step {100 * step:+.1f} percentage "
+                     f"points, so {which} accounts for more of the {100 * (inertia + step):+.1f}")
+    if not parts:
+        return ""
+    return " At equal lr, deaths in training of outputs alive at init: " + "; ".join(parts) + "."
 
 
 def figures(f: MechanismFinding):
