@@ -223,3 +223,12 @@ def test_million_verdict_names_the_predictor_and_the_born_dead_share_of_failures
     # failures: 0.35 born dead + 0.025 alive -> 93.3% of the failures are output born dead
     assert v.key == "decisive" and v.text.startswith("Whether the output starts dead is the main predictor")
     assert "93.3% of the failures are output born dead" in v.text
+
+
+def test_tuned_mechanism_is_said_per_stratum():
+    from relustudy.studies import optimizer_tuned as ot
+
+    share = ot.MECHANISM_SHARE
+    rows = [("as_posted gain 1", 0.08 * (share + 0.05) / 0.08 * 0.08, 0.08), ("corrected gain 1", 0.01, 0.08)]
+    t = ot._mechanism(rows, "deaths in training")
+    assert "in 1 of these 2 strata" in t and "corrected gain 1 +1.0 pp of +8.0 pp" in t

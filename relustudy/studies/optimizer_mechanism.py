@@ -177,6 +177,8 @@ def step_split(rates: pd.DataFrame) -> str:
     (:data:`INERTIA_PROBE`: SGD's step with momentum's inertia) and full momentum (inertia and a
     1/(1 − β) larger step); the step size's share of momentum's extra deaths is the last minus the
     middle, and the sentence says which part is larger."""
+    if rates.empty or not {"probe", "init_gain", "died_alive"} <= set(rates.columns):
+        return ""
     r = rates.set_index(["probe", "init_gain"])
     parts = []
     for g in sorted(rates["init_gain"].unique()):
