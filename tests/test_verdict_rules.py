@@ -232,3 +232,18 @@ def test_tuned_mechanism_is_said_per_stratum():
     rows = [("as_posted gain 1", 0.08 * (share + 0.05) / 0.08 * 0.08, 0.08), ("corrected gain 1", 0.01, 0.08)]
     t = ot._mechanism(rows, "deaths in training")
     assert "in 1 of these 2 strata" in t and "corrected gain 1 +1.0 pp of +8.0 pp" in t
+
+
+def test_local_minimum_is_led_by_the_askers_randn_cell():
+    from relustudy.studies import local_minimum as lm
+
+    def f(randn_edge):
+        esc = pd.DataFrame(dict(update=["corrected"], family=["equal lr"], lr_momentum=[0.01], n=[100], solved=[0.0]))
+        return _ns(n_dead=3000, n_edge=randn_edge + 600, edge_inits=pd.Series({"randn": randn_edge, "he": 600}),
+                   dead_inits=pd.Series({"randn": 1000, "he": 2000}), escape=esc)
+
+    need = int(1000 * lm.EDGE_SHARE)
+    v = lm.verdict(f(3))
+    assert v.key == "minimum" and "997 of its 1,000 dead-output runs (all but 3" in v.text and "he: 600 of 2,000" in v.text
+    assert lm.verdict(f(need + 1)).key == "qualified"
+    assert lm.verdict(f(need - 1)).key == "minimum"
