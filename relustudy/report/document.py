@@ -39,7 +39,8 @@ def section_methods(ctx: Context) -> str:
   {inputs.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
   ranked worst (never dropped) and tied pairs excluded; every test states its direction and the n it used.
   Unpaired fallback: Fisher exact (Newcombe CI of the difference) and Mann–Whitney U with Vargha–Delaney A. Holm
-  correction [Holm1979] within each family: one family per table and test kind, each table saying which rows form it; the same
+  correction [Holm1979] within each family: one family per table and test kind, each table saying which rows form it
+  (the p-values are adjusted, the CIs beside them are per comparison, unadjusted); the same
   comparison can appear in two tables (e.g. momentum on the posted cell in the momentum table and in the threshold
   table) with two adjusted p-values, one per family. Momentum is compared at equal lr and at the
   matched step lr × (1 − {MOMENTUM}). Agreement of paired outcomes by Cohen's κ. Bootstrap 95% percentile CIs

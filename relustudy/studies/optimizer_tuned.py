@@ -219,7 +219,8 @@ def section(f: TunedFinding, v: Verdict, links) -> str:
         f"randn init, {f.n_seeds:,} seeds, lr {num(f.lrs[0], 3)}..{num(f.lrs[-1], 3)} ({len(f.lrs)} values). Per "
         f"update, init gain and optimizer the lr with the fewest failures on the ~{n_half:,} even seeds is chosen "
         f"(ties: the {TIE_RULE}); the tuned optimizers are then compared on the ~{n_half:,} odd seeds, paired by seed "
-        "(exact McNemar, Holm over the whole table; Agresti–Min CIs). Selection and evaluation share no seed, so the "
+        "(exact McNemar, Holm over the whole table; Agresti–Min 95% CIs per comparison, not adjusted for the family: a "
+        f"CI that excludes 0 beside a Holm p above {ALPHA:g} is that difference). Selection and evaluation share no seed, so the "
         "held-out rate carries no selection optimism; the tuning-half rate beside it shows how much there was. "
         "\"edge\" marks a best lr on the grid's boundary (the optimum may lie beyond it).\n",
         _choice_table(f), "",
