@@ -6,6 +6,8 @@ No statistics are computed here: the summaries come in from ``analysis``.
 """
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 
 import matplotlib
@@ -122,9 +124,13 @@ def head_legend_layout(fig: plt.Figure, title: str = "", ncol: int = 1) -> None:
     """Title and the first panel's legend in a band of fixed height (inches) above the panels, then
     tight_layout below it: no empty margin however tall the figure is."""
     inch = 1 / fig.get_figheight()
-    title_h = 0.35 if title else 0.0
-    if title:
-        fig.suptitle(title, y=1 - 0.05 * inch, va="top")
+    # A title wider than the figure would widen the saved image around it: wrap it to the figure's width
+    # (about 8 characters an inch at this size). fig.text, not suptitle: tight_layout would reserve room for a
+    # suptitle a second time.
+    lines = textwrap.wrap(title, width=max(20, int(8 * fig.get_figwidth()))) if title else []
+    title_h = 0.1 + 0.25 * len(lines) if lines else 0.0
+    if lines:
+        fig.text(0.5, 1 - 0.05 * inch, "\n".join(lines), ha="center", va="top", fontsize="large")
     _first_legend(fig, loc="upper center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1 - (0.05 + title_h) * inch))
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 + title_h) * inch))
 
