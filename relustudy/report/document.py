@@ -32,7 +32,10 @@ def section_methods(ctx: Context) -> str:
   benchmarks [Picard2021] [Bouthillier2021]; here the seed is a factor, paired across cells.
 - **Outcomes.** First match wins: `diverged` (non-finite); `dead_output` (ReLU-family output, pre-activation <= 0
   on all six inputs); `collapsed` (the six predictions span < {COLLAPSE_RANGE:g}); `solved` (final MSE < {SOLVED_MSE:g});
-  `slow` (the rest). Failure = not solved. `epochs_to_1e-3`: first epoch whose epoch error < {EPOCH_ERROR_TARGET:g}.
+  `slow` (the rest). Failure = not solved. `dead_output` and `collapsed` are told apart by arithmetic at the edge
+  (an output whose largest pre-activation sits at 0 is dead in one precision and a near-constant live output in
+  another; between float32 and float64 nearly all label changes are between these two): where their shares are
+  compared, read them together as "stuck". `epochs_to_1e-3`: first epoch whose epoch error < {EPOCH_ERROR_TARGET:g}.
 - **Statistics.** Failure rates with exact Clopper–Pearson 95% CIs. Paired comparisons (cells sharing seeds) lead
   with the paired difference in failure rate and its 95% CI (Agresti–Min [Agresti2001]), tested by exact McNemar on solved/not;
   the continuous comparison is a Wilcoxon signed-rank test on log10 final MSE clipped at one precision floor,

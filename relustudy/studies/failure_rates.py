@@ -104,7 +104,8 @@ def section(f: FailureRatesFinding, v: Verdict, links) -> str:
             for d in mt.to_dict("records")
         ]
         modes_tbl = (
-            "\n<details><summary>How the ReLU-family cells fail (failed runs by mode, shares of all runs)</summary>\n\n"
+            "\n<details><summary>How the ReLU-family cells fail (failed runs by mode, shares of all runs; in leaky_relu "
+            "rows \"born dead\" reads born inactive: a leaky unit is never dead)</summary>\n\n"
             + md_table(pd.DataFrame(rows, columns=[" / ".join(label_cols), "runs", "fail",
                                                    *(f"failed: {k}" for k in mechanisms.FAILURE_MODES),
                                                    "fail rate if not born dead"]))

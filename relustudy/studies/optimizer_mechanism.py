@@ -31,6 +31,7 @@ from relustudy.experiments.probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bi
 from relustudy.studies.common import ci, diff_ci, md_table, num, pct
 from relustudy.stats.paired_tests import paired_rate_diff_ci
 from relustudy.stats.proportions import proportion_ci
+from relustudy.stats import intervals
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
 from relustudy.figures.optim import decomposition_bars
@@ -107,6 +108,12 @@ def _revival(probes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _exact(k: int, n: int) -> tuple[float, float]:
+    """The exact 95% CI of k / n."""
+    p = proportion_ci(int(k), int(n))
+    return p.ci_low, p.ci_high
+
+
 def _deaths(forensics) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if forensics is None:
         return None, None
@@ -118,7 +125,10 @@ def _deaths(forensics) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         rows.append(dict(variant=v, n=len(r), n_died=len(d), margin_before=float(d["output_margin_before"].median()),
                          margin_after=float(d["output_margin_after"].median()),
                          epoch=float(d["output_death_epoch"].median()),
-                         revived=float((d["output_revival_epoch"] > 0).mean()) if len(d) else np.nan))
+                         revived=float((d["output_revival_epoch"] > 0).mean()) if len(d) else np.nan,
+                         n_revived=int((d["output_revival_epoch"] > 0).sum()),
+                         margin_before_ci=intervals.median_ci(d["output_margin_before"].to_numpy(float)),
+                         margin_after_ci=intervals.median_ci(d["output_margin_after"].to_numpy(float))))
     dying = runs.loc[(runs["output_death_epoch"] > 0) & runs["variant"].astype(str).isin(TRACE_VARIANTS), ["variant", "seed"]]
     tr = traces.merge(dying.astype({"variant": str}), on=["variant", "seed"]) if len(dying) else None
     return pd.DataFrame(rows), tr
@@ -272,8 +282,13 @@ def section(f: MechanismFinding, v: Verdict, links) -> str:
                   "update (medians).\n",
                   md_table(pd.DataFrame({
                       "variant": d["variant"], "died in training": [f"{a:,} of {n:,}" for a, n in zip(d["n_died"], d["n"])],
-                      "margin before": [num(x) for x in d["margin_before"]], "margin after": [num(x) for x in d["margin_after"]],
-                      "epoch": [num(x) for x in d["epoch"]], "revived later": [pct(x) for x in d["revived"]]})),
+                      "margin before, median [95% CI]": [f"{num(m.median)} [{num(m.ci_low)}, {num(m.ci_high)}]"
+                                                         for m in d["margin_before_ci"]],
+                      "margin after, median [95% CI]": [f"{num(m.median)} [{num(m.ci_low)}, {num(m.ci_high)}]"
+                                                        for m in d["margin_after_ci"]],
+                      "epoch": [num(x) for x in d["epoch"]],
+                      "revived later [95% CI]": [f"{k:,} of {n:,} ({pct(k / n)} {ci(*_exact(k, n))})" if n else "–"
+                                                 for k, n in zip(d["n_revived"], d["n_died"])]})),
                   "", links.get("optim_death_traces.png", "")]
     return "\n".join(parts)
 
