@@ -271,10 +271,8 @@ REFERENCES = (  # (key, citation): the published work the report cites
     ("Kingma2015", "Diederik P. Kingma, Jimmy Ba. *Adam: A Method for Stochastic Optimization.* ICLR 2015."),
     ("Summers2021", "Cecilia Summers, Michael J. Dinneen. *Nondeterminism and Instability in Neural Network "
                     "Optimization.* ICML 2021 (arXiv:2103.04514)."),
-    ("Bouthillier2021", "Xavier Bouthillier, Pierre Delaunay, Mirko Bronzi, Assya Trofimov, Brennan Nichyporuk, Justin "
-                        "Szeto, Naz Sepah, Edward Raff, Kanika Madan, Vikram Voleti, Samira Ebrahimi Kahou, Vincent "
-                        "Michalski, Dmitriy Serdyuk, Tal Arbel, Chris Pal, Gaël Varoquaux, Pascal Vincent. *Accounting "
-                        "for Variance in Machine Learning Benchmarks.* MLSys 2021 (arXiv:2103.03098)."),
+    ("Bouthillier2021", "Xavier Bouthillier, Pierre Delaunay, Mirko Bronzi, et al. *Accounting for Variance in Machine "
+                        "Learning Benchmarks.* MLSys 2021 (arXiv:2103.03098)."),
     ("Picard2021", "David Picard. *Torch.manual_seed(3407) is all you need: On the influence of random seeds in deep "
                    "learning architectures for computer vision.* arXiv:2109.08203 (2021)."),
     ("Agresti2001", "Alan Agresti, Yongyi Min. *On small-sample confidence intervals for parameters in discrete "
