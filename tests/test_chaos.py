@@ -135,6 +135,14 @@ def test_chaos_verdict_thresholds_on_both_sides(low, high, key):
     assert chaos_verdict(rates, fit)[0] == key
 
 
+def test_chaos_verdict_names_both_readings_when_alpha_straddles_a_bound():
+    rates = pd.DataFrame({"eps": [1e-6, 1e-3], "pairs": [1000, 1000], "flips": [2, 40]})
+    text = chaos_verdict(rates, FlipExponent(1.0, 0.82, 0.78, 0.87, 1e-6, 1e-3, 2, 42))[1]
+    assert f"straddles the bound {SMOOTH} (alpha 0.82 is 0.02 above it)" in text and "smooth boundary or" in text
+    text = chaos_verdict(rates, FlipExponent(1.0, 0.6, 0.55, 0.7, 1e-6, 1e-3, 2, 42))[1]
+    assert "between the bounds" in text
+
+
 def test_chaos_verdict_without_flips_or_fit():
     rates = pd.DataFrame({"eps": [1e-6, 1e-3], "pairs": [1000, 1000], "flips": [0, 0]})
     nan = FlipExponent(*[np.nan] * 6, 0, 0)
@@ -165,7 +173,7 @@ def test_a_knife_edge_seed_makes_a_floor_below_eps_small_and_the_exponent_is_the
     assert (small.pairs, small.seeds, small.multi_eps_seeds) == (G * n_small, 1 + len({s for e, v in zip(eps, rise) if e <= EPS_SMALL for s, _ in v}), 1)
     assert small.floor and small.low > small.predicted
     key, text = chaos_verdict(flip_rates(tables, "c"), fit, small)
-    assert key.startswith("floor, ") and "does not vanish" in text
+    assert key.startswith("floor, ") and text.startswith("a floor of about ") and "between eps 1e-12 and 1e-08" in text
     # Without the knife-edge seed the few flips at small eps (if any) are what the rise predicts: no floor.
     plain = _tables(G, 1, rise, eps)
     small = small_eps_flips(plain, "c", flip_exponent(plain, "c", n_boot=200, rng=rng, above=EPS_SMALL))

@@ -110,8 +110,23 @@ def test_init_verdict_curve_rules(a_low, a_high, key):
     fit = pd.Series({"a": (a_low + a_high) / 2, "a_low": a_low, "a_high": a_high, "b": 0.1, "c": 0.2})
     v = ic.init_verdict(_curve((0.85, 0.84, 0.86), 0.97, cap=True), fit)
     assert v.curve == key and "2000-iteration cap" in v.sentence
-    assert ("would take about" in v.sentence) == (fit["a"] > ic.NEAR_EXACT and key.startswith("rising"))
+    # The largest model hit its iteration cap: the seeds to AUROC 0.99 are never extrapolated.
+    assert "would take about" not in v.sentence
+    assert ("not extrapolated" in v.sentence) == (fit["a"] > ic.NEAR_EXACT and key.startswith("rising"))
     assert ("at the bound 1" in v.sentence) == (a_high == 1.0 and key != "saturated")
+
+
+def test_init_verdict_extrapolates_only_near_the_measured_sizes():
+    curve = _curve((0.85, 0.84, 0.86), 0.97, cap=False)
+    largest = int(curve["n_train"].max())
+    near = pd.Series({"a": 0.9995, "a_low": 0.999, "a_high": 1.0, "b": 0.01, "c": 0.5})  # 0.99 at ~1,100 seeds
+    far = pd.Series({"a": 0.9995, "a_low": 0.999, "a_high": 1.0, "b": 0.1366, "c": 0.1976})  # at ~7e8 seeds
+    assert ic.seeds_to_reach(ic.NEAR_EXACT, *near[["a", "b", "c"]]) <= ic.EXTRAPOLATE_MAX * largest
+    assert ic.seeds_to_reach(ic.NEAR_EXACT, *far[["a", "b", "c"]]) > ic.EXTRAPOLATE_MAX * largest
+    assert "would take about" in ic.init_verdict(curve, near).sentence
+    v = ic.init_verdict(curve, far)
+    assert "would take about" not in v.sentence and f"beyond {ic.EXTRAPOLATE_MAX:g}× the largest training set" in v.sentence
+    assert "ranks a failing seed above a solved one 85% of the time" in v.sentence
 
 
 def test_seeds_to_reach_inverts_the_curve():

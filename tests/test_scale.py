@@ -324,11 +324,11 @@ def test_scale_sections_render_from_reduced_data(tmp_path, reduced_scale, monkey
     assert m.cells.iloc[0]["n"] == len(posted) and m.cells.iloc[0]["k"] == int((posted["outcome"] != "solved").sum())
     dead = posted["output_dead_init"].to_numpy(bool)
     assert m.cells.iloc[0]["fail_dead"] == pytest.approx((posted["outcome"][dead] != "solved").mean())
-    ph = ctx.finding(phase.phase)
+    ph = ctx.finding(phase.STUDY)
     assert len(ph.rates) == len(experiments.get("phase", reduced=True).cells())
     assert ph.posted["n"] == 8 and set(ph.moves["direction"]) <= {"lr up", "lr down", "gain up", "gain down"}
     assert ph.bitwise is None  # no default grid loaded: nothing to compare with
-    dw = ctx.finding(depth_width.depth_width)
+    dw = ctx.finding(depth_width.STUDY)
     assert len(dw) == len(experiments.get("depth_width", reduced=True).cells()) and dw["theory"].notna().all()
 
 
@@ -345,4 +345,4 @@ def test_phase_finding_compares_the_posted_point_with_the_default_grid(tmp_path,
     run_grid(ref, jobs=1, progress=False, log=lambda m: None)
     ctx = _context(tmp_path, {"phase": reduced_scale["phase"]}, default=load_runs(ref.out))
     n = phase_grid.seeds[1] - phase_grid.seeds[0]
-    assert ctx.finding(phase.phase).bitwise == (n, n, "float32")
+    assert ctx.finding(phase.STUDY).bitwise == (n, n, "float32")

@@ -126,7 +126,12 @@ def test_how_runs_die_verdict_on_both_sides():
         return _ns(median={hd.POSTED: m}, hazard={hd.POSTED: h}, scale=None)
 
     assert hd.verdict(f([1] * 30)).key == "early"
-    assert hd.verdict(f([2] * 16 + [EARLY_EPOCHS + 50] * 14)).key == "early-uncertain"
+    v = hd.verdict(f([2] * 16 + [EARLY_EPOCHS + 50] * 14))
+    assert v.key == "borderline" and "reads as deaths within" in v.text
+    # A CI that only touches the threshold (median 10 against EARLY_EPOCHS 10) is borderline too.
+    assert hd.verdict(f([EARLY_EPOCHS] * 30)).key == "borderline"
+    assert hd.verdict(f([EARLY_EPOCHS - 1] * 30)).key == "early"
+    assert hd.verdict(f([LATE_EPOCHS] * 30)).key == "borderline"
     assert hd.verdict(f([LATE_EPOCHS + 5] * 30)).key == "late"
     assert hd.verdict(f([50] * 30)).key == "spread"
     assert hd.verdict(f([])).key == "none"
@@ -183,6 +188,26 @@ def test_vanishing_verdict_on_all_three_sides():
         va.verdict(va.VanishingFinding(None, pd.DataFrame()))
 
 
+def test_vanishing_reads_every_recorded_epoch():
+    from relustudy.studies import vanishing as va
+
+    def f(early_layer1, per_error_same):
+        # Two epochs; the output-layer gradient / residual is per_error_same[k] with the saturating output, 1 with identity.
+        rows = [dict(activation="sigmoid", output=o, epoch=e, grad_layer1=(early_layer1 if e == 1 else 0.01),
+                     grad_layer2=0.01, grad_output=0.01 * (p if o == "same" else 1.0), output_derivative=0.2,
+                     residual_rms=0.01, n=200)
+                for e, p in zip((1, 5000), per_error_same) for o in ("same", "identity")]
+        return va.VanishingFinding(pd.DataFrame(rows), pd.DataFrame())
+
+    v = va.verdict(f(0.01, (0.5, 0.5)))
+    assert v.key == "error" and "a roughly constant factor" in v.text
+    v = va.verdict(f(0.01, (0.5, 0.5 / (va.CONSTANT_FACTOR + 0.1))))
+    assert v.key == "error" and "not a constant factor" in v.text and "(epoch 1)" in v.text
+    assert "a roughly constant factor" in va.verdict(f(0.01, (0.5, 0.5 / (va.CONSTANT_FACTOR - 0.1)))).text
+    v = va.verdict(f(0.01 * 0.5 * va.DEPTH_VANISHING, (0.5, 0.5)))
+    assert v.key == "error+early depth" and "sigmoid/identity at epoch 1 (" in v.text
+
+
 def test_remedies_verdict_on_both_sides():
     from relustudy.studies import remedies as rm
 
@@ -198,10 +223,8 @@ def test_remedies_verdict_on_both_sides():
 
 def test_theory_and_threshold_sentences_follow_their_rules():
     from relustudy.studies import theory
-    from relustudy.studies import thresholds
 
     assert "agree with the computation" in theory.agreement(theory.AGREE_P + 0.01, 1.0)
     assert "differ from the computation" in theory.agreement(theory.AGREE_P - 0.01, 1.0)
     assert "differ by 3.5 standard errors" in theory.agreement(0.5, theory.AGREE_SE + 0.5)
-    assert "does not decide it" in thresholds.robust_text(thresholds.ROBUST - 0.001, 0.9)
-    assert "the threshold matters" in thresholds.robust_text(thresholds.ROBUST + 0.001, 0.9)
+    assert "(threshold 0.05, 0.45 above it)" in theory.agreement(0.5, theory.AGREE_SE + 0.5)

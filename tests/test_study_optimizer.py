@@ -133,11 +133,11 @@ def test_remedies_verdict_bias_rule_helps_hurts_or_not():
 
 def test_mechanism_section_renders_from_a_small_probe_run():
     from relustudy import Cell
-    from relustudy.experiments.probes import run_probes
+    from relustudy.experiments.probes import PROBES, run_probes
 
     probes = run_probes((0, 24), cell=Cell(epochs=30), log=lambda m: None)
     f = om.finding((probes, None))
-    assert set(f.rates["probe"]) == set(probes.PROBES) and len(f.rates) == 2 * len(probes.PROBES)
+    assert set(f.rates["probe"]) == set(PROBES) and len(f.rates) == 2 * len(PROBES)
     # momentum on the biases only moves the biases as full momentum does: the same revivals
     rv = f.revival.set_index(["probe", "init_gain"])
     for g in (0.25, 1.0):

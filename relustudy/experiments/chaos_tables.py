@@ -249,11 +249,11 @@ def chaos_verdict(rates: pd.DataFrame, fit: FlipExponent, small: SmallEpsFlips |
     if small is not None and small.floor:
         pred = (f"the power law of the larger eps predicts {small.predicted:.1e} there" if np.isfinite(small.predicted)
                 else "too few flips above to extrapolate")
-        head = (f"the flip rate does not vanish as eps -> 0: at eps <= {small.eps_small:.0e}, {small.flips} of "
-                f"{small.pairs:,} pairs flip ({small.rate:.1e} [{small.low:.1e}, {small.high:.1e}], clustered), "
-                f"from {small.seeds} seed{'s' if small.seeds != 1 else ''} ({small.multi_eps_seeds} of them at more than one "
-                f"of these eps), while "
-                f"{pred}")
+        lowest = float(rates["eps"].min())
+        head = (f"a floor of about {small.rate:.0e} between eps {lowest:.0e} and {small.eps_small:.0e} ({small.flips} "
+                f"flip{'s' if small.flips != 1 else ''} of {small.pairs:,} pairs from {small.seeds} "
+                f"seed{'s' if small.seeds != 1 else ''}; {small.rate:.1e} [{small.low:.1e}, {small.high:.1e}], clustered; "
+                f"{small.multi_eps_seeds} of the seeds flip at more than one of these eps), while {pred}")
         above = rates[rates["eps"] > small.eps_small]
         key, text = chaos_verdict(above, fit) if len(above) else ("undetermined", "")
         return f"floor, {key}", f"{head}; above {small.eps_small:.0e}: {text}" if text else head
@@ -271,4 +271,13 @@ def chaos_verdict(rates: pd.DataFrame, fit: FlipExponent, small: SmallEpsFlips |
         return "rough", f"{seen}; {exp}: it falls far slower than eps, a rough (fractal-like) boundary"
     if fit.low > SMOOTH:
         return "smooth", f"{seen}; {exp}: about proportional to eps, as for a smooth boundary between basins"
-    return "undetermined", f"{seen}; {exp}: between the rules' bounds ({FRACTAL}, {SMOOTH})"
+    # The CI straddles a bound (or lies between FRACTAL and SMOOTH): name the readings it allows.
+    if fit.low <= SMOOTH <= fit.high:
+        both = (f"its CI straddles the bound {SMOOTH} (alpha {fit.alpha:.2f} is {abs(fit.alpha - SMOOTH):.2f} "
+                f"{'above' if fit.alpha > SMOOTH else 'below'} it): it reads as a smooth boundary or as a rougher one")
+    elif fit.low <= FRACTAL <= fit.high:
+        both = (f"its CI straddles the bound {FRACTAL} (alpha {fit.alpha:.2f} is {abs(fit.alpha - FRACTAL):.2f} "
+                f"{'above' if fit.alpha > FRACTAL else 'below'} it): it reads as a rough boundary or as a smoother one")
+    else:
+        both = f"its CI lies between the bounds {FRACTAL} (rough) and {SMOOTH} (smooth): neither reading"
+    return "undetermined", f"{seen}; {exp}: undetermined, {both}"

@@ -321,6 +321,7 @@ SIMPLE_MOST = 0.90  # a simple init property "explains most" when its AUROC CI l
 SIMPLE_LITTLE = 0.75  # ... "explains little" when its CI lies below this
 GAP = 0.005  # AUROC: a ceiling this far above the best measured point (CI-wise) means "still rising"
 NEAR_EXACT = 0.99  # a ceiling whose CI lies above this: the curve heads to a near-exact map
+EXTRAPOLATE_MAX = 10.0  # the fitted curve is read at most this factor beyond the largest training set
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,9 @@ def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
     m = curve[curve["predictor"] == MODEL]
     top = m[m["n_train"] == m["n_train"].max()].sort_values("rep").iloc[0]
     parts = [f"{best_simple} alone reaches AUROC {s['auroc']:.3f} [{s['low']:.3f}, {s['high']:.3f}] "
-             f"({'most' if simple == 'most' else 'part' if simple == 'part' else 'little'} of the outcome)",
+             f"(it ranks a failing seed above a solved one {s['auroc']:.0%} of the time: a "
+             f"{'strong' if simple == 'most' else 'partial' if simple == 'part' else 'weak'} predictor by the rule, CI "
+             f"against {SIMPLE_LITTLE} and {SIMPLE_MOST})",
              f"gradient boosting on the init features reaches {top['auroc']:.3f} [{top['low']:.3f}, {top['high']:.3f}] "
              f"from {int(top['n_train']):,} training seeds ({top['minus_margin']:+.3f} "
              f"[{top['minus_margin_low']:+.3f}, {top['minus_margin_high']:+.3f}] over the margin"
@@ -382,8 +385,16 @@ def init_verdict(curve: pd.DataFrame, fit: pd.Series) -> InitVerdict:
             curve_key = "rising to near-exact" if fit["a_low"] >= NEAR_EXACT else "rising"
             text = f"the curve is still rising; its fitted ceiling is {ceil}{bound}"
             if fit["a"] > NEAR_EXACT and top["auroc"] < NEAR_EXACT:
-                text += (f"; at the fitted rate (exponent {fit['c']:.2f}) AUROC {NEAR_EXACT} would take about "
-                         f"{_power10(seeds_to_reach(NEAR_EXACT, fit['a'], fit['b'], fit['c']))} training seeds")
+                need = seeds_to_reach(NEAR_EXACT, fit["a"], fit["b"], fit["c"])
+                if top["hit_cap"]:
+                    text += (f"; how many seeds AUROC {NEAR_EXACT} would take is not extrapolated: the largest model "
+                             "stopped at its iteration cap, so the fit's last point understates it")
+                elif need > EXTRAPOLATE_MAX * top["n_train"]:
+                    text += (f"; AUROC {NEAR_EXACT} lies beyond {EXTRAPOLATE_MAX:g}× the largest training set on the "
+                             "fitted curve: not extrapolated that far")
+                else:
+                    text += (f"; at the fitted rate (exponent {fit['c']:.2f}) AUROC {NEAR_EXACT} would take about "
+                             f"{_power10(need)} training seeds")
             parts.append(text)
         elif fit["a_high"] - top["auroc"] < GAP:
             curve_key = "saturated"

@@ -6,6 +6,8 @@ No statistics are computed here: the summaries come in from ``analysis``.
 """
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 
 import matplotlib
@@ -116,6 +118,21 @@ def _first_legend(fig: plt.Figure, **kw) -> None:
     """A figure legend from the first panel's labelled artists (every panel draws the same ones)."""
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, **kw)
+
+
+def head_legend_layout(fig: plt.Figure, title: str = "", ncol: int = 1) -> None:
+    """Title and the first panel's legend in a band of fixed height (inches) above the panels, then
+    tight_layout below it: no empty margin however tall the figure is."""
+    inch = 1 / fig.get_figheight()
+    # A title wider than the figure would widen the saved image around it: wrap it to the figure's width
+    # (about 8 characters an inch at this size). fig.text, not suptitle: tight_layout would reserve room for a
+    # suptitle a second time.
+    lines = textwrap.wrap(title, width=max(20, int(8 * fig.get_figwidth()))) if title else []
+    title_h = 0.1 + 0.25 * len(lines) if lines else 0.0
+    if lines:
+        fig.text(0.5, 1 - 0.05 * inch, "\n".join(lines), ha="center", va="top", fontsize="large")
+    _first_legend(fig, loc="upper center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1 - (0.05 + title_h) * inch))
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 + title_h) * inch))
 
 
 def _palette(names: list) -> dict:
@@ -463,8 +480,5 @@ def rate_vs_depth(
         col=col, row=row, figsize=(4.2 * ncols, 3.4 * nrows),
         titles=lambda rv, cv: f"{col}={cv}" + (f" | {row}={rv}" if row else ""), layout=False,
     )
-    _first_legend(fig, loc="upper center", ncol=len(hlev), frameon=False, bbox_to_anchor=(0.5, 1.05))
-    if title:
-        fig.suptitle(title, y=1.1)
-    fig.tight_layout()
+    head_legend_layout(fig, title, ncol=len(hlev))
     return fig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from relustudy.figures.cells import PALETTE, _first_legend, _new_ax, facet
+from relustudy.figures.cells import PALETTE, _first_legend, _new_ax, facet, head_legend_layout
 from relustudy.figures.cells import levels as _levels
 
 
@@ -182,13 +182,10 @@ def stacked_shares(
     nrows, ncols = len(_levels(shares, row)), len(_levels(shares, col))
     fig = facet(
         shares, lambda sub, ax: share_bars(sub, x=x, levels=levels, order=xlev, palette=colors, ax=ax),
-        col=col, row=row, figsize=(max(3.2, 0.3 * len(xlev)) * ncols, 3.2 * nrows + 1.0), sharex=False, sharey=True,
+        col=col, row=row, figsize=(max(3.2, 0.3 * len(xlev)) * ncols, 2.8 * nrows + 0.8), sharex=False, sharey=True,
         titles=lambda rv, cv: f"{cv}" + (f" | {rv}" if row else ""), layout=False,
     )
-    _first_legend(fig, loc="upper center", ncol=len(levels), frameon=False, bbox_to_anchor=(0.5, 1.02))
-    if title:
-        fig.suptitle(title, y=1.07)
-    fig.tight_layout()
+    head_legend_layout(fig, title, ncol=len(levels))
     return fig
 
 

@@ -26,22 +26,28 @@ def section_methods(ctx: Context) -> str:
   (`same`, as posted) or none (`identity`). The `as_posted` update reproduces the posted code run for run
   (tested against a plain transcription of the posted code, `tests/test_core.py`).
 - **Paired design.** For seed s, every init scheme transforms the same `np.random.RandomState(s).randn` draws
-  (randn: as drawn; He: × sqrt(2/fan_in), b = 0; Xavier: uniform via the normal CDF, b = 0), so cells that
-  share a seed are paired.
+  (randn: as drawn; He [He2015]: × sqrt(2/fan_in), b = 0; Xavier [Glorot2010]: uniform via the normal CDF, b = 0),
+  so cells that share a seed are paired. Leaky ReLU has slope 0.01 below zero [Maas2013]; Adam uses
+  `torch.optim.Adam`'s defaults [Kingma2015]. That the seed alone can move a result is a known hazard of deep-learning
+  benchmarks [Picard2021] [Bouthillier2021]; here the seed is a factor, paired across cells.
 - **Outcomes.** First match wins: `diverged` (non-finite); `dead_output` (ReLU-family output, pre-activation <= 0
   on all six inputs); `collapsed` (the six predictions span < {COLLAPSE_RANGE:g}); `solved` (final MSE < {SOLVED_MSE:g});
-  `slow` (the rest). Failure = not solved. `epochs_to_1e-3`: first epoch whose epoch error < {EPOCH_ERROR_TARGET:g}.
+  `slow` (the rest). Failure = not solved. `dead_output` and `collapsed` are told apart by arithmetic at the edge
+  (an output whose largest pre-activation sits at 0 is dead in one precision and a near-constant live output in
+  another; between float32 and float64 nearly all label changes are between these two): where their shares are
+  compared, read them together as "stuck". `epochs_to_1e-3`: first epoch whose epoch error < {EPOCH_ERROR_TARGET:g}.
 - **Statistics.** Failure rates with exact Clopper–Pearson 95% CIs. Paired comparisons (cells sharing seeds) lead
-  with the paired difference in failure rate and its 95% CI (Agresti–Min), tested by exact McNemar on solved/not;
+  with the paired difference in failure rate and its 95% CI (Agresti–Min [Agresti2001]), tested by exact McNemar on solved/not;
   the continuous comparison is a Wilcoxon signed-rank test on log10 final MSE clipped at one precision floor,
   {inputs.MSE_FLOOR:g} (float64 MSE below it is rounding, not learning; figures use the same floor), with a diverged run
   ranked worst (never dropped) and tied pairs excluded; every test states its direction and the n it used.
   Unpaired fallback: Fisher exact (Newcombe CI of the difference) and Mann–Whitney U with Vargha–Delaney A. Holm
-  correction within each family: one family per table and test kind, each table saying which rows form it; the same
+  correction [Holm1979] within each family: one family per table and test kind, each table saying which rows form it
+  (the p-values are adjusted, the CIs beside them are per comparison, unadjusted); the same
   comparison can appear in two tables (e.g. momentum on the posted cell in the momentum table and in the threshold
   table) with two adjusted p-values, one per family. Momentum is compared at equal lr and at the
   matched step lr × (1 − {MOMENTUM}). Agreement of paired outcomes by Cohen's κ. Bootstrap 95% percentile CIs
-  (seed {BOOT_SEED}); dead-at-init association by 2×2 odds ratio (Woolf CI), AUROC and accuracy; theory by Monte
+  (seed {BOOT_SEED}; the IQM as in [Agarwal2021]); dead-at-init association by 2×2 odds ratio (Woolf CI), AUROC and accuracy; theory by Monte
   Carlo simulation ({THEORY_DRAWS:,} draws, seed {THEORY_SEED}).
 """
 
@@ -257,6 +263,19 @@ REFERENCES = (  # (key, citation): the published work the report cites
                "Human-Level Performance on ImageNet Classification.* ICCV 2015."),
     ("Glorot2010", "Xavier Glorot, Yoshua Bengio. *Understanding the difficulty of training deep feedforward neural "
                    "networks.* AISTATS 2010."),
+    ("Shin2020", "Yeonjong Shin, George Em Karniadakis. *Trainability of ReLU Networks and Data-dependent "
+                 "Initialization.* Journal of Machine Learning for Modeling and Computing 1(1), 2020 (trainability, the "
+                 "probability that a random init is not permanently dead, bounds the success rate)."),
+    ("Maas2013", "Andrew L. Maas, Awni Y. Hannun, Andrew Y. Ng. *Rectifier Nonlinearities Improve Neural Network "
+                 "Acoustic Models.* ICML Workshop on Deep Learning for Audio, Speech and Language Processing, 2013 (the "
+                 "leaky ReLU, slope 0.01)."),
+    ("Kingma2015", "Diederik P. Kingma, Jimmy Ba. *Adam: A Method for Stochastic Optimization.* ICLR 2015."),
+    ("Summers2021", "Cecilia Summers, Michael J. Dinneen. *Nondeterminism and Instability in Neural Network "
+                    "Optimization.* ICML 2021 (arXiv:2103.04514)."),
+    ("Bouthillier2021", "Xavier Bouthillier, Pierre Delaunay, Mirko Bronzi, et al. *Accounting for Variance in Machine "
+                        "Learning Benchmarks.* MLSys 2021 (arXiv:2103.03098)."),
+    ("Picard2021", "David Picard. *Torch.manual_seed(3407) is all you need: On the influence of random seeds in deep "
+                   "learning architectures for computer vision.* arXiv:2109.08203 (2021)."),
     ("Agresti2001", "Alan Agresti, Yongyi Min. *On small-sample confidence intervals for parameters in discrete "
                     "distributions.* Biometrics 57(3), 2001 (the paired difference's CI)."),
     ("Holm1979", "Sture Holm. *A simple sequentially rejective multiple test procedure.* Scandinavian Journal of "

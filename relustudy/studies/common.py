@@ -285,3 +285,40 @@ def _experiment(ctx: Context, name: str) -> tuple[pd.DataFrame, pd.DataFrame | N
         raise Skip(f"no dataset for experiment {name!r} (run `python scripts/run_grid.py --experiment {name}`)",
                    experiment=name)
     return ctx.experiments[name]
+
+
+# --------------------------------------------------------------------------- verdict helpers
+
+
+def side(low: float, high: float, threshold: float) -> str:
+    """Where a 95% CI [low, high] lies against a threshold: 'above' (low > threshold), 'below'
+    (high < threshold) or 'borderline' (it straddles or touches it); a rule's borderline branch
+    names both readings.
+
+    Examples
+    --------
+    >>> side(0.31, 0.35, 0.3), side(0.21, 0.25, 0.3), side(0.28, 0.32, 0.3)
+    ('above', 'below', 'borderline')
+    """
+    if low > threshold:
+        return "above"
+    if high < threshold:
+        return "below"
+    return "borderline"
+
+
+def versus(value: float, threshold: float, fmt=pct) -> str:
+    """A number beside its threshold with the distance between them: '43.2% (threshold 50.0%, 6.8 pp below it)'
+    (rates formatted by :func:`pct` are apart by percentage points).
+
+    Examples
+    --------
+    >>> versus(0.432, 0.5)
+    '43.2% (threshold 50.0%, 6.8 pp below it)'
+    >>> versus(12, 10, fmt=lambda x: f"{x:g}")
+    '12 (threshold 10, 2 above it)'
+    """
+    where = "above" if value > threshold else "below" if value < threshold else "at"
+    apart = f"{100 * abs(value - threshold):.1f} pp" if fmt is pct else fmt(abs(value - threshold))
+    gap = ", exactly at it" if where == "at" else f", {apart} {where} it"
+    return f"{fmt(value)} (threshold {fmt(threshold)}{gap})"

@@ -13,10 +13,11 @@ from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, THEORY_SEED, ci, md_table, pct
 from relustudy.studies import stored_theory
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.legacy import text_study
+from relustudy.studies.base import Figure, Study, Verdict
 
 
 DEPTH_WIDTH_DRAWS = 10_000  # Monte Carlo networks per init x architecture for the born-dead theory
+UPDATE_MAJORITY = 0.5  # an update "fails less" when it does so (CIs apart) in more than this share of the cells
 
 
 def _not_generated(ctx: Context, name: str, title: str) -> None:
@@ -38,10 +39,15 @@ def _arch(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(width=h.str.split("-").str[0].astype(int), depth=h.str.count("-") + 1)
 
 
-def depth_width(ctx: Context) -> pd.DataFrame:
+def select(ctx: Context) -> pd.DataFrame:
+    _not_generated(ctx, "depth_width", STUDY.title)
+    return ctx.experiments["depth_width"][0]
+
+
+def depth_width(runs: pd.DataFrame) -> pd.DataFrame:
     """The finding behind the depth x width section: one row per init x update x architecture with
     P(fail), the failure-mode shares, P(a hidden layer dead at init) with CIs and its Monte Carlo."""
-    runs = _arch(ctx.experiments["depth_width"][0])
+    runs = _arch(runs)
     by = ["init", "update", "hidden"]
     rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(mechanisms.failure_mode_table(runs, by), on=by,
                                                                 suffixes=("", "_m"))
@@ -50,6 +56,7 @@ def depth_width(ctx: Context) -> pd.DataFrame:
     for key, g in runs.groupby(by, observed=True, sort=True):
         p = _rate(dead.loc[g.index].sum(), len(g))
         extra.append(dict(zip(by, key), width=int(g["width"].iloc[0]), depth=int(g["depth"].iloc[0]),
+                          lr=float(g["lr"].iloc[0]), epochs=int(g["epochs"].max()),
                           layer_dead=p.rate, ld_low=p.ci_low, ld_high=p.ci_high))
     rates = rates.merge(pd.DataFrame(extra), on=by)
     inits = sorted(rates["init"].astype(str).unique())
@@ -60,49 +67,65 @@ def depth_width(ctx: Context) -> pd.DataFrame:
     return rates.merge(th.rename(columns={"p_layer_dead": "theory"}), on=["init", "hidden"], how="left")
 
 
-def section_depth_width(ctx: Context) -> str:
-    title = "Depth × width with the posted update, and the published remedies"
-    _not_generated(ctx, "depth_width", title)
-    r = ctx.finding(depth_width)
-    runs = ctx.experiments["depth_width"][0]
-    fig1 = ctx.fig(
-        figures.rate_vs_depth(r.drop(columns="theory"), x="depth", hue="width", col="init", row="update",
-                              title="P(fail) after 5000 epochs (95% CI)", ylabel="P(fail)"),
-        "depth_width_fail.png", "failure vs depth and width",
-    )
+def verdict(r: pd.DataFrame) -> Verdict:
+    """Which update fails less over the init x architecture cells: the one lower in more than
+    :data:`UPDATE_MAJORITY` of the cells whose exact 95% CIs do not overlap ("as_posted" or
+    "corrected"), "mixed" when neither is, "untested" without both updates."""
+    ci_of = r.pivot_table(index=["init", "hidden"], columns="update", values=["rate", "ci_low", "ci_high"])
+    if not {"as_posted", "corrected"} <= set(r["update"]):
+        return Verdict("untested", "The experiment does not hold both updates.")
+    a, c = ci_of.xs("as_posted", axis=1, level=1), ci_of.xs("corrected", axis=1, level=1)
+    corr_less = int((c["ci_high"] < a["ci_low"]).sum())
+    post_less = int((a["ci_high"] < c["ci_low"]).sum())
+    n = len(ci_of)
+    diff = float((a["rate"] - c["rate"]).mean())
+    said = (f"of the {n} init × architecture cells, the corrected update fails less in {corr_less} and the posted update "
+            f"in {post_less} (exact 95% CIs apart; threshold: more than {pct(UPDATE_MAJORITY, 0)} of the cells); "
+            f"averaged over the cells the posted update's P(fail) is {100 * diff:+.1f} percentage points from the "
+            "corrected one's")
+    if corr_less > UPDATE_MAJORITY * n:
+        return Verdict("corrected", f"The corrected update fails less: {said}.")
+    if post_less > UPDATE_MAJORITY * n:
+        return Verdict("as_posted", f"The posted update fails less: {said}.")
+    return Verdict("mixed", f"Neither update fails less across the architectures: {said}.")
+
+
+def figures_(r: pd.DataFrame):
     init_rows = r[r["update"] == sorted(r["update"].unique())[0]]  # the init is the same under both updates
     plot = init_rows[["init", "width", "depth", "layer_dead", "ld_low", "ld_high", "theory"]].rename(
         columns={"layer_dead": "rate", "ld_low": "ci_low", "ld_high": "ci_high"})
-    fig2 = ctx.fig(
-        figures.rate_vs_depth(plot, x="depth", hue="width", col="init",
-                              title="A hidden layer dead on the data at init (dashed: Monte Carlo of the init)",
-                              ylabel="P(layer dead at init)"),
-        "depth_width_born_dead.png", "born dead vs depth and width",
-    )
     modes = list(mechanisms.FAILURE_MODES)
     shares = r.sort_values(["width", "depth"]).assign(
         net=lambda d: d["width"].astype(str) + "×" + d["depth"].astype(str), **{k: r[f"share {k}"] for k in modes})
-    fig3 = ctx.fig(
-        figures_scale.stacked_shares(shares, x="net", col="init", row="update", levels=modes,
-                                     title="Failed runs by mode per architecture (x: width×depth; shares of all runs)"),
-        "depth_width_modes.png", "failure kinds vs architecture",
-    )
+    return [
+        Figure("depth_width_fail.png", figures.rate_vs_depth(
+            r.drop(columns="theory"), x="depth", hue="width", col="init", row="update",
+            title=f"P(fail) after {int(r['epochs'].max())} epochs (95% CI)", ylabel="P(fail)"), "failure vs depth and width"),
+        Figure("depth_width_born_dead.png", figures.rate_vs_depth(
+            plot, x="depth", hue="width", col="init",
+            title="A hidden layer dead on the data at init (dashed: Monte Carlo of the init)",
+            ylabel="P(layer dead at init)"), "born dead vs depth and width"),
+        Figure("depth_width_modes.png", figures_scale.stacked_shares(
+            shares, x="net", col="update", row="init", levels=modes,
+            title="Failed runs by mode per architecture (x: width×depth; shares of all runs)"),
+            "failure kinds vs architecture"),
+    ]
+
+
+def section(r: pd.DataFrame, v: Verdict, links) -> str:
+    title = STUDY.title
+    lr, epochs = float(r["lr"].iloc[0]), int(r["epochs"].max())
+    init_rows = r[r["update"] == sorted(r["update"].unique())[0]]  # the init is the same under both updates
+    modes = list(mechanisms.FAILURE_MODES)
     deepest = r[(r["width"] == r["width"].min()) & (r["depth"] == r["depth"].max())]
     deep_txt = "; ".join(
         f"{d.init}/{d.update} {pct(d.rate)} {ci(d.ci_low, d.ci_high)}" for d in deepest.sort_values(["update", "init"]).itertuples()
     )
     gap = np.nanmax(np.abs(init_rows["layer_dead"] - init_rows["theory"]))
-    upd = r.pivot_table(index=["init", "hidden"], columns="update", values="rate")
-    upd_txt = ""
-    if {"as_posted", "corrected"} <= set(upd.columns):
-        diff = float((upd["as_posted"] - upd["corrected"]).mean())
-        worse = int((upd["as_posted"] > upd["corrected"]).sum())
-        which = "the corrected update" if diff > 0 else "the posted update"
-        upd_txt = (f"Averaged over the {len(upd)} init × architecture cells, {which} fails less often, by "
-                   f"{abs(100 * diff):.1f} percentage points (the posted update fails more often in {worse} of "
-                   f"{len(upd)} cells). He and the biased He inits start with zero or constant biases, which the posted "
-                   "update only decays: under it He is a bias-free network for ever, and the He-with-bias inits lose "
-                   "their bias; compare them within the corrected update.")
+    decay = (1 - lr) ** (6 * epochs)  # the posted `b -= lr * b`, once per sample, six samples an epoch
+    upd_txt = (f"{v.text} Under the posted update every net's biases decay by (1 − lr) per sample step, to "
+               f"{decay:.0e} of their initial value after {epochs:,} epochs, randn's included; He starts with zero biases, "
+               "and the He-with-bias inits lose theirs: compare the inits within the corrected update.")
     by_init = r.groupby("init")[["rate", "share born dead", "share died in training"]].mean()
     init_txt = "; ".join(
         f"{i}: P(fail) {pct(v['rate'])}, born dead {pct(v['share born dead'])}, died in training {pct(v['share died in training'])}"
@@ -117,11 +140,9 @@ def section_depth_width(ctx: Context) -> str:
     ))
     widths = ", ".join(map(str, sorted(r["width"].unique())))
     depths = ", ".join(map(str, sorted(r["depth"].unique())))
-    return f"""## {title}
-
-ReLU nets 2-w-…-w-1 (output `same`) of widths {widths} and depths {depths} ({r["hidden"].nunique()} architectures: wide and
-deep ones cost too much to run here), lr 0.01, 5000 epochs, both updates, {runs["seed"].nunique():,} seeds per cell, with
-five inits: randn (as posted), He, RAI (randomized asymmetric initialization, Lu, Shin, Su and Karniadakis 2019: per unit
+    return f"""ReLU nets 2-w-…-w-1 (output `same`) of widths {widths} and depths {depths} ({r["hidden"].nunique()} architectures: wide and
+deep ones cost too much to run here), lr {lr:g}, {epochs:,} epochs, both updates, {int(r["n"].max()):,} seeds per cell, with
+five inits: randn (as posted), He [He2015], RAI (randomized asymmetric initialization, Lu, Shin, Su and Karniadakis 2019 [Lu2019]: per unit
 one of its weights or its bias drawn from Beta(2, 1), the rest from N(0, 0.36 / fan_in)), and He with a small positive
 bias (0.01, 0.1). Failure = not solved; born dead = the output unit or a hidden layer dead on all six inputs at init.
 
@@ -130,11 +151,11 @@ architectures: {init_txt}. {upd_txt} The Monte Carlo of the init distributions (
 and architecture) differs from the measured rate of a dead hidden layer at init by at most {100 * gap:.1f} percentage
 points.
 
-{fig1}
+{links["depth_width_fail.png"]}
 
-{fig2}
+{links["depth_width_born_dead.png"]}
 
-{fig3}
+{links["depth_width_modes.png"]}
 
 <details><summary>All cells</summary>
 
@@ -144,4 +165,5 @@ points.
 """
 
 
-STUDY = text_study('depth-width', 'Depth × width with the posted update, and the published remedies', section_depth_width)
+STUDY = Study(name="depth-width", title="Depth × width with the posted update, and the published remedies",
+              select=select, finding=depth_width, verdict=verdict, figures=figures_, section=section)

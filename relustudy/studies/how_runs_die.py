@@ -15,7 +15,7 @@ from relustudy.figures import forensics as figures_forensics
 from relustudy.stats import intervals
 from relustudy.analysis import vocabulary as vocab
 from relustudy.experiments.forensics import AT_INIT, EARLY_EPOCHS, LATE_EPOCHS, death_summary
-from relustudy.studies.common import ci, md_table, num, pct
+from relustudy.studies.common import ci, md_table, num, pct, side, versus
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
 from relustudy.studies.common import POSTED as POSTED_CELL
@@ -68,9 +68,10 @@ def finding(data) -> DeathsFinding:
 
 def verdict(f: DeathsFinding) -> Verdict:
     """When outputs die in the posted cell (at scale from data/million where it has the engine's
-    death timing, else from the replay): "early" when the median death epoch's 95% CI lies
-    within :data:`EARLY_EPOCHS`, "late" when it lies beyond :data:`LATE_EPOCHS`,
-    "early-uncertain" when only the median lies within EARLY_EPOCHS, else "spread"."""
+    death timing, else from the replay), by the median death epoch's 95% CI: "early" when it lies
+    below :data:`EARLY_EPOCHS`, "late" when above :data:`LATE_EPOCHS`, "borderline" when it
+    reaches either threshold (both readings named), else "spread". The text gives the median's
+    distance to the threshold."""
     if POSTED not in f.median:
         raise Skip(f"the forensics table lacks the {POSTED!r} variant")
     h, m = f.scale if f.scale is not None else (f.hazard[POSTED], f.median[POSTED])
@@ -80,14 +81,21 @@ def verdict(f: DeathsFinding) -> Verdict:
         return Verdict("none", f"No output of the posted cell dies during training ({h}; {where}).")
     said = (f"{h.k:,} of the {h.n:,} outputs alive at init die during training ({pct(h.rate)}, {where}), at a median "
             f"epoch of {num(m.median, 3)} (95% CI [{num(m.ci_low, 3)}, {num(m.ci_high, 3)}], n = {m.n:,})")
-    if m.ci_high <= EARLY_EPOCHS:
-        return Verdict("early", f"Deaths in training come early: {said}, within the first {EARLY_EPOCHS} epochs.")
-    if m.ci_low > LATE_EPOCHS:
-        return Verdict("late", f"Deaths in training come late, after a long descent: {said}.")
-    if m.median <= EARLY_EPOCHS:
-        return Verdict("early-uncertain", f"Deaths in training mostly come early: {said}; the median lies within the "
-                                          f"first {EARLY_EPOCHS} epochs, its CI reaches beyond them.")
-    return Verdict("spread", f"Deaths in training are spread out: {said}.")
+    early, late = side(m.ci_low, m.ci_high, EARLY_EPOCHS), side(m.ci_low, m.ci_high, LATE_EPOCHS)
+    dist = versus(m.median, EARLY_EPOCHS, fmt=lambda x: f"{x:g}")
+    if early == "below":
+        return Verdict("early", f"Deaths in training come early: {said}, within the first {EARLY_EPOCHS} epochs "
+                                f"(median {dist}).")
+    if late == "above":
+        return Verdict("late", f"Deaths in training come late, after a long descent: {said} (beyond {LATE_EPOCHS}).")
+    if early == "borderline":
+        return Verdict("borderline", f"Borderline between early and spread-out deaths: {said}; the CI reaches the "
+                                     f"threshold of {EARLY_EPOCHS} epochs (median {dist}), so it reads as deaths within "
+                                     f"the first {EARLY_EPOCHS} epochs or as deaths spread beyond them.")
+    if late == "borderline":
+        return Verdict("borderline", f"Borderline between spread-out and late deaths: {said}; the CI reaches the "
+                                     f"threshold of {LATE_EPOCHS} epochs, so it reads either way.")
+    return Verdict("spread", f"Deaths in training are spread out: {said} (median {dist}).")
 
 
 def _whose(column: str) -> str:

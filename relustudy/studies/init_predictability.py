@@ -144,8 +144,9 @@ def section(f: InitMapFinding, v: Verdict, links) -> str:
         f"stopping on {ic.VALIDATION_FRACTION:.0%} of the training seeds after {ic.N_ITER_NO_CHANGE} iterations "
         f"without gain, capped at {ic.MAX_ITER} iterations) is trained on random subsets of the other seeds "
         f"({held:,} and up) and scored on the fixed held-out seeds 0..{held - 1:,}; sizes up to "
-        f"{ic.REPEAT_LIMIT:,} are drawn {ic.REPEATS_SMALL} times. AUROC CIs: DeLong (held-out seeds); the "
-        f"difference to the output margin is paired on the same seeds.\n",
+        f"{ic.REPEAT_LIMIT:,} are drawn {ic.REPEATS_SMALL} times. AUROC CIs: DeLong over the held-out seeds, for the "
+        f"first training draw only: they leave out the spread between training draws, which is shown beside them where a "
+        f"size was drawn more than once; the difference to the output margin is paired on the same seeds.\n",
         _curve_table(f.curve), "",
         f"A saturating curve AUROC(n) = a − b (n/1000)^−c is fitted through the mean AUROC per size; its ceiling a is "
         f"bootstrapped by resampling the held-out seeds (one weighting for all models, so the points keep their "

@@ -37,6 +37,7 @@ class LocalMinimumFinding:
     flat_share: float  # share of the failures with an exactly zero gradient
     leaky: pd.DataFrame  # leaky_relu inactive outputs: zero-gradient share
     escape: pd.DataFrame  # update, family, lr_momentum, n (born-dead seeds failing under sgd), solved share
+    dead_inits: pd.Series | None = None  # init -> dead-output runs (the denominators of edge_inits)
 
 
 def select(ctx: Context) -> dict:
@@ -80,12 +81,32 @@ def finding(d: dict) -> LocalMinimumFinding:
         slow_median=float(np.median(slow)) if slow.size else np.nan,
         n_dead=len(dead), n_edge=int(edge.sum()),
         edge_inits=pd.Series(vocab.labels(dead["init"])[edge]).value_counts(),
+        dead_inits=pd.Series(vocab.labels(dead["init"])).value_counts(),
         zero_grad=mechanisms.zero_gradient_shares(sub) if has_grad else None,
         flat_share=float((sub["grad_norm_final"].to_numpy(float) == 0).mean()) if has_grad
         else float(shares.get("dead_output", 0.0)),
         leaky=mechanisms.zero_gradient_shares(d["leaky"], by=()) if has_grad and len(d["leaky"]) else pd.DataFrame(),
         escape=pd.DataFrame(escape),
     )
+
+
+def _asker_text(f: LocalMinimumFinding):
+    """(key, sentence) led by the asker's randn init (its edge share against EDGE_SHARE), with the other inits'
+    margin-0 cases given apart; None without per-init counts or randn dead outputs."""
+    if getattr(f, "dead_inits", None) is None or "randn" not in f.dead_inits.index:
+        return None
+    n, e = int(f.dead_inits["randn"]), int(f.edge_inits.get("randn", 0))
+    others = [(k, int(f.dead_inits[k]), int(f.edge_inits.get(k, 0))) for k in f.dead_inits.index if k != "randn"]
+    rest = "; ".join(f"{k}: {m:,} of {d:,} ({pct(m / d)})" for k, d, m in others if d)
+    apart = (f" The other inits' dead outputs, apart: at exactly 0 (where raising the output bias lowers the loss, so "
+             f"they sit on the edge of the flat region, not in a minimum) {rest}.") if rest else ""
+    if e / n > EDGE_SHARE:
+        return "qualified", (f"Not for every dead output, even with the asker's randn init: {e:,} of its {n:,} dead-output "
+                             f"runs ({pct(e / n)}, above {pct(EDGE_SHARE, 0)}) end at exactly 0, where raising the output "
+                             f"bias lowers the loss"), apart
+    return "minimum", (f"Yes, with the asker's randn init: {n - e:,} of its {n:,} dead-output runs (all but {e:,}, "
+                       f"{pct(e / n, 2)}, threshold {pct(EDGE_SHARE, 0)}) end with the output's pre-activation below 0 on "
+                       f"all six inputs, a flat, non-strict local minimum at the zero-output loss"), apart
 
 
 def verdict(f: LocalMinimumFinding) -> Verdict:
@@ -98,7 +119,10 @@ def verdict(f: LocalMinimumFinding) -> Verdict:
     """
     edge = f.n_edge / f.n_dead if f.n_dead else 0.0
     inits = ", ".join(f"{k} {v:,}" for k, v in f.edge_inits.items() if v)
-    if edge > EDGE_SHARE:
+    asker, apart = _asker_text(f), ""
+    if asker is not None:
+        key, head, apart = asker
+    elif edge > EDGE_SHARE:
         head = (f"Not for every dead output: {f.n_dead - f.n_edge:,} of the {f.n_dead:,} dead-output runs end with the output's "
                 f"pre-activation below 0 on all six inputs, a flat, non-strict local minimum; the other {f.n_edge:,} "
                 f"({pct(edge)}; {inits}) end at exactly 0, where raising the output bias lowers the loss, so they sit "
@@ -118,7 +142,7 @@ def verdict(f: LocalMinimumFinding) -> Verdict:
     else:
         tail = (f"momentum does not leave it: under the corrected update, where only the gradient moves the weights, it "
                 f"solves at most {pct(corr['solved'].max())} of the born-dead seeds (threshold {pct(ESCAPE, 0)})")
-    return Verdict(key, f"{head}; {tail}.")
+    return Verdict(key, f"{head}; {tail}.{apart}")
 
 
 def section(f: LocalMinimumFinding, v: Verdict, links) -> str:

@@ -29,7 +29,7 @@ CELLS = (  # label, change from the posted cell
     ("corrected update", {"update": "corrected"}),
     (f"momentum at the matched step (lr 0.001 = 0.01 (1 - {MOMENTUM}))", {"optimizer": "momentum", "lr": 0.001}),
 )
-DECISIVE_GAP = 0.5  # P(fail | dead at init) - P(fail | alive) at least this: the dead-at-init draw is the main cause
+DECISIVE_GAP = 0.5  # P(fail | output dead at init) - P(fail | alive) at least this: the output's state at init is the main predictor
 MINOR_GAP = 0.2  # below it the draw matters little
 
 
@@ -153,13 +153,19 @@ def verdict(f: MillionFinding) -> Verdict:
     (:data:`DECISIVE_GAP`, :data:`MINOR_GAP`)."""
     p = f.posted
     gap = p.fail_dead - p.fail_alive
-    said = (f"a run born with a dead output fails {pct(p.fail_dead, 2)} of the time, one born alive "
-            f"{pct(p.fail_alive, 2)} (a gap of {100 * gap:.1f} percentage points; {pct(p.dead, 2)} are born dead)")
+    fails = p.dead * p.fail_dead + (1 - p.dead) * p.fail_alive
+    share = p.dead * p.fail_dead / fails if fails > 0 else float("nan")
+    said = (f"a run whose output is born dead fails {pct(p.fail_dead, 2)} of the time, one born alive "
+            f"{pct(p.fail_alive, 2)} (a gap of {100 * gap:.1f} percentage points, threshold {100 * DECISIVE_GAP:.0f}; "
+            f"{pct(p.dead, 2)} of the runs have their output born dead, and {pct(share, 1)} of the failures are "
+            "output born dead)")
+    # Training is deterministic given the init, so the init "causes" every outcome by construction: the rule
+    # judges how well one property of it, the output's state, predicts the outcome.
     if gap >= DECISIVE_GAP:
-        return Verdict("decisive", f"The draw of the init is the main cause: {said}.")
+        return Verdict("decisive", f"Whether the output starts dead is the main predictor: {said}.")
     if gap >= MINOR_GAP:
-        return Verdict("partial", f"The draw of the init explains part of it: {said}.")
-    return Verdict("minor", f"The output's state at init matters little: {said}.")
+        return Verdict("partial", f"Whether the output starts dead predicts part of it: {said}.")
+    return Verdict("minor", f"Whether the output starts dead predicts little: {said}.")
 
 
 def figures_(f: MillionFinding):

@@ -31,6 +31,7 @@ from relustudy.experiments.probes import BIAS_PROBES, INERTIA_PROBES, PROBES, bi
 from relustudy.studies.common import ci, diff_ci, md_table, num, pct
 from relustudy.stats.paired_tests import paired_rate_diff_ci
 from relustudy.stats.proportions import proportion_ci
+from relustudy.stats import intervals
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
 from relustudy.figures.optim import decomposition_bars
@@ -107,6 +108,12 @@ def _revival(probes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _exact(k: int, n: int) -> tuple[float, float]:
+    """The exact 95% CI of k / n."""
+    p = proportion_ci(int(k), int(n))
+    return p.ci_low, p.ci_high
+
+
 def _deaths(forensics) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if forensics is None:
         return None, None
@@ -118,7 +125,10 @@ def _deaths(forensics) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         rows.append(dict(variant=v, n=len(r), n_died=len(d), margin_before=float(d["output_margin_before"].median()),
                          margin_after=float(d["output_margin_after"].median()),
                          epoch=float(d["output_death_epoch"].median()),
-                         revived=float((d["output_revival_epoch"] > 0).mean()) if len(d) else np.nan))
+                         revived=float((d["output_revival_epoch"] > 0).mean()) if len(d) else np.nan,
+                         n_revived=int((d["output_revival_epoch"] > 0).sum()),
+                         margin_before_ci=intervals.median_ci(d["output_margin_before"].to_numpy(float)),
+                         margin_after_ci=intervals.median_ci(d["output_margin_after"].to_numpy(float))))
     dying = runs.loc[(runs["output_death_epoch"] > 0) & runs["variant"].astype(str).isin(TRACE_VARIANTS), ["variant", "seed"]]
     tr = traces.merge(dying.astype({"variant": str}), on=["variant", "seed"]) if len(dying) else None
     return pd.DataFrame(rows), tr
@@ -156,18 +166,48 @@ def verdict(f: MechanismFinding) -> Verdict:
                 f"component of the failure rate: {diff_ci(born['contrib'], born['contrib_low'], born['contrib_high'])} of all "
                 f"seeds); momentum on the biases alone revives {diff_ci(bias['diff'], bias['diff_low'], bias['diff_high'])} "
                 f"more, on the weights alone {diff_ci(weights['diff'], weights['diff_low'], weights['diff_high'])}: ")
-    bias_txt += ("the revival is the posted bias decay under momentum, which overshoots zero where the heavy-ball "
-                 "recurrence is underdamped (lr > (1 − √β)²; the 'bias decay oscillates' column)." if is_bias else
+    bias_txt += ("the revival is the posted bias decay under momentum. (Why it revives is not observed here: the "
+                 "probes do not record the biases' path, so whether they overshoot zero, as heavy-ball theory predicts "
+                 "when lr > (1 − √β)², the 'bias decay oscillates' column, is not measured.)" if is_bias else
                  "the posted bias decay under momentum does not account for it.")
     inert = [_component(f, INERTIA_PROBE, g, "alive: died in training") for g in sorted(f.decomposition["init_gain"].unique())]
     is_inertia = any(c["contrib_low"] > 0 for c in inert)
     inert_txt = " ".join(
         f"At gain {c['init_gain']:g} and SGD's effective step, {INERTIA_PROBE} changes deaths in training of outputs "
         f"alive at init by {diff_ci(c['contrib'], c['contrib_low'], c['contrib_high'])} of all seeds." for c in inert)
-    inert_txt += (" Momentum's extra deaths come from its inertia (the velocity carries a unit past zero), not from "
-                  "its step size." if is_inertia else " Inertia at the same effective step does not add deaths.")
+    inert_txt += (" At the matched step, momentum's extra deaths come from its inertia (the velocity carries a unit "
+                  "past zero)." if is_inertia else " Inertia at the same effective step does not add deaths.")
+    inert_txt += step_split(f.rates)
     key = f"{'bias decay' if is_bias else 'not bias decay'}+{'inertia' if is_inertia else 'not inertia'}"
     return Verdict(key, bias_txt + " " + inert_txt)
+
+
+def step_split(rates: pd.DataFrame) -> str:
+    """At equal lr, per gain: deaths in training of outputs alive at init under SGD, dampened momentum
+    (:data:`INERTIA_PROBE`: SGD's step with momentum's inertia) and full momentum (inertia and a
+    1/(1 − β) larger step); the step size's share of momentum's extra deaths is the last minus the
+    middle, and the sentence says which part is larger."""
+    if rates.empty or not {"probe", "init_gain", "died_alive"} <= set(rates.columns):
+        return ""
+    r = rates.set_index(["probe", "init_gain"])
+    parts = []
+    for g in sorted(rates["init_gain"].unique()):
+        if not all((p, g) in r.index for p in ("sgd", INERTIA_PROBE, "momentum")):
+            continue
+        a, b, c = (r.loc[(p, g)] for p in ("sgd", INERTIA_PROBE, "momentum"))
+        inertia, step = b["died_alive"] - a["died_alive"], c["died_alive"] - b["died_alive"]
+        rates_txt = (f"at gain {g:g}, SGD {pct(a['died_alive'])} {ci(a['died_low'], a['died_high'])}, {INERTIA_PROBE} "
+                     f"{pct(b['died_alive'])} {ci(b['died_low'], b['died_high'])}, full momentum {pct(c['died_alive'])} "
+                     f"{ci(c['died_low'], c['died_high'])} of {int(c['n_alive']):,}")
+        if c["died_low"] <= a["died_high"]:  # full momentum's CI reaches SGD's: nothing to split
+            parts.append(f"{rates_txt}: no detectable extra deaths to split")
+            continue
+        which = "the step size" if step > inertia else "inertia"
+        parts.append(f"{rates_txt}: inertia adds {100 * inertia:+.1f} and the larger step {100 * step:+.1f} percentage "
+                     f"points, so {which} accounts for more of the {100 * (inertia + step):+.1f}")
+    if not parts:
+        return ""
+    return " At equal lr, deaths in training of outputs alive at init: " + "; ".join(parts) + "."
 
 
 def figures(f: MechanismFinding):
@@ -221,11 +261,12 @@ def section(f: MechanismFinding, v: Verdict, links) -> str:
     parts = [
         f"Two candidate mechanisms, tested on the posted cell at lr 0.01 ({f.n_seeds:,} seeds per probe, NumPy reference "
         "engine, paired by seed with SGD). (1) The posted bias update `b -= lr b` is a decay that momentum accelerates "
-        "tenfold; heavy-ball on that decay is underdamped when lr > (1 − √β)² "
+        "tenfold; in theory heavy-ball on that decay is underdamped when lr > (1 − √β)² "
         f"(= {num((1 - np.sqrt(MOMENTUM)) ** 2)} at β {MOMENTUM}: the posted lr 0.01 is "
         f"{_side(0.01)} it, the matched step {num(0.01 * (1 - MOMENTUM))} {_side(0.01 * (1 - MOMENTUM))}), "
-        "and then the bias overshoots zero, which can lift a born-dead output back into the active region. Momentum is "
-        "applied to the "
+        "and then the bias would overshoot zero and could lift a born-dead output back into the active region (the "
+        "'bias decay oscillates' column is that theory, not a measurement: the probes record the output's state, not "
+        "the biases). Momentum is applied to the "
         f"weights only, the biases only, or both ({', '.join(BIAS_PROBES)}). (2) Momentum's deaths of outputs alive at "
         "init, even at the matched step: overshoot (inertia) or step size? Dampened momentum "
         "v = β v + (1 − β) step has SGD's effective step at any β, so the sweep "
@@ -241,8 +282,13 @@ def section(f: MechanismFinding, v: Verdict, links) -> str:
                   "update (medians).\n",
                   md_table(pd.DataFrame({
                       "variant": d["variant"], "died in training": [f"{a:,} of {n:,}" for a, n in zip(d["n_died"], d["n"])],
-                      "margin before": [num(x) for x in d["margin_before"]], "margin after": [num(x) for x in d["margin_after"]],
-                      "epoch": [num(x) for x in d["epoch"]], "revived later": [pct(x) for x in d["revived"]]})),
+                      "margin before, median [95% CI]": [f"{num(m.median)} [{num(m.ci_low)}, {num(m.ci_high)}]"
+                                                         for m in d["margin_before_ci"]],
+                      "margin after, median [95% CI]": [f"{num(m.median)} [{num(m.ci_low)}, {num(m.ci_high)}]"
+                                                        for m in d["margin_after_ci"]],
+                      "epoch": [num(x) for x in d["epoch"]],
+                      "revived later [95% CI]": [f"{k:,} of {n:,} ({pct(k / n)} {ci(*_exact(k, n))})" if n else "–"
+                                                 for k, n in zip(d["n_revived"], d["n_died"])]})),
                   "", links.get("optim_death_traces.png", "")]
     return "\n".join(parts)
 

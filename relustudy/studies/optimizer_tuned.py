@@ -99,6 +99,24 @@ def mean_change(f: TunedFinding, a: str, b: str, where: pd.Series, component: st
     return float(dec["contrib"].mean()), float(comp["diff"].mean())
 
 
+def per_stratum(f: TunedFinding, a: str, b: str, where: pd.Series, component: str) -> list[tuple[str, float, float]]:
+    """[(stratum, component's change, total change)] b vs a for the strata in ``where``."""
+    comp = f.tables.comparisons
+    comp = comp[(comp["a"] == a) & (comp["b"] == b)][where]
+    dec = f.tables.decomposition
+    dec = dec[(dec["a"] == a) & (dec["b"] == b) & (dec["component"] == component)].set_index(["update", "init_gain"])
+    return [(f"{u} gain {g:g}", float(dec.loc[(u, g), "contrib"]), float(d))
+            for u, g, d in zip(comp["update"], comp["init_gain"], comp["diff"]) if (u, g) in dec.index]
+
+
+def _mechanism(rows: list[tuple[str, float, float]], what: str) -> str:
+    """In how many strata one component carries at least MECHANISM_SHARE of the change, with each stratum's numbers."""
+    carried = sum(1 for _, part, total in rows if total != 0 and part / total >= MECHANISM_SHARE)
+    each = "; ".join(f"{s} {pp(part)} of {pp(total)}" for s, part, total in rows)
+    return (f"{what} carry at least {pct(MECHANISM_SHARE, 0)} of the change in {carried} of these {len(rows)} strata "
+            f"({each})")
+
+
 def verdict(f: TunedFinding) -> Verdict:
     """Does tuned momentum beat tuned SGD on held-out seeds, in which strata, by which mechanism?
 
@@ -124,15 +142,18 @@ def verdict(f: TunedFinding) -> Verdict:
         how = ("mostly by reviving born-dead outputs"
                if share >= MECHANISM_SHARE else "mostly by fewer deaths of outputs alive at init")
         part, total = mean_change(f, "sgd", "momentum", j == "better", "born dead")
-        text += (f" Where it helps, it helps {how}: on average over those strata {pp(part)} of its {pp(total)} "
-                 "come from seeds born dead.")
+        text += (f" Where it helps, it helps {how} on average: over those strata {pp(part)} of its {pp(total)} "
+                 "come from seeds born dead; per stratum, "
+                 + _mechanism(per_stratum(f, "sgd", "momentum", j == "better", "born dead"), "born-dead seeds") + ".")
     if not worse.empty:
         share = born_dead_share(f, "sgd", "momentum", j == "worse", "alive: died in training")
         how = ("mostly by killing outputs alive at init" if share >= MECHANISM_SHARE
                else "mostly otherwise than by deaths in training")
         part, total = mean_change(f, "sgd", "momentum", j == "worse", "alive: died in training")
-        text += (f" Where it hurts, it hurts {how}: on average over those strata deaths in training of outputs "
-                 f"alive at init add {pp(part)} to its {pp(total)}.")
+        text += (f" Where it hurts, it hurts {how} on average: over those strata deaths in training of outputs "
+                 f"alive at init add {pp(part)} to its {pp(total)}; per stratum, "
+                 + _mechanism(per_stratum(f, "sgd", "momentum", j == "worse", "alive: died in training"),
+                              "deaths in training") + ".")
     if "adam" in f.optimizers:
         ad = comp[(comp["a"] == "sgd") & (comp["b"] == "adam")]
         ja = _judge(ad)
@@ -198,7 +219,8 @@ def section(f: TunedFinding, v: Verdict, links) -> str:
         f"randn init, {f.n_seeds:,} seeds, lr {num(f.lrs[0], 3)}..{num(f.lrs[-1], 3)} ({len(f.lrs)} values). Per "
         f"update, init gain and optimizer the lr with the fewest failures on the ~{n_half:,} even seeds is chosen "
         f"(ties: the {TIE_RULE}); the tuned optimizers are then compared on the ~{n_half:,} odd seeds, paired by seed "
-        "(exact McNemar, Holm over the whole table; Agresti–Min CIs). Selection and evaluation share no seed, so the "
+        "(exact McNemar, Holm over the whole table; Agresti–Min 95% CIs per comparison, not adjusted for the family: a "
+        f"CI that excludes 0 beside a Holm p above {ALPHA:g} is that difference). Selection and evaluation share no seed, so the "
         "held-out rate carries no selection optimism; the tuning-half rate beside it shows how much there was. "
         "\"edge\" marks a best lr on the grid's boundary (the optimum may lie beyond it).\n",
         _choice_table(f), "",

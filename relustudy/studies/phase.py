@@ -14,7 +14,7 @@ from relustudy.figures import scale as figures_scale
 from relustudy.core.optimizers import MOMENTUM
 from relustudy.studies.common import ALPHA, POSTED, ci, md_table, num, pct, pval
 from relustudy.studies.common import Context, Skip
-from relustudy.studies.legacy import text_study
+from relustudy.studies.base import Figure, Study, Verdict
 
 
 PHASE_PANELS = ("update", "optimizer")
@@ -45,11 +45,17 @@ class PhaseResult:
     moves: pd.DataFrame  # one grid step from the posted point: direction, lr, gain, paired difference + CI, McNemar p
     bitwise: tuple[int, int, str] | None  # (identical outcome and final_mse bits, shared seeds, the dtype compared)
     safe: pd.DataFrame  # per panel: share of map points with P(fail) < SAFE, the best point
+    n_seeds: int = 0  # seeds per map point
 
 
-def phase(ctx: Context) -> PhaseResult:
-    """The finding behind the phase-diagram section."""
-    runs = ctx.experiments["phase"][0]
+def select(ctx: Context):
+    _not_generated(ctx, "phase", STUDY.title)
+    return ctx.experiments["phase"][0], ctx.runs
+
+
+def phase(data) -> PhaseResult:
+    """The finding behind the phase-diagram section: ``data`` = (the map's runs, the default grid's runs)."""
+    runs, default = data
     by = [*PHASE_PANELS, "lr", "init_gain"]
     rates = analysis.failure_rates(runs, by, alpha=ALPHA).merge(mechanisms.failure_mode_table(runs, by), on=by,
                                                                 suffixes=("", "_m"))
@@ -77,7 +83,7 @@ def phase(ctx: Context) -> PhaseResult:
     if len(moves):
         moves["p_holm"] = stats.holm(moves["p"].to_numpy())
     bitwise = None
-    ref = analysis.select(ctx.runs, POSTED) if "lr" in ctx.runs.columns else ctx.runs.iloc[:0]
+    ref = analysis.select(default, POSTED) if "lr" in default.columns else default.iloc[:0]
     mine = analysis.select(runs, {**POSTED, "init_gain": 1.0})
     both = _shared_runs(ref, mine, ["final_mse", "outcome"]) if len(ref) and len(mine) else []
     if len(both):
@@ -93,32 +99,51 @@ def phase(ctx: Context) -> PhaseResult:
         best = g.sort_values(["rate", "lr", "init_gain"]).iloc[0]
         safe.append(dict(panel=panel, points=len(g), safe=float((g["ci_high"] < SAFE).mean()),
                          best_rate=best["rate"], best_lr=best["lr"], best_gain=best["init_gain"]))
-    return PhaseResult(rates, post, moves, bitwise, pd.DataFrame(safe))
+    return PhaseResult(rates, post, moves, bitwise, pd.DataFrame(safe), int(runs["seed"].nunique()))
 
 
-def section_phase(ctx: Context) -> str:
-    title = "The phase diagram: failure over learning rate × init gain"
-    _not_generated(ctx, "phase", title)
-    f = ctx.finding(phase)
+def verdict(f: PhaseResult) -> Verdict:
+    """Which one-step move from the posted point lowers P(fail) most per doubling of the parameter
+    moved: "<direction>" when its paired difference is significant (Holm p < ALPHA, CI below 0),
+    "borderline" when it falls but its CI reaches 0 or Holm p >= ALPHA, "none" when no move lowers it."""
+    post = f.posted
+    at = f"P(fail) at the posted point is {pct(post['rate'])} {ci(post['ci_low'], post['ci_high'])} of {int(post['n']):,}"
+    if f.moves.empty:
+        return Verdict("none", f"{at}; the grid has no neighbour of the posted point.")
+    best = f.moves.sort_values("per_doubling").iloc[0]
+    move = (f"{best['direction']} (to lr {num(best['lr'], 4)}, gain {num(best['init_gain'], 4)}): "
+            f"{100 * best['diff']:+.1f} pp [{100 * best['low']:+.1f}, {100 * best['high']:+.1f}], "
+            f"{100 * best['per_doubling']:+.1f} pp per doubling, McNemar Holm {pval(best['p_holm'])}, {int(best['n']):,} pairs")
+    if best["diff"] >= 0:
+        return Verdict("none", f"{at}; no single grid step lowers it (the least harmful is {move}).")
+    if best["p_holm"] < ALPHA and best["high"] < 0:
+        return Verdict(str(best["direction"]), f"{at}; the fastest way down is {move}.")
+    return Verdict("borderline", f"{at}; the steepest fall is {move}, but its CI reaches 0 or its Holm p is not below "
+                                 f"{ALPHA}: it reads as a way down or as no change.")
+
+
+def figures_(f: PhaseResult):
     r, post = f.rates, f.posted
-    runs = ctx.experiments["phase"][0]
-    n_seeds = runs["seed"].nunique()
     mark = (float(post["lr"]), 1.0)
-    fig1 = ctx.fig(
-        figures_scale.phase_heatmaps(r, x="lr", y="init_gain", col="panel", mark=mark,
-                                     title="P(fail) over lr × init gain (white: 50% contour of the 3×3-smoothed map; star: the posted "
-                                           "program; circle: each panel's lowest P(fail))", annotate_min=True),
-        "phase_fail.png", "phase diagram",
-    )
-    modes = [k for k in mechanisms.FAILURE_MODES]
+    modes = list(mechanisms.FAILURE_MODES)
     shown = [k for k in modes if (r[f"share {k}"] > 0).any()]  # a mode with no run anywhere gets no empty row
     long = pd.concat([r.assign(kind=f"failed: {k}", share=r[f"share {k}"]) for k in shown], ignore_index=True)
-    fig2 = ctx.fig(
-        figures_scale.phase_heatmaps(long, x="lr", y="init_gain", col="panel", row="kind", value="share", level=None,
-                                     mark=mark, title="Failed runs by mode, shares of all runs (\"failed: born dead\" = "
-                                     "born dead and failed)", cbar_label="share of runs"),
-        "phase_modes.png", "phase diagram by failure kind",
-    )
+    return [
+        Figure("phase_fail.png", figures_scale.phase_heatmaps(
+            r, x="lr", y="init_gain", col="panel", mark=mark,
+            title="P(fail) over lr × init gain (white: 50% contour of the 3×3-smoothed map; star: the posted "
+                  "program; circle: each panel's lowest P(fail))", annotate_min=True), "phase diagram"),
+        Figure("phase_modes.png", figures_scale.phase_heatmaps(
+            long, x="lr", y="init_gain", col="panel", row="kind", value="share", level=None, mark=mark,
+            title="Failed runs by mode, shares of all runs (\"failed: born dead\" = born dead and failed)",
+            cbar_label="share of runs"), "phase diagram by failure kind"),
+    ]
+
+
+def section(f: PhaseResult, v: Verdict, links) -> str:
+    r, post = f.rates, f.posted
+    n_seeds = f.n_seeds
+    modes = list(mechanisms.FAILURE_MODES)
     moves = md_table(pd.DataFrame(
         [(d.direction, num(d.lr, 4), num(d.init_gain, 4), pct(d.rate), f"{100 * d.diff:+.1f} pp [{100 * d.low:+.1f}, {100 * d.high:+.1f}]",
           f"{100 * d.per_doubling:+.1f} pp", pval(d.p_holm), f"{d.n:,}")
@@ -126,7 +151,6 @@ def section_phase(ctx: Context) -> str:
         columns=["one step", "lr", "gain", "P(fail)", "paired difference vs the posted point [95% CI]",
                  "per doubling", "McNemar p (Holm)", "pairs"],
     )) if len(f.moves) else "(no neighbours on the grid)"
-    best = f.moves.sort_values("per_doubling").iloc[0] if len(f.moves) else None
     safe = md_table(pd.DataFrame(
         [(d.panel, f"{d.points}", pct(d.safe), pct(d.best_rate), num(d.best_lr, 4), num(d.best_gain, 4)) for d in f.safe.itertuples()],
         columns=["update / optimizer", "map points", f"share with P(fail) < {pct(SAFE, 0)} (upper CI)", "lowest P(fail)",
@@ -141,9 +165,7 @@ def section_phase(ctx: Context) -> str:
     )
     lr_levels = np.sort(r["lr"].unique())
     g_levels = np.sort(r["init_gain"].unique())
-    return f"""## {title}
-
-ReLU 2-4-4-1 (output `same`), randn init with weights and biases multiplied by the init gain (W, b ~ N(0, gain²)),
+    return f"""ReLU 2-4-4-1 (output `same`), randn init with weights and biases multiplied by the init gain (W, b ~ N(0, gain²)),
 {len(lr_levels)} learning rates {num(lr_levels[0], 3)}–{num(lr_levels[-1], 3)} (log-spaced) × {len(g_levels)} gains
 {num(g_levels[0], 3)}–{num(g_levels[-1], 3)}, both updates, SGD and momentum {MOMENTUM} at equal lr, {n_seeds:,} seeds per
 point, paired by seed across the whole map. Once its velocity builds up, momentum at lr moves like SGD at lr / (1 − {MOMENTUM}),
@@ -153,18 +175,20 @@ against SGD at lr 0.01).
 **Where the posted program sits.** At lr {num(post["lr"], 3)}, gain 1, as posted, SGD: P(fail) = {pct(post["rate"])}
 {ci(post["ci_low"], post["ci_high"])}; of all its runs {", ".join(f"{k} {pct(v)}" for k, v in zip(modes, kinds))}. {bit}
 
-**Which way to safety.** One grid step from the posted point, paired by seed:
+**Which way to safety.** One grid step from the posted point, paired by seed (Holm family: these
+{len(f.moves)} steps):
 
 {moves}
 
-{f"The fastest way down is {best['direction']} ({100 * best['per_doubling']:+.1f} percentage points per doubling of the parameter moved)." if best is not None else ""}
+**{v.text}**
 
 {safe}
 
-{fig1}
+{links["phase_fail.png"]}
 
-{fig2}
+{links["phase_modes.png"]}
 """
 
 
-STUDY = text_study('phase', 'The phase map: failure over learning rate × init gain', section_phase)
+STUDY = Study(name="phase", title="The phase map: failure over learning rate × init gain", select=select,
+              finding=phase, verdict=verdict, figures=figures_, section=section)

@@ -79,13 +79,30 @@ def verdict(f: QuirksFinding) -> Verdict:
                             "main difference.")
 
 
+DEATHS_SHARE = 0.25  # extra deaths in training under the corrected update below this share of its extra failures: they do not explain them
+
+
+def deaths_text(f: QuirksFinding) -> str:
+    """Whether deaths in training explain the corrected update's extra failures: its extra deaths
+    (forensics, ever dead) against :data:`DEATHS_SHARE` x its net extra failures (paired grid)."""
+    extra = f.mc.n01 - f.mc.n10
+    more = f.died_ever.get("corrected update", 0) - f.died_ever.get("as posted", 0)
+    said = (f"{more:+,} deaths in training under the corrected update against its {extra:,} net extra failures "
+            f"(threshold: {pct(DEATHS_SHARE, 0)} of them, {DEATHS_SHARE * extra:.0f})")
+    if extra <= 0:
+        return f"the corrected update has no net extra failures to explain ({said})"
+    if more < DEATHS_SHARE * extra:
+        return f"deaths in training do not explain the difference ({said})"
+    return f"deaths in training could explain {min(more / extra, 1):.0%} of the difference at most ({said})"
+
+
 def section(f: QuirksFinding, v: Verdict, links) -> str:
     mc, wx = f.mc, f.wx
     ever = ""
     if f.died_ever:
         ever = (" Replayed update by update (the forensics below), the outputs that die during training at some epoch "
                 "are " + ", ".join(f"{n:,} ({k})" for k, n in f.died_ever.items() if k in ("as posted", "corrected update"))
-                + " of 1,000 seeds: deaths in training do not explain the difference.")
+                + f" of the replay's seeds: {deaths_text(f)}.")
     tbl = md_table(pd.DataFrame(
         [(d.activation, d.strata, d.better, d.worse, pct(d.rate_a), pct(d.rate_b)) for d in f.by_activation.itertuples()],
         columns=["activation", "strata", "corrected fails less (Holm p<0.05)", "corrected fails more",

@@ -56,9 +56,9 @@ SOURCES = {
 REFERENCE = {"fixed": "init", "shuffled": "everything"}  # P(everything changes) in each design
 PAPERS = {
     "summers": "Summers & Dinneen, *Nondeterminism and Instability in Neural Network Optimization*, ICML 2021 "
-               "([arXiv:2103.04514](https://arxiv.org/abs/2103.04514))",
+               "([arXiv:2103.04514](https://arxiv.org/abs/2103.04514)) [Summers2021]",
     "bouthillier": "Bouthillier et al., *Accounting for Variance in Machine Learning Benchmarks*, MLSys 2021 "
-                   "([arXiv:2103.03098](https://arxiv.org/abs/2103.03098))",
+                   "([arXiv:2103.03098](https://arxiv.org/abs/2103.03098)) [Bouthillier2021]",
 }
 
 

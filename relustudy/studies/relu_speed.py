@@ -81,9 +81,7 @@ def section(f: SpeedFinding, v: Verdict, links) -> str:
         lin = "Per output: " + "; ".join(f"output {d.output}: {pct(d.share)} ({d.n_linear:,} of {d.n_solved:,})"
                                          for d in f.linear.itertuples(index=False)) + ". "
     return f"""**Linear on the data?** {v.text} {lin}(`linear_on_data_final`: one activation pattern on all six inputs at the end.)
-Within one activation pattern the network is an affine map of its input and the loss a quadratic of the last layer's
-weights; the gradient then shrinks in proportion to the remaining error, so the error falls geometrically rather than
-stalling. What the data show about speed, in epochs to reach epoch error < 1e-3 (else as posted), over all runs that get
+What the data show about speed, in epochs to reach epoch error < 1e-3 (else as posted), over all runs that get
 there and, paired by seed, on the seeds both an activation and ReLU reach (which removes the selection of easy seeds):
 
 {table}

@@ -1,29 +1,56 @@
 """Theory check: how often is the output unit dead at init, from the init distribution alone."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from relustudy.stats import unpaired_tests
 from relustudy.studies.common import CONDITIONAL_DRAWS, THEORY_DRAWS, THEORY_SEED, ci, md_table, need, pct, pval
 from relustudy.studies import stored_theory
-from relustudy.studies.common import Context
-from relustudy.studies.legacy import text_study
+from relustudy.studies.base import Study, Verdict
+from relustudy.studies.common import Context, versus
 
 
-def section_theory(ctx: Context) -> str:
-    r = ctx.runs
-    relu = need(r, {"activation": "relu", "hidden": "4-4"}, "ReLU 4-4 cells")
+@dataclass(frozen=True)
+class TheoryFinding:
+    table: pd.DataFrame  # stored_theory.output_dead_vs_theory: per init, measured rate and plain Monte Carlo
+    cond: dict  # init -> the conditional computation (p, CI, se)
+    p_cond: dict  # init -> binomial p-value, measured vs computed
+    gap: float  # largest |simulation - computation| in standard errors
+
+
+def select(ctx: Context) -> pd.DataFrame:
+    return need(ctx.runs, {"activation": "relu", "hidden": "4-4"}, "ReLU 4-4 cells")
+
+
+def finding(relu: pd.DataFrame) -> TheoryFinding:
     tbl = stored_theory.output_dead_vs_theory(relu, seed=THEORY_SEED, n_draws=THEORY_DRAWS)
     cond = {
         init: stored_theory.p_output_dead_conditional(init, seed=[THEORY_SEED, k], n_draws=CONDITIONAL_DRAWS)
         for k, init in enumerate(sorted(tbl["init"]))
     }
-    rows, p_cond = [], []
+    p_cond = {t.init: unpaired_tests.binomial_pvalue(t.n_dead, t.n_seeds, cond[t.init].p) for t in tbl.itertuples(index=False)}
+    gap = max(abs(cond[t.init].p - t.p_theory) / np.hypot(cond[t.init].se, (t.p_theory_high - t.p_theory_low) / 3.92)
+              for t in tbl.itertuples(index=False))
+    return TheoryFinding(tbl, cond, p_cond, float(gap))
+
+
+def verdict(f: TheoryFinding) -> Verdict:
+    """Measured against computed (Bonferroni-adjusted smallest binomial p-value against
+    :data:`AGREE_P`) and simulation against computation (:data:`AGREE_SE`); key "<data>+<sim>"."""
+    p_adj = min(1.0, min(f.p_cond.values()) * len(f.p_cond))
+    key = f"{'agree' if p_adj >= AGREE_P else 'differ'}+{'agree' if f.gap <= AGREE_SE else 'differ'}"
+    return Verdict(key, agreement(p_adj, f.gap))
+
+
+def section(f: TheoryFinding, v: Verdict, links) -> str:
+    tbl, cond = f.table, f.cond
+    rows = []
     for t in tbl.itertuples(index=False):
         c = cond[t.init]
-        p_c = unpaired_tests.binomial_pvalue(t.n_dead, t.n_seeds, c.p)
-        p_cond.append(p_c)
+        p_c = f.p_cond[t.init]
         rows.append(
             (
                 t.init,
@@ -49,11 +76,7 @@ def section_theory(ctx: Context) -> str:
             ],
         )
     )
-    gap = max(abs(cond[t.init].p - t.p_theory) / np.hypot(cond[t.init].se, (t.p_theory_high - t.p_theory_low) / 3.92)
-              for t in tbl.itertuples(index=False))
-    return f"""## Theory check: how often is the output unit dead at init?
-
-The probability that the output unit's pre-activation is <= 0 on all six training inputs, from the init
+    return f"""The probability that the output unit's pre-activation is <= 0 on all six training inputs, from the init
 distributions alone (no training), against the rate measured at init in the dataset (each seed counted once).
 It is computed by conditional Monte Carlo ({CONDITIONAL_DRAWS:,} draws of the hidden layers per scheme): given the
 hidden layers, the output is dead exactly when one output parameter (the bias for randn, the first weight for
@@ -65,9 +88,9 @@ probability that one first-layer unit is dead comes from the geometry of the inp
 {table}
 
 Under every scheme, {pct(min(c.p for c in cond.values()))}–{pct(max(c.p for c in cond.values()))} of randomly initialised
-2-4-4-1 ReLU nets start with a dead output unit: He or Xavier scaling changes the weights' scale, not the signs that
+2-4-4-1 ReLU nets start with their output born dead (dead on all six inputs at init): He or Xavier scaling changes the weights' scale, not the signs that
 decide whether a unit is dead, and with zero biases a dead last hidden layer leaves the output pre-activation at
-exactly 0, which counts as dead too. {agreement(min(p_cond) * len(p_cond), gap)}
+exactly 0, which counts as dead too. {v.text}
 """
 
 
@@ -78,13 +101,16 @@ AGREE_SE = 3.0  # simulation and conditional computation within this many standa
 def agreement(p_adjusted: float, gap: float) -> str:
     """The sentence on measured vs computed rates, by :data:`AGREE_P` and :data:`AGREE_SE`."""
     p_adjusted = min(1.0, p_adjusted)
+    p_txt = versus(p_adjusted, AGREE_P, fmt=lambda x: f"{x:.3g}")
     data = (f"The measured rates agree with the computation (smallest binomial p-value, Bonferroni over the inits, "
-            f"{pval(p_adjusted)})" if p_adjusted >= AGREE_P else
+            f"{p_txt})" if p_adjusted >= AGREE_P else
             f"The measured rates differ from the computation (smallest binomial p-value, Bonferroni over the inits, "
-            f"{pval(p_adjusted)})")
-    sim = (f"the simulation agrees with the computation within {gap:.1f} standard errors" if gap <= AGREE_SE else
-           f"the simulation and the computation differ by {gap:.1f} standard errors")
+            f"{p_txt})")
+    se_txt = f"threshold {AGREE_SE:g}"
+    sim = (f"the simulation agrees with the computation within {gap:.1f} standard errors ({se_txt})" if gap <= AGREE_SE else
+           f"the simulation and the computation differ by {gap:.1f} standard errors ({se_txt})")
     return f"{data}, and {sim}."
 
 
-STUDY = text_study('theory', 'Theory check: how often is the output unit dead at init?', section_theory)
+STUDY = Study(name="theory", title="Theory check: how often is the output unit dead at init?", select=select,
+              finding=finding, verdict=verdict, section=section)
