@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from relustudy.stats import intervals
 from relustudy.studies.common import side, versus

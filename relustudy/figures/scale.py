@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from relustudy.figures.cells import PALETTE, _first_legend, _new_ax, facet, head_legend_layout
+from relustudy.figures.cells import PALETTE, _new_ax, facet, head_legend_layout
 from relustudy.figures.cells import levels as _levels
 
 

@@ -113,7 +113,6 @@ def figures_(r: pd.DataFrame):
 
 
 def section(r: pd.DataFrame, v: Verdict, links) -> str:
-    title = STUDY.title
     lr, epochs = float(r["lr"].iloc[0]), int(r["epochs"].max())
     init_rows = r[r["update"] == sorted(r["update"].unique())[0]]  # the init is the same under both updates
     modes = list(mechanisms.FAILURE_MODES)
