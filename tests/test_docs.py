@@ -90,3 +90,15 @@ def test_no_file_points_outside_the_repository():
     assert bad == []
     assert "docs/question.md" in (ROOT / "relustudy" / "report" / "document.py").read_text(encoding="utf-8")
     assert (ROOT / "docs" / "question.md").exists() and (ROOT / "examples" / "posted_program.py").exists()
+
+
+def test_readme_names_every_factor_and_level():
+    """The README's factor list follows the factor registry: a new factor or level must be listed."""
+    from relustudy.core.config import FACTOR_REGISTRY
+
+    text = (ROOT / "README.md").read_text()
+    factors = text[text.index("- **Factors**"):text.index("- **Results:**")]
+    for name, factor in FACTOR_REGISTRY.items():
+        assert f"`{name}`" in factors, name
+        for level in factor.levels or ():
+            assert str(level) in factors, f"{name}: {level}"
