@@ -164,11 +164,12 @@ def test_a_numba_binding_gives_the_numpy_bits():
         return p * pow2[k1 + off] * pow2[ki - k1 + off]
 
     shift = F32(ieee_math32.ROUND_SHIFT)
-    exp, expm1, tanh, sigmoid = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
+    _built = ieee_math32.build(inline(lambda a, b: a + b), inline(lambda a, b: a - b),
                                          inline(lambda a, b: a * b), inline(lambda a, b: a / b),
                                          inline(lambda c, a, b: a if c else b),
                                          inline(lambda a, b: math.copysign(a, b)), scale2,
                                          inline(lambda v: pow2[np.int64(v - shift) + off]), F32, jit=inline)
+    exp, expm1, tanh, sigmoid = _built.exp, _built.expm1, _built.tanh, _built.sigmoid
 
     @njit(error_model="numpy")
     def apply(x, o1, o2, o3, o4):

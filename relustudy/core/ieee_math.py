@@ -39,6 +39,8 @@ against the previous outputs of every binding) and only removed operations: each
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from typing import Callable
 
 import numpy as np
@@ -79,8 +81,9 @@ SIGMOID_UNSCALE = 2.0**-540
 
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, copysign: Callable,
-          scale2: Callable, pow2: Callable, jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
-    """The shared ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
+          scale2: Callable, pow2: Callable, jit: Callable = lambda f: f) -> SimpleNamespace:
+    """The shared ``exp``, ``expm1``, ``tanh`` and ``sigmoid`` (a namespace of the four), written once over
+    an engine's primitives.
 
     Parameters
     ----------
@@ -200,7 +203,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         return where(x != x, x, s)
 
     sigmoid = jit(sigmoid)
-    return exp, expm1, tanh, sigmoid
+    return SimpleNamespace(exp=exp, expm1=expm1, tanh=tanh, sigmoid=sigmoid)
 
 
 def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -231,8 +234,9 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, np.copysign, _np_scale2,
+_built = build(np.add, np.subtract, np.multiply, np.divide, _np_where, np.copysign, _np_scale2,
                                          _np_pow2)
+_exp, _expm1, _tanh, _sigmoid = _built.exp, _built.expm1, _built.tanh, _built.sigmoid
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)

@@ -37,6 +37,8 @@ arithmetic in ``@njit`` functions, CUDA: ``__fadd_rn`` and friends).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import math
 from typing import Callable
 
@@ -66,8 +68,9 @@ HALF_LN2 = ieee_math.HALF_LN2
 
 def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Callable, copysign: Callable,
           scale2: Callable, pow2: Callable, f32: Callable,
-          jit: Callable = lambda f: f) -> tuple[Callable, Callable, Callable, Callable]:
-    """The shared float32 ``(exp, expm1, tanh, sigmoid)``, written once over an engine's primitives.
+          jit: Callable = lambda f: f) -> SimpleNamespace:
+    """The shared float32 ``exp``, ``expm1``, ``tanh`` and ``sigmoid`` (a namespace of the four), written
+    once over an engine's primitives.
 
     Parameters
     ----------
@@ -167,7 +170,7 @@ def build(add: Callable, sub: Callable, mul: Callable, div: Callable, where: Cal
         return where(x != x, x, s)
 
     sigmoid = jit(sigmoid)
-    return exp, expm1, tanh, sigmoid
+    return SimpleNamespace(exp=exp, expm1=expm1, tanh=tanh, sigmoid=sigmoid)
 
 
 def _np_scale2(p: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -198,15 +201,16 @@ def _vectorised(f: Callable) -> Callable:
     return g
 
 
-_exp, _expm1, _tanh, _sigmoid = build(np.add, np.subtract, np.multiply, np.divide, _np_where, np.copysign, _np_scale2,
+_built = build(np.add, np.subtract, np.multiply, np.divide, _np_where, np.copysign, _np_scale2,
                                          _np_pow2, np.float32)
+_exp, _expm1, _tanh, _sigmoid = _built.exp, _built.expm1, _built.tanh, _built.sigmoid
 exp = _vectorised(_exp)
 expm1 = _vectorised(_expm1)
 tanh = _vectorised(_tanh)
 sigmoid = _vectorised(_sigmoid)
 
 
-def python_binding() -> tuple[Callable, Callable, Callable, Callable]:
+def python_binding() -> SimpleNamespace:
     """Scalar ``(exp, expm1, tanh, sigmoid)`` on Python floats: every operation in double, rounded to float32.
 
     Rounding the exact double result of one + - * / of two float32 numbers to float32 gives

@@ -140,10 +140,10 @@ def _formulas(dtype: str = "float64"):
 
     const = np.float32 if f32 else float
     if f32:
-        _, expm1, tanh, sigmoid = ieee_math32.build(add, sub, mul, div, where, copysign, scale2, pow2k, const, jit=dev)
+        shared = ieee_math32.build(add, sub, mul, div, where, copysign, scale2, pow2k, const, jit=dev)
     else:
-        _, expm1, tanh, sigmoid = ieee_math.build(add, sub, mul, div, where, copysign, scale2, pow2k, jit=dev)
-    f = formulas.build(add, sub, mul, div, sqrt, expm1, tanh, sigmoid, const=const, jit=dev)
+        shared = ieee_math.build(add, sub, mul, div, where, copysign, scale2, pow2k, jit=dev)
+    f = formulas.build(add, sub, mul, div, sqrt, shared.expm1, shared.tanh, shared.sigmoid, const=const, jit=dev)
     f.add, f.sub, f.mul, f.div = add, sub, mul, div
     # A float32 error compares with the target rounded to float32, as the reference's does
     # (NumPy's rule for a Python float; see reference.sgd).

@@ -145,8 +145,9 @@ def _copysign(a, b):
     return math.copysign(a, b)  # LLVM's copysign: bit operations (one vpternlog on AVX-512)
 
 
-_exp, _expm1, _tanh, _sigmoid = ieee_math.build(_add, _sub, _mul, _div, _where, _copysign, _scale2, _pow2,
+_built = ieee_math.build(_add, _sub, _mul, _div, _where, _copysign, _scale2, _pow2,
                                                 jit=_inline)
+_exp, _expm1, _tanh, _sigmoid = _built.exp, _built.expm1, _built.tanh, _built.sigmoid
 
 
 # Small formulas are compiled once and inlined by LLVM (cheaper to compile than numba's IR
@@ -203,8 +204,9 @@ def _pow2_32(v):
     return _from_bits32((_bits32(v) - SHIFT32_BITS + _ONE27) << _SH23)
 
 
-_exp32, _expm1_32, _tanh32, _sigmoid32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _copysign, _scale2_32, _pow2_32,
+_built32 = ieee_math32.build(_add, _sub, _mul, _div, _where, _copysign, _scale2_32, _pow2_32,
                                                            np.float32, jit=_inline)
+_exp32, _expm1_32, _tanh32, _sigmoid32 = _built32.exp, _built32.expm1, _built32.tanh, _built32.sigmoid
 
 
 def _bind(dtype: str):
