@@ -33,17 +33,17 @@ RESULT_COLUMNS = (
 )
 # Diagnostics of the init and final weights (relustudy/core/diagnostics.py), recorded by every
 # engine. Datasets made before they existed lack them: loading does not require them.
+# On how many training inputs the output's pre-activation is <= 0 (int32; the task's S = dead on
+# all, 0 < k < S = partly dead), and the MSE over the task's evaluation points. Tables made before
+# the task factor lack them; loading does not require them.
+POINT_COLUMNS = ("output_dead_points_init", "output_dead_points_final", "eval_mse")
 DIAGNOSTIC_COLUMNS = (
     "grad_norm_final",  # norm of the full (corrected-rule) MSE gradient at the final weights
     "output_margin_init",  # the output unit's largest pre-activation over the six inputs
     "output_margin_final",
     "linear_on_data_init",  # one activation pattern on all six inputs: the net is affine there
     "linear_on_data_final",
-    # issue 27: on how many training inputs the output's pre-activation is <= 0 (int32; the task's S
-    # = dead on all, 0 < k < S = partly dead), and the MSE over the task's evaluation points
-    "output_dead_points_init",
-    "output_dead_points_final",
-    "eval_mse",
+    *POINT_COLUMNS,
 )
 # When a grid asks for them (Grid.track_output), the output unit's death timing, recorded by
 # every engine at each epoch's end (issue 16.3); datasets without them lack the columns.

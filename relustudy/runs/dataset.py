@@ -34,7 +34,7 @@ from relustudy.core.checks import hidden_str
 from relustudy.core.outcomes import OUTCOMES
 from relustudy.runs import paths  # read at call time (paths.CHECKOUT, paths.DEFAULT_GRID_DIR), so tests can patch them
 from relustudy.runs.paths import CURVES_FILE, RUNS_FILE
-from relustudy.core.schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TRACK_OUTPUT_COLUMNS, cell_id
+from relustudy.core.schema import CATEGORICAL_COLUMNS, CURVE_COLUMNS, DIAGNOSTIC_COLUMNS, POINT_COLUMNS, RESULT_COLUMNS, RUN_COLUMNS, TRACK_OUTPUT_COLUMNS, cell_id
 from relustudy.core.engines.layout import curve_epochs as _curve_epochs
 
 META_KEY = b"relustudy"  # Parquet key-value metadata key holding our JSON
@@ -433,8 +433,9 @@ def load_table(kind: str, path) -> pd.DataFrame:
         raise ValueError(f"{path} is not a relustudy {kind} table: its kind is {info.get('kind')!r}")
     names = pq.read_schema(path).names
     required = COMPACT_COLUMNS if info.get("columns") == "compact" else _REQUIRED[kind]
-    # Optional factors and the death-timing columns may postdate the file.
-    missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS and c not in TRACK_OUTPUT_COLUMNS]
+    # Optional factors, the death-timing and the per-point columns may postdate the file.
+    missing = [c for c in required if c not in names and c not in OPTIONAL_FACTORS
+               and c not in TRACK_OUTPUT_COLUMNS and c not in POINT_COLUMNS]
     if missing:
         raise ValueError(f"{path} is not a relustudy {kind} table: missing columns {', '.join(missing)}")
     try:
