@@ -298,7 +298,7 @@ def train_group(
     params = [(w.astype(np.float64, copy=False), b.astype(np.float64, copy=False)) for w, b in params]
     curve, last_err = curve.astype(np.float64, copy=False), last_err.astype(np.float64, copy=False)
     final_m = evaluate(cell0, params, data=(x_train, y_train), last_epoch_error=last_err)
-    # The engines mark "never" with -1; the record says NaN, as the files say null (STUDY.md section 3).
+    # The engines mark "never" with -1; the record says NaN, as the files say null (data/README.md).
     epochs_to = np.where(first_below < 0, np.nan, first_below.astype(np.float64))
     metrics = {"last_epoch_error": last_err, "epochs_to_1e-3": epochs_to, **init_m, **final_m}
     if track is not None:

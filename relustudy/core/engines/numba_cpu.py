@@ -290,8 +290,14 @@ def next_order(state, perm, k, ns):
 
 
 # ---- generated kernels: one module file per KernelSpec, imported so numba can cache it
+@functools.lru_cache(maxsize=None)
 def _engine_hash() -> str:
-    """Changes whenever code the kernels inline changes (numba's cache would not notice it)."""
+    """Changes whenever code the kernels inline changes (numba's cache would not notice it).
+
+    Read once per process: the code a process runs is the code it imported, so every module it
+    generates (kernels and rows_<act> loops alike) carries the same hash even if the sources
+    change on disk meanwhile (a kernel cached under a newer hash calling an older rows module
+    would not load in the next process)."""
     h = hashlib.sha256(numba.__version__.encode())
     here = Path(__file__).resolve().parent
     for name in ("numba_cpu.py", "formulas.py"):  # kernel_source's part is in the text itself
