@@ -63,7 +63,7 @@ def test_no_verdict_without_data(own_report):
     assert "**Verdict:**" not in text
     assert "not in this dataset" not in text
     assert "## Claim 3 of the posted answer" not in text  # momentum on the posted cell: no posted cell here
-    answers = text.split("## Answers")[1].split("## Glossary")[0]
+    answers = text.split("## Findings, section by section")[1].split("## Glossary")[0]
     assert re.findall(r"^- \*\*\[(.*?)\]", answers, re.MULTILINE) == ["Every cell: failure, outcomes, final error and paired contrasts"]
 
 
