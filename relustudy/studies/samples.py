@@ -84,3 +84,26 @@ def sample_text(samples: Mapping[str, Sample]) -> str:
         by.setdefault((s.name, s.n), []).append(label)
     return "; ".join(f"{', '.join(labels)}: {n:,} seeds from `{name}`"
                      + (" (the screen)" if name == SCREEN else "") for (name, n), labels in by.items())
+
+
+def largest_frame(ctx: Context, changes: Mapping[str, Mapping[str, object]], *,
+                  common_seeds: bool = False) -> tuple[pd.DataFrame, dict[str, Sample]]:
+    """The largest sample of each cell (label -> change to the posted cell) in one runs table (the
+    columns every sample has), and {label: Sample} for the cells found. ``common_seeds``: keep
+    only the seeds every found cell holds (so per-cell counts and paired counts share one n)."""
+    found = {label: s for label, c in changes.items() if (s := largest(ctx, c)) is not None}
+    if not found:
+        return pd.DataFrame(), {}
+    frames = [s.runs for s in found.values()]
+    if common_seeds:
+        keep = frames[0]["seed"].to_numpy()
+        for f in frames[1:]:
+            keep = np.intersect1d(keep, f["seed"].to_numpy())
+        found = {k: Sample(s.name, s.runs[np.isin(s.runs["seed"].to_numpy(), keep)]) for k, s in found.items()}
+        frames = [s.runs for s in found.values()]
+    cols = [c for c in frames[0].columns if all(c in f.columns for f in frames[1:])]
+    # Categories differ between tables: compare as strings (analysis.select does) after the concat.
+    table = pd.concat([f[cols].astype({c: str for c in cols if isinstance(f[c].dtype, pd.CategoricalDtype)})
+                       for f in frames], ignore_index=True)
+    table["seed"] = table["seed"].astype(np.int64)
+    return table, found
