@@ -38,16 +38,17 @@ def remedy_rates(
     ax.errorbar(r, pos, xerr=[r - rows[low].to_numpy(float), rows[high].to_numpy(float) - r], fmt="none",
                 ecolor="0.15", capsize=3, lw=1)
     top = max(float(rows[high].max()), reference or 0.0)
-    for p, v in zip(pos, r):
-        ax.text(v + 0.012 * top + (0.0 if np.isnan(v) else 0), p, f"{100 * v:.1f}%", va="center", fontsize=8)
+    for p, v, h in zip(pos, r, rows[high].to_numpy(float)):  # the label right of the whisker, not on it
+        ax.text(h + 0.015 * top, p, f"{100 * v:.1f}%", va="center", fontsize=8, zorder=4,
+                bbox=dict(facecolor="white", edgecolor="none", pad=0.3))  # readable where the reference line crosses
     if reference is not None:
-        ax.axvline(reference, color="0.2", ls="--", lw=1, label=reference_label or None)
+        ax.axvline(reference, color="0.2", ls="--", lw=1, label=reference_label or None, zorder=3)
     ax.set_yticks(pos, rows[y].astype(str), fontsize=9)
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.18)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     ax.set_xlabel("runs that fail (95% CI)", fontsize=9)
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: off the bars
     if title:
         ax.set_title(title, fontsize=10)
     if own:

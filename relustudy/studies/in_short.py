@@ -226,7 +226,8 @@ def recipe_rule(f: InShortFinding) -> Verdict:
                       for w in warn.itertuples())
     if len(good):
         names = " or ".join(f"{r.label} ({pct(r.rate, 1)})" for r in good.head(3).itertuples())
-        return Verdict("fix", f"Use {names}: each fails on under {pct(GOOD_RATE, 0)} of seeds.{warning}")
+        each = "each fails" if len(good.head(3)) > 1 else "it fails"
+        return Verdict("fix", f"Use {names}: {each} on under {pct(GOOD_RATE, 0)} of seeds.{warning}")
     if len(rem):
         b = rem.sort_values("rate", kind="stable").iloc[0]
         return Verdict("best-only", f"No remedy here fails under {pct(GOOD_RATE, 0)}; the best is {b['label']} "
@@ -299,11 +300,21 @@ def answers(f: InShortFinding) -> list[tuple[str, str, str]]:
     return out
 
 
+EFFECT_LABELS = {"posted": "the posted program", "helps": f"fails less (paired, Holm p < {ALPHA:g})",
+                 "hurts": f"fails more (paired, Holm p < {ALPHA:g})", "no change": "no significant change"}  # legend
+
+
 def figures_(f: InShortFinding):
     if f.rows.empty:
         return []
+    p = f.posted
+    rows = f.rows.assign(effect=[_direction(r) for _, r in f.rows.iterrows()])
+    bars = pd.concat([pd.DataFrame([dict(label="posted program", effect="posted", rate=p.rate, ci_low=p.ci_low,
+                                         ci_high=p.ci_high)]), rows[["label", "effect", "rate", "ci_low", "ci_high"]]],
+                     ignore_index=True)
+    bars["effect"] = bars["effect"].map(EFFECT_LABELS)
     return [Figure("recipe.png", figures_recipe.remedy_rates(
-        f.rows, y="label", hue="kind", reference=f.posted.rate,
+        bars, y="label", hue="effect", reference=f.posted.rate,
         reference_label=f"posted program: {pct(f.posted.rate, 1)}",
         title="How often each change to the posted program fails"), "failure rate per remedy")]
 
