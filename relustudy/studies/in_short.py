@@ -19,7 +19,7 @@ import pandas as pd
 from relustudy.analysis import vocabulary as vocab
 from relustudy.core.optimizers import MOMENTUM
 from relustudy.core.outcomes import EPOCH_ERROR_TARGET
-from relustudy.core.problem import MSE_ZERO_OUTPUT, Y_TRAIN
+from relustudy.core.problem import MSE_ZERO_OUTPUT
 from relustudy.figures import recipe as figures_recipe
 from relustudy.stats import paired_tests
 from relustudy.stats import proportions as stats
@@ -112,8 +112,7 @@ def finding(d: dict) -> InShortFinding:
     fail, born = vocab.failed(post), vocab.output_born_dead(post)
     outcome = vocab.labels(post["outcome"])
     dead_out = outcome == "dead_output"
-    zero_loss = float(np.mean(Y_TRAIN ** 2))
-    assert np.isclose(zero_loss, MSE_ZERO_OUTPUT)
+    zero_loss = MSE_ZERO_OUTPUT  # mean(Y^2), computed from the task's targets (core.problem)
     at_zero = post["final_mse"].to_numpy() == np.asarray(zero_loss, dtype=post["final_mse"].dtype)
     rows, strata, missing, small = [], [], [], []
     for r in RECIPE:
@@ -267,7 +266,7 @@ def recipe_table(f: InShortFinding) -> str:
 
 def answers(f: InShortFinding) -> list[tuple[str, str, str]]:
     """One answer per question: (question, section anchor, at most three sentences)."""
-    p, b, fd, d = f.posted, f.born_dead, f.fail_if_born_dead, f.dead_of_failed
+    b, fd, d = f.born_dead, f.fail_if_born_dead, f.dead_of_failed
     out = [("Q2: why do some ReLU runs never learn?", "million",
             f"Because the output unit dies: {pct(d.rate, 0)} of the failed runs end with its input ≤ 0 on every pair, "
             f"where every gradient is zero. {pct(b.rate, 0)} of the seeds start with it dead, and {pct(fd.rate, 0)} of "
@@ -321,7 +320,7 @@ def figures_(f: InShortFinding):
 
 def section(f: InShortFinding, v: Verdict, links) -> str:
     missing = (f" Rows to come: {', '.join(f.missing)} (not in the data yet)." if f.missing else "")
-    small = ("" if not f.small else " Left out for fewer than {:,} seeds: ".format(CONFIRMED_SEEDS)
+    small = ("" if not f.small else f" Left out for fewer than {CONFIRMED_SEEDS:,} seeds: "
              + ", ".join(f"{lab} ({n:,} in `{src}`)" for lab, n, src in f.small) + ".")
     qa = "\n".join(f"- **[{q}](#{anchor})** {text}" for q, anchor, text in answers(f))
     return f"""{in_short(f)}

@@ -107,7 +107,8 @@ def section(f: SpeedFinding, v: Verdict, links) -> str:
                + "; ".join(f"{d.activation} reaches epoch error < 1e-3 in {d.n_reach:,} of {d.n:,} runs (`{d.sample}`), "
                            f"median {num(d.median, 4)} epochs [{num(d.low, 4)}, {num(d.high, 4)}]"
                            for d in f.largest.itertuples(index=False)) + ".")
-    solved = f.linear[f.linear["output"].astype(str) == "same"]["n_solved"].sum() if f.linear is not None else 0
+    solved = (int(f.linear.loc[f.linear["output"].astype(str) == "same", "n_solved"].sum())
+              if f.linear is not None and "output" in f.linear.columns else 0)
     return f"""**Linear on the data?** (from the screen: the solved runs of its 1,000 posted-cell seeds, n = {solved:,}; the
 compact confirmation tables do not record the activation pattern) {v.text} {lin}(`linear_on_data_final`: one activation pattern on all six inputs at the end.)
 Within one activation pattern the network is an affine map of its input and the loss a quadratic of the last layer's
