@@ -137,10 +137,17 @@ def test_opening_has_no_typed_numbers_and_fits_one_screen():
 
 
 def test_answers_are_at_most_three_sentences_with_a_link():
-    for q, anchor, text in ins.answers(_finding()):
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", text.strip()) if s]
-        assert len(sentences) <= 3, (q, sentences)
-        assert re.fullmatch(r"[a-z0-9-]+", anchor)
+    q1 = pd.DataFrame([dict(activation=a, output=o, n=1000, median=1e-4, low=9e-5, high=2e-4, source="default")
+                       for a in ("tanh", "sigmoid") for o in ("same", "identity")])
+    for f in (_finding(), replace(_finding(), q1=q1), replace(_finding(), q1=q1.assign(n=100_000, source="confirm_q1"))):
+        for q, anchor, text in ins.answers(f):
+            sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", text.strip()) if s]
+            assert len(sentences) <= 3, (q, sentences)
+            assert re.fullmatch(r"[a-z0-9-]+", anchor)
+    q1_answer = {q: t for q, _, t in ins.answers(replace(_finding(), q1=q1))}
+    assert any("n = 1,000 seeds each, from `default`; not yet confirmed on 100,000" in t for t in q1_answer.values())
+    q1_answer = {q: t for q, _, t in ins.answers(replace(_finding(), q1=q1.assign(n=100_000, source="confirm_q1")))}
+    assert any("n = 100,000 seeds each, from `confirm_q1`)" in t for t in q1_answer.values())
 
 
 @pytest.mark.skipif(not (experiment_dir("million") / "runs.parquet").exists(), reason="needs data/million")

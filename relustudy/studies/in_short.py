@@ -75,7 +75,8 @@ class InShortFinding:
     #                     diff_low, diff_high, n10, n01, p, p_holm (one Holm family over the rows)
     strata: pd.DataFrame  # momentum rows per stratum: label, stratum, n, rate_a, rate_b, diff, diff_low, diff_high, p
     speed: object  # median_ci of epochs to epoch error < target over the posted cell's solved runs
-    q1: pd.DataFrame | None  # median final MSE per activation x output (as posted, lr 0.1): n, median, low, high, source
+    q1: pd.DataFrame | None  # median final MSE per activation x output (as posted, lr 0.1) on its largest sample
+    #                          (the screen until confirm_q1 is made): n, median, low, high, source; None if missing
     missing: list = field(default_factory=list)  # recipe labels without a cell in the data
     small: list = field(default_factory=list)  # recipe labels with fewer than CONFIRMED_SEEDS seeds: (label, n, source)
 
@@ -140,7 +141,7 @@ def finding(d: dict) -> InShortFinding:
     hit = post["epochs_to_1e-3"].dropna().to_numpy(float)
     q1 = []
     for (act, out, lr), s in d["q1"].items():
-        if s is not None and s.confirmed:
+        if s is not None:
             m = median_ci(s.runs["final_mse"].to_numpy(float)[vocab.labels(s.runs["outcome"]) != "diverged"])
             q1.append(dict(activation=act, output=out, n=m.n, median=m.median, low=m.ci_low, high=m.ci_high,
                            source=s.name))
@@ -279,16 +280,18 @@ def answers(f: InShortFinding) -> list[tuple[str, str, str]]:
     if f.q1 is not None:
         m = {(r.activation, r.output): r for r in f.q1.itertuples()}
         n = int(f.q1["n"].min())
+        src = "`, `".join(dict.fromkeys(f.q1["source"]))
+        where = f"n = {n:,} seeds each, from `{src}`" + (
+            "" if n >= CONFIRMED_SEEDS else f"; not yet confirmed on {CONFIRMED_SEEDS:,}: `confirm_q1` does that")
         out.append(("Q1 and claim 1: why are tanh and sigmoid slow, and is it a vanishing gradient?", "q1",
                     f"After 5,000 epochs at lr 0.1 the median final MSE is {num(m[('tanh', 'same')].median, 2)} (tanh) and "
                     f"{num(m[('sigmoid', 'same')].median, 2)} (sigmoid) as posted, {num(m[('tanh', 'identity')].median, 2)} "
-                    f"and {num(m[('sigmoid', 'identity')].median, 2)} with an identity output unit (n = {n:,} seeds "
-                    "each). The targets of 1.0 sit on tanh's asymptote and outside sigmoid's range; [claim 1](#vanishing) "
-                    "measures whether the gradient vanishes."))
+                    f"and {num(m[('sigmoid', 'identity')].median, 2)} with an identity output unit ({where}). The "
+                    "targets of 1.0 sit on tanh's asymptote and outside sigmoid's range; [claim 1](#vanishing) measures "
+                    "whether the gradient vanishes."))
     else:
         out.append(("Q1 and claim 1: why are tanh and sigmoid slow, and is it a vanishing gradient?", "q1",
-                    f"Not confirmed on {CONFIRMED_SEEDS:,} seeds in this dataset (`confirm_q1` is not loaded); the "
-                    "section answers from the screen."))
+                    "This dataset has no tanh/sigmoid cells at lr 0.1; see the section."))
     z = f.at_zero_loss
     out.append(("Claim 2: a local minimum?", "local-minimum",
                 f"A dead output is a flat plateau: {pct(z.rate, 1)} of the {z.n:,} dead-output runs end at exactly the "
