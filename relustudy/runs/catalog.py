@@ -30,7 +30,7 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
 
 Examples
 --------
->>> from relustudy import experiments
+>>> from relustudy.runs import catalog as experiments
 >>> experiments.names()
 ['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim', 'confirm', 'confirm_q1']
 >>> experiments.get("q1_long").n_runs
