@@ -25,7 +25,7 @@ from test_cli import snapshot
 from test_grid import assert_bitwise_equal
 
 NAMES = ["q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim",
-         "generality"]
+         "generality", "confirm", "confirm_q1"]
 GRIDS = NAMES[:3] + ["depth_width"]  # Grids with curves (million, phase: compact tables, tests/test_scale.py)
 
 

@@ -64,7 +64,7 @@ def test_no_verdict_without_data(own_report):
     assert "**Verdict:**" not in text
     assert "not in this dataset" not in text
     assert "## Claim 3 of the posted answer" not in text  # momentum on the posted cell: no posted cell here
-    answers = text.split("## Answers")[1].split("## Glossary")[0]
+    answers = text.split("## Findings, section by section")[1].split("## Glossary")[0]
     assert re.findall(r"^- \*\*\[(.*?)\]", answers, re.MULTILINE) == ["Every cell: failure, outcomes, final error and paired contrasts"]
 
 
@@ -167,7 +167,7 @@ def test_momentum_verdict_says_nothing_of_a_missing_comparison():
 
     post = pd.DataFrame({"family": ["equal lr"], "lr": [0.01], "lr_momentum": [0.01], "rate_a": [0.38],
                          "rate_b": [0.5], "rate_diff": [0.12], "diff_low": [0.1], "diff_high": [0.14],
-                         "p_fail_holm": [1e-6]})
-    v = momentum.verdict(SimpleNamespace(posted=post))
+                         "p_fail_holm": [1e-6], "n_pairs": [1000]})
+    v = momentum.verdict(SimpleNamespace(posted=post, largest=None))
     assert v.key == "equal lr:hurts,matched step:missing"
     assert "matched step" not in v.text and "not in this dataset" not in v.text

@@ -89,6 +89,20 @@ def test_million_verdict_on_both_sides_of_its_gaps():
     assert m.verdict(f(0.30, 0.30 - m.MINOR_GAP + 0.01)).key == "minor"
 
 
+def test_million_screen_gap_rule_on_both_sides():
+    """How much of the screen's gap to the million its born-dead excess explains (EXPLAINED_SHARE)."""
+    from relustudy.studies import million as m
+
+    def f(fail_dead):  # screen: 40% fail; population: 37.2% fail, 45% born dead; P(fail | alive) 10%
+        return _ns(default=_ns(rate=0.40), posted=pd.Series(dict(rate=0.372, dead=0.45)),
+                   reweighted=fail_dead * 0.45 + 0.10 * 0.55)
+
+    # reweighted 0.386 closes 0.014 of the 0.028 gap: exactly half
+    assert m.screen_gap_rule(f((0.386 - 0.055) / 0.45 + 1e-6)).key == "sampling"
+    assert m.screen_gap_rule(f((0.386 - 0.055) / 0.45 - 1e-6)).key == "explains"
+    assert "of the +2.80 percentage points" in m.screen_gap_rule(f(0.7)).text
+
+
 def test_local_minimum_verdict_on_both_sides():
     from relustudy.studies import local_minimum as lm
 
@@ -106,12 +120,14 @@ def test_quirks_verdict_on_both_sides():
     from relustudy.studies import quirks as q
 
     def f(born):
-        mc = _ns(n01=233, n10=28, rate_a=0.384, rate_b=0.589, diff=0.205, diff_low=0.17, diff_high=0.23, pvalue=1e-9)
-        return _ns(mc=mc, broken_born_dead=born, rescued_born_dead=0)
+        mc = _ns(n01=233, n10=28, rate_a=0.384, rate_b=0.589, diff=0.205, diff_low=0.17, diff_high=0.23, pvalue=1e-9,
+                 n=500_000)
+        return _ns(mc=mc, broken_born_dead=born, rescued_born_dead=0, sample="`million` (as posted)")
 
     need = int(np.ceil(q.REVIVAL_SHARE * 205))
     assert q.verdict(f(need)).key == "revival" and "205 extra failures" in q.verdict(f(need)).text
     assert q.verdict(f(need - 1)).key == "other"
+    assert "n = 500,000 paired seeds from `million` (as posted)" in q.verdict(f(need)).text
 
 
 def test_how_runs_die_verdict_on_both_sides():
@@ -158,18 +174,27 @@ def test_inits_and_momentum_verdicts_follow_significance():
     from relustudy.studies import momentum
 
     def mc(diff):
-        return _ns(diff=diff, diff_low=diff - 0.01, diff_high=diff + 0.01, rate_a=0.4, rate_b=0.4 + diff)
+        return _ns(diff=diff, diff_low=diff - 0.01, diff_high=diff + 0.01, rate_a=0.4, rate_b=0.4 + diff, n=100_000)
 
     rows = pd.DataFrame(dict(update=["as_posted"] * 2 + ["corrected"] * 2, init=["he", "xavier"] * 2,
-                             mc=[mc(0.1), mc(0.1), mc(-0.1), mc(0.01)], p_fail_holm=[1e-5, 1e-5, 1e-5, 0.5]))
-    assert inits.verdict(_ns(rows=rows)).key == "as_posted:worse,corrected:mixed"
+                             mc=[mc(0.1), mc(0.1), mc(-0.1), mc(0.01)], p_fail_holm=[1e-5, 1e-5, 1e-5, 0.5],
+                             sample_b=["confirm"] * 4))
+    v = inits.verdict(_ns(rows=rows))
+    assert v.key == "as_posted:worse,corrected:mixed" and "n = 100,000 from `confirm`" in v.text
     post = pd.DataFrame(dict(family=["equal lr", "matched step"], lr=[0.01, 0.01], lr_momentum=[0.01, 0.001],
                              rate_a=[0.38, 0.38], rate_b=[0.5, 0.3], rate_diff=[0.12, -0.08], diff_low=[0.1, -0.1],
-                             diff_high=[0.14, -0.06], p_fail_holm=[1e-6, 1e-3]))
-    v = momentum.verdict(_ns(posted=post))
+                             diff_high=[0.14, -0.06], p_fail_holm=[1e-6, 1e-3], n_pairs=[1000, 1000]))
+    v = momentum.verdict(_ns(posted=post, largest=None))
     assert v.key == "equal lr:hurts,matched step:helps" and v.text.startswith("Momentum helps the posted cell only")
+    assert "n = 1,000 paired seeds (the screen)" in v.text
     post["p_fail_holm"] = [0.2, 0.3]
-    assert momentum.verdict(_ns(posted=post)).key == "equal lr:no change,matched step:no change"
+    assert momentum.verdict(_ns(posted=post, largest=None)).key == "equal lr:no change,matched step:no change"
+    # The largest samples, when there, decide (issue 25.2): here they reverse the screen's matched step.
+    big = post.assign(rate_b=[0.47, 0.43], rate_diff=[0.10, 0.06], diff_low=[0.09, 0.05], diff_high=[0.11, 0.07],
+                      p_fail_holm=[1e-50, 1e-40], n_pairs=[100_000, 500_000], sample_a="million",
+                      sample_b=["confirm", "million"])
+    v = momentum.verdict(_ns(posted=post, largest=big))
+    assert v.key == "equal lr:hurts,matched step:hurts" and "n = 100,000 paired seeds (`million` and `confirm`)" in v.text
 
 
 def test_vanishing_verdict_on_all_three_sides():

@@ -1,4 +1,4 @@
-"""The whole document: answers, glossary, contents, the studies' sections in registry order,
+"""The whole document: the opening ("In short"), answers, glossary, contents, the studies' sections in registry order,
 methods, references, provenance."""
 
 from __future__ import annotations
@@ -111,9 +111,14 @@ def _compact(d) -> str:
 
 
 
+# Studies whose section opens the report, before the per-section findings and the glossary: the
+# answer in one screen (issue 25.1).
+OPENING = ("in-short",)
+
+
 def build(ctx: Context, studies=None, jobs: int = 1) -> str:
-    """Render the whole report as markdown: title, answers, glossary, contents, the studies'
-    sections in registry order, methods, references, provenance; studies whose data are
+    """Render the whole report as markdown: title, the opening (:data:`OPENING`), the findings
+    section by section, glossary, contents, the other studies' sections in registry order, methods, references, provenance; studies whose data are
     missing are listed, grouped by reason, in one line under "Skipped sections"
     (:func:`skipped_line`). ``jobs`` > 1 renders the studies in that many forked processes
     (:func:`render_studies`); the text is the same."""
@@ -125,13 +130,15 @@ def build(ctx: Context, studies=None, jobs: int = 1) -> str:
         else:
             rendered.append(result)
     answers = [f"- **[{r.study.title}](#{r.study.name}).** {r.answer.strip()}" for r in rendered if r.answer]
+    opening = [r for r in rendered if r.study.name in OPENING]
     parts = [
         section_title(ctx),
-        *(["## Answers\n\n" + "\n".join(answers) + "\n"] if answers else []),
+        *(r.section for r in opening),
+        *(["## Findings, section by section\n\n" + "\n".join(answers) + "\n"] if answers else []),
         section_glossary(),
         "## Contents\n\n" + "\n".join(f"- [{r.study.title}](#{r.study.name})" for r in rendered)
         + "\n- [Methods](#methods)\n- [References](#references)\n- [Provenance](#provenance)\n",
-        *(r.section for r in rendered),
+        *(r.section for r in rendered if r.study.name not in OPENING),
         section_methods(ctx),
         section_references(),
         section_provenance(ctx),

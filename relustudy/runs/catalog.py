@@ -28,11 +28,15 @@ grid -- same shards, resume and bitwise determinism -- and writes its dataset to
   keras x both updates x (relu, same), (relu, identity), (leaky_relu, identity), per-sample
   SGD, and the full batch beside it for (relu, same) (issue 27; compact).
 
+* ``confirm``, ``confirm_q1`` -- the confirmation samples (issue 25): the cells a verdict of
+  the report's opening or of the screen's sections compares with the posted cell (ReLU;
+  Q1's tanh/sigmoid), at 100,000 seeds paired with ``million``'s seeds 0..99,999 (compact).
+
 Examples
 --------
 >>> from relustudy.runs import catalog
 >>> catalog.names()
-['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim', 'generality']
+['q1_long', 'born_dead', 'remedies', 'million', 'phase', 'depth_width', 'noise', 'tuning', 'remedies_optim', 'generality', 'confirm', 'confirm_q1']
 >>> catalog.get("q1_long").n_runs
 1600
 """
@@ -233,6 +237,51 @@ def _generality() -> Experiment:
                       f"as_posted/corrected x (relu, same/identity), (leaky_relu, identity), batch 1 and full for "
                       f"(relu, same); {GENERALITY_SEEDS_MAIN:,} seeds for the 6-pair (relu, same) cells, "
                       f"{GENERALITY_SEEDS:,} elsewhere; compact ({full.n_runs:,} runs)", full, reduced)
+# confirm (issue 25.2): the screen (data/default, 1,000 seeds per cell) finds; these confirm. Seeds
+# 0..99,999 are million's first 100,000, so every cell here is paired by seed with million's posted
+# cell, corrected update and momentum at the matched step (those are million's runs, not retrained).
+# Two experiments, because Q1's tanh/sigmoid cells cost 2x a ReLU cell: `confirm` (11 ReLU cells,
+# 1.1 M runs, ~50 min on the shared 2-core machine at ~380 runs/s) and `confirm_q1` (8 cells, 0.8 M
+# runs, ~70 min there); a study reads each one when it is present and the screen otherwise.
+CONFIRM_SEEDS = 100_000
+CONFIRM_BLOCK = 10_000  # R = 10,000-30,000 runs per task, like million's
+
+
+def _confirm_posted() -> Grid:
+    return Grid(seeds=(0, CONFIRM_SEEDS), activations=("relu",), outputs=("same",), inits=("randn",),
+                updates=("as_posted",), optimizers=("sgd",), lrs=(0.01,), block=CONFIRM_BLOCK)
+
+
+def _confirmation(name: str, description: str, parts: tuple[Grid, ...]) -> Experiment:
+    full = GridUnion(parts, out=experiment_dir(name), columns="compact", name=name, track_output=True)
+    small = tuple(dataclasses.replace(p, seeds=(0, 8), epochs=(100,), block=8) for p in parts)
+    reduced = GridUnion(small, out=REDUCED_DIR / name, columns="compact", name=name, track_output=True)
+    return Experiment(name, f"{description}, {CONFIRM_SEEDS:,} seeds each paired with million's; compact columns "
+                            f"({full.n_runs:,} runs)", full, reduced)
+
+
+def _confirm() -> Experiment:
+    """The ReLU cells the recipe table and the screen's ReLU verdicts compare with the posted cell."""
+    posted, r = _confirm_posted(), dataclasses.replace
+    return _confirmation("confirm", "confirmation sample: the recipe's remedies, claim 3 at equal lr, He/Xavier/RAI "
+                         "under both updates", (
+        r(posted, outputs=("identity",), inits=("randn", "he")),  # an identity output (with randn and He)
+        r(posted, activations=("leaky_relu",), outputs=("same", "identity")),  # leaky ReLU, either output
+        r(posted, optimizers=("adam",), lrs=(ADAM_LR,)),  # Adam at torch's default lr
+        r(posted, updates=("corrected",), inits=("he", "xavier", "rai")),  # He/Xavier/RAI with the fix
+        r(posted, optimizers=("momentum",)),  # claim 3 at equal lr (the matched step is million's)
+        r(posted, inits=("he", "xavier")),  # He/Xavier under the posted update
+    ))
+
+
+def _confirm_q1() -> Experiment:
+    """Q1's cells: tanh and sigmoid at the asker's lr 0.1, both outputs, both updates."""
+    posted = _confirm_posted()
+    return _confirmation("confirm_q1", "confirmation sample of Q1: tanh/sigmoid at lr 0.1, outputs same/identity, "
+                         "updates as_posted/corrected", (
+        dataclasses.replace(posted, activations=("tanh", "sigmoid"), outputs=("same", "identity"),
+                            updates=("as_posted", "corrected"), lrs=(0.1,)),
+    ))
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -306,6 +355,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
         _remedies_optim(),
         _generality(),
+        _confirm(),
+        _confirm_q1(),
     )
 }
 

@@ -11,6 +11,7 @@ from relustudy.studies import cells
 from relustudy.studies import failure_rates
 from relustudy.studies import final_mse
 from relustudy.studies import how_runs_die
+from relustudy.studies import in_short
 from relustudy.studies import init_predictability
 from relustudy.studies import inits
 from relustudy.studies import local_minimum
@@ -37,6 +38,7 @@ from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict, render
 
 STUDIES: list[Study] = [
+    in_short.STUDY,  # the opening (report.document.OPENING): the answer in one screen
     the_data.STUDY,
     million.STUDY,
     posted_cell.STUDY,

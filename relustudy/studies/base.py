@@ -15,7 +15,7 @@ A study is one module under ``relustudy/studies/`` that defines ``STUDY = Study(
   report saves them and hands their markdown links to ``section``.
 * ``section(result, verdict, links) -> str``: the section's markdown body (no heading).
 * ``answer(result, verdict) -> str``: one short paragraph for the report's opening
-  ("Answers"); ``None`` keeps the study out of it.
+  ("Findings, section by section"); ``None`` keeps the study out of it.
 
 Adding a question is one module and one line in :data:`relustudy.studies.STUDIES`.
 """

@@ -31,7 +31,8 @@ CONDITIONAL_DRAWS = 200_000  # draws of the hidden layers for the conditional co
 THEORY_SEED = 20261126
 BOOT_SEED = 12345
 THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
-EXPERIMENTS = ("q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim")  # datasets beside data/default with sections
+EXPERIMENTS = ("q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim",
+               "confirm", "confirm_q1")  # datasets beside data/default with sections
 ALPHA = 0.05
 
 # The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD): Cell()'s

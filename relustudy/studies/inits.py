@@ -20,6 +20,7 @@ from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, ci, diff_ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Study, Verdict
+from relustudy.studies import samples
 
 SCHEMES = ("he", "xavier")
 UPDATES = ("as_posted", "corrected")
@@ -27,21 +28,26 @@ UPDATES = ("as_posted", "corrected")
 
 @dataclass(frozen=True)
 class InitsFinding:
-    rows: pd.DataFrame  # per update x scheme: McNemar/Wilcoxon vs randn (same update), p Holm over the table
+    rows: pd.DataFrame  # per update x scheme: McNemar/Wilcoxon vs randn (same update), p Holm over the table,
+    #                     sample_a / sample_b: the dataset each cell's runs come from (its largest sample)
     revived: pd.DataFrame | None = None  # per update x init: output born dead (n), of them solved (k, rate, exact CI)
     decay: tuple | None = None  # (lr, epochs, (1 - lr)^(6 epochs)): the posted bias decay over the whole run
 
 
-def select(ctx: Context) -> pd.DataFrame:
+def select(ctx: Context) -> dict:
     # The baseline first: the posted cell (under either update), then a scheme to compare with it.
     need(ctx.runs, {k: v for k, v in POSTED.items() if k != "update"}, "the posted ReLU cell (either update)")
     sub = analysis.select(ctx.runs, {k: v for k, v in POSTED.items() if k not in ("init", "update")})
     if not set(SCHEMES) & set(sub["init"].astype(str)):
         raise Skip("the dataset has neither he nor xavier init on the posted cell")
-    return sub
+    # Each cell from its largest sample (issue 25.2): million's randn, confirm's He/Xavier when loaded.
+    table, found = samples.largest_frame(ctx, {(i, u): {"init": i, "update": u}
+                                               for u in UPDATES for i in ("randn", *SCHEMES)})
+    return {"runs": table, "names": {k: s.name for k, s in found.items()}}
 
 
-def finding(runs: pd.DataFrame) -> InitsFinding:
+def finding(d: dict) -> InitsFinding:
+    runs = d["runs"]
     rows = []
     for upd in UPDATES:
         base = {**POSTED, "update": upd}
@@ -53,7 +59,8 @@ def finding(runs: pd.DataFrame) -> InitsFinding:
                 continue
             mc = paired_tests.mcnemar_exact(t["failed_a"].to_numpy(), t["failed_b"].to_numpy())
             wx = paired_tests.wilcoxon_log_mse(t["final_mse_a"].to_numpy(), t["final_mse_b"].to_numpy())
-            rows.append(dict(update=upd, init=alt, mc=mc, wx=wx))
+            rows.append(dict(update=upd, init=alt, mc=mc, wx=wx, sample_a=d["names"][("randn", upd)],
+                             sample_b=d["names"][(alt, upd)]))
     if not rows:
         raise Skip("no he/xavier cell shares seeds with the posted cell")
     df = pd.DataFrame(rows)
@@ -82,7 +89,7 @@ def verdict(f: InitsFinding) -> Verdict:
         key = "better" if all(less) else "worse" if all(more) else "mixed"
         keys.append(f"{upd}:{key}")
         nums = "; ".join(f"{r.init} {pct(r.mc.rate_b)} ({diff_ci(r.mc.diff, r.mc.diff_low, r.mc.diff_high)}, Holm "
-                         f"{pval(r.p_fail_holm)})" for r in g.itertuples())
+                         f"{pval(r.p_fail_holm)}, n = {r.mc.n:,} from `{r.sample_b}`)" for r in g.itertuples())
         word = {"better": "fail less than randn", "worse": "fail more than randn", "mixed": "do not consistently differ "
                 "from randn"}[key]
         bias = " (biases decay, never learn)" if upd == "as_posted" else " (biases learn)"
@@ -91,10 +98,11 @@ def verdict(f: InitsFinding) -> Verdict:
 
 
 def section(f: InitsFinding, v: Verdict, links) -> str:
-    rows = [(f"{r.update} / {r.init}", f"{r.mc.n:,}", pct(r.mc.rate_a), pct(r.mc.rate_b),
+    rows = [(f"{r.update} / {r.init}", f"`{r.sample_a}` / `{r.sample_b}`", f"{r.mc.n:,}", pct(r.mc.rate_a), pct(r.mc.rate_b),
              diff_ci(r.mc.diff, r.mc.diff_low, r.mc.diff_high), f"{r.mc.n10:,} / {r.mc.n01:,}", pval(r.p_fail_holm),
              f"{r.wx.n_lower:,} / {r.wx.n_higher:,} ({r.wx.n_used:,})", pval(r.p_mse_holm)) for r in f.rows.itertuples()]
-    tbl = md_table(pd.DataFrame(rows, columns=["update / init (B; A = randn, same update)", *FAMILY_COLUMNS]))
+    tbl = md_table(pd.DataFrame(rows, columns=["update / init (B; A = randn, same update)", "samples (A / B)",
+                                               *FAMILY_COLUMNS]))
     decay = revival = ""
     if f.decay is not None:
         lr, epochs, d = f.decay

@@ -31,6 +31,7 @@ CELLS = (  # label, change from the posted cell
 )
 DECISIVE_GAP = 0.5  # P(fail | output dead at init) - P(fail | alive) at least this: the output's state at init is the main predictor
 MINOR_GAP = 0.2  # below it the draw matters little
+EXPLAINED_SHARE = 0.5  # reweighting the screen's seeds to the population's born-dead share closes at least this share of its gap: "explains"
 
 
 def _rate(k: int, n: int) -> stats.ProportionResult:
@@ -281,21 +282,33 @@ def _screen_text(f: MillionFinding, spread, cover) -> str:
     d, dd = f.default, f.default_dead
     return txt + (
         f" The default grid's seeds 0–{d.n - 1:,} fail {pct(d.rate, 2)} {ci(d.ci_low, d.ci_high, 2)}, "
-        f"{100 * (d.rate - post.rate):+.1f} percentage points from the million: they start with the output dead more "
-        f"often ({pct(dd.rate, 1)} {ci(dd.ci_low, dd.ci_high, 1)}) than the population ({pct(post.dead, 1)}). Reweighted "
-        f"to the population's dead-at-init share, their rate would be {pct(f.reweighted, 2)}: the excess of born-dead "
-        "seeds explains the gap, and it lifts every rate of the screen whose failures are mostly born dead by a "
-        f"similar amount. On the {f.same_seeds[1]:,} runs both datasets hold (same cell id and seed) the outcomes agree "
-        f"on {f.same_seeds[0]:,}: they are the same computation.")
+        f"{100 * (d.rate - post.rate):+.1f} percentage points from the million; they start with the output dead in "
+        f"{pct(dd.rate, 1)} {ci(dd.ci_low, dd.ci_high, 1)} (population: {pct(post.dead, 1)}). {screen_gap_rule(f).text}"
+        f" On the {f.same_seeds[1]:,} runs both datasets hold (same cell id and seed) the outcomes agree on "
+        f"{f.same_seeds[0]:,}: they are the same computation.")
+
+
+def screen_gap_rule(f: MillionFinding) -> Verdict:
+    """Does the screen's excess of born-dead seeds explain its gap to the million? Reweighted to the
+    population's born-dead share (:attr:`MillionFinding.reweighted`), "explains" when at least
+    :data:`EXPLAINED_SHARE` of the gap closes, else "sampling" (the rest is the luck of 1,000 seeds)."""
+    gap = f.default.rate - f.posted.rate
+    closed = f.default.rate - f.reweighted
+    share = closed / gap if gap != 0 else np.nan
+    said = (f"Reweighted to the population's born-dead share, their rate would be {pct(f.reweighted, 2)}: that closes "
+            f"{100 * closed:+.2f} of the {100 * gap:+.2f} percentage points ({pct(share, 0)} of the gap")
+    if np.isfinite(share) and share >= EXPLAINED_SHARE:
+        return Verdict("explains", f"{said}), so the excess of born-dead seeds explains most of it.")
+    return Verdict("sampling", f"{said}), so the excess of born-dead seeds explains little of it; the rest is which "
+                               "1,000 seeds were drawn, within the blocks' spread above.")
 
 
 def answer(f: MillionFinding, v: Verdict) -> str:
     post = f.posted
     eff = "; ".join(f"{d.label}: {pct(d.rate_b, 2)}, {diff_ci(d.diff, d.low, d.high)} paired over {d.n:,} seeds"
                     for d in f.paired.itertuples())
-    scr = (f" The default grid's seeds 0–{f.default.n - 1:,} fail {pct(f.default.rate, 1)}: they start dead more often "
-           f"({pct(f.default_dead.rate, 1)} vs {pct(post.dead, 1)}), which lifts the screen's rates."
-           if f.default is not None else "")
+    scr = (f" The default grid's seeds 0–{f.default.n - 1:,} (the screen) fail {pct(f.default.rate, 1)}. "
+           + screen_gap_rule(f).text if f.default is not None else "")
     return (f"The posted program fails on **{pct(post.rate, 2)}** of {post.n:,} seeds {ci(post.ci_low, post.ci_high, 2)}. "
             f"{v.text} Against it: {eff}.{scr}")
 

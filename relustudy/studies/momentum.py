@@ -18,6 +18,7 @@ from relustudy.core.optimizers import MOMENTUM
 from relustudy.studies.common import ALPHA, FAMILY_COLUMNS, POSTED, _family_table, diff_ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Study, Verdict
+from relustudy.studies import samples
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class MomentumFinding:
     posted: pd.DataFrame  # its rows for the posted stratum (relu/same/randn/as_posted)
     modes: pd.DataFrame  # failure modes of the posted stratum per optimizer x lr
     missing: list  # [(family, momentum lr)]: the posted lr's comparisons whose momentum cell the dataset lacks
+    # The posted lr's two comparisons on the largest samples (issue 25.2): momentum_comparisons rows of
+    # the posted stratum plus sample_a / sample_b (which dataset each cell came from); what the verdict reads.
+    largest: pd.DataFrame | None = None
 
 
 STRATUM = {k: POSTED[k] for k in ("activation", "output", "init", "update", "hidden")}  # all but optimizer, lr
@@ -39,14 +43,30 @@ def _cell_text(cell: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in cell.items())
 
 
-def select(ctx: Context) -> pd.DataFrame:
+LARGEST_CELLS = {"sgd": {}, **{fam: {"optimizer": "momentum", "lr": lr} for fam, lr in MOMENTUM_LRS.items()}}
+
+
+def select(ctx: Context) -> dict:
     # The claim is about the posted cell: without it the section has nothing to test.
     need(ctx.runs, POSTED, "the posted ReLU cell")
     relu = need(ctx.runs, {"activation": list(vocabulary.RELU_FAMILY), "hidden": "4-4"}, "ReLU-family cells")
-    return relu[analysis.mask(relu, {"optimizer": ["sgd", "momentum"]})]
+    return {"relu": relu[analysis.mask(relu, {"optimizer": ["sgd", "momentum"]})],
+            "largest": samples.largest_frame(ctx, LARGEST_CELLS)}
 
 
-def finding(relu: pd.DataFrame) -> MomentumFinding:
+def _largest(table: pd.DataFrame, found: dict) -> pd.DataFrame | None:
+    """The posted lr's comparisons on the largest sample of each cell, with the samples named."""
+    if "sgd" not in found or len(found) < 2:
+        return None
+    t = mechanisms.momentum_comparisons(table, MOMENTUM)
+    t = t[np.isclose(t["lr"].astype(float), POSTED["lr"])].sort_values("family", kind="stable").copy()
+    t["sample_a"] = found["sgd"].name
+    t["sample_b"] = [found[fam].name if fam in found else "" for fam in t["family"]]
+    return t
+
+
+def finding(d: dict) -> MomentumFinding:
+    relu = d["relu"]
     stratum = {k: STRATUM[k] for k in ("activation", "output", "init", "update")}
     present = [fam for fam, lr in MOMENTUM_LRS.items()
                if len(analysis.select(relu, {**STRATUM, "optimizer": "momentum", "lr": lr}))]
@@ -64,7 +84,7 @@ def finding(relu: pd.DataFrame) -> MomentumFinding:
     missing = [(fam, lr) for fam, lr in MOMENTUM_LRS.items() if fam not in present]
     cells = analysis.select(relu, STRATUM)
     modes = mechanisms.failure_mode_table(cells, ["optimizer", "lr"])
-    return MomentumFinding(table, post, modes, missing)
+    return MomentumFinding(table, post, modes, missing, _largest(*d["largest"]))
 
 
 def section(m: MomentumFinding, v: Verdict, links) -> str:
@@ -95,6 +115,14 @@ def section(m: MomentumFinding, v: Verdict, links) -> str:
             )
         )
     post_tbl = md_table(pd.DataFrame(rows, columns=["comparison", "cells", *FAMILY_COLUMNS]))
+    big = ""
+    if m.largest is not None and len(m.largest):
+        big = "\n\n**The verdict's sample** (each cell's largest sample, paired on the seeds both hold):\n\n" + md_table(
+            pd.DataFrame([(d.family, f"`{d.sample_a}` vs `{d.sample_b}`", f"{d.n_pairs:,}", pct(d.rate_a, 2),
+                           pct(d.rate_b, 2), diff_ci(d.rate_diff, d.diff_low, d.diff_high), f"{d.n10:,} / {d.n01:,}",
+                           pval(d.p_fail_holm)) for d in m.largest.itertuples(index=False)],
+                         columns=["comparison", "samples (sgd vs momentum)", "paired seeds", "fail sgd", "fail momentum",
+                                  "Δ fail [95% CI]", "rescued / broken", "McNemar p (one test per comparison)"]))
     missing = "".join(
         f" The dataset has no momentum cell at lr {lr:g} on the posted stratum, which the {fam} comparison with sgd "
         f"at lr {POSTED['lr']:g} needs."
@@ -122,9 +150,9 @@ def section(m: MomentumFinding, v: Verdict, links) -> str:
     return f"""Momentum 0.9 moves a parameter by about lr/(1 − 0.9) = 10 lr once its velocity builds up, so "momentum at the same
 lr" also means "a ten times larger step". Momentum is therefore compared with plain SGD twice, paired by seed (A =
 SGD, B = momentum, everything else as posted): at the same lr, and at the matched step (momentum at lr × (1 − 0.9)
-against SGD at lr).{missing}
+against SGD at lr).{missing} The default grid (the screen, 1,000 seeds per cell):
 
-{post_tbl}
+{post_tbl}{big}
 
 **Verdict:** {v.text}
 
@@ -145,11 +173,13 @@ Across the ReLU-family strata ({fam_txt}). The twelve equal-lr strata with the s
 
 def verdict(m: MomentumFinding) -> Verdict:
     """Does momentum lower the posted cell's failure rate? Per family (equal lr, matched step),
-    from the posted lr's paired comparison: "helps" when it fails significantly less (Holm
+    from the posted lr's paired comparison on each cell's largest sample (``largest``; the screen's
+    row, Holm over its family, without it): "helps" when it fails significantly less (Holm
     p < ALPHA), "hurts" when significantly more, else "no change"; the key joins both families."""
     keys, parts = [], []
+    rows = m.largest if m.largest is not None and len(m.largest) else m.posted
     for fam in ("equal lr", "matched step"):
-        g = m.posted[(m.posted["family"] == fam) & np.isclose(m.posted["lr"].astype(float), POSTED["lr"])]
+        g = rows[(rows["family"] == fam) & np.isclose(rows["lr"].astype(float), POSTED["lr"])]
         if g.empty:  # no verdict without data: the section names the missing cell
             keys.append(f"{fam}:missing")
             continue
@@ -160,7 +190,9 @@ def verdict(m: MomentumFinding) -> Verdict:
         word = {"hurts": "momentum fails more", "helps": "momentum fails less", "no change": "no significant change"}[key]
         parts.append(f"at {fam} (sgd lr {float(d['lr']):g} vs momentum lr {float(d['lr_momentum']):g}) {word}: "
                      f"{pct(d['rate_a'])} → {pct(d['rate_b'])}, {diff_ci(d['rate_diff'], d['diff_low'], d['diff_high'])}, "
-                     f"McNemar (Holm) {pval(d['p_fail_holm'])}")
+                     + (f"McNemar {pval(d['p_fail_holm'])}, n = {d['n_pairs']:,} paired seeds (`{d['sample_a']}` and "
+                        f"`{d['sample_b']}`)" if "sample_a" in d else
+                        f"McNemar (Holm) {pval(d['p_fail_holm'])}, n = {d['n_pairs']:,} paired seeds (the screen)"))
     helps = any(k.endswith(":helps") for k in keys)
     lead = "Momentum helps the posted cell only" if helps else "Momentum does not help the posted cell"
     return Verdict(",".join(keys), f"{lead}: " + "; ".join(parts) + ".")

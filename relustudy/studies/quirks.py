@@ -13,6 +13,7 @@ from relustudy.analysis import vocabulary as vocab
 from relustudy.studies.common import ALPHA, POSTED, _stratified, diff_ci, md_table, need, pct, pval, wilcoxon_text
 from relustudy.studies.common import Context
 from relustudy.studies.base import Study, Verdict
+from relustudy.studies import samples
 
 REVIVAL_SHARE = 0.5  # at least this share of the corrected update's net extra failures born dead: the bias decay's revivals explain them
 
@@ -26,14 +27,18 @@ class QuirksFinding:
     died: dict  # update -> deaths in training (output alive at init, dead at the end), at-risk Rate
     died_ever: dict | None  # variant -> deaths in training ever (forensics), or None without it
     by_activation: pd.DataFrame  # per activation: strata, corrected better / worse (Holm), mean fail rates
+    sample: str = "the screen"  # where mc and the counts come from: "`million` (posted) and `million` (corrected)"
 
 
 def select(ctx: Context) -> dict:
-    a = need(ctx.runs, POSTED, "the posted ReLU cell")
-    b = need(ctx.runs, {**POSTED, "update": "corrected"}, "the corrected update on the posted cell")
+    need(ctx.runs, POSTED, "the posted ReLU cell")
+    need(ctx.runs, {**POSTED, "update": "corrected"}, "the corrected update on the posted cell")
+    # The verdict's pair: each cell's largest sample (the million's when loaded; issue 25.2).
+    a, b = samples.largest(ctx, {}), samples.largest(ctx, {"update": "corrected"})
     fam = _stratified(ctx, "update", "as_posted", "corrected", {"hidden": "4-4"}, "as_posted vs corrected")
     fo = ctx.extras.get("forensics")
-    return {"a": a, "b": b, "family": fam, "forensics": fo[0] if fo is not None else None}
+    return {"a": a.runs, "b": b.runs, "family": fam, "forensics": fo[0] if fo is not None else None,
+            "sample": f"`{a.name}` (as posted) and `{b.name}` (corrected)"}
 
 
 def finding(d: dict) -> QuirksFinding:
@@ -57,7 +62,7 @@ def finding(d: dict) -> QuirksFinding:
                          worse=int(((g["p_fail_holm"] < ALPHA) & (g["rate_diff"] > 0)).sum()),
                          rate_a=g["rate_a"].mean(), rate_b=g["rate_b"].mean()))
     return QuirksFinding(mc, wx, int((~fa & fb & born).sum()), int((fa & ~fb & born).sum()), died, died_ever,
-                         pd.DataFrame(rows))
+                         pd.DataFrame(rows), d.get("sample", "the screen"))
 
 
 def verdict(f: QuirksFinding) -> Verdict:
@@ -68,7 +73,8 @@ def verdict(f: QuirksFinding) -> Verdict:
     net_born = f.broken_born_dead - f.rescued_born_dead
     share = net_born / extra if extra > 0 else np.nan
     change = (f"fails {pct(mc.rate_b)} of the seeds against {pct(mc.rate_a)} as posted "
-              f"({diff_ci(mc.diff, mc.diff_low, mc.diff_high)}, McNemar {pval(mc.pvalue)})")
+              f"({diff_ci(mc.diff, mc.diff_low, mc.diff_high)}, McNemar {pval(mc.pvalue)}; n = {mc.n:,} paired seeds "
+              f"from {f.sample})")
     counts = (f"of its {extra:,} extra failures ({mc.n01:,} seeds broken − {mc.n10:,} rescued), {net_born:,} "
               f"({pct(share)}) are born-dead seeds")
     if extra > 0 and share >= REVIVAL_SHARE:
@@ -110,11 +116,13 @@ def section(f: QuirksFinding, v: Verdict, links) -> str:
     return f"""**{v.text}**
 
 The posted `Dense.backward` decays the biases (`b -= lr * b`, so they never see the error) and updates the weights
-before computing the gradient it passes down. Fixing both (`corrected`) on the posted cell, paired by seed: rescued
+before computing the gradient it passes down. Fixing both (`corrected`) on the posted cell, paired by seed
+({mc.n:,} seeds from {f.sample}): rescued
 {mc.n10:,} ({f.rescued_born_dead:,} of them born dead), broken {mc.n01:,} ({f.broken_born_dead:,} born dead); {wilcoxon_text(wx)}.
 Outputs alive at init that are dead at the end: as posted {f.died["as_posted"]}; corrected {f.died["corrected"]}.{ever}
 
-Over all 4-4 strata, per activation (one Holm family over the strata):
+Over all 4-4 strata of the screen (the default grid, 1,000 seeds per cell), per activation (one Holm family over the
+strata):
 
 {tbl}
 """

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from relustudy.analysis import cells as analysis
@@ -12,6 +13,7 @@ from relustudy.stats import paired_tests
 from relustudy.studies.common import ALPHA, POSTED, _experiment, ci, md_table, need, pct, pval
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
+from relustudy.studies import samples
 
 
 GOOD_RESCUE = 0.5  # a remedy that rescues at least half of the failing seeds counts as a fix
@@ -52,6 +54,7 @@ def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             dict(
                 label=label,
                 n=mc.n,
+                sample=_sample_of(runs, where),
                 rescued=mc.n10,
                 of=mc.n10 + mc.n11,
                 rate=rescued.rate,
@@ -73,9 +76,18 @@ def remedy_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return base, df
 
 
+def _sample_of(runs: pd.DataFrame, where) -> str:
+    """The dataset a cell's runs come from (column ``sample`` of :func:`select`'s table; "" without it)."""
+    if "sample" not in runs.columns:
+        return ""
+    return str(analysis.select(runs, where)["sample"].iloc[0])
+
+
 def select(ctx: Context) -> pd.DataFrame:
-    runs, _ = _experiment(ctx, "remedies")
-    return runs
+    _experiment(ctx, "remedies")  # the experiment designed for it (3,000 seeds); larger samples win (issue 25.2)
+    table, found = samples.largest_frame(ctx, {"posted": {}, **dict(REMEDIES)})
+    names = np.concatenate([[s.name] * s.n for s in found.values()])
+    return table.assign(sample=names)
 
 
 def finding(runs: pd.DataFrame) -> RemediesFinding:
@@ -107,10 +119,10 @@ def verdict(f: RemediesFinding) -> Verdict:
 
 
 def figures_(f: RemediesFinding):
-    df, n_fail = f.table, int(analysis.is_failure(f.base).sum())
+    df = f.table
     plot = pd.concat([
-        df.assign(measure=f"rescued: of the {n_fail:,} failing seeds, now solved"),
-        df.assign(measure=f"broken: of the {len(f.base) - n_fail:,} solved seeds, now failing", rate=df["b_rate"],
+        df.assign(measure="rescued: of the posted cell's failing seeds, now solved"),
+        df.assign(measure="broken: of the posted cell's solved seeds, now failing", rate=df["b_rate"],
                   ci_low=df["b_low"], ci_high=df["b_high"]),
     ])
     return [Figure("remedies.png", figures_scale.grouped_shares(
@@ -122,12 +134,14 @@ def section(f: RemediesFinding, v: Verdict, links) -> str:
     base, df = f.base, f.table
     n_fail = int(analysis.is_failure(base).sum())
     tbl = md_table(pd.DataFrame(
-        [(d.label, f"{d.rescued:,} of {d.of:,}", f"{pct(d.rate)} {ci(d.ci_low, d.ci_high)}", f"{d.broken:,} of {d.of_solved:,}",
+        [(d.label, f"{d.n:,} (`{d.sample}`)" if d.sample else f"{d.n:,}", f"{d.rescued:,} of {d.of:,}", f"{pct(d.rate)} {ci(d.ci_low, d.ci_high)}", f"{d.broken:,} of {d.of_solved:,}",
           pct(1 - d.fail_b), pval(d.p_holm)) for d in df.itertuples()],
-        columns=["remedy (one change to the posted cell)", "failing seeds rescued", "rescue rate [95% CI]",
+        columns=["remedy (one change to the posted cell)", "paired seeds (sample)", "failing seeds rescued", "rescue rate [95% CI]",
                  "solved seeds broken", "solved with the remedy", "McNemar p (Holm over the remedies)"]))
-    return f"""The posted cell (ReLU, randn, as posted, plain SGD, lr 0.01) on {len(base):,} seeds fails on {n_fail:,}
-({pct(n_fail / len(base))}). Each remedy changes one thing (or two) and runs on the same seeds, so for each we count the
+    src = f" in `{base['sample'].iloc[0]}`" if "sample" in base.columns else ""
+    return f"""The posted cell (ReLU, randn, as posted, plain SGD, lr 0.01) on {len(base):,} seeds{src} fails on {n_fail:,}
+({pct(n_fail / len(base))}). Each remedy changes one thing (or two) and runs on the same seeds: each cell comes from
+its largest sample, and each row is paired with the posted cell on the seeds both hold (its n). For each we count the
 failing seeds it rescues (of the failing seeds) and the solved seeds it breaks (of the solved seeds): two different
 denominators, shown in two panels. He and Xavier run with the posted update here, under which their zero biases stay
 zero for ever (`b -= lr * b`): they are bias-free networks (the He/Xavier section compares them with the corrected
