@@ -28,7 +28,9 @@ def test_a_checkout_is_found_only_beside_pyproject(tmp_path):
 _PROBE = r"""
 import json, sys
 import relustudy
-from relustudy import load_curves, load_runs, paths, provenance, report_cli
+from relustudy import load_curves, load_runs
+from relustudy.report import cli as report_cli
+from relustudy.runs import paths, provenance
 
 out = {"file": relustudy.__file__, "checkout": paths.CHECKOUT, "default": str(paths.DEFAULT_GRID_DIR),
        "git": provenance._git_state(), "given": len(load_runs(sys.argv[1])), "curves": len(load_curves(sys.argv[1]))}

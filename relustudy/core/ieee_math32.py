@@ -211,7 +211,7 @@ sigmoid = _vectorised(_sigmoid)
 
 
 def python_binding() -> SimpleNamespace:
-    """Scalar ``(exp, expm1, tanh, sigmoid)`` on Python floats: every operation in double, rounded to float32.
+    """Scalar exp, expm1, tanh and sigmoid (a namespace) on Python floats: every operation in double, rounded to float32.
 
     Rounding the exact double result of one + - * / of two float32 numbers to float32 gives
     the float32 operation's result (the double has > 2 * 24 + 1 bits), so these equal the
