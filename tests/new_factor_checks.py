@@ -52,12 +52,20 @@ def compare_new_factors(engine: str, feature: str, *, seeds, epochs: int, hidden
 
 def compare_tasks(engine: str, *, seeds, epochs: int, tasks=TASK_NAMES, batches=(1, 2, "full"),
                   hiddens=((4, 4), (3, 1, 2)), updates=UPDATES, optimizers=OPTIMIZERS, activation="relu",
-                  output="same", dtype="float64", shuffled=False) -> tuple[int, list[str]]:
+                  output="same", dtype="float64", shuffled=False, cover=False) -> tuple[int, list[str]]:
     """Issue 27's matrix: every task x batch x update x optimizer x architecture, reference against
     ``engine``, two cells per batch (randn at lr 0.1 and torch at 0.03: the new init's draws too);
-    (batches compared, differences)."""
+    (batches compared, differences). ``cover``: every task x batch once, the updates, optimizers
+    and architectures taken in turn so each appears (a kernel is compiled per combination, so the
+    whole product costs minutes of compiling)."""
+    if cover:
+        combos = [(task, batch, hiddens[i % len(hiddens)], updates[i % len(updates)],
+                   optimizers[(i // len(updates)) % len(optimizers)])
+                  for i, (task, batch) in enumerate(itertools.product(tasks, batches))]
+    else:
+        combos = list(itertools.product(tasks, batches, hiddens, updates, optimizers))
     n, bad = 0, []
-    for task, batch, hidden, upd, opt in itertools.product(tasks, batches, hiddens, updates, optimizers):
+    for task, batch, hidden, upd, opt in combos:
         cells = [Cell(activation=activation, output=output, update=upd, optimizer=opt, epochs=epochs, hidden=hidden,
                       task=task, batch=batch, init=i, lr=lr, dtype=dtype, data_order="shuffled" if shuffled else "fixed",
                       order_seed=s if shuffled else 0) for i, lr, s in (("randn", 0.1, 3), ("torch", 0.03, 4))]
@@ -75,8 +83,8 @@ if __name__ == "__main__":
 
     warnings.simplefilter("ignore", RuntimeWarning)  # the simulator computes outside any errstate
     feature = sys.argv[1]
-    if feature == "tasks":  # every task x batch 1/2/full x update x optimizer x two nets, 1 epoch, and shuffled
-        n, bad = compare_tasks("cuda", seeds=range(2), epochs=1, hiddens=((3, 2), (2, 1, 2)))
+    if feature == "tasks":  # every task x batch 1/2/full, updates, optimizers and two nets in turn, and shuffled
+        n, bad = compare_tasks("cuda", seeds=range(2), epochs=1, hiddens=((3, 2), (2, 1, 2)), cover=True)
         m, bad2 = compare_tasks("cuda", seeds=range(2), epochs=2, tasks=("posted", "grid64_std"), batches=(2, "full"),
                                 hiddens=((3, 2),), optimizers=("adam",), shuffled=True, dtype="float32")
         n, bad = n + m, bad + bad2

@@ -145,7 +145,7 @@ def test_experiment_sections_and_remedy_counts(small_dataset, rendered):
     runs = pd.read_parquet(small_dataset.parent / "remedies" / "runs.parquet")
     a = _cell(runs).set_index("seed")["outcome"] != "solved"
     b = _cell(runs, activation="leaky_relu").set_index("seed")["outcome"] != "solved"
-    m = re.search(r"\| leaky_relu \| (\d+) of (\d+) \|", text)
+    m = re.search(r"\| leaky_relu \| \d+ \(`\w+`\) \| (\d+) of (\d+) \|", text)
     assert m, "leaky_relu remedy row missing"
     assert (int(m.group(1)), int(m.group(2))) == (int((a & ~b).sum()), int(a.sum()))
     # Born dead at init, recomputed from the per-layer dead fractions.

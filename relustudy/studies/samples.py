@@ -14,9 +14,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from relustudy.analysis.cells import select
 from relustudy.core.config import Cell
 from relustudy.core.schema import cell_id
-from relustudy.studies.common import Context
+from relustudy.studies.common import POSTED, Context
 
 SCREEN = "default"  # the name a sample from ctx.runs (the default grid) goes by
 CONFIRMED_SEEDS = 100_000  # a sample with at least this many seeds of a cell confirms it
@@ -55,7 +56,8 @@ def _sources(ctx: Context) -> list[tuple[str, pd.DataFrame]]:
 
 def largest(ctx: Context, change: Mapping[str, object]) -> Sample | None:
     """The largest loaded sample of the posted cell with ``change`` applied (ties: the first
-    experiment in load order, the screen last); None when no loaded table holds the cell."""
+    experiment in load order, the screen last); None when no loaded table holds the cell (by
+    its id, or on the screen by its factor values)."""
     key = cell_key(change)
     if key is None:
         return None
@@ -71,7 +73,18 @@ def largest(ctx: Context, change: Mapping[str, object]) -> Sample | None:
         if n and (best is None or n > best[1]):
             best = (name, n, hit, runs)
     if best is None:
-        return None
+        # No table holds the cell as Cell() names it (a grid with other epochs, say): the largest
+        # table's runs with the posted cell's factor values and ``change``, when that is one cell.
+        where = {**POSTED, **change}
+        for name, runs in _sources(ctx):
+            if not {"cell_id", *where} <= set(runs.columns):
+                continue
+            rows = select(runs, where)
+            if len(rows) and rows["cell_id"].nunique() == 1 and (best is None or len(rows) > best[1]):
+                best = (name, len(rows), None, rows)
+        if best is None:
+            return None
+        return Sample(best[0], best[3].sort_values("seed", kind="stable"))
     name, _, hit, runs = best
     return Sample(name, runs[hit].sort_values("seed", kind="stable"))
 
