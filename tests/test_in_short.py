@@ -202,6 +202,11 @@ def test_confirm_pairs_with_million_and_holds_every_recipe_cell():
     from relustudy.core.schema import cell_id
 
     made = {cell_id(c) for c in m_cells | c_cells}
+    # The settings' rows (standardised inputs, the frameworks' inits, the full batch) come from
+    # generality's parts at 100,000 seeds, the same seeds 0.. as million's.
+    big = [p for p in catalog.get("generality").parts if p.seeds == (0, catalog.GENERALITY_SEEDS_MAIN)]
+    assert big and catalog.GENERALITY_SEEDS_MAIN >= samples.CONFIRMED_SEEDS
+    made |= {cell_id(c) for p in big for c in p.cells()}
     for r in ins.RECIPE:
         assert samples.cell_key(r.change) in made, r.label
     assert {samples.cell_key(c) for c in ins.Q1_CELLS} <= {cell_id(c) for c in q1.cells()}

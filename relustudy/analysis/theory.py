@@ -36,7 +36,7 @@ from relustudy.core.activations import get_activation
 from relustudy.core.config import INITS
 from relustudy.core.checks import check_choice, parse_hidden
 from relustudy.core.inits import transform
-from relustudy.core.problem import X_TRAIN
+from relustudy.core.problem import X_TRAIN, get_task
 from relustudy.stats.unpaired_tests import binomial_pvalue
 from relustudy.stats.proportions import proportion_ci
 from relustudy.core.train import dead_units, forward_all
@@ -151,8 +151,9 @@ def _check_mc(init: str, activation: str, n_draws: int, rng, chunk: int, alpha: 
         raise ValueError(f"invalid alpha {alpha!r}; allowed: 0 < alpha < 1")
 
 
-def _sample_zs(init: str, layer_sizes: Sequence[int], activation: str, r: int, rng) -> list[np.ndarray]:
-    """Pre-activations (n_out, 6, r) per layer of r fresh networks drawn from ``init``."""
+def _sample_zs(init: str, layer_sizes: Sequence[int], activation: str, r: int, rng,
+               x: np.ndarray = X_TRAIN) -> list[np.ndarray]:
+    """Pre-activations (n_out, S, r) per layer of r fresh networks drawn from ``init``, on x (S, 2)."""
     normals = [
         (rng.standard_normal((n_out, n_in, r)), rng.standard_normal((n_out, r)))
         for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
@@ -160,7 +161,7 @@ def _sample_zs(init: str, layer_sizes: Sequence[int], activation: str, r: int, r
     params = transform(init, normals)
     hidden = get_activation(activation)
     acts = [hidden] * (len(layer_sizes) - 2) + [get_activation("identity")]
-    return forward_all(params, acts, X_TRAIN)
+    return forward_all(params, acts, x)
 
 
 def _chunks(n: int, chunk: int):
@@ -448,4 +449,99 @@ def output_dead_vs_theory(
                          ci_low=lo, ci_high=hi, p_theory=mc.p, p_theory_low=mc.ci_low,
                          p_theory_high=mc.ci_high, p_first_layer_unit=p_first_layer_unit_dead(init),
                          pvalue=pval))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- any task (issue 27)
+def death_bounds(widths: Sequence[int] | str, *, relu_output: bool, zero_bias: bool) -> tuple[float, float]:
+    """(lower, upper) bounds on P(born dead) of a ReLU net 2-widths-1 under any symmetric init,
+    whatever the training inputs: the two limits of Rister and Rubin's bounds (arXiv 2007.06192).
+
+    * upper -- the input set shrunk to one point x: each layer is dead at x with probability
+      2**-n (its n pre-activations are symmetric given a living input), and a ReLU output unit
+      with 1/2, so P(alive at x) = prod(1 - 2**-n_l) * (1/2 if relu_output). Dead on a set
+      implies dead at each of its points, so no data set does worse.
+    * lower -- the largest input set a hidden layer can see, the non-negative orthant: a unit
+      of layer l >= 2 (the ReLU output unit included) is dead on all of it when its fan-in
+      weights and its bias are all <= 0, probability 2**-(fan_in + 1), or 2**-fan_in when the
+      init's biases are 0. Independent across layers; no data set does better. The first layer
+      sees unbounded inputs and can always be alive somewhere, so it does not enter.
+
+    Returns floats in [0, 1]. Exactly computable; the measured and the Monte Carlo rates fall
+    between them, nearer the upper for a tight cluster of points and nearer the lower for
+    points spread around the origin.
+    """
+    widths = parse_hidden(widths)
+    bias = 0 if zero_bias else 1
+    alive_point = float(np.prod([1.0 - 2.0 ** -n for n in widths])) * (0.5 if relu_output else 1.0)
+    layers = [(n, fan_in) for fan_in, n in zip(widths[:-1], widths[1:])]
+    if relu_output:
+        layers.append((1, widths[-1]))
+    alive_orthant = float(np.prod([1.0 - 2.0 ** (-n * (fan_in + bias)) for n, fan_in in layers]))
+    return 1.0 - alive_orthant, 1.0 - alive_point
+
+
+def init_has_zero_bias(init: str) -> bool:
+    """Whether ``init`` sets every bias to 0 (he, xavier, keras), from one transformed draw."""
+    check_choice("init", init, INITS)
+    rng = np.random.default_rng(0)
+    params = transform(init, [(rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 4)))])
+    return bool(np.all(params[0][1] == 0.0))
+
+
+def p_born_dead_on_task(
+    init: str,
+    task: str,
+    *,
+    relu_output: bool,
+    hidden: Sequence[int] | str = (4, 4),
+    rng: np.random.Generator,
+    n_draws: int = 200_000,
+    alpha: float = 0.05,
+    chunk: int = DEFAULT_CHUNK // 10,
+    x: np.ndarray | None = None,
+) -> MonteCarloResult:
+    """Monte Carlo P(born dead) of a ReLU net on ``task``'s training inputs, from the init alone.
+
+    Born dead as the dataset counts it (``analysis.vocabulary.born_dead``): at init a whole hidden
+    layer is dead on all S inputs, or (``relu_output``) the output unit is. No training.
+    chunk : networks per vectorised batch (memory ~ 8 * S * sum(hidden) * chunk bytes).
+    x : (S, 2) inputs to use instead of the task's (``task`` is then only checked), e.g. one point.
+    """
+    _check_mc(init, "relu", n_draws, rng, chunk, alpha)
+    x = get_task(task).x if x is None else np.asarray(x, dtype=np.float64).reshape(-1, 2)
+    sizes = (2, *parse_hidden(hidden), 1)
+    k = 0
+    for r in _chunks(int(n_draws), int(chunk)):
+        zs = _sample_zs(init, sizes, "relu", r, rng, x)
+        dead = np.zeros(r, dtype=bool)
+        for d in dead_units(zs[:-1]):  # (n_out, r) per hidden layer: unit dead on all S inputs
+            dead |= d.all(axis=0)
+        if relu_output:
+            dead |= dead_units(zs[-1:])[0][0]
+        k += int(dead.sum())
+    p, lo, hi = _binom(k, int(n_draws), alpha)
+    return MonteCarloResult(p, lo, hi, k, int(n_draws), init, "relu", parse_hidden(hidden))
+
+
+def born_dead_by_task(inits: Sequence[str], tasks: Sequence[str], *, seed: int, n_draws: int = 200_000,
+                      hidden: Sequence[int] | str = (4, 4)) -> pd.DataFrame:
+    """:func:`p_born_dead_on_task` for every init x task x output (ReLU ``same``, ``identity``),
+    beside :func:`death_bounds`. Each row's generator is ``default_rng([seed, crc32("<init>/<task>/<output>")])``.
+
+    Returns a DataFrame: init, task, output, n_draws, k, p, ci_low, ci_high, lower, upper,
+    position ((p - lower) / (upper - lower): 0 at the orthant limit, 1 at the one-point limit).
+    """
+    rows = []
+    for init in inits:
+        zero_bias = init_has_zero_bias(init)
+        for task in tasks:
+            for output in ("same", "identity"):
+                relu_output = output == "same"
+                rng = np.random.default_rng([int(seed), zlib.crc32(f"{init}/{task}/{output}".encode())])
+                r = p_born_dead_on_task(init, task, relu_output=relu_output, hidden=hidden, rng=rng, n_draws=n_draws)
+                lower, upper = death_bounds(hidden, relu_output=relu_output, zero_bias=zero_bias)
+                rows.append(dict(init=init, task=task, output=output, n_draws=r.n_draws, k=r.k, p=r.p,
+                                 ci_low=r.ci_low, ci_high=r.ci_high, lower=lower, upper=upper,
+                                 position=(r.p - lower) / (upper - lower)))
     return pd.DataFrame(rows)

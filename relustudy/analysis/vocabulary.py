@@ -136,7 +136,8 @@ def output_partly_dead(runs: pd.DataFrame, when: str = "final") -> np.ndarray:
     _need(runs, [col])
 
     tasks = labels(runs["task"]) if "task" in runs.columns else np.full(len(runs), "posted", dtype=object)
-    n = np.array([get_task(t).n_samples for t in tasks]) if len(runs) else np.zeros(0, int)
+    names, index = np.unique(tasks, return_inverse=True)  # one registry look-up per task, not per run
+    n = np.array([get_task(t).n_samples for t in names], dtype=np.int64)[index] if len(runs) else np.zeros(0, int)
     k = runs[col].to_numpy()
     return _relu_output(runs) & (k > 0) & (k < n)
 

@@ -289,6 +289,10 @@ REFERENCES = (  # (key, citation): the published work the report cites
                  "Statistics 6(2), 1979."),
     ("Agarwal2021", "Rishabh Agarwal, Max Schwarzer, Pablo Samuel Castro, Aaron Courville, Marc G. Bellemare. *Deep "
                     "Reinforcement Learning at the Edge of the Statistical Precipice.* NeurIPS 2021 (the IQM)."),
+    ("Rister2020", "Blaine Rister, Daniel L. Rubin. *Probabilistic bounds on neuron death in deep rectifier "
+                   "networks.* arXiv:2007.06192 (2020)."),
+    ("Kitagawa1955", "Evelyn M. Kitagawa. *Components of a Difference Between Two Rates.* Journal of the American "
+                     "Statistical Association 50(272), 1955 (the decomposition of a rate's change)."),
 )
 
 

@@ -10,6 +10,7 @@ from relustudy.studies import born_dead
 from relustudy.studies import cells
 from relustudy.studies import failure_rates
 from relustudy.studies import final_mse
+from relustudy.studies import generality
 from relustudy.studies import how_runs_die
 from relustudy.studies import in_short
 from relustudy.studies import init_predictability
@@ -67,6 +68,7 @@ STUDIES: list[Study] = [
     optimizer_remedies.STUDY,
     phase.STUDY,
     depth_width.STUDY,
+    generality.STUDY,
 ]
 
 __all__ = ["STUDIES", "Context", "Figure", "Skip", "Study", "Verdict", "render"]

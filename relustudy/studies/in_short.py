@@ -36,7 +36,8 @@ class Remedy:
 
     label: str  # as the table and the figure name it
     change: Mapping[str, object]  # factor -> value, applied to the posted cell (core.config.Cell)
-    kind: str  # "remedy", "warning" (a change that looks like a fix), "momentum" (the posted answer's)
+    kind: str  # "remedy", "warning" (a change that looks like a fix), "momentum" (the posted answer's),
+    #            "setting" (what practitioners usually do: standardised inputs, a framework's defaults)
 
 
 ADAM_LR = 0.001  # torch.optim.Adam's default lr (runs.catalog.ADAM_LR)
@@ -48,8 +49,13 @@ RECIPE: tuple[Remedy, ...] = (
     Remedy(f"Adam (lr {ADAM_LR:g})", {"optimizer": "adam", "lr": ADAM_LR}, "remedy"),
     Remedy("He init + corrected update", {"init": "he", "update": "corrected"}, "remedy"),
     Remedy("RAI init + corrected update", {"init": "rai", "update": "corrected"}, "remedy"),
-    # The generality study's rows (issue 25.1) join here, one entry each, e.g.
-    # Remedy("standardised inputs", {"task": "posted_std"}, "remedy").
+    # What practitioners usually do (the generality experiment, issue 27): kind "setting".
+    Remedy("standardised inputs", {"task": "posted_std"}, "setting"),
+    Remedy("standardised inputs + corrected update", {"task": "posted_std", "update": "corrected"}, "setting"),
+    Remedy("PyTorch default init + corrected update", {"init": "torch", "update": "corrected"}, "setting"),
+    # Keras's Dense default (Glorot uniform, zero bias) is the xavier transform: its runs are xavier's.
+    Remedy("Keras default init (= Xavier) + corrected update", {"init": "xavier", "update": "corrected"}, "setting"),
+    Remedy("full batch + corrected update", {"batch": "full", "update": "corrected"}, "setting"),
     Remedy("bias bug fixed alone (corrected update)", {"update": "corrected"}, "warning"),
     Remedy(f"momentum {MOMENTUM:g}, same lr 0.01", {"optimizer": "momentum"}, "momentum"),
     Remedy(f"momentum {MOMENTUM:g}, matched step (lr {MATCHED_LR:g})", {"optimizer": "momentum", "lr": MATCHED_LR},
@@ -215,14 +221,15 @@ def momentum_rule(f: InShortFinding) -> Verdict:
 
 
 def recipe_rule(f: InShortFinding) -> Verdict:
-    """What to do: the remedies that fail significantly less than the posted program (Holm p < ALPHA)
-    with an upper 95% bound of at most :data:`GOOD_RATE` ("fix"); else the best significant one
-    ("best-only"); else "none". Warns about every warning row that fails significantly more."""
-    rem = f.rows[(f.rows["kind"] == "remedy") & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] < 0)]
+    """What to do: the remedy and setting rows that fail significantly less than the posted program
+    (Holm p < ALPHA) with an upper 95% bound of at most :data:`GOOD_RATE` ("fix"); else the best
+    significant one ("best-only"); else "none". Warns about every warning or setting row that fails
+    significantly more."""
+    rem = f.rows[f.rows["kind"].isin(["remedy", "setting"]) & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] < 0)]
     good = rem[rem["ci_high"] <= GOOD_RATE].sort_values("rate", kind="stable")
-    warn = f.rows[(f.rows["kind"] == "warning") & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] > 0)]
+    warn = f.rows[f.rows["kind"].isin(["warning", "setting"]) & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] > 0)]
     warning = "".join(f" Do not fix only the bias bug: that alone raises failures to {pct(w.rate, 0)}."
-                      if w.label == WARNING_LABEL else f" Avoid {w.label}: failures rise to {pct(w.rate, 0)}."
+                      if w.label == WARNING_LABEL else f" Beware {w.label}: failures rise to {pct(w.rate, 0)}."
                       for w in warn.itertuples())
     if len(good):
         names = " or ".join(f"{r.label} ({pct(r.rate, 1)})" for r in good.head(3).itertuples())

@@ -63,3 +63,11 @@ def output_dead_vs_theory(runs: pd.DataFrame, *, seed, n_draws: int) -> pd.DataF
                n_draws=int(n_draws), code=stored.source_key(theory.output_dead_vs_theory))
     return stored.frame("output_dead_vs_theory", key, lambda: theory.output_dead_vs_theory(
         runs, rng=np.random.default_rng(seed), n_draws=n_draws))
+
+
+def born_dead_by_task(inits: Sequence[str], tasks: Sequence[str], *, seed: int, n_draws: int) -> pd.DataFrame:
+    """``theory.born_dead_by_task(...)``, stored (each row has its own generator: the key is the arguments)."""
+    key = dict(inits=list(inits), tasks=list(tasks), seed=int(seed), n_draws=int(n_draws),
+               code=stored.source_key(theory.born_dead_by_task))
+    return stored.frame("born_dead_by_task", key, lambda: theory.born_dead_by_task(
+        list(inits), list(tasks), seed=seed, n_draws=n_draws))
