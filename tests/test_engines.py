@@ -217,7 +217,7 @@ def test_cuda_kernels_compile_for_an_h100_without_fma():
     assert checked == set(ACTIVATIONS)
 
 
-@pytest.mark.slow
+# Not slow: CI's one check of the CUDA kernel's bits, in numba-cuda's simulator (~15 s).
 def test_cuda_kernel_matches_numpy_on_the_simulator():
     """The CUDA kernel's logic under NUMBA_ENABLE_CUDASIM=1 (a fresh process: the flag is read at import).
 
