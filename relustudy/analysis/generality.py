@@ -123,6 +123,23 @@ def kitagawa(p1: float, a1: float, b1: float, p2: float, a2: float, b2: float) -
     return float((p2 - p1) * (am - bm)), float(pm * (a2 - a1) + (1 - pm) * (b2 - b1))
 
 
+def _mixture(failed: np.ndarray, born: np.ndarray) -> tuple[float, float, float]:
+    """(p, a, b) of P = p a + (1 - p) b from (R,) bool arrays: P(born dead), P(fail | born dead),
+    P(fail | alive at init); a conditional rate is NaN when its group is empty."""
+    failed, born = np.asarray(failed, bool), np.asarray(born, bool)
+    if failed.shape != born.shape or failed.size == 0:
+        raise ValueError(f"failed and born must be non-empty and of one shape; got {failed.shape} and {born.shape}")
+    a = float(failed[born].mean()) if born.any() else np.nan
+    b = float(failed[~born].mean()) if (~born).any() else np.nan
+    return float(born.mean()), a, b
+
+
+def paired_split(failed_a, born_a, failed_b, born_b) -> tuple[float, float]:
+    """:func:`kitagawa` of P(fail) in b minus a, on the same seeds: each argument (R,) bool, row r
+    the same seed in both cells. The parts add up to the paired difference of failure rates."""
+    return kitagawa(*_mixture(failed_a, born_a), *_mixture(failed_b, born_b))
+
+
 def decomposition(rates: pd.DataFrame, reference: str = "posted") -> pd.DataFrame:
     """Each cell's failure rate against the same cell on the ``reference`` task, split by
     :func:`kitagawa`. rates : :func:`cell_rates`. Returns one row per cell on another task: the

@@ -59,7 +59,7 @@ class GeneralityFinding:
     rates: pd.DataFrame  # analysis.generality.cell_rates: one row per cell, plus setting and n_seeds
     contrasts: pd.DataFrame  # each cell on another task vs the same cell on posted, paired by seed:
     #                          factors, n_pairs, rate_a (posted), rate_b, diff, diff_low, diff_high, p,
-    #                          born_part, training_part (Kitagawa on the two cells' own samples)
+    #                          born_part, training_part (Kitagawa on the common seeds: they sum to diff)
     ranges: pd.Series  # factor -> mean (max - min) P(fail) over the main setting's cells (task, init, update)
     theory: pd.DataFrame  # analysis.theory.born_dead_by_task + measured (born, born_low, born_high, n)
     epochs: int
@@ -73,11 +73,10 @@ def select(ctx: Context) -> pd.DataFrame:
 def _contrasts(runs: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """Every cell on a task other than posted against the same cell on posted, on their common seeds."""
     keys = pd.DataFrame({c: vocab.labels(runs[c]) for c in gen.CELL_FACTORS})
-    failed = vocab.failed(runs)
+    failed, born = vocab.failed(runs), vocab.born_dead(runs)
     seed = runs["seed"].to_numpy(np.int64)
     groups = keys.groupby(list(gen.CELL_FACTORS), sort=False).indices
     by_key = {k: idx[np.argsort(seed[idx], kind="stable")] for k, idx in groups.items()}
-    dec = gen.decomposition(rates).set_index(list(gen.CELL_FACTORS))
     rows = []
     for key, idx in by_key.items():
         cell = dict(zip(gen.CELL_FACTORS, key))
@@ -86,12 +85,12 @@ def _contrasts(runs: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
         ref = by_key.get(tuple("posted" if c == "task" else cell[c] for c in gen.CELL_FACTORS))
         if ref is None:
             continue
-        common, ia, ib = np.intersect1d(seed[ref], seed[idx], assume_unique=True, return_indices=True)
-        m = paired_tests.mcnemar_exact(failed[ref][ia], failed[idx][ib], alpha=ALPHA)
-        d = dec.loc[key]
+        _, ia, ib = np.intersect1d(seed[ref], seed[idx], assume_unique=True, return_indices=True)
+        a, b = ref[ia], idx[ib]  # row positions of the common seeds, in seed order
+        m = paired_tests.mcnemar_exact(failed[a], failed[b], alpha=ALPHA)
+        born_part, training_part = gen.paired_split(failed[a], born[a], failed[b], born[b])
         rows.append(dict(**cell, n_pairs=m.n, rate_a=m.rate_a, rate_b=m.rate_b, diff=m.diff, diff_low=m.diff_low,
-                         diff_high=m.diff_high, p=m.pvalue, born_part=float(d["born_part"]),
-                         training_part=float(d["training_part"])))
+                         diff_high=m.diff_high, p=m.pvalue, born_part=born_part, training_part=training_part))
     return pd.DataFrame(rows)
 
 
