@@ -144,6 +144,12 @@ def test_answers_are_at_most_three_sentences_with_a_link():
             sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", text.strip()) if s]
             assert len(sentences) <= 3, (q, sentences)
             assert re.fullmatch(r"[a-z0-9-]+", anchor)
+    from test_generality_study import _finding as generality_finding
+    g = generality_finding({"posted": 0.4, "posted_std": 0.5, "grid64": 0.2}, contrast_diff=-0.2)
+    answers = {anchor: text for _, anchor, text in ins.answers(replace(_finding(), generality=g))}
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])", answers["generality"]) if s]
+    assert len(sentences) == 3 and sentences[0].startswith("The lottery survives standardisation")
+    assert "generality" not in {anchor for _, anchor, _ in ins.answers(_finding())}  # no data, no answer
     q1_answer = {q: t for q, _, t in ins.answers(replace(_finding(), q1=q1))}
     assert any("n = 1,000 seeds each, from `default`; not yet confirmed on 100,000" in t for t in q1_answer.values())
     q1_answer = {q: t for q, _, t in ins.answers(replace(_finding(), q1=q1.assign(n=100_000, source="confirm_q1")))}

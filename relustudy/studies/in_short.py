@@ -26,6 +26,7 @@ from relustudy.stats import proportions as stats
 from relustudy.stats.intervals import median_ci
 from relustudy.studies.base import Figure, Study, Verdict
 from relustudy.studies.common import ALPHA, Context, Skip, ci, diff_ci, md_table, num, pct, pval
+from relustudy.studies import generality
 from relustudy.studies import samples as samples_mod
 from relustudy.studies.samples import CONFIRMED_SEEDS, Sample
 
@@ -83,6 +84,7 @@ class InShortFinding:
     speed: object  # median_ci of epochs to epoch error < target over the posted cell's solved runs
     q1: pd.DataFrame | None  # median final MSE per activation x output (as posted, lr 0.1) on its largest sample
     #                          (the screen until confirm_q1 is made): n, median, low, high, source; None if missing
+    generality: object = None  # studies.generality's finding (is it the toy?), None without its data
     missing: list = field(default_factory=list)  # recipe labels without a cell in the data
     small: list = field(default_factory=list)  # recipe labels with fewer than CONFIRMED_SEEDS seeds: (label, n, source)
 
@@ -97,7 +99,11 @@ def select(ctx: Context) -> dict:
                    "`python scripts/run_grid.py --experiment million`)", experiment="million")
     rows = {r.label: samples_mod.largest(ctx, r.change) for r in RECIPE}
     q1 = {tuple(c.values()): samples_mod.largest(ctx, c) for c in Q1_CELLS}
-    return {"posted": posted, "rows": rows, "q1": q1}
+    try:
+        gen = ctx.finding(generality.STUDY)
+    except Skip:
+        gen = None
+    return {"posted": posted, "rows": rows, "q1": q1, "generality": gen}
 
 
 def _rate(k, n) -> stats.ProportionResult:
@@ -156,7 +162,7 @@ def finding(d: dict) -> InShortFinding:
         fail_if_born_dead=_rate(fail[born].sum(), born.sum()), dead_of_failed=_rate((fail & dead_out).sum(), fail.sum()),
         at_zero_loss=_rate((dead_out & at_zero).sum(), dead_out.sum()), zero_loss=zero_loss, rows=rows,
         strata=pd.DataFrame(strata), speed=median_ci(hit), q1=pd.DataFrame(q1) if len(q1) == len(Q1_CELLS) else None,
-        missing=missing, small=small)
+        generality=d.get("generality"), missing=missing, small=small)
 
 
 # --------------------------------------------------------------------------- rules
@@ -305,6 +311,11 @@ def answers(f: InShortFinding) -> list[tuple[str, str, str]]:
                 f"zero-output loss {f.zero_loss:.3f}, where every gradient is zero. The section checks which of them "
                 "are (non-strict) local minima."))
     out.append(("Claim 3: does momentum avoid it?", "momentum", momentum_rule(f).text))
+    if f.generality is not None:
+        g = f.generality
+        out.append(("Is the lottery ReLU's or the toy's?", "generality",
+                    " ".join(rule(g).text for rule in (generality.standardisation_rule, generality.data_rule,
+                                                       generality.defaults_rule))))
     out.append(("What should I change?", "in-short", recipe_rule(f).text + " The recipe table above has the rest."))
     return out
 
