@@ -70,3 +70,20 @@ def test_labels_is_fast_path_of_astype_str():
     s = pd.Series(pd.Categorical(["a", "b", None, "a"]))
     assert vocab.labels(s).tolist() == ["a", "b", "nan", "a"]
     assert vocab.labels(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]
+
+
+def test_label_changes_counts_each_changed_seed_once_on_common_seeds():
+    import pandas as pd
+    from relustudy.analysis import vocabulary as v
+    from relustudy.studies import local_minimum as lm
+
+    a = pd.DataFrame({"seed": [0, 1, 2, 3, 4], "outcome": ["dead_output", "collapsed", "solved", "solved", "slow"]})
+    b = pd.DataFrame({"seed": [1, 2, 3, 4, 9], "outcome": ["dead_output", "solved", "collapsed", "slow", "solved"]})
+    c = v.label_changes(a, b)
+    assert c.attrs["n_pairs"] == 4  # seeds 1-4
+    assert sorted(map(tuple, c[["from", "to", "n"]].to_numpy().tolist())) == [
+        ("collapsed", "dead_output", 1), ("solved", "collapsed", 1)]
+    f = lm.LocalMinimumFinding(*([None] * 12), arithmetic=c)
+    assert "Of the posted cell's 4 seeds" in lm._arithmetic_text(f) and "2 change their outcome label, 1 of them" in (
+        lm._arithmetic_text(f))
+    assert lm._arithmetic_text(lm.LocalMinimumFinding(*([None] * 12))) == ""

@@ -38,7 +38,7 @@ def labels(s: pd.Series) -> np.ndarray:
 
 __all__ = [
     "GLOSSARY", "Rate", "born_dead", "failed", "failed_and_born_dead", "hazard", "hidden_layer_dead",
-    "output_born_dead", "output_dead_at_end", "output_partly_dead", "output_dead_permanent", "output_death_ever",
+    "label_changes", "output_born_dead", "output_dead_at_end", "output_partly_dead", "output_dead_permanent", "output_death_ever",
     "output_died_in_training", "rate", "relu_family", "solved", "state_word",
 ]
 
@@ -167,6 +167,20 @@ def output_dead_permanent(runs: pd.DataFrame) -> np.ndarray:
     changes = runs["output_state_changes"].to_numpy()
     allowed = np.where(output_born_dead(runs), 0, 1)
     return output_dead_at_end(runs) & (changes == allowed)
+
+
+def label_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """How the ``outcome`` label of each seed changes from runs ``a`` to runs ``b`` of one cell (e.g.
+    float64 to float32): one row per (from, to) pair that occurs with from != to, with ``n``
+    seeds, over the seeds both hold; ``attrs["n_pairs"]`` is that number of common seeds."""
+    _need(a, ["seed", "outcome"])
+    _need(b, ["seed", "outcome"])
+    m = pd.DataFrame({"seed": a["seed"].to_numpy(np.int64), "from": labels(a["outcome"])}).merge(
+        pd.DataFrame({"seed": b["seed"].to_numpy(np.int64), "to": labels(b["outcome"])}), on="seed")
+    changed = m[m["from"] != m["to"]]
+    out = changed.groupby(["from", "to"]).size().rename("n").reset_index()
+    out.attrs["n_pairs"] = len(m)
+    return out
 
 
 @dataclass(frozen=True)

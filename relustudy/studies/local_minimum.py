@@ -18,6 +18,7 @@ from relustudy.core.problem import MSE_MEAN_OUTPUT, MSE_ZERO_OUTPUT, Y_TRAIN
 from relustudy.studies.common import POSTED, md_table, need, num, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Study, Verdict
+from relustudy.studies import randomness
 
 EDGE_SHARE = 0.05  # dead outputs at margin exactly 0 above this share: "a local minimum" needs that qualification
 ESCAPE = 0.05  # momentum solving more than this share of born-dead seeds (corrected update) would be an escape
@@ -38,6 +39,8 @@ class LocalMinimumFinding:
     leaky: pd.DataFrame  # leaky_relu inactive outputs: zero-gradient share
     escape: pd.DataFrame  # update, family, lr_momentum, n (born-dead seeds failing under sgd), solved share
     dead_inits: pd.Series | None = None  # init -> dead-output runs (the denominators of edge_inits)
+    # the posted cell's outcome changes float64 -> float32 on the same seeds (vocab.label_changes), None without them
+    arithmetic: pd.DataFrame | None = None
 
 
 def select(ctx: Context) -> dict:
@@ -49,7 +52,27 @@ def select(ctx: Context) -> dict:
         for lr_m in (POSTED["lr"], round(POSTED["lr"] * (1 - MOMENTUM), 12)):
             cells[(upd, "momentum", lr_m)] = analysis.select(ctx.runs, {**POSTED, "update": upd, "optimizer": "momentum",
                                                                         "lr": lr_m})
-    return {"relu": relu, "leaky": leaky[vocab.labels(leaky["outcome"]) == "dead_output"], "cells": cells}
+    return {"relu": relu, "leaky": leaky[vocab.labels(leaky["outcome"]) == "dead_output"], "cells": cells,
+            "arithmetic": _arithmetic(ctx)}
+
+
+TWINS = ("dead_output", "collapsed")  # the two labels one rounding can swap (a dead output outputs a constant 0)
+
+
+def _arithmetic(ctx: Context) -> pd.DataFrame | None:
+    """The posted cell's label changes from float64 to float32 on the same seeds (the noise
+    experiment's float32 runs against their float64 twins there or in million); None without them."""
+    if "noise" not in ctx.experiments:
+        return None
+    noise = ctx.experiments["noise"][0]
+    where = {**POSTED, "epochs": sorted(set(noise["epochs"].tolist()))}
+    f32 = randomness.variant(noise, where, dtype="float32")
+    f64 = randomness.variant(noise, where)
+    if f64.empty and "million" in ctx.experiments:
+        f64 = randomness.variant(ctx.experiments["million"][0], where)
+    if f32.empty or f64.empty:
+        return None
+    return vocab.label_changes(f64, f32)
 
 
 def finding(d: dict) -> LocalMinimumFinding:
@@ -86,7 +109,7 @@ def finding(d: dict) -> LocalMinimumFinding:
         flat_share=float((sub["grad_norm_final"].to_numpy(float) == 0).mean()) if has_grad
         else float(shares.get("dead_output", 0.0)),
         leaky=mechanisms.zero_gradient_shares(d["leaky"], by=()) if has_grad and len(d["leaky"]) else pd.DataFrame(),
-        escape=pd.DataFrame(escape),
+        escape=pd.DataFrame(escape), arithmetic=d.get("arithmetic"),
     )
 
 
@@ -145,6 +168,18 @@ def verdict(f: LocalMinimumFinding) -> Verdict:
     return Verdict(key, f"{head}; {tail}.{apart}")
 
 
+def _arithmetic_text(f: LocalMinimumFinding) -> str:
+    """The caveat on comparing the dead_output and collapsed shares, from the label changes under float32."""
+    a = f.arithmetic
+    if a is None:
+        return ""
+    n_pairs, n_changed = a.attrs.get("n_pairs", 0), int(a["n"].sum())
+    twins = int(a.loc[a["from"].isin(TWINS) & a["to"].isin(TWINS), "n"].sum())
+    return (f" Read the split between `dead_output` and `collapsed` with care: the arithmetic decides it at the margin. "
+            f"Of the posted cell's {n_pairs:,} seeds trained in both float64 and float32 (the noise experiment), "
+            f"{n_changed:,} change their outcome label, {twins:,} of them between these two.")
+
+
 def section(f: LocalMinimumFinding, v: Verdict, links) -> str:
     s = f.shares
     if f.zero_grad is not None:
@@ -169,7 +204,7 @@ output unit, {pct(s.get("collapsed", 0.0))} collapsed to a constant output, {pct
 ("slow", median final MSE {num(f.slow_median)}), {pct(s.get("diverged", 0.0))} diverged. {pct(f.zero_loss)} end at exactly the
 zero-output loss mean(Y²) = {MSE_ZERO_OUTPUT:.5f}, and {pct(f.stuck_init)} had the output unit dead at init and still dead at
 the end. A constant output c costs Var(Y) + (c − mean Y)² = {MSE_MEAN_OUTPUT:.4f} + (c − {float(np.mean(Y_TRAIN)):.3f})², so
-the dead net is far from even the best constant.
+the dead net is far from even the best constant.{_arithmetic_text(f)}
 
 {grad}
 

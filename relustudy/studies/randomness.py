@@ -91,7 +91,8 @@ def _mse(runs: pd.DataFrame) -> pd.Series:
     return pd.Series(runs["final_mse"].to_numpy(np.float32), index=runs["seed"].to_numpy(np.int64)).sort_index()
 
 
-def _variant(runs: pd.DataFrame | None, where: dict, *, dtype="float64", order="fixed", perturb="none") -> pd.DataFrame:
+def variant(runs: pd.DataFrame | None, where: dict, *, dtype="float64", order="fixed", perturb="none") -> pd.DataFrame:
+    """The rows of ``runs`` matching ``where`` in one arithmetic (dtype), order and init perturbation."""
     if runs is None:
         return pd.DataFrame()
     sub = analysis.select(runs, {k: v for k, v in where.items() if k in runs.columns})
@@ -111,11 +112,11 @@ def select(ctx: Context) -> dict[str, CellData]:
     out = {}
     for label, change in CELLS:
         where = {**POSTED, **change, "epochs": epochs}
-        f64, source = _variant(noise, where), "noise"
+        f64, source = variant(noise, where), "noise"
         if f64.empty:
-            f64, source = _variant(million, where), "million"
-        f32, ulp = _variant(noise, where, dtype="float32"), _variant(noise, where, perturb="one_ulp")
-        shuf = _variant(noise, where, order="shuffled")
+            f64, source = variant(million, where), "million"
+        f32, ulp = variant(noise, where, dtype="float32"), variant(noise, where, perturb="one_ulp")
+        shuf = variant(noise, where, order="shuffled")
         crossed = None
         if not shuf.empty:
             crossed = (pd.DataFrame({"seed": shuf["seed"].to_numpy(np.int64), "order_seed": shuf["order_seed"].to_numpy(),
