@@ -31,7 +31,7 @@ CELLS = (  # label, change from the posted cell
 )
 DECISIVE_GAP = 0.5  # P(fail | output dead at init) - P(fail | alive) at least this: the output's state at init is the main predictor
 MINOR_GAP = 0.2  # below it the draw matters little
-EXPLAINED_SHARE = 0.5  # reweighting the screen's seeds to the population's born-dead share closes at least this share of its gap: "explains"
+EXPLAINED_SHARE = 0.5  # reweighting the screen's seeds to the population's share of outputs dead at init closes at least this share of its gap: "explains"
 
 
 def _rate(k: int, n: int) -> stats.ProportionResult:
@@ -289,17 +289,17 @@ def _screen_text(f: MillionFinding, spread, cover) -> str:
 
 
 def screen_gap_rule(f: MillionFinding) -> Verdict:
-    """Does the screen's excess of born-dead seeds explain its gap to the million? Reweighted to the
-    population's born-dead share (:attr:`MillionFinding.reweighted`), "explains" when at least
+    """Does the screen's excess of seeds whose output starts dead explain its gap to the million?
+    Reweighted to the population's share of outputs dead at init (:attr:`MillionFinding.reweighted`), "explains" when at least
     :data:`EXPLAINED_SHARE` of the gap closes, else "sampling" (the rest is the luck of 1,000 seeds)."""
     gap = f.default.rate - f.posted.rate
     closed = f.default.rate - f.reweighted
     share = closed / gap if gap != 0 else np.nan
-    said = (f"Reweighted to the population's born-dead share, their rate would be {pct(f.reweighted, 2)}: that closes "
+    said = (f"Reweighted to the population's share of outputs dead at init, their rate would be {pct(f.reweighted, 2)}: that closes "
             f"{100 * closed:+.2f} of the {100 * gap:+.2f} percentage points ({pct(share, 0)} of the gap")
     if np.isfinite(share) and share >= EXPLAINED_SHARE:
-        return Verdict("explains", f"{said}), so the excess of born-dead seeds explains most of it.")
-    return Verdict("sampling", f"{said}), so the excess of born-dead seeds explains little of it; the rest is which "
+        return Verdict("explains", f"{said}), so the excess of seeds whose output starts dead explains most of it.")
+    return Verdict("sampling", f"{said}), so the excess of seeds whose output starts dead explains little of it; the rest is which "
                                "1,000 seeds were drawn, within the blocks' spread above.")
 
 
