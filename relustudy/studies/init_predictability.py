@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.experiments import init_curve as ic
+from relustudy.stats.intervals import PooledResult, pooled_ci
 from relustudy.studies.common import md_table, pct
 from relustudy.studies.common import Context, Skip
 from relustudy.studies.base import Figure, Study, Verdict
@@ -86,15 +87,25 @@ def figures(f: InitMapFinding):
                    "with the fitted saturating curve, its ceiling and the single-feature baselines.")]
 
 
+Z95 = 1.959963984540054  # the normal quantile of the stored DeLong 95% CIs (estimate +- Z95 * SE)
+
+
+def _pooled(g: pd.DataFrame, est: str, low: str, high: str) -> PooledResult:
+    """One size's training draws pooled (Rubin's rules): each draw's standard error from its stored
+    symmetric 95% CI, so the CI holds both the held-out seeds' and the training draws' spread."""
+    se = (g[high].to_numpy(float) - g[low].to_numpy(float)) / (2 * Z95)
+    return pooled_ci(g[est].to_numpy(float), se)
+
+
 def _curve_table(curve: pd.DataFrame) -> str:
     m = curve[curve["predictor"] == ic.MODEL]
     rows = []
     for (cell, n), g in m.groupby(["cell", "n_train"], sort=False):
         g = g.sort_values("rep")
-        a = g.iloc[0]
-        spread = f" (draws: {', '.join(f'{x:.3f}' for x in g['auroc'])})" if len(g) > 1 else ""
-        rows.append((cell, f"{int(n):,}", f"{a['auroc']:.3f} [{a['low']:.3f}, {a['high']:.3f}]{spread}",
-                     f"{a['minus_margin']:+.3f} [{a['minus_margin_low']:+.3f}, {a['minus_margin_high']:+.3f}]",
+        auc, vs = _pooled(g, "auroc", "low", "high"), _pooled(g, "minus_margin", "minus_margin_low", "minus_margin_high")
+        spread = f" (mean of {len(g)} draws: {', '.join(f'{x:.3f}' for x in g['auroc'])})" if len(g) > 1 else ""
+        rows.append((cell, f"{int(n):,}", f"{auc.estimate:.3f} [{auc.ci_low:.3f}, {auc.ci_high:.3f}]{spread}",
+                     f"{vs.estimate:+.3f} [{vs.ci_low:+.3f}, {vs.ci_high:+.3f}]",
                      ", ".join(str(int(x)) for x in g["n_iter"]) + (" (cap)" if g["hit_cap"].any() else ""),
                      f"{g['seconds'].sum():.0f}"))
     base = curve[curve["n_train"] == 0]
@@ -144,9 +155,10 @@ def section(f: InitMapFinding, v: Verdict, links) -> str:
         f"stopping on {ic.VALIDATION_FRACTION:.0%} of the training seeds after {ic.N_ITER_NO_CHANGE} iterations "
         f"without gain, capped at {ic.MAX_ITER} iterations) is trained on random subsets of the other seeds "
         f"({held:,} and up) and scored on the fixed held-out seeds 0..{held - 1:,}; sizes up to "
-        f"{ic.REPEAT_LIMIT:,} are drawn {ic.REPEATS_SMALL} times. AUROC CIs: DeLong over the held-out seeds, for the "
-        f"first training draw only: they leave out the spread between training draws, which is shown beside them where a "
-        f"size was drawn more than once; the difference to the output margin is paired on the same seeds.\n",
+        f"{ic.REPEAT_LIMIT:,} are drawn {ic.REPEATS_SMALL} times. AUROC CIs: DeLong over the held-out seeds; where a "
+        f"size was drawn more than once, the table gives the mean of its draws and pools their CIs by Rubin's rules (the "
+        f"variance within a draw plus the variance between draws, t interval), so the CI holds the spread between "
+        f"training draws too; the difference to the output margin is paired on the same seeds and pooled the same way.\n",
         _curve_table(f.curve), "",
         f"A saturating curve AUROC(n) = a − b (n/1000)^−c is fitted through the mean AUROC per size; its ceiling a is "
         f"bootstrapped by resampling the held-out seeds (one weighting for all models, so the points keep their "
