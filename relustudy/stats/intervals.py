@@ -157,7 +157,7 @@ def pooled_ci(estimates, std_errors, *, alpha: float = 0.05) -> PooledResult:
     Examples
     --------
     >>> r = pooled_ci([0.80, 0.82, 0.84], [0.01, 0.01, 0.01])
-    >>> round(r.estimate, 3), r.m, r.ci_low < 0.80 and r.ci_high > 0.84
+    >>> round(r.estimate, 3), r.m, bool(r.ci_low < 0.80 < 0.84 < r.ci_high)
     (0.82, 3, True)
     """
     est, se = as_float(estimates, "estimates"), as_float(std_errors, "std_errors")
