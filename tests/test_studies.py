@@ -161,12 +161,21 @@ def test_how_runs_die_verdict_on_both_sides():
 def test_relu_speed_verdict_on_both_sides():
     from relustudy.studies import relu_speed as rs
 
-    def f(share):
-        return _ns(linear=pd.DataFrame(dict(output=["same"], n_solved=[100], n_linear=[int(100 * share)], share=[share])))
+    def f(relu_rate, tanh_rate=0.03):
+        rows = [dict(activation="relu", lr=0.01, a=20, b=50, n=600, median=2.0, low=1.9, high=2.1, error_b=0.02),
+                dict(activation="relu", lr=0.01, a=50, b=100, n=600, median=relu_rate, low=relu_rate * 0.9,
+                     high=relu_rate * 1.1, error_b=0.004),
+                dict(activation="tanh", lr=0.1, a=200, b=500, n=600, median=tanh_rate, low=tanh_rate * 0.9,
+                     high=tanh_rate * 1.1, error_b=0.005)]
+        return _ns(descent=pd.DataFrame(rows))
 
-    assert rs.verdict(f(rs.MOSTLY_LINEAR + 0.01)).key == "linear"
-    assert rs.verdict(f(rs.MOSTLY_LINEAR - 0.01)).key == "mixed"
-    assert rs.verdict(_ns(linear=None)).key == "untested"
+    # per unit of lr (relu's 0.01 vs tanh's 0.1), the ratio is relu_rate / (tanh_rate / 10)
+    v = rs.verdict(f(rs.STEEPER * 0.003 * 1.25))  # lower bound 1.25 * 0.9 / 1.1 > 1: above
+    assert v.key == "steeper" and "epochs 50–100" in v.text and "epochs 200–500" in v.text  # the last-decade windows
+    assert rs.verdict(f(rs.STEEPER * 0.003 * 0.8)).key == "comparable"  # upper bound 0.8 * 1.1 / 0.9 < 1
+    assert rs.verdict(f(rs.STEEPER * 0.003)).key == "borderline"
+    assert rs.verdict(_ns(descent=None)).key == "untested"
+    assert rs.verdict(_ns(descent=f(1.0).descent.query("activation == 'relu'"))).key == "untested"
 
 
 def test_inits_and_momentum_verdicts_follow_significance():

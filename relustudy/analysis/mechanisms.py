@@ -16,6 +16,8 @@ import scipy.stats
 from statsmodels.stats.contingency_tables import Table2x2
 
 from relustudy.analysis.cells import FACTOR_COLS, _group, _key_tuple, _require_columns, compare_cells, is_failure, paired_table, select
+from relustudy.analysis import vocabulary
+from relustudy.stats.intervals import median_ci
 from relustudy.stats.unpaired_tests import auroc
 from relustudy.stats.paired_tests import cohen_kappa, wilcoxon_paired
 from relustudy.stats.proportions import proportion_ci
@@ -362,3 +364,38 @@ def fail_by_margin(runs: pd.DataFrame, n_bins: int = 10, *, alpha: float = 0.05)
                          margin=float(np.median(margin[mask])), n=p.n, n_fail=p.k, rate=p.rate,
                          ci_low=p.ci_low, ci_high=p.ci_high))
     return pd.DataFrame(rows)
+
+
+def descent_rates(runs: pd.DataFrame, curves: pd.DataFrame, base: Mapping[str, object],
+                  settings: Sequence[tuple[str, float]]) -> pd.DataFrame:
+    """How fast the solved runs' epoch error falls: per (activation, lr) of ``settings`` (the other
+    factors from ``base``) and per window between consecutive recorded curve epochs (a, b), the
+    median over the cell's solved runs of (log10 e(a) - log10 e(b)) / (b - a) * 100, in decades of
+    epoch error per 100 epochs, with the order-statistic 95% CI of that median.
+
+    runs : runs table (R rows); curves : curves table (cell_id, seed, epoch, epoch_error).
+    Returns one row per setting x window with runs: activation, lr, a, b, n (solved runs with both
+    epochs recorded), median, low, high, error_b (median epoch error at b).
+    """
+    _require_columns(curves, ["cell_id", "seed", "epoch", "epoch_error"])
+    rows = []
+    for act, lr in settings:
+        sub = select(runs, {**base, "activation": act, "lr": lr})
+        sub = sub[vocabulary.solved(sub)]
+        if sub.empty:
+            continue
+        keys = pd.MultiIndex.from_arrays([sub["cell_id"].astype(str), sub["seed"].to_numpy(np.int64)])
+        c = curves[pd.MultiIndex.from_arrays([curves["cell_id"].astype(str),
+                                              curves["seed"].to_numpy(np.int64)]).isin(keys)]
+        # One row per solved run, one column per recorded epoch; errors floored where they reach 0.
+        wide = c.pivot_table(index="seed", columns="epoch", values="epoch_error", aggfunc="first")
+        log_e = np.log10(wide.clip(lower=1e-300))
+        epochs = sorted(wide.columns)
+        for a, b in zip(epochs[:-1], epochs[1:]):
+            r = ((log_e[a] - log_e[b]) / (b - a) * 100).dropna().to_numpy(float)
+            if r.size == 0:
+                continue
+            m = median_ci(r)
+            rows.append(dict(activation=act, lr=lr, a=int(a), b=int(b), n=int(r.size), median=m.median,
+                             low=m.ci_low, high=m.ci_high, error_b=float(wide[b].median())))
+    return pd.DataFrame(rows, columns=["activation", "lr", "a", "b", "n", "median", "low", "high", "error_b"])
