@@ -14,6 +14,7 @@ from relustudy.stats import intervals
 from relustudy.studies.base import Figure, Study, Verdict
 from relustudy.studies.common import ALPHA, BOOT_SEED, Q1_CELL, diff_ci, md_table, mse_at, num, paired, pct, pval, rate_of
 from relustudy.studies.common import Context, Skip
+from relustudy.studies import samples
 
 LEVERS = (("identity output", {"output": "identity"}), ("corrected update", {"update": "corrected"}))
 LEVER_DECADES = 1.0  # a lever "matters" when it lowers the paired median log10 MSE by at least this many decades
@@ -26,6 +27,13 @@ class Q1Finding:
     tests: pd.DataFrame  # activation, lever, mc, wx, p_fail_holm, p_mse_holm (Holm over these comparisons, per test)
     curves: pd.DataFrame | None  # curve bands of the posted update, by activation x output x result
     relu_hit: intervals.MedianResult  # epochs to 1e-3 of the posted ReLU runs that reach it (this lr)
+    source: str = ""  # which sample the tanh/sigmoid statistics come from (samples.sample_text)
+
+
+# The 8 tanh/sigmoid cells the statistics compare: read from their largest sample (confirm_q1's 100,000
+# seeds when it is loaded, the screen's 1,000 otherwise; issue 25.2), all from one sample.
+Q1_CHANGES = {f"{a}, {o} output, {u}": {"activation": a, "output": o, "update": u, "lr": Q1_CELL["lr"]}
+              for a in ("tanh", "sigmoid") for o in ("same", "identity") for u in ("as_posted", "corrected")}
 
 
 def select(ctx: Context):
@@ -34,12 +42,26 @@ def select(ctx: Context):
         raise Skip("the dataset has no tanh/sigmoid cells with randn init, sgd and lr 0.1")
     if ctx.curves is None:
         raise Skip("no learning curves in the dataset")
-    return ctx.runs, sel, ctx.curves
+    big, found = samples.largest_frame(ctx, Q1_CHANGES, common_seeds=True)
+    one = len(found) == len(Q1_CHANGES) and len({s.name for s in found.values()}) == 1
+    if not one or next(iter(found.values())).name == samples.SCREEN:
+        big, found = None, {}
+    return ctx.runs, sel, ctx.curves, big, found
 
 
 def finding(data) -> Q1Finding:
-    r, sel, curves = data
-    summ = analysis.mse_summary(sel, by=["activation", "update", "output"], seed=BOOT_SEED, n_boot=2000)
+    r, sel, curves, big, found = data if len(data) == 5 else (*data, None, {})
+    source = ""
+    if big is not None:  # the tanh/sigmoid statistics from the confirmation sample, ReLU's row from the screen
+        relu = analysis.select(sel, {"activation": "relu"})
+        cols = [c for c in big.columns if c in relu.columns]
+        relu = relu[cols].astype({c: str for c in cols if isinstance(relu[c].dtype, pd.CategoricalDtype)})
+        stats_runs = pd.concat([big[cols], relu], ignore_index=True)
+        r = stats_runs
+        source = samples.sample_text({"tanh and sigmoid": next(iter(found.values()))})
+    else:
+        stats_runs = sel
+    summ = analysis.mse_summary(stats_runs, by=["activation", "update", "output"], seed=BOOT_SEED, n_boot=2000)
     tests = []
     for act in ("tanh", "sigmoid"):
         base = {**Q1_CELL, "activation": act, "update": "as_posted", "output": "same"}
@@ -59,7 +81,7 @@ def finding(data) -> Q1Finding:
     posted_update = posted_update.assign(result=np.where(analysis.is_failure(posted_update), "not solved", "solved"))
     bands = analysis.curve_bands(curves, posted_update, ["activation", "output", "result"])
     hit = analysis.select(sel, {"activation": "relu", "update": "as_posted", "output": "same"})["epochs_to_1e-3"].dropna()
-    return Q1Finding(sel, summ, tests, bands, intervals.median_ci(hit.to_numpy(float)))
+    return Q1Finding(stats_runs, summ, tests, bands, intervals.median_ci(hit.to_numpy(float)), source)
 
 
 def verdict(f: Q1Finding) -> Verdict:
@@ -125,9 +147,12 @@ def section(f: Q1Finding, v: Verdict, links) -> str:
     relu = (f"ReLU runs that reach epoch error < 1e-3 get there in a median of {num(h.median, 4)} epochs "
             f"[{num(h.ci_low, 4)}, {num(h.ci_high, 4)}] (n = {h.n:,}) at this lr." if h.n else
             "No ReLU run reaches epoch error < 1e-3 at this lr.")
+    sample = (f"Sample: {f.source} (the confirmation sample, paired by seed); ReLU's row and the learning curves "
+              "are the screen's (1,000 seeds per cell)." if f.source else
+              "Sample: the screen, 1,000 seeds per cell (`confirm_q1` would confirm it on 100,000).")
     return f"""The asker's setting for tanh/sigmoid (randn init, plain SGD, lr 0.1), {epochs} epochs, with the two things that
 differ from a textbook network switched on and off: the output unit's activation and the posted update's quirks.
-Medians of epochs carry order-statistic 95% CIs.
+Medians of epochs carry order-statistic 95% CIs. {sample}
 
 {tbl}
 
@@ -163,4 +188,4 @@ def answer(f: Q1Finding, v: Verdict) -> str:
 
 
 STUDY = Study(name="q1", title="Q1. Why are tanh and sigmoid so slow?", select=select, finding=finding, verdict=verdict,
-              figures=figures_, section=section, answer=answer)
+              figures=figures_, section=section, answer=answer, stored=True)
