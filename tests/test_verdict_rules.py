@@ -189,14 +189,18 @@ def test_theory_verdict_keys():
 def test_quirks_deaths_sentence_on_both_sides():
     from relustudy.studies import quirks as q
 
-    def f(extra_deaths, n01=233, n10=28):
-        mc = _ns(n01=n01, n10=n10)
-        return _ns(mc=mc, died_ever={"as posted": 100, "corrected update": 100 + extra_deaths})
+    # Shares of seeds: the grid's paired n = 100,000 and the replay's 1,000 seeds are different samples.
+    def f(extra_deaths, n01=2330, n10=280, replay=1000):
+        mc = _ns(n01=n01, n10=n10, n=100_000)
+        return _ns(mc=mc, died_ever={"as posted": 100, "corrected update": 100 + extra_deaths},
+                   replay_n={"as posted": replay, "corrected update": replay})
 
-    limit = q.DEATHS_SHARE * (233 - 28)
+    limit = q.DEATHS_SHARE * (2330 - 280) / 100_000 * 1000  # extra deaths per 1,000 replayed seeds at the threshold
     assert q.deaths_text(f(int(limit) - 1)).startswith("deaths in training do not explain")
     assert q.deaths_text(f(int(limit) + 1)).startswith("deaths in training could explain")
+    assert "of the replay's 1,000 seeds" in q.deaths_text(f(3)) and "of the 100,000 paired seeds" in q.deaths_text(f(3))
     assert "no net extra failures" in q.deaths_text(f(0, n01=10, n10=20))
+    assert "no seeds of both updates" in q.deaths_text(_ns(mc=_ns(n01=1, n10=0, n=10), died_ever={}, replay_n=None))
 
 
 def test_momentum_step_split_names_the_larger_part_and_skips_no_change():

@@ -28,6 +28,7 @@ class QuirksFinding:
     died_ever: dict | None  # variant -> deaths in training ever (forensics), or None without it
     by_activation: pd.DataFrame  # per activation: strata, corrected better / worse (Holm), mean fail rates
     sample: str = "the screen"  # where mc and the counts come from: "`million` (posted) and `million` (corrected)"
+    replay_n: dict | None = None  # variant -> seeds replayed by the forensics (the denominators of died_ever)
 
 
 def select(ctx: Context) -> dict:
@@ -51,10 +52,11 @@ def finding(d: dict) -> QuirksFinding:
     wx = paired_tests.wilcoxon_log_mse(a["final_mse"].to_numpy(float), b["final_mse"].to_numpy(float))
     alive = {u: ~vocab.output_born_dead(x) & vocab.relu_family(x) for u, x in (("as_posted", a), ("corrected", b))}
     died = {u: vocab.hazard(vocab.output_died_in_training(x), alive[u]) for u, x in (("as_posted", a), ("corrected", b))}
-    died_ever = None
+    died_ever = replay_n = None
     fo = d["forensics"]
     if fo is not None:
         died_ever = {v: int((g["output_death_epoch"] > 0).sum()) for v, g in fo.groupby("variant", observed=True)}
+        replay_n = {v: int(len(g)) for v, g in fo.groupby("variant", observed=True)}
     rows = []
     for act, g in d["family"].groupby("activation", observed=True):
         rows.append(dict(activation=act, strata=len(g),
@@ -62,7 +64,7 @@ def finding(d: dict) -> QuirksFinding:
                          worse=int(((g["p_fail_holm"] < ALPHA) & (g["rate_diff"] > 0)).sum()),
                          rate_a=g["rate_a"].mean(), rate_b=g["rate_b"].mean()))
     return QuirksFinding(mc, wx, int((~fa & fb & born).sum()), int((fa & ~fb & born).sum()), died, died_ever,
-                         pd.DataFrame(rows), d.get("sample", "the screen"))
+                         pd.DataFrame(rows), d.get("sample", "the screen"), replay_n)
 
 
 def verdict(f: QuirksFinding) -> Verdict:
@@ -89,13 +91,19 @@ DEATHS_SHARE = 0.25  # extra deaths in training under the corrected update below
 
 
 def deaths_text(f: QuirksFinding) -> str:
-    """Whether deaths in training explain the corrected update's extra failures: its extra deaths
-    (forensics, ever dead) against :data:`DEATHS_SHARE` x its net extra failures (paired grid)."""
-    extra = f.mc.n01 - f.mc.n10
-    more = f.died_ever.get("corrected update", 0) - f.died_ever.get("as posted", 0)
-    said = (f"{more:+,} deaths in training under the corrected update against its {extra:,} net extra failures "
-            f"(threshold: {pct(DEATHS_SHARE, 0)} of them, {DEATHS_SHARE * extra:.0f})")
-    if extra <= 0:
+    """Whether deaths in training explain the corrected update's extra failures, as shares of seeds
+    (the replay and the paired grid are different samples): its extra deaths per replayed seed
+    (forensics, ever dead) against :data:`DEATHS_SHARE` x its net extra failures per paired seed."""
+    extra = (f.mc.n01 - f.mc.n10) / f.mc.n if f.mc.n else np.nan
+    posted, corrected = "as posted", "corrected update"
+    n = f.replay_n or {}
+    if not n.get(posted) or not n.get(corrected):
+        return "the replay has no seeds of both updates to compare"
+    more = f.died_ever.get(corrected, 0) / n[corrected] - f.died_ever.get(posted, 0) / n[posted]
+    said = (f"{100 * more:+.1f} percentage points of the replay's {n[corrected]:,} seeds die in training under the "
+            f"corrected update beyond the posted one, against its net extra failures of {100 * extra:+.1f} points of "
+            f"the {f.mc.n:,} paired seeds (threshold: {pct(DEATHS_SHARE, 0)} of them, {100 * DEATHS_SHARE * extra:.1f})")
+    if not extra > 0:
         return f"the corrected update has no net extra failures to explain ({said})"
     if more < DEATHS_SHARE * extra:
         return f"deaths in training do not explain the difference ({said})"
@@ -107,8 +115,9 @@ def section(f: QuirksFinding, v: Verdict, links) -> str:
     ever = ""
     if f.died_ever:
         ever = (" Replayed update by update (the forensics below), the outputs that die during training at some epoch "
-                "are " + ", ".join(f"{n:,} ({k})" for k, n in f.died_ever.items() if k in ("as posted", "corrected update"))
-                + f" of the replay's seeds: {deaths_text(f)}.")
+                "are " + ", ".join(f"{n:,} of {f.replay_n[k]:,} ({k})" for k, n in f.died_ever.items()
+                                   if k in ("as posted", "corrected update"))
+                + f" replayed seeds: {deaths_text(f)}.")
     tbl = md_table(pd.DataFrame(
         [(d.activation, d.strata, d.better, d.worse, pct(d.rate_a), pct(d.rate_b)) for d in f.by_activation.itertuples()],
         columns=["activation", "strata", "corrected fails less (Holm p<0.05)", "corrected fails more",
