@@ -156,8 +156,8 @@ order-statistic interval.
 
 {md_table(table)}
 
-**Answer.** {v.text} {kill}In the replay, {posted["revived"]} of the {posted["ever_dead"]} outputs of the posted cell that were
-ever dead came back. The figure's traces are of the posted cell ({TRACED}), the seeds the replay kept.
+**Answer.** {v.text} {kill}In the replay of {int(posted["n"]):,} seeds, {posted["revived"]} of the {posted["ever_dead"]} outputs of the posted
+cell that were ever dead came back. The figure's traces are of the posted cell ({TRACED}), the seeds the replay kept.
 
 {links["forensics_deaths.png"]}
 """
@@ -165,8 +165,8 @@ ever dead came back. The figure's traces are of the posted cell ({TRACED}), the 
 
 def answer(f: DeathsFinding, v: Verdict) -> str:
     p = f.summary.set_index("variant").loc[POSTED]
-    return (f"{v.text} In the replay of 1,000 seeds, {p['revived']} of the {p['ever_dead']} dead outputs come back under "
-            f"the posted bias decay.")
+    return (f"{v.text} In the replay of {int(p['n']):,} seeds, {p['revived']} of the {p['ever_dead']} dead outputs come "
+            f"back under the posted bias decay.")
 
 
 STUDY = Study(name="how-runs-die", title="How a run dies", select=select, finding=finding, verdict=verdict,

@@ -147,9 +147,11 @@ def section(f: Q1Finding, v: Verdict, links) -> str:
     relu = (f"ReLU runs that reach epoch error < 1e-3 get there in a median of {num(h.median, 4)} epochs "
             f"[{num(h.ci_low, 4)}, {num(h.ci_high, 4)}] (n = {h.n:,}) at this lr." if h.n else
             "No ReLU run reaches epoch error < 1e-3 at this lr.")
-    sample = (f"Sample: {f.source} (the confirmation sample, paired by seed); ReLU's row and the learning curves "
-              "are the screen's (1,000 seeds per cell)." if f.source else
-              "Sample: the screen, 1,000 seeds per cell (`confirm_q1` would confirm it on 100,000).")
+    n_screen = len(analysis.select(sel, {"activation": "relu", "update": "as_posted", "output": "same"}))
+    sample = (f"Sample: {f.source} (the confirmation sample, paired by seed); ReLU's rows and the learning curves "
+              f"are the screen's ({n_screen:,} seeds per cell)." if f.source else
+              f"Sample: the screen, {n_screen:,} seeds per cell (`confirm_q1` would confirm it on "
+              f"{samples.CONFIRMED_SEEDS:,}).")
     return f"""The asker's setting for tanh/sigmoid (randn init, plain SGD, lr 0.1), {epochs} epochs, with the two things that
 differ from a textbook network switched on and off: the output unit's activation and the posted update's quirks.
 Medians of epochs carry order-statistic 95% CIs. {sample}

@@ -143,8 +143,11 @@ def section(f: SpeedFinding, v: Verdict, links) -> str:
                + "; ".join(f"{d.activation} reaches epoch error < 1e-3 in {d.n_reach:,} of {d.n:,} runs (`{d.sample}`), "
                            f"median {num(d.median, 4)} epochs [{num(d.low, 4)}, {num(d.high, 4)}]"
                            for d in f.largest.itertuples(index=False)) + ".")
+    n_cell = int(f.speed["n"].max()) if len(f.speed) else 0
+    recorded = (sorted(set(f.descent["a"]) | set(f.descent["b"])) if f.descent is not None and len(f.descent) else [])
+    rec = ", ".join(f"{e:,}" for e in recorded)
     return f"""**The pace of the descent** (from the screen's learning curves, the only sample that records them: the solved runs of
-its 1,000 seeds per cell, epoch error at epochs 1, 2, 5, 10, 20, ..., 5,000). Per window between recorded epochs, how
+its {n_cell:,} seeds per cell, epoch error at epochs {rec}). Per window between recorded epochs, how
 many decades the epoch error falls per 100 epochs (the median over the solved runs, order-statistic 95% CI):
 
 **{v.text}**
