@@ -263,12 +263,13 @@ def _rates_table(rates: pd.DataFrame) -> str:
     for r in rates.sort_values(["activation", "output", "batch", "task", "init", "update"]).itertuples():
         rows.append((r.setting, r.task, init_label(r.init), r.update, f"{r.n:,}",
                      f"{pct(r.fail)} {ci(r.fail_low, r.fail_high)}", f"{pct(r.born)} {ci(r.born_low, r.born_high)}",
-                     f"{pct(r.fail_born)}", f"{pct(r.fail_alive)} {ci(r.fail_alive_low, r.fail_alive_high)}",
+                     f"{pct(r.fail_born)} {ci(r.fail_born_low, r.fail_born_high)}",
+                     f"{pct(r.fail_alive)} {ci(r.fail_alive_low, r.fail_alive_high)}",
                      ", ".join(f"{m} {pct(getattr(r, gen.mode_column(m)) / r.failed, 0)}" for m in gen.FAILURE_MODES
                                if r.failed and getattr(r, gen.mode_column(m)))))
     return md_table(pd.DataFrame(rows, columns=[
-        "setting", "task", "init", "update", "runs", "P(fail) [95% CI]", "P(born dead) [95% CI]", "P(fail | born dead)",
-        "P(fail | alive at init) [95% CI]", "how the failed runs failed"]))
+        "setting", "task", "init", "update", "runs", "P(fail) [95% CI]", "P(born dead) [95% CI]",
+        "P(fail | born dead) [95% CI]", "P(fail | alive at init) [95% CI]", "how the failed runs failed"]))
 
 
 def _main_table(f: GeneralityFinding) -> str:
