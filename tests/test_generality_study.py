@@ -184,7 +184,7 @@ def test_the_recipe_has_the_generality_rows_and_warns_about_a_setting_that_hurts
     rows = pd.concat([f.rows, pd.DataFrame([_row(settings[0].label, "setting", 0.62)])], ignore_index=True)
     from dataclasses import replace
     v = ins.recipe_rule(replace(f, rows=rows))
-    assert f"Beware {settings[0].label}: failures rise to 62%." in v.text
+    assert f"These fail more often: {settings[0].label} (62%)." in v.text
     rows = pd.concat([f.rows, pd.DataFrame([_row(settings[2].label, "setting", 0.001)])], ignore_index=True)
     assert ins.recipe_rule(replace(f, rows=rows)).text.startswith(f"Use {settings[2].label} (0.1%)")
 

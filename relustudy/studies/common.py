@@ -32,7 +32,7 @@ THEORY_SEED = 20261126
 BOOT_SEED = 12345
 THRESHOLDS = (1e-4, 1e-3, 1e-2)  # solved-threshold sensitivity
 EXPERIMENTS = ("q1_long", "born_dead", "remedies", "million", "phase", "depth_width", "noise", "tuning", "remedies_optim",
-               "confirm", "confirm_q1")  # datasets beside data/default with sections
+               "confirm", "confirm_q1", "generality")  # datasets beside data/default with sections
 ALPHA = 0.05
 
 # The posted program's cell (lr 0.01, ReLU everywhere, randn, both quirks, plain SGD): Cell()'s

@@ -335,7 +335,11 @@ def figures_(f: GeneralityFinding):
 
 def section(f: GeneralityFinding, v: Verdict, links) -> str:
     r = f.rates
-    n_main, n_other = int(_cells(r, task="posted")["n"].max()), int(r["n"].min())
+    size = r["task"].map(lambda t: get_task(t).n_samples)
+    n_main = int(_cells(r, task="posted")["n"].max())
+    n_six = int(r.loc[(size == get_task("posted").n_samples) & ~((r["activation"] == "relu") & (r["output"] == "same")),
+                      "n"].min())
+    n_big = int(r.loc[size != get_task("posted").n_samples, "n"].min()) if (size != get_task("posted").n_samples).any() else 0
     thr = "; ".join(f"{t}: {pct(1e-3 / get_task(t).mse_mean_output, 2)}" for t in TASKS if t in set(r["task"]))
     theory_text, theory_table = _theory_text(f)
     k = f.contrasts
@@ -346,8 +350,8 @@ with the inits randn, he, xavier and torch (PyTorch's `nn.Linear` default; Keras
 transform itself, so its runs are xavier's bit for bit), under both updates, for ReLU with a ReLU output and, per
 sample, ReLU and leaky ReLU with an identity output; ReLU with a ReLU output also trains on the full batch (the mean
 gradient over all pairs per update). lr {f.lr:g} and {f.epochs:,} epochs throughout, so the runs differ in updates:
-{_updates_text(f)}. Seeds: {n_main:,} for the six-pair ReLU-output cells, {n_other:,} or more elsewhere; a cell is
-paired by seed with the same cell on the posted task (same initial draw). Solved still means final MSE < 1e-3; as a
+{_updates_text(f)}. Seeds: {n_main:,} for the six-pair ReLU-output cells, {n_six:,} for the other six-pair cells and {n_big:,}
+for the 64-pair ones; a cell is paired by seed with the same cell on the posted task (same initial draw). Solved still means final MSE < 1e-3; as a
 share of each task's target variance (the MSE of predicting the mean) that is {thr}.
 
 **{v.text}**

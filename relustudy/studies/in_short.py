@@ -234,9 +234,11 @@ def recipe_rule(f: InShortFinding) -> Verdict:
     rem = f.rows[f.rows["kind"].isin(["remedy", "setting"]) & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] < 0)]
     good = rem[rem["ci_high"] <= GOOD_RATE].sort_values("rate", kind="stable")
     warn = f.rows[f.rows["kind"].isin(["warning", "setting"]) & (f.rows["p_holm"] < ALPHA) & (f.rows["diff"] > 0)]
+    others = [f"{w.label} ({pct(w.rate, 0)})" for w in warn.itertuples() if w.label != WARNING_LABEL]
     warning = "".join(f" Do not fix only the bias bug: that alone raises failures to {pct(w.rate, 0)}."
-                      if w.label == WARNING_LABEL else f" Beware {w.label}: failures rise to {pct(w.rate, 0)}."
-                      for w in warn.itertuples())
+                      for w in warn.itertuples() if w.label == WARNING_LABEL)
+    if others:
+        warning += f" These fail more often: {'; '.join(others)}."
     if len(good):
         names = " or ".join(f"{r.label} ({pct(r.rate, 1)})" for r in good.head(3).itertuples())
         each = "each fails" if len(good.head(3)) > 1 else "it fails"
@@ -316,7 +318,8 @@ def answers(f: InShortFinding) -> list[tuple[str, str, str]]:
         out.append(("Is the lottery ReLU's or the toy's?", "generality",
                     " ".join(rule(g).text for rule in (generality.standardisation_rule, generality.data_rule,
                                                        generality.defaults_rule))))
-    out.append(("What should I change?", "in-short", recipe_rule(f).text + " The recipe table above has the rest."))
+    out.append(("What should I change?", "in-short",
+                recipe_rule(f).text.rstrip(".") + "; the recipe table above has the rest."))
     return out
 
 
