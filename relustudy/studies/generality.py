@@ -197,7 +197,7 @@ def defaults_rule(f: GeneralityFinding) -> Verdict:
                                           f"({', '.join(ok) or 'none'}); over all tasks they fail on {span} of seeds.")
 
 
-FACTOR_WORDS = {"task": "the data's geometry (task)", "init": "the init", "update": "the update rule"}
+FACTOR_WORDS = {"task": "the training set (task: its geometry and target)", "init": "the init", "update": "the update rule"}
 
 
 def factor_rule(f: GeneralityFinding) -> Verdict:
