@@ -190,4 +190,4 @@ def answer(f: Q1Finding, v: Verdict) -> str:
 
 
 STUDY = Study(name="q1", title="Q1. Why are tanh and sigmoid so slow?", select=select, finding=finding, verdict=verdict,
-              figures=figures_, section=section, answer=answer, stored=True)
+              figures=figures_, section=section, answer=answer)  # not stored: it holds the runs table (~235 MB pickled)
