@@ -120,9 +120,14 @@ def test_new_findings_match_an_independent_pandas_computation(small_dataset, ren
     for outcome, g in relu.groupby("outcome", observed=True):
         n0 = int((g["grad_norm_final"] == 0).sum())
         assert f"| {outcome} | {len(g):,} | {n0:,} ({100 * n0 / len(g):.1f}%) |" in text
-    # Linear on the data: share of the posted cell's solved runs with one activation pattern.
-    lin = post.loc[~fail, "linear_on_data_final"]
-    assert f"output same: {100 * lin.mean():.1f}% ({int(lin.sum())} of {len(lin)})" in text
+    # The pace of the descent: the solved posted runs' median fall between the first two recorded
+    # epochs, in decades of epoch error per 100 epochs, and how many solved runs it covers.
+    curves = pd.read_parquet(small_dataset / "curves.parquet")
+    solved = post.loc[~fail, ["cell_id", "seed"]]
+    c = curves.merge(solved, on=["cell_id", "seed"]).pivot_table(index="seed", columns="epoch", values="epoch_error")
+    e0, e1 = sorted(c.columns)[:2]
+    rate = ((np.log10(c[e0].clip(lower=1e-300)) - np.log10(c[e1].clip(lower=1e-300))) / (e1 - e0) * 100).median()
+    assert f"| relu, lr 0.01 | {e0:,}–{e1:,} | {len(solved):,} | {rate:.3g} [" in text
     # Seed lottery: Cohen's kappa of the five outcomes, posted vs he init.
     he = _cell(runs, init="he").set_index("seed")["outcome"].astype(str)
     ct = pd.crosstab(post.set_index("seed")["outcome"].astype(str), he).reindex(
