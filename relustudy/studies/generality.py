@@ -70,7 +70,7 @@ def select(ctx: Context) -> pd.DataFrame:
     return _experiment(ctx, "generality")[0]
 
 
-def _contrasts(runs: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+def _contrasts(runs: pd.DataFrame) -> pd.DataFrame:
     """Every cell on a task other than posted against the same cell on posted, on their common seeds."""
     keys = pd.DataFrame({c: vocab.labels(runs[c]) for c in gen.CELL_FACTORS})
     failed, born = vocab.failed(runs), vocab.born_dead(runs)
@@ -103,7 +103,7 @@ def finding(runs: pd.DataFrame) -> GeneralityFinding:
     for k, v in MAIN.items():
         main = main[main[k] == v]
     ranges = gen.factor_ranges(main)
-    contrasts = _contrasts(runs, rates)
+    contrasts = _contrasts(runs)
     # P(born dead) from the init alone, beside the measured rate: born dead is decided at init, so
     # the as-posted, batch-1 cell of each (task, init) stands for every update and batch (same draws).
     inits = sorted(rates["init"].unique())
