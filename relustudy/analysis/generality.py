@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from relustudy.analysis import vocabulary as vocab
+from relustudy.core.outcomes import SOLVED_MSE
 from relustudy.core.problem import get_task
 from relustudy.stats import proportions as stats
 
@@ -53,7 +54,6 @@ def cell_counts(runs: pd.DataFrame) -> pd.DataFrame:
 
     Returns one row per cell: the factors, ``n`` runs, ``failed``, ``born_dead``,
     ``failed_born_dead`` (failed among the born dead), ``failed_alive`` (failed among the rest),
-    ``partly_dead_init`` (runs whose output is dead on some but not all points at init),
     and one count per :data:`FAILURE_MODES` entry, :func:`mode_column` (failed runs by mode; they
     sum to ``failed``).
     """
@@ -69,7 +69,6 @@ def cell_counts(runs: pd.DataFrame) -> pd.DataFrame:
     frame["born_dead"] = born
     frame["failed_born_dead"] = failed & born
     frame["failed_alive"] = failed & ~born
-    frame["partly_dead_init"] = vocab.output_partly_dead(runs, "init")
     for m in FAILURE_MODES:
         frame[mode_column(m)] = modes == m
     counts = frame.groupby(list(CELL_FACTORS), sort=True).sum().reset_index()
@@ -99,7 +98,7 @@ def cell_rates(counts: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
                        ("fail_alive", "failed_alive", None)):
         den = out["n"] - out["born_dead"] if n is None else out[n]
         out[name], out[f"{name}_low"], out[f"{name}_high"] = _ci(out[k].to_numpy(), den.to_numpy(), alpha)
-    out["threshold_rel"] = [1e-3 / get_task(t).mse_mean_output for t in out["task"]]
+    out["threshold_rel"] = [SOLVED_MSE / get_task(t).mse_mean_output for t in out["task"]]
     return out
 
 
@@ -138,24 +137,6 @@ def paired_split(failed_a, born_a, failed_b, born_b) -> tuple[float, float]:
     """:func:`kitagawa` of P(fail) in b minus a, on the same seeds: each argument (R,) bool, row r
     the same seed in both cells. The parts add up to the paired difference of failure rates."""
     return kitagawa(*_mixture(failed_a, born_a), *_mixture(failed_b, born_b))
-
-
-def decomposition(rates: pd.DataFrame, reference: str = "posted") -> pd.DataFrame:
-    """Each cell's failure rate against the same cell on the ``reference`` task, split by
-    :func:`kitagawa`. rates : :func:`cell_rates`. Returns one row per cell on another task: the
-    factors, ``fail_ref``, ``fail``, ``diff``, ``born_part``, ``training_part``."""
-    others = [c for c in CELL_FACTORS if c != "task"]
-    ref = rates[rates["task"] == reference].set_index(others)
-    rows = []
-    for r in rates[rates["task"] != reference].itertuples(index=False):
-        key = tuple(getattr(r, c) for c in others)
-        if key not in ref.index:
-            continue
-        q = ref.loc[key]
-        born, train = kitagawa(q["born"], q["fail_born"], q["fail_alive"], r.born, r.fail_born, r.fail_alive)
-        rows.append(dict(**{c: getattr(r, c) for c in CELL_FACTORS}, fail_ref=float(q["fail"]), fail=r.fail,
-                         diff=r.fail - float(q["fail"]), born_part=born, training_part=train))
-    return pd.DataFrame(rows, columns=[*CELL_FACTORS, "fail_ref", "fail", "diff", "born_part", "training_part"])
 
 
 def factor_ranges(rates: pd.DataFrame, factors=("task", "init", "update")) -> pd.Series:

@@ -40,6 +40,7 @@ def rates_by_task(rates: pd.DataFrame, *, x: str = "task", hue: str = "init", co
             ax.set_ylim(-0.03, 1.03)
             ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
             ax.grid(axis="y", lw=0.4, alpha=0.5)
+            ax.grid(axis="x", visible=False)  # a line at each task's tick would cut through its points
             if i == 0:
                 ax.set_title(f"{col} = {cv}", fontsize=9)
             if j == 0:

@@ -340,7 +340,8 @@ def section(f: GeneralityFinding, v: Verdict, links) -> str:
     n_six = int(r.loc[(size == get_task("posted").n_samples) & ~((r["activation"] == "relu") & (r["output"] == "same")),
                       "n"].min())
     n_big = int(r.loc[size != get_task("posted").n_samples, "n"].min()) if (size != get_task("posted").n_samples).any() else 0
-    thr = "; ".join(f"{t}: {pct(1e-3 / get_task(t).mse_mean_output, 2)}" for t in TASKS if t in set(r["task"]))
+    rel = r.groupby("task")["threshold_rel"].first()
+    thr = "; ".join(f"{t}: {pct(rel[t], 2)}" for t in TASKS if t in rel.index)
     theory_text, theory_table = _theory_text(f)
     k = f.contrasts
     return f"""Does the lottery belong to ReLU or to the toy? The experiment `generality` trains the 2-4-4-1 net on five

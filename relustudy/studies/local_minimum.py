@@ -67,9 +67,8 @@ def _arithmetic(ctx: Context) -> pd.DataFrame | None:
     noise = ctx.experiments["noise"][0]
     where = {**POSTED, "epochs": sorted(set(noise["epochs"].tolist()))}
     f32 = randomness.variant(noise, where, dtype="float32")
-    f64 = randomness.variant(noise, where)
-    if f64.empty and "million" in ctx.experiments:
-        f64 = randomness.variant(ctx.experiments["million"][0], where)
+    f64, _ = randomness.float64_runs(noise, ctx.experiments["million"][0] if "million" in ctx.experiments else None,
+                                     where)
     if f32.empty or f64.empty:
         return None
     return vocab.label_changes(f64, f32)

@@ -50,7 +50,7 @@ def select(ctx: Context):
 
 
 def finding(data) -> Q1Finding:
-    r, sel, curves, big, found = data if len(data) == 5 else (*data, None, {})
+    r, sel, curves, big, found = data
     source = ""
     if big is not None:  # the tanh/sigmoid statistics from the confirmation sample, ReLU's row from the screen
         relu = analysis.select(sel, {"activation": "relu"})

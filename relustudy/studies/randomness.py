@@ -101,6 +101,13 @@ def variant(runs: pd.DataFrame | None, where: dict, *, dtype="float64", order="f
     return sub[keep.to_numpy()]
 
 
+def float64_runs(noise: pd.DataFrame, million: pd.DataFrame | None, where: dict) -> tuple[pd.DataFrame, str]:
+    """A cell's unperturbed float64 runs in fixed order and where they come from: the noise
+    experiment's own, else million's (the same cells and seeds, not retrained)."""
+    f64 = variant(noise, where)
+    return (f64, "noise") if not f64.empty else (variant(million, where), "million")
+
+
 def select(ctx: Context) -> dict[str, CellData]:
     """Per cell label, the failure indicators of each design; Skip without the noise experiment."""
     if "noise" not in ctx.experiments:
@@ -112,9 +119,7 @@ def select(ctx: Context) -> dict[str, CellData]:
     out = {}
     for label, change in CELLS:
         where = {**POSTED, **change, "epochs": epochs}
-        f64, source = variant(noise, where), "noise"
-        if f64.empty:
-            f64, source = variant(million, where), "million"
+        f64, source = float64_runs(noise, million, where)
         f32, ulp = variant(noise, where, dtype="float32"), variant(noise, where, perturb="one_ulp")
         shuf = variant(noise, where, order="shuffled")
         crossed = None
