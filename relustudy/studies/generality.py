@@ -125,6 +125,12 @@ def _cells(rates: pd.DataFrame, **where) -> pd.DataFrame:
     return out
 
 
+def _n(cells: pd.DataFrame) -> str:
+    """The seeds behind a range of rates: "n = 20,000 per cell" (or "n = 20,000–100,000 per cell")."""
+    lo, hi = int(cells["n"].min()), int(cells["n"].max())
+    return f"n = {lo:,} per cell" if lo == hi else f"n = {lo:,}–{hi:,} per cell"
+
+
 def _name(r) -> str:
     return f"{init_label(r.init)}/{r.update}"
 
@@ -142,14 +148,14 @@ def standardisation_rule(f: GeneralityFinding) -> Verdict:
     span = f"{pct(c['fail'].min())}–{pct(c['fail'].max())}"
     if has.all():
         return Verdict("survives", f"The lottery survives standardisation: with the six inputs standardised, every "
-                                   f"init × update cell still fails on {span} of seeds (each above "
+                                   f"init × update cell still fails on {span} of seeds ({_n(c)}; each above "
                                    f"{pct(LOTTERY_MIN, 0)} at its lower 95% bound).")
     if avoids.all():
         return Verdict("removed", f"Standardising the inputs removes the lottery: every init × update cell fails on "
-                                  f"{span} of seeds (each below {pct(LOTTERY_MIN, 0)} at its upper 95% bound).")
+                                  f"{span} of seeds ({_n(c)}; each below {pct(LOTTERY_MIN, 0)} at its upper 95% bound).")
     gone = ", ".join(_name(r) for r in c[avoids].itertuples()) or "none"
     return Verdict("partly", f"Standardising the inputs removes the lottery only in some cells (below "
-                             f"{pct(LOTTERY_MIN, 0)} at the upper 95% bound: {gone}); the cells fail on {span} of seeds.")
+                             f"{pct(LOTTERY_MIN, 0)} at the upper 95% bound: {gone}); the cells fail on {span} of seeds ({_n(c)}).")
 
 
 def data_rule(f: GeneralityFinding) -> Verdict:
@@ -165,14 +171,14 @@ def data_rule(f: GeneralityFinding) -> Verdict:
     ref = f"{pct(k['rate_a'].min())}–{pct(k['rate_a'].max())}"
     if (c["fail_high"] < LOTTERY_MIN).all():
         return Verdict("removes", f"More data removes it: on 64 pairs every init × update cell fails on {span} of "
-                                  f"seeds (each below {pct(LOTTERY_MIN, 0)} at its upper 95% bound), against {ref} "
+                                  f"seeds ({_n(c)}; each below {pct(LOTTERY_MIN, 0)} at its upper 95% bound), against {ref} "
                                   "on the six posted pairs.")
     if (k["diff_high"] < 0).all():
         return Verdict("reduces", f"More data reduces it but does not remove it: on 64 pairs the cells fail on {span} "
-                                  f"of seeds, against {ref} on the posted six (every cell lower on the same seeds).")
+                                  f"of seeds ({_n(c)}), against {ref} on the posted six (every cell lower on the same seeds).")
     worse = ", ".join(_name(r) for r in k[k["diff_low"] > 0].itertuples()) or "none"
-    return Verdict("does not remove", f"More data does not remove it: on 64 pairs the cells fail on {span} of seeds, "
-                                      f"against {ref} on the posted six (higher on the same seeds in: {worse}).")
+    return Verdict("does not remove", f"More data does not remove it: on 64 pairs the cells fail on {span} of seeds "
+                                      f"({_n(c)}), against {ref} on the posted six (higher on the same seeds in: {worse}).")
 
 
 def defaults_rule(f: GeneralityFinding) -> Verdict:
@@ -187,14 +193,14 @@ def defaults_rule(f: GeneralityFinding) -> Verdict:
     span = f"{pct(c['fail'].min())}–{pct(c['fail'].max())}"
     if (c["fail_high"] < LOTTERY_MIN).all():
         return Verdict("avoid", f"The frameworks' defaults avoid it: PyTorch's and Keras's inits with true "
-                                f"gradients fail on {span} of seeds on every task and batch.")
+                                f"gradients fail on {span} of seeds ({_n(c)}) on every task and batch.")
     if (c["fail_low"] > LOTTERY_MIN).all():
         return Verdict("do not avoid", f"The frameworks' defaults do not avoid it: a PyTorch or Keras user who writes "
-                                       f"this net with the default init and true gradients fails on {span} of seeds, "
-                                       f"on every task and batch measured.")
+                                       f"this net with the default init and true gradients fails on {span} of seeds "
+                                       f"({_n(c)}), on every task and batch measured.")
     ok = sorted({f"{r.task} ({init_label(r.init)}, batch {r.batch})" for r in c[c["fail_high"] < LOTTERY_MIN].itertuples()})
     return Verdict("avoid on some tasks", f"The frameworks' defaults avoid it only on some tasks "
-                                          f"({', '.join(ok) or 'none'}); over all tasks they fail on {span} of seeds.")
+                                          f"({', '.join(ok) or 'none'}); over all tasks they fail on {span} of seeds ({_n(c)}).")
 
 
 FACTOR_WORDS = {"task": "the training set (task: its geometry and target)", "init": "the init", "update": "the update rule"}
