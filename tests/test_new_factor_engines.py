@@ -79,6 +79,20 @@ def test_numba_gives_the_reference_bits_on_every_task_and_batch_on_a_subset():
     assert n == 5 * 3 and bad == []
 
 
+def test_numba_fused_and_summed_batch_steps_give_the_reference_bits():
+    """The kernel's two batch steps (kernel_source.FUSED_MAX): fused for a batch of 3 (whole on
+    six pairs) and 4 (ragged: 4 + 2, the last batch through the DW array), the DW array for 16;
+    a ragged 5 on 64 pairs; the shuffled order through both."""
+    from relustudy.core.engines.kernel_source import FUSED_MAX
+
+    assert 4 <= FUSED_MAX < 16
+    n, bad = compare_tasks("numba", seeds=range(9), epochs=3, tasks=("posted",), batches=(3, 4), hiddens=((4, 4),),
+                           optimizers=("sgd", "momentum"), cover=True)
+    m, bad2 = compare_tasks("numba", seeds=range(9), epochs=2, tasks=("grid64",), batches=(5, 16), hiddens=((3, 1, 2),),
+                            optimizers=("adam",), shuffled=True, cover=True)
+    assert n == 2 and m == 2 and bad + bad2 == []
+
+
 @pytest.mark.slow  # every optimizer and a second net (3-1-2) in turn, the shuffled order and float32
 def test_numba_gives_the_reference_bits_on_every_task_and_batch():
     n, bad = compare_tasks("numba", seeds=range(9), epochs=3, hiddens=((4, 4), (3, 1, 2)), cover=True)

@@ -391,7 +391,8 @@ def spec_of(sizes: tuple, names: tuple, cell, track: bool, n_samples: int | None
     """The kernel a cell trains with: ``sizes`` (L + 1,) layer sizes, ``names`` (L,) activation
     names per layer, ``track`` whether the output's death is asked for, ``n_samples`` the training
     pairs (default: the cell's task's), which a ``"full"`` batch means."""
-    batch = batch_size(cell, cell.n_samples if n_samples is None else n_samples)
+    n_samples = cell.n_samples if n_samples is None else n_samples
+    batch = batch_size(cell, n_samples)
     tracked = track and get_activation(names[-1]).relu_family
     # The output unit's two settings (the hidden activation or identity) share one kernel that
     # picks at run time (the argument out_same: one kernel where the grid has two cells, the
@@ -400,7 +401,8 @@ def spec_of(sizes: tuple, names: tuple, cell, track: bool, n_samples: int | None
     choice = not tracked and len(set(names[:-1])) == 1 and names[-1] in (names[0], "identity")
     return KernelSpec(sizes=sizes, acts=names[:-1] + (names[0],) if choice else names, optimizer=cell.optimizer,
                       lanes=lanes_for(sizes, cell.optimizer, np.dtype(cell.dtype).itemsize, batch), dtype=cell.dtype,
-                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice, batch=batch)
+                      shuffled=cell.data_order == "shuffled", track=tracked, output_choice=choice, batch=batch,
+                      ragged=batch > 1 and n_samples % batch != 0)
 
 
 def cell_spec(cell, track: bool = False) -> KernelSpec:
