@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 
 import numpy as np
@@ -57,8 +58,21 @@ def compare_engines(engine_a: str, engine_b: str, *, seeds, epochs: int, hidden=
     return n, bad
 
 
+def one_core_for_the_simulator() -> None:
+    """Pin this process to one core when it runs numba-cuda's simulator.
+
+    The simulator runs each CUDA thread of a block as a Python thread, and those threads pass
+    the GIL back and forth. On an idle 2-core machine the handoffs between cores made
+    ``new_factor_checks.py tasks`` take 190-255 s. Pinned to one core it took 8 s. On a machine
+    whose other core was busy it took 16 s unpinned, which is why CI had not shown this."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 if __name__ == "__main__":  # the CUDA simulator check: NUMBA_ENABLE_CUDASIM=1 python tests/engine_checks.py
     import warnings
+
+    one_core_for_the_simulator()
 
     # The simulator's threads compute on NumPy scalars outside any errstate: inf/NaN warn.
     warnings.simplefilter("ignore", RuntimeWarning)

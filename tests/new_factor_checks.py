@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import sys
 
-from engine_checks import differences, same_bits
+from engine_checks import differences, one_core_for_the_simulator, same_bits
 from relustudy import Cell, train_group
 from relustudy.core.config import ACTIVATIONS, OPTIMIZERS, OUTPUTS, TASK_NAMES, UPDATES
 from relustudy.core.engines import engine_features
@@ -82,6 +82,7 @@ if __name__ == "__main__":
     import warnings
 
     warnings.simplefilter("ignore", RuntimeWarning)  # the simulator computes outside any errstate
+    one_core_for_the_simulator()
     feature = sys.argv[1]
     if feature == "tasks":  # every task x batch 1/2/full, updates, optimizers and two nets in turn, and shuffled
         n, bad = compare_tasks("cuda", seeds=range(2), epochs=1, hiddens=((3, 2), (2, 1, 2)), cover=True)

@@ -101,7 +101,7 @@ def test_numba_gives_the_reference_bits_on_every_task_and_batch():
     assert n == 5 * 3 and m == 2 * 2 and bad + bad2 == []
 
 
-# Not slow: CI's simulator check of every task and batch (a fresh process, ~20 s).
+# Not slow: CI's simulator check of every task and batch (a fresh process on one core, ~10 s).
 def test_cuda_kernel_gives_the_reference_bits_on_every_task_and_batch_on_the_simulator():
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
     out = subprocess.run([sys.executable, str(HERE / "new_factor_checks.py"), "tasks"], env=env, capture_output=True,
