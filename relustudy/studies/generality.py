@@ -341,11 +341,11 @@ def figures_(f: GeneralityFinding):
 
 def section(f: GeneralityFinding, v: Verdict, links) -> str:
     r = f.rates
-    size = r["task"].map(lambda t: get_task(t).n_samples)
+    six = r["task"].map(lambda t: get_task(t).n_samples) == get_task("posted").n_samples
+    relu_out = (r["activation"] == "relu") & (r["output"] == "same")
     n_main = int(_cells(r, task="posted")["n"].max())
-    n_six = int(r.loc[(size == get_task("posted").n_samples) & ~((r["activation"] == "relu") & (r["output"] == "same")),
-                      "n"].min())
-    n_big = int(r.loc[size != get_task("posted").n_samples, "n"].min()) if (size != get_task("posted").n_samples).any() else 0
+    n_six = int(r.loc[six & ~relu_out, "n"].min())
+    n_big = int(r.loc[~six, "n"].min()) if (~six).any() else 0
     rel = r.groupby("task")["threshold_rel"].first()
     thr = "; ".join(f"{t}: {pct(rel[t], 2)}" for t in TASKS if t in rel.index)
     theory_text, theory_table = _theory_text(f)
